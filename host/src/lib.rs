@@ -1,0 +1,18 @@
+//! ward: run third-party authentication plugins as signed, sandboxed, audited
+//! WebAssembly components.
+//!
+//! The rooms, in the order a plugin passes through them:
+//! - [`trust`]: the signed-envelope gate; nothing loads without its proof token.
+//! - [`sandbox`]: the zero-capability wasmtime runtime that calls the plugin.
+//! - [`identity`]: claims sanitizing and the host-keyed identity.
+//! - [`audit`]: the tamper-evident event log.
+//! - [`config`]: the operator's `ward.json`.
+//! - [`server`]: the forward-auth HTTP sidecar.
+#![forbid(unsafe_code)]
+
+pub mod audit;
+pub mod config;
+pub mod identity;
+pub mod sandbox;
+pub mod server;
+pub mod trust;
