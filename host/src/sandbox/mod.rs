@@ -1,1 +1,32 @@
-//! TODO
+//! The zero-capability sandbox: loads verified plugin components into
+//! wasmtime and calls them with a fresh instance per call.
+//!
+//! Guarantees of this room:
+//! - Only a [`crate::trust::VerifiedPlugin`] can be loaded, and it is compiled
+//!   from the very bytes the trust gate hashed.
+//! - A plugin imports nothing, or only the WASI 0.2 interfaces listed in
+//!   `imports.rs`, served by a context that grants nothing; anything else is
+//!   `forbidden-import` at load.
+//! - Every call gets a new store and instance, a fuel budget, an epoch
+//!   deadline covering instantiation too, memory/table/instance limits and a
+//!   bounded wasm stack; at most `max_concurrent` calls run per plugin.
+//! - [`Plugin::authenticate`] returns a [`Decision`]; it never errors or panics.
+//!   Guest output is read in place and sanitized before anything is copied.
+
+mod abi;
+mod call;
+mod decision;
+mod engine;
+mod imports;
+mod limits;
+mod load;
+mod output;
+mod runtime;
+mod wasi;
+
+pub use decision::{Decision, DenyReason, PluginDeny};
+pub use engine::EngineSettings;
+pub use imports::WasiMode;
+pub use limits::Limits;
+pub use load::LoadError;
+pub use runtime::{Credential, Plugin, PluginOptions, Runtime, RuntimeConfig, RuntimeError};

@@ -1,0 +1,92 @@
+//! One call: a fresh store and instance, bounded by fuel, an epoch deadline
+//! and the store limiter, then dropped. No state survives between calls.
+
+use wasmtime::component::{ComponentExportIndex, InstancePre};
+use wasmtime::{Engine, Store, Trap};
+use wasmtime_wasi::{WasiCtxView, WasiView};
+
+use crate::identity::{ClaimsPolicy, SanitizedClaims};
+
+use super::abi::{AuthenticateParams, AuthenticateResults, Credential, KeyMaterial, RequestContext};
+use super::decision::{DenyReason, PluginDeny};
+use super::limits::{GuestLimiter, Limits};
+use super::output::{OutputError, read_claims};
+use super::wasi::DenyAllWasi;
+
+/// What a store carries for one call.
+pub(crate) struct CallState {
+    limiter: GuestLimiter,
+    now_ms: u64,
+    wasi: Option<DenyAllWasi>,
+}
+
+impl WasiView for CallState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        // Built on first use so plugins that import nothing never pay for it.
+        let now_ms = self.now_ms;
+        self.wasi.get_or_insert_with(|| DenyAllWasi::new(now_ms)).view()
+    }
+}
+
+/// Everything a call needs from its plugin, borrowed.
+pub(crate) struct CallSpec<'a> {
+    pub engine: &'a Engine,
+    pub pre: &'a InstancePre<CallState>,
+    pub func: &'a ComponentExportIndex,
+    pub limits: &'a Limits,
+    pub epoch_ticks: u64,
+    pub settings: &'a [(String, String)],
+    pub keys: &'a [(String, Vec<u8>)],
+    pub claims_policy: &'a ClaimsPolicy,
+}
+
+/// A store with every limit armed. Instantiation runs under the same fuel and
+/// deadline as the call, so a start function cannot escape them.
+pub(crate) fn armed_store(engine: &Engine, limits: &Limits, epoch_ticks: u64, now_ms: u64) -> Result<Store<CallState>, DenyReason> {
+    let mut store = Store::new(engine, CallState { limiter: GuestLimiter::new(limits), now_ms, wasi: None });
+    store.limiter(|state| &mut state.limiter);
+    store.set_fuel(limits.fuel).map_err(|_| DenyReason::Trap)?;
+    store.set_epoch_deadline(epoch_ticks);
+    Ok(store)
+}
+
+/// Runs `authenticate` once. `Ok(Err(_))` is the plugin's own refusal.
+pub(crate) fn call_once(
+    spec: &CallSpec<'_>,
+    scheme: &str,
+    token: &str,
+    now_ms: u64,
+) -> Result<Result<SanitizedClaims, PluginDeny>, DenyReason> {
+    let mut store = armed_store(spec.engine, spec.limits, spec.epoch_ticks, now_ms)?;
+    let instance = spec.pre.instantiate(&mut store).map_err(|err| classify(&err, &store))?;
+    let func = instance
+        .get_typed_func::<AuthenticateParams<'_>, AuthenticateResults>(&mut store, spec.func)
+        .map_err(|err| classify(&err, &store))?;
+    let keys: Vec<KeyMaterial<'_>> = spec.keys.iter().map(|(name, data)| KeyMaterial { name, data }).collect();
+    let params = (Credential { scheme, token }, RequestContext { now_ms, settings: spec.settings, keys: &keys });
+    let (result,) = func.call(&mut store, params).map_err(|err| classify(&err, &store))?;
+    match result {
+        Err(deny) => Ok(Err(deny.into())),
+        Ok(raw) => match read_claims(&mut store, &raw, spec.claims_policy) {
+            Ok(claims) => Ok(Ok(claims)),
+            Err(OutputError::Invalid(rule)) => {
+                // The rule names a field and a cap, never claim content.
+                tracing::debug!(%rule, "plugin claims rejected");
+                Err(DenyReason::InvalidClaims)
+            }
+            Err(OutputError::Unreadable) => Err(DenyReason::Trap),
+        },
+    }
+}
+
+/// Maps a wasmtime error to a host deny reason. A refused memory or table
+/// growth anywhere in the call outranks the trap it provoked.
+pub(crate) fn classify(err: &wasmtime::Error, store: &Store<CallState>) -> DenyReason {
+    match err.downcast_ref::<Trap>() {
+        Some(Trap::OutOfFuel) => DenyReason::FuelExhausted,
+        Some(Trap::Interrupt) => DenyReason::Timeout,
+        Some(Trap::StackOverflow) => DenyReason::StackOverflow,
+        _ if store.data().limiter.hit_limit => DenyReason::MemoryLimit,
+        _ => DenyReason::Trap,
+    }
+}

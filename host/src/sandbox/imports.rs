@@ -1,0 +1,77 @@
+//! Which imports a plugin may have. This file is the whole allowlist: any
+//! interface not named here is refused at load with `forbidden-import`.
+
+use wasmtime::Engine;
+use wasmtime::component::Component;
+
+/// How WASI imports are treated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum WasiMode {
+    /// Serve the allowlisted WASI 0.2 interfaces from a context that grants
+    /// nothing (no files, env, network, real clock or stdio).
+    #[default]
+    DenyAll,
+    /// Refuse every import: the smallest attack surface.
+    Refuse,
+}
+
+/// WASI 0.2 interfaces that language toolchains pull in and that the deny-all
+/// context can serve without granting anything. Sockets and HTTP are absent on
+/// purpose: there is no deny-all form of them worth the attack surface.
+pub(crate) const SERVED_WASI: &[&str] = &[
+    "wasi:cli/environment",
+    "wasi:cli/exit",
+    "wasi:cli/stdin",
+    "wasi:cli/stdout",
+    "wasi:cli/stderr",
+    "wasi:cli/terminal-input",
+    "wasi:cli/terminal-output",
+    "wasi:cli/terminal-stdin",
+    "wasi:cli/terminal-stdout",
+    "wasi:cli/terminal-stderr",
+    "wasi:io/error",
+    "wasi:io/poll",
+    "wasi:io/streams",
+    "wasi:clocks/wall-clock",
+    "wasi:clocks/monotonic-clock",
+    "wasi:random/random",
+    "wasi:random/insecure",
+    "wasi:random/insecure-seed",
+    "wasi:filesystem/types",
+    "wasi:filesystem/preopens",
+];
+
+/// An import name fit to print: import names come from the plugin binary, so
+/// anything beyond the WIT name alphabet is replaced rather than echoed.
+pub(crate) fn printable_name(name: &str) -> String {
+    const MAX: usize = 128;
+    let tidy = name.len() <= MAX && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"-:/@._".contains(&b));
+    if tidy { name.to_owned() } else { "<unprintable import name>".to_owned() }
+}
+
+/// Checks every import against the mode. Returns whether the component needs
+/// the deny-all WASI context, or the first forbidden import's printable name.
+pub(crate) fn check_imports(component: &Component, engine: &Engine, mode: WasiMode) -> Result<bool, String> {
+    let mut needs_wasi = false;
+    for (name, _) in component.component_type().imports(engine) {
+        let base = name.split_once('@').map_or(name, |(base, _)| base);
+        let version_ok = name.split_once('@').is_none_or(|(_, version)| version.starts_with("0.2."));
+        if mode == WasiMode::Refuse || !version_ok || !SERVED_WASI.contains(&base) {
+            return Err(printable_name(name));
+        }
+        needs_wasi = true;
+    }
+    Ok(needs_wasi)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hostile_names_are_not_echoed() {
+        assert_eq!(printable_name("wasi:sockets/tcp@0.2.0"), "wasi:sockets/tcp@0.2.0");
+        assert_eq!(printable_name("evil\r\nX-Ward-Id: forged"), "<unprintable import name>");
+        assert_eq!(printable_name(&"a".repeat(200)), "<unprintable import name>");
+    }
+}

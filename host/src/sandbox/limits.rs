@@ -1,0 +1,83 @@
+//! Per-plugin resource limits and the store limiter that enforces them.
+
+use std::time::Duration;
+
+use wasmtime::ResourceLimiter;
+
+/// What one call of one plugin may consume. Defaults suit a token check that
+/// takes microseconds; an operator raises them per plugin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Fuel (roughly wasm instructions) per call, instantiation included.
+    pub fuel: u64,
+    /// Wall-clock budget per call, instantiation included.
+    pub timeout: Duration,
+    /// Linear memory per instance, in bytes.
+    pub memory_bytes: usize,
+    /// Table elements per table.
+    pub table_elements: usize,
+    /// Credentials longer than this are refused before any guest code runs.
+    pub max_credential_bytes: usize,
+    /// Calls in flight at once; the next one is refused with `over-capacity`.
+    pub max_concurrent: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            fuel: 50_000_000,
+            timeout: Duration::from_millis(100),
+            memory_bytes: 16 << 20,
+            table_elements: 10_000,
+            max_credential_bytes: 8 << 10,
+            max_concurrent: 64,
+        }
+    }
+}
+
+/// Instances a component may create: a wit-bindgen guest has one or two core
+/// instances; a preview1-adapted one a handful. Anything beyond is suspect.
+pub(crate) const MAX_INSTANCES: usize = 16;
+pub(crate) const MAX_TABLES: usize = 16;
+pub(crate) const MAX_MEMORIES: usize = 4;
+
+/// Enforces [`Limits`] on one store and remembers whether a growth was
+/// refused, so that a trap which follows (a guest's allocator aborting) is
+/// reported as `memory-limit` rather than a generic `trap`.
+pub(crate) struct GuestLimiter {
+    memory_bytes: usize,
+    table_elements: usize,
+    pub(crate) hit_limit: bool,
+}
+
+impl GuestLimiter {
+    pub(crate) fn new(limits: &Limits) -> Self {
+        Self { memory_bytes: limits.memory_bytes, table_elements: limits.table_elements, hit_limit: false }
+    }
+}
+
+impl ResourceLimiter for GuestLimiter {
+    fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        let allowed = desired <= self.memory_bytes;
+        self.hit_limit |= !allowed;
+        Ok(allowed)
+    }
+
+    fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        let allowed = desired <= self.table_elements;
+        self.hit_limit |= !allowed;
+        Ok(allowed)
+    }
+
+    fn instances(&self) -> usize {
+        MAX_INSTANCES
+    }
+
+    fn tables(&self) -> usize {
+        MAX_TABLES
+    }
+
+    fn memories(&self) -> usize {
+        MAX_MEMORIES
+    }
+}

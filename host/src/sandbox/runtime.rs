@@ -1,0 +1,266 @@
+//! `Runtime` (one engine, one linker, the epoch ticker) and `Plugin` (one
+//! loaded, verified component ready to be called).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use wasmtime::Engine;
+use wasmtime::component::{Component, ComponentExportIndex, InstancePre, Linker};
+
+use crate::identity::{ClaimsPolicy, Identity, IdentityKey};
+use crate::trust::VerifiedPlugin;
+
+use super::abi::{AUTHENTICATE_FUNC, AUTHENTICATOR_INTERFACE, AuthenticateParams, AuthenticateResults};
+use super::call::{CallSpec, CallState, armed_store, call_once, classify};
+use super::decision::{Decision, DenyReason};
+use super::engine::{EngineSettings, EpochTicker, build_engine};
+use super::imports::{WasiMode, check_imports};
+use super::limits::Limits;
+use super::load::{LoadError, precheck};
+use super::wasi::add_deny_all_wasi;
+
+/// Runtime-wide configuration.
+#[derive(Debug, Clone, Default)]
+pub struct RuntimeConfig {
+    /// Engine and pool sizing.
+    pub engine: EngineSettings,
+    /// How WASI imports are treated.
+    pub wasi: WasiMode,
+    /// The claims sanitizer's operator settings.
+    pub claims: ClaimsPolicy,
+}
+
+/// Why a runtime could not be built (host resources, not plugin input).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RuntimeError {
+    /// wasmtime refused the engine configuration.
+    #[error("cannot create the wasm engine: {0}")]
+    Engine(String),
+    /// The epoch ticker thread could not start.
+    #[error("cannot start the epoch ticker: {0}")]
+    Ticker(std::io::Error),
+}
+
+/// Per-plugin options from the operator.
+#[derive(Debug, Clone, Default)]
+pub struct PluginOptions {
+    /// Resource limits for each call.
+    pub limits: Limits,
+    /// Settings passed to the guest as `request-context.settings`.
+    pub settings: Vec<(String, String)>,
+    /// Key material passed to the guest as `request-context.keys`.
+    pub keys: Vec<(String, Vec<u8>)>,
+}
+
+/// The credential slice the host cut out of a request.
+#[derive(Clone, Copy)]
+pub struct Credential<'a> {
+    /// Lower-case scheme: `bearer`, `basic`, `api-key`.
+    pub scheme: &'a str,
+    /// The credential as received.
+    pub token: &'a str,
+}
+
+impl std::fmt::Debug for Credential<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Credential {{ scheme: {:?}, token: <{} bytes redacted> }}", self.scheme, self.token.len())
+    }
+}
+
+struct Shared {
+    identity_key: IdentityKey,
+    claims: ClaimsPolicy,
+    // Held by every plugin too, so deadlines keep working while any plugin lives.
+    _ticker: EpochTicker,
+}
+
+/// Loads plugins and owns what they share. `Send + Sync`; clone it freely.
+#[derive(Clone)]
+pub struct Runtime {
+    engine: Engine,
+    linker: Arc<Linker<CallState>>,
+    config: Arc<RuntimeConfig>,
+    shared: Arc<Shared>,
+}
+
+impl Runtime {
+    /// Builds the engine, the linker (WASI allowlist or nothing) and the ticker.
+    pub fn new(config: RuntimeConfig, identity_key: IdentityKey) -> Result<Self, RuntimeError> {
+        let engine = build_engine(&config.engine).map_err(|err| RuntimeError::Engine(err.to_string()))?;
+        let mut linker = Linker::new(&engine);
+        if config.wasi == WasiMode::DenyAll {
+            add_deny_all_wasi(&mut linker).map_err(|err| RuntimeError::Engine(err.to_string()))?;
+        }
+        let ticker = EpochTicker::start(engine.clone(), config.engine.epoch_tick).map_err(RuntimeError::Ticker)?;
+        let shared = Arc::new(Shared { identity_key, claims: config.claims.clone(), _ticker: ticker });
+        Ok(Self { engine, linker: Arc::new(linker), config: Arc::new(config), shared })
+    }
+
+    /// Loads a verified plugin: compile from the very bytes that were hashed,
+    /// check imports and exports, then instantiate once as a probe (type check
+    /// of `authenticate`, start functions bounded like a call).
+    pub fn load(&self, plugin: VerifiedPlugin, options: PluginOptions) -> Result<Plugin, LoadError> {
+        let limits = options.limits;
+        if limits.memory_bytes > self.config.engine.max_memory_bytes {
+            return Err(LoadError::LimitsExceedRuntime { why: "memory_bytes is above the runtime's max_memory_bytes" });
+        }
+        precheck(plugin.entry(), limits.memory_bytes)?;
+        let component = Component::new(&self.engine, plugin.entry())
+            .map_err(|_| LoadError::InvalidComponent { why: "the component does not validate or compile" })?;
+        let needs_wasi = check_imports(&component, &self.engine, self.config.wasi).map_err(|name| LoadError::ForbiddenImport { name })?;
+        let func = authenticate_export(&component, &self.engine)?;
+        let pre = self
+            .linker
+            .instantiate_pre(&component)
+            .map_err(|_| LoadError::InvalidComponent { why: "imports do not match the WASI 0.2 interfaces ward serves" })?;
+        let epoch_ticks = deadline_ticks(&limits, &self.config.engine);
+        probe(&self.engine, &pre, &func, &limits, epoch_ticks)?;
+        let payload = plugin.payload();
+        Ok(Plugin {
+            inner: Arc::new(PluginInner {
+                id: payload.plugin_id().to_owned(),
+                version: payload.version().to_owned(),
+                signer_key_id: plugin.signer_key_id().to_owned(),
+                entry_sha256: plugin.entry_sha256().to_owned(),
+                manifest_sha256: plugin.manifest_sha256().to_owned(),
+                engine: self.engine.clone(),
+                pre,
+                func,
+                limits,
+                epoch_ticks,
+                needs_wasi,
+                settings: options.settings,
+                keys: options.keys,
+                in_flight: AtomicUsize::new(0),
+                shared: Arc::clone(&self.shared),
+            }),
+        })
+    }
+}
+
+fn authenticate_export(component: &Component, engine: &Engine) -> Result<ComponentExportIndex, LoadError> {
+    const WRONG_EXPORTS: LoadError = LoadError::InvalidComponent { why: "it must export exactly ward:auth/authenticator@0.1.0" };
+    let component_type = component.component_type();
+    let mut exports = component_type.exports(engine).map(|(name, _)| name);
+    if exports.next() != Some(AUTHENTICATOR_INTERFACE) || exports.next().is_some() {
+        return Err(WRONG_EXPORTS);
+    }
+    let (_, interface) = component.get_export(None, AUTHENTICATOR_INTERFACE).ok_or(WRONG_EXPORTS)?;
+    let (_, func) = component.get_export(Some(&interface), AUTHENTICATE_FUNC).ok_or(WRONG_EXPORTS)?;
+    Ok(func)
+}
+
+fn deadline_ticks(limits: &Limits, engine: &EngineSettings) -> u64 {
+    let tick = engine.epoch_tick.as_micros().max(1);
+    u64::try_from(limits.timeout.as_micros().div_ceil(tick)).unwrap_or(u64::MAX).max(1)
+}
+
+fn probe(
+    engine: &Engine,
+    pre: &InstancePre<CallState>,
+    func: &ComponentExportIndex,
+    limits: &Limits,
+    epoch_ticks: u64,
+) -> Result<(), LoadError> {
+    let fault = |reason| LoadError::InstantiationFault { reason };
+    let mut store = armed_store(engine, limits, epoch_ticks, 0).map_err(fault)?;
+    let instance = pre.instantiate(&mut store).map_err(|err| fault(classify(&err, &store)))?;
+    instance
+        .get_typed_func::<AuthenticateParams<'_>, AuthenticateResults>(&mut store, func)
+        .map_err(|_| LoadError::InvalidComponent { why: "authenticate does not have the ward:auth@0.1.0 signature" })?;
+    Ok(())
+}
+
+/// A loaded plugin. Cheap to clone; `Send + Sync`; calls need no lock.
+#[derive(Clone)]
+pub struct Plugin {
+    inner: Arc<PluginInner>,
+}
+
+struct PluginInner {
+    id: String,
+    version: String,
+    signer_key_id: String,
+    entry_sha256: String,
+    manifest_sha256: String,
+    engine: Engine,
+    pre: InstancePre<CallState>,
+    func: ComponentExportIndex,
+    limits: Limits,
+    epoch_ticks: u64,
+    needs_wasi: bool,
+    settings: Vec<(String, String)>,
+    keys: Vec<(String, Vec<u8>)>,
+    in_flight: AtomicUsize,
+    shared: Arc<Shared>,
+}
+
+/// Releases a concurrency slot when the call ends, however it ends.
+struct Slot<'a>(&'a AtomicUsize);
+
+impl Drop for Slot<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+impl Plugin {
+    /// Authenticates one credential. Never fails and never panics: every
+    /// problem, the host's or the guest's, is a [`Decision::Deny`].
+    pub fn authenticate(&self, credential: Credential<'_>, now_ms: u64) -> Decision {
+        let inner = &*self.inner;
+        if credential.token.len().saturating_add(credential.scheme.len()) > inner.limits.max_credential_bytes {
+            return Decision::Deny(DenyReason::Oversized);
+        }
+        if inner.in_flight.fetch_add(1, Ordering::AcqRel) >= inner.limits.max_concurrent {
+            inner.in_flight.fetch_sub(1, Ordering::AcqRel);
+            return Decision::Deny(DenyReason::OverCapacity);
+        }
+        let _slot = Slot(&inner.in_flight);
+        let spec = CallSpec {
+            engine: &inner.engine,
+            pre: &inner.pre,
+            func: &inner.func,
+            limits: &inner.limits,
+            epoch_ticks: inner.epoch_ticks,
+            settings: &inner.settings,
+            keys: &inner.keys,
+            claims_policy: &inner.shared.claims,
+        };
+        match call_once(&spec, credential.scheme, credential.token, now_ms) {
+            Ok(Ok(claims)) => Decision::Allow(Identity::derive(&inner.shared.identity_key, &inner.id, claims)),
+            Ok(Err(deny)) => Decision::Deny(DenyReason::Plugin(deny)),
+            Err(reason) => Decision::Deny(reason),
+        }
+    }
+
+    /// The plugin id from its verified envelope.
+    pub fn id(&self) -> &str {
+        &self.inner.id
+    }
+    /// The plugin version from its verified envelope.
+    pub fn version(&self) -> &str {
+        &self.inner.version
+    }
+    /// The key id that signed it.
+    pub fn signer_key_id(&self) -> &str {
+        &self.inner.signer_key_id
+    }
+    /// sha256 of the component bytes, lowercase hex.
+    pub fn entry_sha256(&self) -> &str {
+        &self.inner.entry_sha256
+    }
+    /// sha256 of the canonical signed payload, lowercase hex.
+    pub fn manifest_sha256(&self) -> &str {
+        &self.inner.manifest_sha256
+    }
+    /// Whether the component imports WASI (served by the deny-all context).
+    pub fn imports_wasi(&self) -> bool {
+        self.inner.needs_wasi
+    }
+    /// The limits each call runs under.
+    pub fn limits(&self) -> &Limits {
+        &self.inner.limits
+    }
+}
