@@ -2,6 +2,7 @@
 //! an `Args` struct and a `run` function; this file only wires them together and
 //! turns the outcome into an exit code, printing an error once.
 
+mod audit;
 mod authenticate;
 mod bench;
 mod error;
@@ -44,6 +45,9 @@ enum Command {
     Plugin(plugin::Command),
     /// Measure the call path against its baselines and print JSON.
     Bench(bench::Args),
+    /// Work with the tamper-evident audit log.
+    #[command(subcommand)]
+    Audit(audit::Command),
 }
 
 /// Parses the command line, runs the command, prints any error once.
@@ -56,6 +60,7 @@ pub fn main() -> ExitCode {
         Command::Authenticate(args) => authenticate::run(args),
         Command::Plugin(command) => plugin::run(command),
         Command::Bench(args) => bench::run(args),
+        Command::Audit(command) => audit::run(command),
     };
     match outcome {
         Ok(code) => code,
