@@ -1,7 +1,7 @@
 //! One call: a fresh store and instance, bounded by fuel, an epoch deadline
 //! and the store limiter, then dropped. No state survives between calls.
 
-use wasmtime::component::{ComponentExportIndex, InstancePre};
+use wasmtime::component::{ComponentExportIndex, Func, InstancePre};
 use wasmtime::{Engine, Store, Trap};
 use wasmtime_wasi::{WasiCtxView, WasiView};
 
@@ -50,7 +50,7 @@ pub(crate) fn armed_store(engine: &Engine, limits: &Limits, epoch_ticks: u64, no
     Ok(store)
 }
 
-/// Runs `authenticate` once. `Ok(Err(_))` is the plugin's own refusal.
+/// Runs `authenticate` once in a fresh instance. `Ok(Err(_))` is the plugin's own refusal.
 pub(crate) fn call_once(
     spec: &CallSpec<'_>,
     scheme: &str,
@@ -58,16 +58,35 @@ pub(crate) fn call_once(
     now_ms: u64,
 ) -> Result<Result<SanitizedClaims, PluginDeny>, DenyReason> {
     let mut store = armed_store(spec.engine, spec.limits, spec.epoch_ticks, now_ms)?;
-    let instance = spec.pre.instantiate(&mut store).map_err(|err| classify(&err, &store))?;
-    let func = instance
-        .get_typed_func::<AuthenticateParams<'_>, AuthenticateResults>(&mut store, spec.func)
-        .map_err(|err| classify(&err, &store))?;
+    let func = instantiate(spec, &mut store)?;
+    invoke(spec, &mut store, &func, scheme, token, now_ms)
+}
+
+/// Instantiates the plugin in `store` and finds `authenticate`. The function
+/// is typed per call (in `invoke`) because its parameters borrow call data.
+pub(crate) fn instantiate(spec: &CallSpec<'_>, store: &mut Store<CallState>) -> Result<Func, DenyReason> {
+    let instance = spec.pre.instantiate(&mut *store).map_err(|err| classify(&err, store))?;
+    instance.get_func(&mut *store, spec.func).ok_or(DenyReason::Trap)
+}
+
+/// Calls `authenticate` on an instance and reads the claims under the sanitizer.
+pub(crate) fn invoke(
+    spec: &CallSpec<'_>,
+    store: &mut Store<CallState>,
+    func: &Func,
+    scheme: &str,
+    token: &str,
+    now_ms: u64,
+) -> Result<Result<SanitizedClaims, PluginDeny>, DenyReason> {
     let keys: Vec<KeyMaterial<'_>> = spec.keys.iter().map(|(name, data)| KeyMaterial { name, data }).collect();
     let params = (Credential { scheme, token }, RequestContext { now_ms, settings: spec.settings, keys: &keys });
-    let (result,) = func.call(&mut store, params).map_err(|err| classify(&err, &store))?;
+    let typed = func
+        .typed::<AuthenticateParams<'_>, AuthenticateResults>(&*store)
+        .map_err(|err| classify(&err, store))?;
+    let (result,) = typed.call(&mut *store, params).map_err(|err| classify(&err, store))?;
     match result {
         Err(deny) => Ok(Err(deny.into())),
-        Ok(raw) => match read_claims(&mut store, &raw, spec.claims_policy) {
+        Ok(raw) => match read_claims(store, &raw, spec.claims_policy) {
             Ok(claims) => Ok(Ok(claims)),
             Err(OutputError::Invalid(rule)) => {
                 // The rule names a field and a cap, never claim content.

@@ -29,4 +29,6 @@ pub use engine::EngineSettings;
 pub use imports::WasiMode;
 pub use limits::Limits;
 pub use load::LoadError;
+#[doc(hidden)]
+pub use runtime::bench_support;
 pub use runtime::{Credential, Plugin, PluginOptions, Runtime, RuntimeConfig, RuntimeError};
