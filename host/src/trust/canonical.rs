@@ -1,0 +1,343 @@
+//! Haechi's `canonicalize()`, byte for byte: the signed bytes are this string
+//! as UTF-8, so any difference from JavaScript breaks every signature.
+//!
+//! Rules (JavaScript's, not RFC 8785's):
+//! - object keys sorted by `Array.prototype.sort()`'s default order, which
+//!   compares UTF-16 code units (an astral-plane key sorts *before* a key
+//!   starting with U+E000..U+FFFF, unlike UTF-8 byte order);
+//! - no whitespace;
+//! - strings escaped as `JSON.stringify` does: `\"`, `\\`, `\b \f \n \r \t`,
+//!   other C0 controls as lowercase `\u00xx`; everything else (DEL, U+2028,
+//!   U+2029, non-ASCII) is emitted raw;
+//! - numbers as JavaScript prints them (`ryu-js`): `1.0` → `1`, `1e21` →
+//!   `1e+21`, `-0` → `0`.
+//!
+//! Input that JavaScript and Rust would read differently is refused instead of
+//! guessed at: integers beyond ±2^53 (JavaScript rounds them), duplicate keys
+//! (parsers disagree on which wins), lone surrogate escapes and numbers that
+//! overflow f64 (serde_json rejects both while parsing).
+
+use std::fmt::Write as _;
+
+use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde_json::{Map, Number, Value};
+
+use super::refusal::ManifestProblem;
+
+/// 2^53: beyond this not every integer is a JavaScript number.
+const MAX_SAFE_MAGNITUDE: u64 = 1 << 53;
+
+const DUPLICATE_KEY: &str = "ward:duplicate-key";
+const UNSAFE_INTEGER: &str = "ward:unsafe-integer";
+
+/// Parses JSON the way the gate needs it: `serde_json::Value` with insertion
+/// order kept, refusing duplicate keys and unsafe integers.
+pub fn parse_strict(bytes: &[u8]) -> Result<Value, ManifestProblem> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let parsed = StrictValue::deserialize(&mut de).and_then(|v| de.end().map(|()| v));
+    match parsed {
+        Ok(StrictValue(value)) => Ok(value),
+        Err(err) => {
+            let text = err.to_string();
+            if text.starts_with(DUPLICATE_KEY) {
+                Err(ManifestProblem::DuplicateKey)
+            } else if text.starts_with(UNSAFE_INTEGER) {
+                Err(ManifestProblem::UnsafeInteger)
+            } else {
+                // serde_json's message names the syntax problem and position,
+                // never the input text.
+                Err(ManifestProblem::NotJson(text))
+            }
+        }
+    }
+}
+
+/// `canonicalize(value)` as Haechi computes it.
+pub fn canonicalize(value: &Value) -> Result<String, ManifestProblem> {
+    let mut out = String::new();
+    write_value(&mut out, value)?;
+    Ok(out)
+}
+
+fn write_value(out: &mut String, value: &Value) -> Result<(), ManifestProblem> {
+    match value {
+        Value::Null => out.push_str("null"),
+        Value::Bool(true) => out.push_str("true"),
+        Value::Bool(false) => out.push_str("false"),
+        Value::Number(n) => write_number(out, n)?,
+        Value::String(s) => write_string(out, s),
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_value(out, item)?;
+            }
+            out.push(']');
+        }
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort_by(|a, b| js_cmp(a, b));
+            out.push('{');
+            for (i, key) in keys.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_string(out, key);
+                out.push(':');
+                if let Some(v) = map.get(key) {
+                    write_value(out, v)?;
+                }
+            }
+            out.push('}');
+        }
+    }
+    Ok(())
+}
+
+/// `JSON.stringify(value, null, 2)`: how Haechi's `plugin-sign` writes the
+/// envelope file, so `ward sign` output is byte-identical to it.
+pub fn stringify_pretty(value: &Value) -> Result<String, ManifestProblem> {
+    let mut out = String::new();
+    write_pretty(&mut out, value, 0)?;
+    Ok(out)
+}
+
+fn write_pretty(out: &mut String, value: &Value, depth: usize) -> Result<(), ManifestProblem> {
+    let newline = |out: &mut String, depth: usize| {
+        out.push('\n');
+        out.extend(std::iter::repeat_n("  ", depth));
+    };
+    match value {
+        Value::Array(items) if !items.is_empty() => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                newline(out, depth + 1);
+                write_pretty(out, item, depth + 1)?;
+            }
+            newline(out, depth);
+            out.push(']');
+        }
+        Value::Object(map) if !map.is_empty() => {
+            out.push('{');
+            for (i, (key, item)) in js_entries(map).into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                newline(out, depth + 1);
+                write_string(out, key);
+                out.push_str(": ");
+                write_pretty(out, item, depth + 1)?;
+            }
+            newline(out, depth);
+            out.push('}');
+        }
+        other => write_value(out, other)?,
+    }
+    Ok(())
+}
+
+/// JavaScript's default string order: UTF-16 code units.
+pub fn js_cmp(a: &str, b: &str) -> std::cmp::Ordering {
+    a.encode_utf16().cmp(b.encode_utf16())
+}
+
+fn write_number(out: &mut String, n: &Number) -> Result<(), ManifestProblem> {
+    if let Some(u) = n.as_u64() {
+        if u > MAX_SAFE_MAGNITUDE {
+            return Err(ManifestProblem::UnsafeInteger);
+        }
+        // Safe integers print identically in JavaScript (all are below 1e21).
+        let _ = write!(out, "{u}");
+    } else if let Some(i) = n.as_i64() {
+        if i.unsigned_abs() > MAX_SAFE_MAGNITUDE {
+            return Err(ManifestProblem::UnsafeInteger);
+        }
+        let _ = write!(out, "{i}");
+    } else if let Some(f) = n.as_f64() {
+        if !f.is_finite() {
+            return Err(ManifestProblem::NotJson("non-finite number".into()));
+        }
+        out.push_str(ryu_js::Buffer::new().format(f));
+    }
+    Ok(())
+}
+
+fn write_string(out: &mut String, s: &str) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\u{08}' => out.push_str("\\b"),
+            '\u{0C}' => out.push_str("\\f"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+/// Object entries in the order JavaScript's `Object.entries` yields them:
+/// array-index keys ascending, then the rest in insertion order. Haechi
+/// reports the first failing capability, so the order decides the reason.
+pub fn js_entries(map: &Map<String, Value>) -> Vec<(&String, &Value)> {
+    let mut indexed: Vec<(u32, (&String, &Value))> = Vec::new();
+    let mut named = Vec::new();
+    for entry in map {
+        match array_index(entry.0) {
+            Some(i) => indexed.push((i, entry)),
+            None => named.push(entry),
+        }
+    }
+    indexed.sort_by_key(|(i, _)| *i);
+    indexed.into_iter().map(|(_, e)| e).chain(named).collect()
+}
+
+/// A canonical array index: `0` or no leading zero, below 2^32 - 1.
+fn array_index(key: &str) -> Option<u32> {
+    if key.is_empty() || !key.bytes().all(|b| b.is_ascii_digit()) || (key.len() > 1 && key.starts_with('0')) {
+        return None;
+    }
+    key.parse::<u32>().ok().filter(|i| *i != u32::MAX)
+}
+
+/// A `Value` built by a visitor that refuses what JavaScript would read
+/// differently. serde_json's own recursion limit still bounds nesting.
+struct StrictValue(Value);
+
+impl<'de> Deserialize<'de> for StrictValue {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(StrictVisitor)
+    }
+}
+
+struct StrictVisitor;
+
+impl<'de> Visitor<'de> for StrictVisitor {
+    type Value = StrictValue;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E>(self, v: bool) -> Result<StrictValue, E> {
+        Ok(StrictValue(Value::Bool(v)))
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<StrictValue, E> {
+        if v > MAX_SAFE_MAGNITUDE {
+            return Err(E::custom(UNSAFE_INTEGER));
+        }
+        Ok(StrictValue(Value::Number(v.into())))
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<StrictValue, E> {
+        if v.unsigned_abs() > MAX_SAFE_MAGNITUDE {
+            return Err(E::custom(UNSAFE_INTEGER));
+        }
+        Ok(StrictValue(Value::Number(v.into())))
+    }
+
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<StrictValue, E> {
+        Number::from_f64(v).map(|n| StrictValue(Value::Number(n))).ok_or_else(|| E::custom("non-finite number"))
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<StrictValue, E> {
+        Ok(StrictValue(Value::String(v.to_owned())))
+    }
+
+    fn visit_string<E>(self, v: String) -> Result<StrictValue, E> {
+        Ok(StrictValue(Value::String(v)))
+    }
+
+    fn visit_unit<E>(self) -> Result<StrictValue, E> {
+        Ok(StrictValue(Value::Null))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<StrictValue, A::Error> {
+        let mut items = Vec::new();
+        while let Some(StrictValue(item)) = seq.next_element()? {
+            items.push(item);
+        }
+        Ok(StrictValue(Value::Array(items)))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<StrictValue, A::Error> {
+        let mut map = Map::new();
+        while let Some(key) = access.next_key::<String>()? {
+            if map.contains_key(&key) {
+                return Err(de::Error::custom(DUPLICATE_KEY));
+            }
+            let StrictValue(value) = access.next_value()?;
+            map.insert(key, value);
+        }
+        Ok(StrictValue(Value::Object(map)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn canon(json: &str) -> Result<String, ManifestProblem> {
+        canonicalize(&parse_strict(json.as_bytes())?)
+    }
+
+    #[test]
+    fn numbers_print_as_javascript_does() -> Result<(), ManifestProblem> {
+        assert_eq!(canon("[1.0,1e21,-0,0.1,1e-7,123456789012,1.5e300,-2.5]")?, "[1,1e+21,0,0.1,1e-7,123456789012,1.5e+300,-2.5]");
+        assert_eq!(canon("[9007199254740992,-9007199254740992]")?, "[9007199254740992,-9007199254740992]");
+        Ok(())
+    }
+
+    #[test]
+    fn refuses_what_javascript_reads_differently() {
+        assert_eq!(canon("9007199254740993"), Err(ManifestProblem::UnsafeInteger));
+        assert_eq!(canon("-9007199254740993"), Err(ManifestProblem::UnsafeInteger));
+        assert_eq!(canon(r#"{"a":1,"a":2}"#), Err(ManifestProblem::DuplicateKey));
+        assert!(matches!(canon(r#""\ud800""#), Err(ManifestProblem::NotJson(_))));
+        assert!(matches!(canon("1e400"), Err(ManifestProblem::NotJson(_))));
+        assert!(matches!(canon("{} x"), Err(ManifestProblem::NotJson(_))));
+    }
+
+    #[test]
+    fn strings_escape_as_json_stringify() -> Result<(), ManifestProblem> {
+        assert_eq!(canon(r#""a\"b\\c\b\f\n\r\t\u0001\u001f\u007f\u2028\u2029/""#)?, "\"a\\\"b\\\\c\\b\\f\\n\\r\\t\\u0001\\u001f\u{7f}\u{2028}\u{2029}/\"");
+        Ok(())
+    }
+
+    #[test]
+    fn keys_sort_by_utf16_code_units() -> Result<(), ManifestProblem> {
+        // U+1F600 is D83D DE00 in UTF-16, so it sorts before U+E000; in UTF-8
+        // byte order it would sort after.
+        assert_eq!(canon("{\"\u{e000}\":1,\"\u{1f600}\":2,\"b\":3,\"B\":4}")?, "{\"B\":4,\"b\":3,\"\u{1f600}\":2,\"\u{e000}\":1}");
+        Ok(())
+    }
+
+    #[test]
+    fn pretty_matches_json_stringify_indent_2() -> Result<(), ManifestProblem> {
+        let value = parse_strict(br#"{"b":[1,{}],"a":{"x":[]},"1":1.0}"#)?;
+        assert_eq!(stringify_pretty(&value)?, "{\n  \"1\": 1,\n  \"b\": [\n    1,\n    {}\n  ],\n  \"a\": {\n    \"x\": []\n  }\n}");
+        Ok(())
+    }
+
+    #[test]
+    fn javascript_property_order() -> Result<(), ManifestProblem> {
+        let Value::Object(map) = parse_strict(br#"{"b":1,"10":2,"a":3,"2":4,"01":5,"4294967295":6}"#)? else {
+            return Err(ManifestProblem::EnvelopeNotObject);
+        };
+        let keys: Vec<&str> = js_entries(&map).into_iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(keys, ["2", "10", "b", "a", "01", "4294967295"]);
+        Ok(())
+    }
+}
