@@ -1,0 +1,163 @@
+//! Runs cargo for `wasm32-unknown-unknown` and collects the `cdylib`s it made.
+
+use std::ffi::OsString;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use crate::toolchain::{Route, TARGET, Toolchain};
+use crate::{BuildError, BuildOptions, Targets};
+
+/// One `.wasm` core module and the cargo target it came from.
+pub(crate) struct Artifact {
+    pub(crate) name: String,
+    pub(crate) path: PathBuf,
+}
+
+/// Guests are built with these whatever their manifest says: `panic=abort`
+/// because std is built that way (and a guest has nowhere to unwind to);
+/// size-optimised, one codegen unit, LTO and stripped, which keeps modules
+/// small and per-call instantiation cheap.
+const PROFILE: &[&str] = &[
+    "profile.release.panic=\"abort\"",
+    "profile.release.opt-level=\"s\"",
+    "profile.release.lto=true",
+    "profile.release.codegen-units=1",
+    "profile.release.strip=true",
+    "profile.release.debug=false",
+    "profile.release.incremental=false",
+];
+
+/// A 64 KiB shadow stack instead of the default 1 MiB keeps the initial
+/// linear memory small, which roughly halves per-call instantiation cost.
+const STACK: &str = "link-arg=-zstack-size=65536";
+
+pub(crate) fn build(toolchain: &Toolchain, manifest: &Path, opts: &BuildOptions) -> Result<Vec<Artifact>, BuildError> {
+    let target_dir = opts
+        .target_dir
+        .clone()
+        .unwrap_or_else(|| manifest.parent().unwrap_or(Path::new(".")).join("target"));
+
+    let mut cmd = Command::new(&toolchain.cargo);
+    scrub(&mut cmd);
+    cmd.arg("build")
+        .arg("--manifest-path")
+        .arg(manifest)
+        .arg("--target")
+        .arg(TARGET)
+        .arg("--release")
+        .arg("--message-format=json-render-diagnostics")
+        .arg("--target-dir")
+        .arg(&target_dir);
+    for setting in PROFILE {
+        cmd.arg("--config").arg(setting);
+    }
+    match opts.targets {
+        Targets::Lib => {}
+        Targets::Examples => {
+            cmd.arg("--examples");
+        }
+        Targets::LibAndExamples => {
+            cmd.arg("--lib").arg("--examples");
+        }
+    }
+    if opts.locked {
+        cmd.arg("--locked");
+    }
+    cmd.env("RUSTC", &toolchain.rustc);
+    let mut flags: Vec<OsString> = vec!["-C".into(), STACK.into()];
+    if let Some(linker) = &toolchain.linker {
+        let mut arg = OsString::from("linker=");
+        arg.push(linker);
+        flags.push("-C".into());
+        flags.push(arg);
+    }
+    if toolchain.route == Route::BuildStd {
+        // -Zbuild-std is unstable; RUSTC_BOOTSTRAP is how a stable Debian
+        // toolchain accepts it. Guests only, never the host build.
+        cmd.env("RUSTC_BOOTSTRAP", "1").arg("-Zbuild-std=std,panic_abort");
+    }
+    cmd.env("CARGO_ENCODED_RUSTFLAGS", join_flags(&flags));
+    cmd.stdout(Stdio::piped()).stderr(Stdio::inherit());
+
+    let mut child = cmd.spawn().map_err(|source| BuildError::Spawn { program: toolchain.cargo.clone(), source })?;
+    let mut artifacts = Vec::new();
+    if let Some(stdout) = child.stdout.take() {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            artifacts.extend(cdylib(&line));
+        }
+    }
+    let status = child.wait().map_err(|source| BuildError::Spawn { program: toolchain.cargo.clone(), source })?;
+    if !status.success() {
+        return Err(BuildError::Cargo { status });
+    }
+    Ok(artifacts)
+}
+
+/// The environment of an outer cargo (we may run inside a build script)
+/// would redirect this build: its rustc, flags, target dir, jobserver and
+/// package metadata. Registry, network and home settings are kept.
+fn scrub(cmd: &mut Command) {
+    const KEEP: &[&str] = &["CARGO_HOME", "CARGO_NET_", "CARGO_HTTP_", "CARGO_REGISTRIES_", "CARGO_REGISTRY_"];
+    const DROP: &[&str] = &[
+        "RUSTC", "RUSTC_WRAPPER", "RUSTC_WORKSPACE_WRAPPER", "RUSTFLAGS", "RUSTDOC", "RUSTDOCFLAGS",
+        "RUSTC_LINKER", "RUSTC_BOOTSTRAP", "MAKEFLAGS", "MFLAGS", "TARGET", "HOST", "OUT_DIR",
+        "OPT_LEVEL", "PROFILE", "DEBUG", "NUM_JOBS",
+    ];
+    for (key, _) in std::env::vars_os() {
+        let Some(key) = key.to_str() else { continue };
+        let cargo_var = key == "CARGO" || (key.starts_with("CARGO_") && !KEEP.iter().any(|k| key.starts_with(k)));
+        if cargo_var || key.starts_with("__CARGO") || key.starts_with("DEP_") || DROP.contains(&key) {
+            cmd.env_remove(key);
+        }
+    }
+}
+
+fn join_flags(flags: &[OsString]) -> OsString {
+    let mut joined = OsString::new();
+    for (i, flag) in flags.iter().enumerate() {
+        if i > 0 {
+            joined.push("\u{1f}");
+        }
+        joined.push(flag);
+    }
+    joined
+}
+
+/// A `compiler-artifact` message for a `cdylib`, as the `.wasm` it wrote.
+fn cdylib(line: &str) -> Option<Artifact> {
+    let msg: serde_json::Value = serde_json::from_str(line).ok()?;
+    if msg.get("reason")?.as_str()? != "compiler-artifact" {
+        return None;
+    }
+    let target = msg.get("target")?;
+    let is_cdylib = target.get("crate_types")?.as_array()?.iter().any(|t| t.as_str() == Some("cdylib"));
+    if !is_cdylib {
+        return None;
+    }
+    let name = target.get("name")?.as_str()?.to_owned();
+    let path = msg
+        .get("filenames")?
+        .as_array()?
+        .iter()
+        .filter_map(|f| f.as_str())
+        .find(|f| f.ends_with(".wasm"))
+        .map(PathBuf::from)?;
+    Some(Artifact { name, path })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cdylib;
+
+    #[test]
+    fn picks_cdylib_wasm_only() {
+        let lib = r#"{"reason":"compiler-artifact","target":{"name":"example-token","kind":["cdylib"],"crate_types":["cdylib"]},"filenames":["/t/example_token.wasm"]}"#;
+        let a = cdylib(lib).map(|a| (a.name, a.path));
+        assert_eq!(a, Some(("example-token".into(), "/t/example_token.wasm".into())));
+        let rlib = r#"{"reason":"compiler-artifact","target":{"name":"x","crate_types":["lib"]},"filenames":["/t/libx.rlib"]}"#;
+        assert!(cdylib(rlib).is_none());
+        assert!(cdylib("not json").is_none());
+        assert!(cdylib(r#"{"reason":"build-finished","success":true}"#).is_none());
+    }
+}

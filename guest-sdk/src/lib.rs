@@ -1,0 +1,86 @@
+//! Write a ward authentication plugin in plain Rust.
+//!
+//! ```ignore
+//! use ward_guest::{Authenticator, Claims, Context, Credential, Deny};
+//!
+//! struct Acme;
+//! impl Authenticator for Acme {
+//!     fn authenticate(cred: &Credential, ctx: &Context) -> Result<Claims, Deny> {
+//!         let secret = ctx.setting("secret").ok_or(Deny::Denied)?;
+//!         if !ward_guest::ct_eq(cred.token.as_bytes(), secret.as_bytes()) {
+//!             return Err(Deny::BadSignature);
+//!         }
+//!         Ok(Claims::new("alice").scope("read"))
+//!     }
+//! }
+//! ward_guest::export!(Acme);
+//! ```
+//!
+//! The crate is built for `wasm32-unknown-unknown` and turned into a component
+//! by `ward plugin build`; the component exports `ward:auth/authenticator@0.1.0`
+//! and imports nothing.
+// `deny`, not `forbid`: the wit-bindgen module below needs a scoped allow.
+#![deny(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod base64url;
+mod ct;
+mod types;
+
+pub use ct::ct_eq;
+pub use types::{Claims, Context, Credential, Deny, Key, PrincipalType};
+
+/// The generated bindings. Not part of the API: reached only through `export!`.
+#[doc(hidden)]
+#[allow(unsafe_code, missing_docs, clippy::all)]
+// The canonical-ABI glue wit-bindgen generates (exported `extern "C"`
+// functions, raw pointer lifting and `cabi_realloc`) is `unsafe` by nature;
+// the allow is scoped to this module, which holds nothing hand-written.
+pub mod bindings {
+    wit_bindgen::generate!({
+        path: "../wit",
+        world: "ward:auth/plugin",
+        pub_export_macro: true,
+        default_bindings_module: "ward_guest::bindings",
+        export_macro_name: "__export_plugin",
+    });
+}
+
+use bindings::exports::ward::auth::authenticator as wit;
+
+/// What a plugin implements: one pure decision per credential.
+///
+/// A fresh instance serves every call, so statics never carry state from one
+/// call to the next.
+pub trait Authenticator {
+    /// Decide who `cred` belongs to, or why it is refused.
+    fn authenticate(cred: &Credential, ctx: &Context) -> Result<Claims, Deny>;
+}
+
+/// Bridges an [`Authenticator`] to the generated export trait. Public only so
+/// `export!` can name it from the plugin crate.
+#[doc(hidden)]
+pub struct Adapter<T>(core::marker::PhantomData<T>);
+
+impl<T: Authenticator> wit::Guest for Adapter<T> {
+    fn authenticate(
+        credential: wit::Credential,
+        context: wit::RequestContext,
+    ) -> Result<wit::Claims, wit::DenyReason> {
+        let cred = Credential::from(credential);
+        let ctx = Context::from(context);
+        T::authenticate(&cred, &ctx).map(Into::into).map_err(Into::into)
+    }
+}
+
+/// Exports `$ty` (an [`Authenticator`]) as the plugin's `authenticate`.
+/// Use it once, at the crate root of a `cdylib`.
+#[macro_export]
+macro_rules! export {
+    ($ty:ty) => {
+        // The generated export macro takes an identifier, hence the alias.
+        #[doc(hidden)]
+        type __WardGuestExport = $crate::Adapter<$ty>;
+        $crate::bindings::__export_plugin!(__WardGuestExport with_types_in $crate::bindings);
+    };
+}
