@@ -1,1 +1,6 @@
-//! One integration-test binary, a module per room.
+//! One integration-test binary, a module per room (link time is the cost of
+//! every extra test binary that links wasmtime).
+
+mod sandbox_wat;
+mod support;
+mod wat_guests;

@@ -1,14 +1,170 @@
-//! `ward bench` (not implemented yet).
+//! `ward bench`: the call path measured against its baselines in one process
+//! and one run, so ratios hold on a noisy machine. Prints JSON.
+//!
+//! (a) production: a fresh instance per call, sanitizer and HMAC included;
+//! (b) one reused instance: the unsafe baseline (what isolation costs);
+//! (c) the same token check as native Rust (the ceiling);
+//! plus load time (verify + compile + probe).
 
+mod measure;
+
+#[path = "../../../plugins/example-token/src/check.rs"]
+#[allow(dead_code, missing_docs)]
+mod example_check;
+
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use ward::identity::{ClaimsPolicy, Identity, IdentityKey, PrincipalType};
+use ward::sandbox::bench_support::ReusedInstance;
+use ward::sandbox::{Credential, Plugin, PluginOptions, Runtime, RuntimeConfig};
+use ward::trust::{SignRequest, SigningSecret, TrustPolicy, default_core_range, sign, verify};
 
 use super::CliError;
+use measure::{latency, throughput};
 
 /// Arguments of `ward bench`.
 #[derive(clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// A prebuilt example-token component; default: build `--plugin-dir`.
+    #[arg(long)]
+    component: Option<PathBuf>,
+    /// The example-token plugin crate to build when no --component is given.
+    #[arg(long, default_value = "plugins/example-token")]
+    plugin_dir: PathBuf,
+    /// Latency samples per case (each sample times a batch of 10 calls).
+    #[arg(long, default_value_t = 2000)]
+    samples: usize,
+    /// Seconds per throughput run.
+    #[arg(long, default_value_t = 2.0)]
+    seconds: f64,
+    /// Threads for the multi-threaded throughput run.
+    #[arg(long, default_value_t = 2)]
+    threads: usize,
+}
+
+const SECRET: &str = "bench-secret-0123456789abcdef";
+const USERS: usize = 1024;
+const NOW_MS: u64 = 1_763_856_000_000;
 
 /// Runs `ward bench`.
-pub fn run(_args: Args) -> Result<ExitCode, CliError> {
-    Err(CliError::new("bench is not implemented yet"))
+pub fn run(args: Args) -> Result<ExitCode, CliError> {
+    let component = match &args.component {
+        Some(path) => super::read_file(path, "component")?,
+        None => build_example(&args.plugin_dir)?,
+    };
+    let key = SigningSecret::generate();
+    let policy = TrustPolicy::default().with_anchor("bench", key.verifying_key()).allow("readsCredentials");
+    let envelope = envelope(&component, &key)?;
+    let identity_key = IdentityKey::from_bytes(vec![0x5a; 32]).map_err(|e| CliError::new(e.to_string()))?;
+    let runtime = Runtime::new(RuntimeConfig::default(), identity_key.clone()).map_err(|e| CliError::new(e.to_string()))?;
+    let settings = vec![
+        ("secret".to_owned(), SECRET.to_owned()),
+        ("scopes".to_owned(), "read write".to_owned()),
+        ("team".to_owned(), "bench".to_owned()),
+    ];
+    let options = PluginOptions { settings: settings.clone(), ..PluginOptions::default() };
+
+    let mut load_ms = Vec::new();
+    let mut plugin = None;
+    for _ in 0..5 {
+        let started = Instant::now();
+        let verified = verify(&envelope, component.clone(), &policy, NOW_MS)
+            .map_err(|r| CliError::new(format!("bench envelope refused: {}", r.code())))?;
+        let loaded = runtime.load(verified, options.clone()).map_err(|e| CliError::new(format!("bench plugin refused: {}", e.code())))?;
+        load_ms.push(started.elapsed().as_secs_f64() * 1e3);
+        plugin = Some(loaded);
+    }
+    let plugin = plugin.ok_or_else(|| CliError::new("no plugin loaded"))?;
+    load_ms.sort_by(f64::total_cmp);
+
+    let tokens: Vec<String> = (0..USERS).map(|i| example_check::mint(SECRET.as_bytes(), &format!("user{i}"))).collect();
+    check_answers(&plugin, &tokens)?;
+    let token = |i: usize| tokens.get(i % USERS).map(String::as_str).unwrap_or("");
+    let cred = |i: usize| Credential { scheme: "bearer", token: token(i) };
+
+    let fresh = latency(2000, args.samples, 10, |i| drop(plugin.authenticate(cred(i), NOW_MS)));
+    let mut reused_instance = ReusedInstance::new(&plugin).map_err(|r| CliError::new(format!("reused baseline: {}", r.code())))?;
+    let reused = latency(2000, args.samples, 10, |i| drop(reused_instance.authenticate(cred(i), NOW_MS)));
+    let claims_policy = ClaimsPolicy::default();
+    let native = latency(2000, args.samples, 10, |i| drop(native_authenticate(token(i), &settings, &claims_policy, &identity_key)));
+
+    let run_for = Duration::from_secs_f64(args.seconds.max(0.1));
+    let fresh_1 = throughput(1, run_for, || |i| drop(plugin.authenticate(cred(i), NOW_MS)));
+    let fresh_n = throughput(args.threads, run_for, || |i| drop(plugin.authenticate(cred(i), NOW_MS)));
+    let native_1 = throughput(1, run_for, || |i| drop(native_authenticate(token(i), &settings, &claims_policy, &identity_key)));
+
+    let report = json!({
+        "plugin": "example-token",
+        "componentBytes": component.len(),
+        "loadMs": { "p50": load_ms.get(load_ms.len() / 2), "min": load_ms.first(), "max": load_ms.last(), "runs": load_ms.len() },
+        "perCall": { "freshInstance": fresh, "reusedInstance": reused, "native": native },
+        "ratios": {
+            "freshOverReusedP50": fresh.p50_us / reused.p50_us,
+            "freshOverNativeP50": fresh.p50_us / native.p50_us,
+        },
+        "throughputPerSec": {
+            "freshInstance1Thread": fresh_1.round(),
+            format!("freshInstance{}Threads", args.threads): fresh_n.round(),
+            "native1Thread": native_1.round(),
+        },
+    });
+    println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn build_example(dir: &std::path::Path) -> Result<Vec<u8>, CliError> {
+    let opts = ward_guest_build::BuildOptions { target_dir: Some(PathBuf::from("target/guests")), ..Default::default() };
+    let built = ward_guest_build::build(dir, &opts).map_err(|e| CliError::new(e.to_string()))?;
+    built.into_iter().next().map(|b| b.bytes).ok_or_else(|| CliError::new("the plugin crate built no component"))
+}
+
+fn envelope(component: &[u8], key: &SigningSecret) -> Result<Vec<u8>, CliError> {
+    let request = SignRequest {
+        plugin_id: "example-token".into(),
+        kind: "authProvider".into(),
+        version: "0.1.0".into(),
+        capabilities: [("readsCredentials".to_owned(), json!(true))].into_iter().collect(),
+        core_version_range: default_core_range(),
+        not_before: None,
+        not_after: None,
+        signer_key_id: "bench".into(),
+    };
+    let envelope = sign(&request, component, key).map_err(|e| CliError::new(e.to_string()))?;
+    serde_json::to_vec(&envelope).map_err(|e| CliError::new(e.to_string()))
+}
+
+/// A benchmark that measures wrong answers is worthless: check first that the
+/// sandboxed plugin and the native twin agree on every token and on a forgery.
+fn check_answers(plugin: &Plugin, tokens: &[String]) -> Result<(), CliError> {
+    for token in tokens {
+        if !plugin.authenticate(Credential { scheme: "bearer", token }, NOW_MS).is_allow() {
+            return Err(CliError::new("the plugin denied a valid bench token"));
+        }
+    }
+    let forged = format!("{}x", tokens.first().map(String::as_str).unwrap_or("demo.a.b"));
+    if plugin.authenticate(Credential { scheme: "bearer", token: &forged }, NOW_MS).is_allow() {
+        return Err(CliError::new("the plugin allowed a forged bench token"));
+    }
+    Ok(())
+}
+
+/// The native ceiling: the same check, then the same sanitizer and identity HMAC.
+fn native_authenticate(token: &str, settings: &[(String, String)], policy: &ClaimsPolicy, key: &IdentityKey) -> Option<Identity> {
+    let accepted = example_check::evaluate(token, settings).ok()?;
+    let mut sanitizer = policy.sanitizer();
+    sanitizer.subject(accepted.subject).ok()?;
+    if let Some(issuer) = accepted.issuer {
+        sanitizer.issuer(issuer).ok()?;
+    }
+    for scope in &accepted.scopes {
+        sanitizer.scope(scope).ok()?;
+    }
+    if let Some(team) = accepted.team {
+        sanitizer.label("team", team).ok()?;
+    }
+    let claims = sanitizer.finish(PrincipalType::User).ok()?;
+    Some(Identity::derive(key, "example-token", claims))
 }

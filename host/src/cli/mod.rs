@@ -9,8 +9,10 @@ mod error;
 mod keygen;
 mod plugin;
 mod sign;
+mod trust_source;
 mod verify;
 
+use std::path::Path;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -69,4 +71,39 @@ pub fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// Files a command reads are capped: ward never needs more, and a huge or
+/// endless file (a FIFO, /dev/zero) must not exhaust memory.
+const MAX_INPUT_BYTES: u64 = 64 << 20;
+
+/// Reads a whole input file, naming `what` and the path on failure.
+pub(crate) fn read_file(path: &Path, what: &str) -> Result<Vec<u8>, CliError> {
+    use std::io::Read;
+    let fail = |reason: String| CliError::new(format!("cannot read {what} {}: {reason}", path.display()));
+    let file = std::fs::File::open(path).map_err(|err| fail(err.kind().to_string()))?;
+    let mut bytes = Vec::new();
+    file.take(MAX_INPUT_BYTES + 1).read_to_end(&mut bytes).map_err(|err| fail(err.kind().to_string()))?;
+    if bytes.len() as u64 > MAX_INPUT_BYTES {
+        return Err(fail(format!("larger than {MAX_INPUT_BYTES} bytes")));
+    }
+    Ok(bytes)
+}
+
+/// Reads a text input file (PEM, JSON).
+pub(crate) fn read_text(path: &Path, what: &str) -> Result<String, CliError> {
+    String::from_utf8(read_file(path, what)?).map_err(|_| CliError::new(format!("{what} {} is not UTF-8 text", path.display())))
+}
+
+/// The current time in Unix milliseconds.
+pub(crate) fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
+}
+
+/// The trust policy from a `ward.json`'s `trust` section.
+pub(crate) fn config_trust_policy(path: &Path) -> Result<ward::trust::TrustPolicy, CliError> {
+    ward::config::read_trust_policy(path).map_err(|err| CliError::new(err.to_string()))
 }

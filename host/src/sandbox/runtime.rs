@@ -196,6 +196,17 @@ struct PluginInner {
     shared: Arc<Shared>,
 }
 
+impl std::fmt::Debug for Plugin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Plugin")
+            .field("id", &self.inner.id)
+            .field("version", &self.inner.version)
+            .field("entry_sha256", &self.inner.entry_sha256)
+            .field("limits", &self.inner.limits)
+            .finish_non_exhaustive()
+    }
+}
+
 /// Releases a concurrency slot when the call ends, however it ends.
 struct Slot<'a>(&'a AtomicUsize);
 

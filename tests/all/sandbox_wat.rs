@@ -1,0 +1,235 @@
+//! The sandbox against hostile components written in WAT: each ends in its
+//! exact reason, and the same runtime keeps serving afterwards.
+
+use std::time::{Duration, Instant};
+
+use ward::sandbox::{Decision, DenyReason, Limits, LoadError, PluginDeny, PluginOptions, WasiMode};
+
+use crate::support::{self, cred, load, load_with, runtime, runtime_with};
+use crate::wat_guests::{allow_fixed, claims_at, component, componentize, core_module, deny_case};
+
+fn deny(decision: Decision) -> DenyReason {
+    match decision {
+        Decision::Deny(reason) => reason,
+        Decision::Allow(identity) => panic!("expected a deny, got an allow for {}", identity.id),
+    }
+}
+
+#[test]
+fn a_minimal_wat_plugin_allows_with_a_host_built_identity() {
+    let rt = runtime();
+    let plugin = load(&rt, component(&allow_fixed())).unwrap();
+    let Decision::Allow(identity) = plugin.authenticate(cred("anything"), 1) else { panic!("deny") };
+    assert!(identity.id.starts_with(&format!("{}:", plugin.id())));
+    assert!(!identity.id.contains("wat-user"), "raw subject leaked into the id");
+    assert!(!plugin.imports_wasi());
+}
+
+#[test]
+fn the_plugins_own_deny_reasons_map_to_plugin_codes() {
+    let rt = runtime();
+    let expected = [
+        "plugin:missing-credential",
+        "plugin:malformed",
+        "plugin:bad-signature",
+        "plugin:expired",
+        "plugin:not-yet-valid",
+        "plugin:wrong-issuer",
+        "plugin:wrong-audience",
+        "plugin:unknown-key",
+        "plugin:revoked",
+        "plugin:insufficient-scope",
+        "plugin:denied",
+    ];
+    for (case, code) in expected.iter().enumerate() {
+        let plugin = load(&rt, component(&deny_case(case as u32))).unwrap();
+        assert_eq!(deny(plugin.authenticate(cred("t"), 1)).code(), *code);
+    }
+    assert_eq!(DenyReason::Plugin(PluginDeny::Expired).code(), "plugin:expired");
+}
+
+#[test]
+fn an_out_of_range_deny_enum_is_a_trap_not_a_reason() {
+    let rt = runtime();
+    let plugin = load(&rt, component(&deny_case(99))).unwrap();
+    assert_eq!(deny(plugin.authenticate(cred("t"), 1)), DenyReason::Trap);
+}
+
+#[test]
+fn infinite_loop_runs_out_of_fuel() {
+    let rt = runtime();
+    let plugin = load(&rt, component("(loop br 0) unreachable")).unwrap();
+    assert_eq!(deny(plugin.authenticate(cred("t"), 1)), DenyReason::FuelExhausted);
+    support::assert_still_serves(&rt);
+}
+
+#[test]
+fn infinite_loop_with_ample_fuel_hits_the_deadline_on_time() {
+    let rt = runtime();
+    let limits = Limits { fuel: u64::MAX / 4, timeout: Duration::from_millis(50), ..Limits::default() };
+    let plugin = load_with(&rt, component("(loop br 0) unreachable"), PluginOptions { limits, ..Default::default() }).unwrap();
+    let started = Instant::now();
+    assert_eq!(deny(plugin.authenticate(cred("t"), 1)), DenyReason::Timeout);
+    let took = started.elapsed();
+    assert!(took < Duration::from_millis(50 + 150), "deadline overshot: {took:?}");
+    assert!(took >= Duration::from_millis(45), "deadline fired early: {took:?}");
+    support::assert_still_serves(&rt);
+}
+
+#[test]
+fn a_start_function_that_loops_is_refused_at_load() {
+    let rt = runtime();
+    let wat = core_module(1, &allow_fixed(), "(func $spin (loop br 0)) (start $spin)");
+    let err = load(&rt, componentize(&wat)).unwrap_err();
+    assert_eq!(err.code(), "fuel-exhausted", "{err}");
+    support::assert_still_serves(&rt);
+}
+
+#[test]
+fn memory_bomb_hits_the_memory_limit() {
+    let rt = runtime();
+    let body = "(loop (br_if 0 (i32.ne (memory.grow (i32.const 16)) (i32.const -1)))) unreachable";
+    let plugin = load(&rt, component(body)).unwrap();
+    assert_eq!(deny(plugin.authenticate(cred("t"), 1)), DenyReason::MemoryLimit);
+    support::assert_still_serves(&rt);
+}
+
+#[test]
+fn initial_memory_above_the_limit_is_refused_at_load() {
+    let rt = runtime();
+    let err = load(&rt, componentize(&core_module(1000, &allow_fixed(), ""))).unwrap_err();
+    assert!(matches!(err, LoadError::InitialMemoryTooLarge { .. }), "{err:?}");
+    assert_eq!(err.code(), "memory-limit");
+}
+
+#[test]
+fn unbounded_recursion_overflows_the_stack() {
+    let rt = runtime();
+    let wat = core_module(1, "(call $deep (i32.const 0))", "(func $deep (param i32) (result i32) (call $deep (i32.add (local.get 0) (i32.const 1))))");
+    let plugin = load(&rt, componentize(&wat)).unwrap();
+    assert_eq!(deny(plugin.authenticate(cred("t"), 1)), DenyReason::StackOverflow);
+    support::assert_still_serves(&rt);
+}
+
+#[test]
+fn unreachable_is_a_trap() {
+    let rt = runtime();
+    let plugin = load(&rt, component("unreachable")).unwrap();
+    assert_eq!(deny(plugin.authenticate(cred("t"), 1)), DenyReason::Trap);
+}
+
+#[test]
+fn a_forged_ten_mib_subject_is_refused_without_copying_it() {
+    let rt = runtime();
+    // 200 pages = 12.5 MiB: the subject claims 10 MiB of zeroes at 64 KiB.
+    let wat = core_module(200, &claims_at(0x10000, 10 << 20, 0, 0), "");
+    let limits = Limits { memory_bytes: 16 << 20, ..Limits::default() };
+    let plugin = load_with(&rt, componentize(&wat), PluginOptions { limits, ..Default::default() }).unwrap();
+    assert_eq!(deny(plugin.authenticate(cred("t"), 1)), DenyReason::InvalidClaims);
+}
+
+#[test]
+fn a_forged_million_scope_list_is_refused_by_count() {
+    let rt = runtime();
+    // 1,000,000 list entries of 8 bytes fit in 130 pages; none is ever read.
+    let wat = core_module(130, &claims_at(0x200, 8, 0x10000, 1_000_000), "");
+    let plugin = load(&rt, componentize(&wat)).unwrap();
+    assert_eq!(deny(plugin.authenticate(cred("t"), 1)), DenyReason::InvalidClaims);
+}
+
+#[test]
+fn an_out_of_bounds_subject_pointer_is_a_trap() {
+    let rt = runtime();
+    let plugin = load(&rt, component(&claims_at(0xffff_0000, 100, 0, 0))).unwrap();
+    assert_eq!(deny(plugin.authenticate(cred("t"), 1)), DenyReason::Trap);
+}
+
+#[test]
+fn a_bad_result_discriminant_is_a_trap() {
+    let rt = runtime();
+    let plugin = load(&rt, component("(i32.store8 (i32.const 0x100) (i32.const 7)) (i32.const 0x100)")).unwrap();
+    assert_eq!(deny(plugin.authenticate(cred("t"), 1)), DenyReason::Trap);
+}
+
+#[test]
+fn a_global_counter_sees_a_fresh_instance_every_call() {
+    let rt = runtime();
+    // Allow only while the counter is 1: a reused instance would deny on call two.
+    let body = format!(
+        "(global.set $calls (i32.add (global.get $calls) (i32.const 1)))
+         (if (result i32) (i32.eq (global.get $calls) (i32.const 1)) (then {}) (else {}))",
+        allow_fixed(),
+        deny_case(10)
+    );
+    let plugin = load(&rt, component(&body)).unwrap();
+    for _ in 0..50 {
+        assert!(plugin.authenticate(cred("t"), 1).is_allow());
+    }
+}
+
+#[test]
+fn oversized_credentials_are_refused_before_guest_code_runs() {
+    let rt = runtime();
+    // The guest would trap if it ran; `oversized` proves it did not.
+    let limits = Limits { max_credential_bytes: 64, ..Limits::default() };
+    let plugin = load_with(&rt, component("unreachable"), PluginOptions { limits, ..Default::default() }).unwrap();
+    assert_eq!(deny(plugin.authenticate(cred(&"x".repeat(100)), 1)), DenyReason::Oversized);
+    assert_eq!(deny(plugin.authenticate(cred("short"), 1)), DenyReason::Trap);
+}
+
+#[test]
+fn calls_beyond_max_concurrent_are_refused_at_once() {
+    let rt = runtime();
+    let limits = Limits { max_concurrent: 1, fuel: u64::MAX / 4, timeout: Duration::from_millis(300), ..Limits::default() };
+    let plugin = load_with(&rt, component("(loop br 0) unreachable"), PluginOptions { limits, ..Default::default() }).unwrap();
+    let slow = {
+        let plugin = plugin.clone();
+        std::thread::spawn(move || plugin.authenticate(cred("t"), 1))
+    };
+    std::thread::sleep(Duration::from_millis(100));
+    let started = Instant::now();
+    assert_eq!(deny(plugin.authenticate(cred("t"), 1)), DenyReason::OverCapacity);
+    assert!(started.elapsed() < Duration::from_millis(50), "over-capacity must not queue");
+    assert_eq!(deny(slow.join().unwrap()), DenyReason::Timeout);
+}
+
+#[test]
+fn core_modules_random_bytes_and_empty_files_are_invalid_components() {
+    let rt = runtime();
+    let mut random = vec![0u8; 4096];
+    for (i, byte) in random.iter_mut().enumerate() {
+        *byte = (i.wrapping_mul(2654435761) >> 7) as u8;
+    }
+    let core = wat::parse_str("(module (func (export \"f\")))").unwrap();
+    let header_only = b"\0asm\x0d\x00\x01\x00".to_vec();
+    for bytes in [core, random, Vec::new(), header_only] {
+        let err = load(&rt, bytes).unwrap_err();
+        assert_eq!(err.code(), "invalid-component", "{err}");
+    }
+}
+
+#[test]
+fn a_component_exporting_something_else_is_invalid() {
+    let rt = runtime();
+    let other = wat::parse_str("(component (core module $m (func (export \"f\"))) (core instance (instantiate $m)))").unwrap();
+    assert_eq!(load(&rt, other).unwrap_err().code(), "invalid-component");
+}
+
+#[test]
+fn unknown_socket_and_http_imports_are_forbidden_in_every_mode() {
+    for mode in [WasiMode::DenyAll, WasiMode::Refuse] {
+        let rt = runtime_with(mode);
+        for name in ["evil:host/steal", "wasi:sockets/tcp@0.2.0", "wasi:http/outgoing-handler@0.2.0", "wasi:cli/environment@0.3.0"] {
+            let bytes = wat::parse_str(format!("(component (import \"{name}\" (instance)))")).unwrap();
+            let err = load(&rt, bytes).unwrap_err();
+            assert_eq!(err, LoadError::ForbiddenImport { name: name.to_string() }, "{mode:?}");
+        }
+    }
+}
+
+#[test]
+fn refuse_mode_refuses_even_served_wasi_imports() {
+    let rt = runtime_with(WasiMode::Refuse);
+    let bytes = wat::parse_str("(component (import \"wasi:cli/environment@0.2.0\" (instance)))").unwrap();
+    assert_eq!(load(&rt, bytes).unwrap_err().code(), "forbidden-import");
+}
