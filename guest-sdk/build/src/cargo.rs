@@ -135,7 +135,9 @@ fn cdylib(line: &str) -> Option<Artifact> {
     if !is_cdylib {
         return None;
     }
-    let name = target.get("name")?.as_str()?.to_owned();
+    // Cargo reports a lib target as `example_token` but an example as
+    // `wasi-snoop`; kebab-case gives every guest one spelling.
+    let name = target.get("name")?.as_str()?.replace('_', "-");
     let path = msg
         .get("filenames")?
         .as_array()?
@@ -152,7 +154,7 @@ mod tests {
 
     #[test]
     fn picks_cdylib_wasm_only() {
-        let lib = r#"{"reason":"compiler-artifact","target":{"name":"example-token","kind":["cdylib"],"crate_types":["cdylib"]},"filenames":["/t/example_token.wasm"]}"#;
+        let lib = r#"{"reason":"compiler-artifact","target":{"name":"example_token","kind":["cdylib"],"crate_types":["cdylib"]},"filenames":["/t/example_token.wasm"]}"#;
         let a = cdylib(lib).map(|a| (a.name, a.path));
         assert_eq!(a, Some(("example-token".into(), "/t/example_token.wasm".into())));
         let rlib = r#"{"reason":"compiler-artifact","target":{"name":"x","crate_types":["lib"]},"filenames":["/t/libx.rlib"]}"#;

@@ -44,7 +44,7 @@ pub struct BuildOptions {
 /// One component made from one `cdylib` target.
 #[derive(Debug, Clone)]
 pub struct BuiltComponent {
-    /// The cargo target name (`example-token`, `wasi-snoop`, ...).
+    /// The cargo target name in kebab-case (`example-token`, `wasi-snoop`, ...).
     pub name: String,
     /// The core module cargo produced.
     pub core_module: PathBuf,
