@@ -1,14 +1,106 @@
-//! `ward verify` (not implemented yet).
+//! `ward verify`: the trust gate from the command line, against an anchor
+//! PEM or a `ward.json` trust section. Exit 0 valid, 1 refused (reason code on
+//! stdout JSON and stderr), 2 when the inputs themselves are unusable.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde_json::{Value, json};
+use ward::trust::{Anchor, MAX_ENVELOPE_BYTES, MAX_PEM_BYTES, Pin, TrustPolicy, public_key_from_pem, verify};
 
 use super::CliError;
+use super::keygen::print;
+use super::sign::{MAX_ENTRY_BYTES, read_capped};
 
 /// Arguments of `ward verify`.
 #[derive(clap::Args)]
-pub struct Args {}
+#[command(after_help = "Exit codes: 0 valid, 1 refused (reason code on stderr), 2 unusable input.\n\nExample:\n  ward verify acme-auth.signed.json --entry plugin.wasm --anchor keys/acme.pub --allow-capability readsCredentials")]
+pub struct Args {
+    /// The signed envelope (JSON).
+    envelope: PathBuf,
+    /// The entry file whose exact bytes the envelope must bind.
+    #[arg(long, value_name = "FILE")]
+    entry: PathBuf,
+    /// A trust anchor: SPKI PEM Ed25519 public key file.
+    #[arg(long, value_name = "PEM", required_unless_present = "config", conflicts_with = "config")]
+    anchor: Option<PathBuf>,
+    /// The key id of --anchor [default: the envelope's signerKeyId].
+    #[arg(long, value_name = "ID", requires = "anchor")]
+    anchor_key_id: Option<String>,
+    /// Take anchors, revocations, floors, pins and allowed capabilities from this ward.json's `trust` section.
+    #[arg(long, value_name = "ward.json")]
+    config: Option<PathBuf>,
+    /// Allow a capability (repeatable); an authProvider needs readsCredentials.
+    #[arg(long = "allow-capability", value_name = "NAME")]
+    allow_capabilities: Vec<String>,
+    /// Pin the entry's sha256 (64 hex digits).
+    #[arg(long, value_name = "SHA256")]
+    pin: Option<String>,
+    /// Verify as of this time (epoch milliseconds) [default: now].
+    #[arg(long, value_name = "MS")]
+    now: Option<u64>,
+}
 
 /// Runs `ward verify`.
-pub fn run(_args: Args) -> Result<ExitCode, CliError> {
-    Err(CliError::new("verify is not implemented yet"))
+pub fn run(args: Args) -> Result<ExitCode, CliError> {
+    let envelope = read_capped(&args.envelope, MAX_ENVELOPE_BYTES as u64, "envelope")?;
+    // A file that is not JSON at all is the wrong file, not a refused envelope.
+    let parsed: Value = serde_json::from_slice(&envelope).map_err(|e| CliError::new(format!("envelope {}: not JSON ({e})", args.envelope.display())))?;
+    let entry = read_capped(&args.entry, MAX_ENTRY_BYTES, "--entry")?;
+    let text_at = |pointer: &str| parsed.pointer(pointer).and_then(Value::as_str).unwrap_or_default().to_owned();
+
+    let mut policy = match (&args.anchor, &args.config) {
+        (Some(anchor), _) => {
+            let pem = read_capped(anchor, MAX_PEM_BYTES as u64, "--anchor")?;
+            let pem = String::from_utf8(pem).map_err(|_| CliError::new(format!("--anchor {}: not a PEM text file", anchor.display())))?;
+            let key = public_key_from_pem(&pem).map_err(|e| {
+                CliError::new(format!("--anchor {}: {e}", anchor.display())).with_hint("pass the Ed25519 PUBLIC KEY file (<ID>.pub)")
+            })?;
+            let key_id = args.anchor_key_id.clone().unwrap_or_else(|| text_at("/signerKeyId"));
+            let mut policy = TrustPolicy::default();
+            policy.anchors.insert(key_id, Anchor::Ed25519(key));
+            policy
+        }
+        (None, Some(config)) => ward::config::read_trust_policy(config).map_err(|e| CliError::new(e.to_string()))?,
+        (None, None) => return Err(CliError::new("no trust anchor given").with_hint("pass --anchor PEM or --config ward.json")),
+    };
+    policy.allow_capabilities.extend(args.allow_capabilities);
+    if let Some(pin) = &args.pin {
+        if pin.len() != 64 || !pin.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(CliError::new("--pin must be 64 hex digits (the entrySha256 `ward sign` printed)"));
+        }
+        let entry_pin = policy.pins.entry(text_at("/payload/pluginId")).or_insert_with(Pin::default);
+        entry_pin.entry_sha256 = Some(pin.to_ascii_lowercase());
+    }
+    let now_ms = match args.now {
+        Some(ms) => ms,
+        None => SystemTime::now().duration_since(UNIX_EPOCH).map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)).unwrap_or(0),
+    };
+
+    match verify(&envelope, entry, &policy, now_ms) {
+        Ok(plugin) => {
+            let payload = plugin.payload();
+            let raw = payload.raw();
+            print(&json!({
+                "valid": true,
+                "pluginId": payload.plugin_id(),
+                "kind": payload.kind(),
+                "version": payload.version(),
+                "signerKeyId": plugin.signer_key_id(),
+                "entrySha256": plugin.entry_sha256(),
+                "manifestSha256": plugin.manifest_sha256(),
+                "capabilities": raw.get("capabilities"),
+                "coreVersionRange": payload.core_version_range(),
+                "notBefore": raw.get("notBefore").cloned().unwrap_or(Value::Null),
+                "notAfter": raw.get("notAfter").cloned().unwrap_or(Value::Null),
+            }));
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(refusal) => {
+            print(&json!({ "valid": false, "reason": refusal.code(), "message": refusal.to_string() }));
+            eprintln!("ward: verify refused: {} ({refusal})", refusal.code());
+            Ok(ExitCode::from(1))
+        }
+    }
 }
