@@ -1,0 +1,90 @@
+//! The audit room's typed errors. Every variant has a stable [`AuditError::code`];
+//! none carries a record's content or key material, only paths, counts and
+//! operating-system reasons.
+
+use super::key::KeyError;
+
+/// Why the audit log could not do what was asked. Lifecycle code treats any of
+/// these as "the action must not happen" (fail closed).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum AuditError {
+    /// Another process (or another `AuditLog` in this one) holds the log's lock.
+    #[error("audit log {path} is in use by another ward process (lock {lock} is held)")]
+    Locked {
+        /// The log path.
+        path: String,
+        /// The lock file.
+        lock: String,
+    },
+    /// A file operation failed.
+    #[error("audit log {path}: {op} failed: {reason}")]
+    Io {
+        /// What was being done: `open`, `write`, `sync`, `rotate`, `read`, `lock`.
+        op: &'static str,
+        /// The file concerned.
+        path: String,
+        /// The operating system's reason (an error kind, never file content).
+        reason: String,
+    },
+    /// The last complete line of the log cannot be read as a record, so the
+    /// chain cannot be continued; a person must look at the file.
+    #[error(
+        "audit log {path}: line {line} is not a valid record; refusing to continue the chain (run ward audit verify)"
+    )]
+    CorruptTail {
+        /// The file.
+        path: String,
+        /// 1-based line number.
+        line: u64,
+    },
+    /// The key given does not produce the last record's mac: appending would
+    /// break the chain.
+    #[error("audit log {path}: the audit key does not match the existing chain (line {line})")]
+    KeyMismatch {
+        /// The file.
+        path: String,
+        /// 1-based line number of the record that did not verify.
+        line: u64,
+    },
+    /// An earlier write failed; the log refuses further records until restart
+    /// (start-up recovery then cuts any partial line).
+    #[error("audit log is unusable after an earlier write failure; restart ward")]
+    Poisoned,
+    /// The log was closed.
+    #[error("audit log is closed")]
+    Closed,
+    /// A field value does not fit its restricted character set or length.
+    #[error("audit field {field} has a value outside its allowed characters or length")]
+    InvalidField {
+        /// The field name.
+        field: &'static str,
+    },
+    /// The audit key could not be used.
+    #[error(transparent)]
+    Key(#[from] KeyError),
+}
+
+impl AuditError {
+    /// Stable code for logs, CLI output and tests.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Locked { .. } => "audit.locked",
+            Self::Io { .. } => "audit.io",
+            Self::CorruptTail { .. } => "audit.corrupt_tail",
+            Self::KeyMismatch { .. } => "audit.key_mismatch",
+            Self::Poisoned => "audit.poisoned",
+            Self::Closed => "audit.closed",
+            Self::InvalidField { .. } => "audit.invalid_field",
+            Self::Key(err) => err.code(),
+        }
+    }
+
+    pub(crate) fn io(op: &'static str, path: &std::path::Path, err: &std::io::Error) -> Self {
+        Self::Io {
+            op,
+            path: path.display().to_string(),
+            reason: err.kind().to_string(),
+        }
+    }
+}

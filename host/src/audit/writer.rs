@@ -1,0 +1,379 @@
+//! The file side of the log: the advisory lock, start-up recovery of a torn
+//! tail, appending records to the chain, `fdatasync`, and size-based rotation.
+//!
+//! Files: the live log at `PATH`, rotated files at `PATH.000001`,
+//! `PATH.000002`, ... (older = lower), and the lock at `PATH.lock`. The chain
+//! runs on across rotations: the first record of a new file links to the last
+//! record of the previous one.
+
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use super::AuditError;
+use super::canonical::{self, Encoder, Parsed};
+use super::chain::{self, Chain, GENESIS, Mac};
+use super::event::Event;
+use super::key::AuditKey;
+
+/// How much of a file's end is read at start-up to find the last records.
+/// Records are a few hundred bytes; a longer last line is refused.
+pub(crate) const TAIL_WINDOW: u64 = 64 * 1024;
+
+/// The open, locked log.
+pub(crate) struct Sink {
+    path: PathBuf,
+    file: File,
+    len: u64,
+    max_file_bytes: u64,
+    rotated: u64,
+    next_seq: u64,
+    prev: Mac,
+    chain: Chain,
+    encoder: Encoder,
+    canonical: Vec<u8>,
+    pending: Vec<u8>,
+    unsynced: bool,
+    poisoned: bool,
+    _lock: File,
+}
+
+/// What start-up found.
+pub(crate) struct Opened {
+    pub(crate) sink: Sink,
+    /// Bytes cut from a torn last line, if any.
+    pub(crate) truncated_bytes: Option<u64>,
+}
+
+/// The path of rotated file number `index` (`PATH.000001` is the oldest).
+pub fn rotated_path(path: &Path, index: u64) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(format!(".{index:06}"));
+    PathBuf::from(name)
+}
+
+fn lock_path(path: &Path) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".lock");
+    PathBuf::from(name)
+}
+
+/// The highest `N` of existing `PATH.N` files (0 when none).
+fn highest_rotated(path: &Path) -> Result<u64, AuditError> {
+    let dir = parent_dir(path);
+    let Some(base) = path.file_name().and_then(|n| n.to_str()) else {
+        return Err(AuditError::Io {
+            op: "open",
+            path: path.display().to_string(),
+            reason: "log file name is not UTF-8".into(),
+        });
+    };
+    let mut highest = 0;
+    let entries = std::fs::read_dir(&dir).map_err(|e| AuditError::io("read", &dir, &e))?;
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        let Some(rest) = name.strip_prefix(base).and_then(|r| r.strip_prefix('.')) else {
+            continue;
+        };
+        if rest.len() >= 6
+            && rest.bytes().all(|b| b.is_ascii_digit())
+            && let Ok(n) = rest.parse::<u64>()
+        {
+            highest = highest.max(n);
+        }
+    }
+    Ok(highest)
+}
+
+fn parent_dir(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+fn sync_dir(path: &Path) -> Result<(), AuditError> {
+    let dir = parent_dir(path);
+    File::open(&dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| AuditError::io("sync", &dir, &e))
+}
+
+/// The last complete lines of a file: (line number of the first returned, lines).
+struct Tail {
+    first_line_no: u64,
+    lines: Vec<Vec<u8>>,
+    /// Bytes after the last newline (a torn line), if any.
+    torn: u64,
+}
+
+fn read_tail(file: &mut File, path: &Path, len: u64) -> Result<Tail, AuditError> {
+    let start = len.saturating_sub(TAIL_WINDOW);
+    let mut buf = Vec::new();
+    file.seek(SeekFrom::Start(start))
+        .map_err(|e| AuditError::io("read", path, &e))?;
+    file.take(TAIL_WINDOW)
+        .read_to_end(&mut buf)
+        .map_err(|e| AuditError::io("read", path, &e))?;
+    let last_nl = buf.iter().rposition(|&b| b == b'\n');
+    let (complete, torn) = match last_nl {
+        Some(i) => (buf.get(..=i).unwrap_or(&[]), buf.len() - i - 1),
+        None if start == 0 => (&[][..], buf.len()),
+        // No newline in the whole window: a line longer than any record.
+        None => {
+            return Err(AuditError::CorruptTail {
+                path: path.display().to_string(),
+                line: 0,
+            });
+        }
+    };
+    let mut lines: Vec<Vec<u8>> = complete
+        .split(|&b| b == b'\n')
+        .map(<[u8]>::to_vec)
+        .collect();
+    lines.pop(); // the empty piece after the final newline
+    if start > 0 && !lines.is_empty() {
+        lines.remove(0); // may be a partial line cut by the window
+    }
+    // Line numbers are only known when the window covers the whole file.
+    let first_line_no = if start == 0 { 1 } else { 0 };
+    Ok(Tail {
+        first_line_no,
+        lines,
+        torn: torn as u64,
+    })
+}
+
+impl Sink {
+    /// Locks, recovers and opens the log for appending.
+    pub(crate) fn open(
+        path: &Path,
+        key: &AuditKey,
+        max_file_bytes: u64,
+    ) -> Result<Opened, AuditError> {
+        let lock_file = lock_path(path);
+        let lock = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_file)
+            .map_err(|e| AuditError::io("lock", &lock_file, &e))?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(AuditError::Locked {
+                    path: path.display().to_string(),
+                    lock: lock_file.display().to_string(),
+                });
+            }
+            Err(std::fs::TryLockError::Error(e)) => {
+                return Err(AuditError::io("lock", &lock_file, &e));
+            }
+        }
+
+        let chain = Chain::new(key);
+        let rotated = highest_rotated(path)?;
+        let mut file = OpenOptions::new()
+            .create(true)
+            .read(true)
+            .append(true)
+            .open(path)
+            .map_err(|e| AuditError::io("open", path, &e))?;
+        let mut len = file
+            .metadata()
+            .map_err(|e| AuditError::io("open", path, &e))?
+            .len();
+        let mut tail = read_tail(&mut file, path, len)?;
+        let mut truncated_bytes = None;
+        if tail.torn > 0 {
+            len -= tail.torn;
+            file.set_len(len)
+                .map_err(|e| AuditError::io("write", path, &e))?;
+            file.sync_all()
+                .map_err(|e| AuditError::io("sync", path, &e))?;
+            truncated_bytes = Some(tail.torn);
+            tail.torn = 0;
+        }
+        let (mut next_seq, mut prev) = (0, GENESIS);
+        if let Some((seq, mac)) = last_link(&chain, path, &tail)? {
+            (next_seq, prev) = (seq + 1, mac);
+        } else if rotated > 0 {
+            // The live file is empty: continue from the last rotated file.
+            let old = rotated_path(path, rotated);
+            let mut old_file = File::open(&old).map_err(|e| AuditError::io("open", &old, &e))?;
+            let old_len = old_file
+                .metadata()
+                .map_err(|e| AuditError::io("open", &old, &e))?
+                .len();
+            let old_tail = read_tail(&mut old_file, &old, old_len)?;
+            if old_tail.torn > 0 {
+                return Err(AuditError::CorruptTail {
+                    path: old.display().to_string(),
+                    line: 0,
+                });
+            }
+            if let Some((seq, mac)) = last_link(&chain, &old, &old_tail)? {
+                (next_seq, prev) = (seq + 1, mac);
+            }
+        }
+        let sink = Sink {
+            path: path.to_path_buf(),
+            file,
+            len,
+            max_file_bytes: max_file_bytes.max(1),
+            rotated,
+            next_seq,
+            prev,
+            chain,
+            encoder: Encoder::default(),
+            canonical: Vec::with_capacity(512),
+            pending: Vec::with_capacity(64 * 1024),
+            unsynced: false,
+            poisoned: false,
+            _lock: lock,
+        };
+        Ok(Opened {
+            sink,
+            truncated_bytes,
+        })
+    }
+
+    /// The seq the next record gets.
+    pub(crate) fn next_seq(&self) -> u64 {
+        self.next_seq
+    }
+
+    pub(crate) fn check(&self) -> Result<(), AuditError> {
+        if self.poisoned {
+            Err(AuditError::Poisoned)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Adds a record to the pending buffer (not yet written); returns its seq.
+    pub(crate) fn append(&mut self, ts: &str, event: &Event) -> u64 {
+        let seq = self.next_seq;
+        self.encoder.encode(seq, ts, event, &mut self.canonical);
+        let mac = self.chain.mac(&self.prev, &self.canonical);
+        chain::write_line(&self.canonical, &mac, &mut self.pending);
+        self.prev = mac;
+        self.next_seq += 1;
+        seq
+    }
+
+    /// Writes the pending records with one `write` call, then rotates if the
+    /// file reached its size limit. A failure poisons the sink.
+    pub(crate) fn write_pending(&mut self) -> Result<(), AuditError> {
+        self.check()?;
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let result = self.file.write_all(&self.pending);
+        if let Err(e) = result {
+            self.poisoned = true;
+            return Err(AuditError::io("write", &self.path, &e));
+        }
+        self.len += self.pending.len() as u64;
+        self.pending.clear();
+        self.unsynced = true;
+        if self.len >= self.max_file_bytes {
+            self.rotate().inspect_err(|_| self.poisoned = true)?;
+        }
+        Ok(())
+    }
+
+    /// `fdatasync` of the live file if anything was written since the last one.
+    pub(crate) fn sync(&mut self) -> Result<(), AuditError> {
+        self.check()?;
+        if self.unsynced {
+            self.file.sync_data().map_err(|e| {
+                self.poisoned = true;
+                AuditError::io("sync", &self.path, &e)
+            })?;
+            self.unsynced = false;
+        }
+        Ok(())
+    }
+
+    pub(crate) fn has_unsynced(&self) -> bool {
+        self.unsynced
+    }
+
+    fn rotate(&mut self) -> Result<(), AuditError> {
+        self.file
+            .sync_all()
+            .map_err(|e| AuditError::io("sync", &self.path, &e))?;
+        let next = self.rotated + 1;
+        let target = rotated_path(&self.path, next);
+        if target.exists() {
+            return Err(AuditError::Io {
+                op: "rotate",
+                path: target.display().to_string(),
+                reason: "file exists".into(),
+            });
+        }
+        std::fs::rename(&self.path, &target)
+            .map_err(|e| AuditError::io("rotate", &self.path, &e))?;
+        let file = OpenOptions::new()
+            .create(true)
+            .read(true)
+            .append(true)
+            .open(&self.path)
+            .map_err(|e| AuditError::io("rotate", &self.path, &e))?;
+        sync_dir(&self.path)?;
+        self.file = file;
+        self.rotated = next;
+        self.len = 0;
+        self.unsynced = false;
+        Ok(())
+    }
+}
+
+/// The seq and mac of the last record in `tail`, checking that the key
+/// produced it when the record before it is also in view.
+fn last_link(chain: &Chain, path: &Path, tail: &Tail) -> Result<Option<(u64, Mac)>, AuditError> {
+    let Some(last) = tail.lines.last() else {
+        return Ok(None);
+    };
+    let line_no = if tail.first_line_no == 0 {
+        0
+    } else {
+        tail.first_line_no + tail.lines.len() as u64 - 1
+    };
+    let corrupt = || AuditError::CorruptTail {
+        path: path.display().to_string(),
+        line: line_no,
+    };
+    let parsed: Parsed = canonical::parse_line(last).ok_or_else(corrupt)?;
+    if !parsed.is_canonical {
+        return Err(corrupt());
+    }
+    let prev = match tail
+        .lines
+        .len()
+        .checked_sub(2)
+        .and_then(|i| tail.lines.get(i))
+    {
+        Some(before) => canonical::parse_line(before).map(|p| p.mac),
+        None if parsed.seq == 0 => Some(GENESIS),
+        None => None,
+    };
+    if let Some(prev) = prev
+        && !chain.verify(&prev, &parsed.canonical, &parsed.mac)
+    {
+        return Err(AuditError::KeyMismatch {
+            path: path.display().to_string(),
+            line: line_no,
+        });
+    }
+    Ok(Some((parsed.seq, parsed.mac)))
+}
+
+impl Sink {
+    /// Bytes appended but not yet written.
+    pub(crate) fn pending_len(&self) -> usize {
+        self.pending.len()
+    }
+}
