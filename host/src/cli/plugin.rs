@@ -1,19 +1,106 @@
-//! `ward plugin build` / `ward plugin inspect` (not implemented yet).
+//! `ward plugin build` / `ward plugin inspect`: thin wrappers over the
+//! `ward-guest-build` library, printing JSON on stdout.
 
+use std::io::Read;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use serde_json::json;
+use ward_guest_build::{BuildError, BuildOptions, Inspection};
+
 use super::CliError;
+
+/// Larger files are refused unread: no plausible plugin is this big, and
+/// `inspect` must not let a hostile file make ward allocate without bound.
+const MAX_INSPECT_BYTES: u64 = 256 * 1024 * 1024;
 
 /// Subcommands of `ward plugin`.
 #[derive(clap::Subcommand)]
 pub enum Command {
     /// Compile a plugin crate into a component that imports nothing.
-    Build {},
+    Build {
+        /// The plugin crate's directory (holding its Cargo.toml).
+        dir: PathBuf,
+        /// Where to write the component; default `<dir>/target/<name>.wasm`.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Require the crate's Cargo.lock to be up to date (`cargo --locked`).
+        #[arg(long)]
+        locked: bool,
+    },
     /// Print a component's imports, exports, size and sha256.
-    Inspect {},
+    Inspect {
+        /// The component (or any file: non-components are reported as such).
+        file: PathBuf,
+    },
 }
 
 /// Runs `ward plugin ...`.
-pub fn run(_command: Command) -> Result<ExitCode, CliError> {
-    Err(CliError::new("plugin is not implemented yet"))
+pub fn run(command: Command) -> Result<ExitCode, CliError> {
+    match command {
+        Command::Build { dir, out, locked } => build(&dir, out, locked),
+        Command::Inspect { file } => inspect(&file),
+    }
+}
+
+fn build(dir: &Path, out: Option<PathBuf>, locked: bool) -> Result<ExitCode, CliError> {
+    let opts = BuildOptions { locked, ..BuildOptions::default() };
+    let built = ward_guest_build::build(dir, &opts).map_err(build_error)?;
+    let [component] = built.as_slice() else {
+        return Err(CliError::new(format!("{}: the build made {} components; expected one cdylib", dir.display(), built.len()))
+            .with_hint("a plugin crate has exactly one [lib] with crate-type = [\"cdylib\"]"));
+    };
+    let path = out.unwrap_or_else(|| dir.join("target").join(format!("{}.wasm", component.name)));
+    std::fs::write(&path, &component.bytes)
+        .map_err(|e| CliError::new(format!("writing {}: {e}", path.display())).with_hint("pass --out FILE in a writable directory"))?;
+    print(&describe(&path, &component.inspection));
+    Ok(ExitCode::SUCCESS)
+}
+
+fn inspect(file: &Path) -> Result<ExitCode, CliError> {
+    let bytes = read_capped(file)?;
+    let inspection = ward_guest_build::inspect(&bytes).map_err(|e| CliError::new(format!("{}: {e}", file.display())))?;
+    print(&describe(file, &inspection));
+    Ok(ExitCode::SUCCESS)
+}
+
+fn read_capped(file: &Path) -> Result<Vec<u8>, CliError> {
+    let unreadable = |e: std::io::Error| CliError::new(format!("reading {}: {e}", file.display()));
+    let handle = std::fs::File::open(file).map_err(unreadable)?;
+    let mut bytes = Vec::new();
+    handle.take(MAX_INSPECT_BYTES + 1).read_to_end(&mut bytes).map_err(unreadable)?;
+    if bytes.len() as u64 > MAX_INSPECT_BYTES {
+        return Err(CliError::new(format!("{}: larger than {MAX_INSPECT_BYTES} bytes; not inspected", file.display())));
+    }
+    Ok(bytes)
+}
+
+fn describe(path: &Path, i: &Inspection) -> serde_json::Value {
+    json!({
+        "path": path.display().to_string(),
+        "kind": i.kind.as_str(),
+        "size": i.size,
+        "sha256": i.sha256,
+        "imports": i.imports,
+        "exports": i.exports,
+    })
+}
+
+fn print(value: &serde_json::Value) {
+    // Pretty JSON cannot fail to serialize a Value built from strings and numbers.
+    println!("{}", serde_json::to_string_pretty(value).unwrap_or_default());
+}
+
+fn build_error(e: BuildError) -> CliError {
+    let hint = match &e {
+        BuildError::Toolchain(_) => Some("run .ci/setup (as root) to install the Debian route"),
+        BuildError::NotACrate(_) => Some("ward plugin build DIR takes the plugin crate's directory"),
+        BuildError::HasImports { .. } => Some("depend only on ward-guest and pure-Rust crates; see guest-sdk/README.md"),
+        _ => None,
+    };
+    let err = CliError::new(e.to_string());
+    match hint {
+        Some(hint) => err.with_hint(hint),
+        None => err,
+    }
 }
