@@ -1,12 +1,17 @@
 //! Host-side mirror of `wit/ward-auth.wit`, written by hand instead of with
-//! `bindgen!` for one reason: the result side uses [`WasmStr`] and
-//! [`WasmList`], which point into guest memory without copying. The host can
-//! then check a 10 MiB subject's length, or a million-entry scope list's
-//! count, before it allocates anything. wasmtime type-checks these types
-//! against the component's export by name, so a drift from the WIT fails at
-//! load, not at call time.
+//! `bindgen!` so the parameter side can borrow (`&str`, slices): a call
+//! copies the credential and settings into the guest without cloning them on
+//! the host first. wasmtime type-checks these types against the component's
+//! export by name, so a drift from the WIT fails at load, not at call time.
+//!
+//! The result is lifted into owned values, but never unboundedly: the store's
+//! hostcall fuel (`limits::MAX_RESULT_BYTES`) caps how many bytes the host
+//! will copy out, and wasmtime checks it against each string's length and
+//! each list's count *before* copying. (Lazy `WasmStr`/`WasmList` results
+//! are no use here: wasmtime runs the guest's post-return, which frees that
+//! memory, before `call` returns.)
 
-use wasmtime::component::{ComponentType, Lift, Lower, WasmList, WasmStr};
+use wasmtime::component::{ComponentType, Lift, Lower};
 
 /// The exported interface every plugin must provide, and nothing else.
 pub const AUTHENTICATOR_INTERFACE: &str = "ward:auth/authenticator@0.1.0";
@@ -50,16 +55,16 @@ pub enum PrincipalType {
     Agent,
 }
 
-/// Claims as they sit in guest memory: nothing is copied until checked.
+/// Claims as the guest returned them, not yet sanitized.
 #[derive(ComponentType, Lift)]
 #[component(record)]
 pub struct RawClaims {
-    pub subject: WasmStr,
-    pub issuer: Option<WasmStr>,
+    pub subject: String,
+    pub issuer: Option<String>,
     #[component(name = "principal-type")]
     pub principal_type: PrincipalType,
-    pub scopes: WasmList<WasmStr>,
-    pub labels: WasmList<(WasmStr, WasmStr)>,
+    pub scopes: Vec<String>,
+    pub labels: Vec<(String, String)>,
 }
 
 #[allow(dead_code)]

@@ -9,7 +9,7 @@ use crate::identity::{ClaimsPolicy, SanitizedClaims};
 
 use super::abi::{AuthenticateParams, AuthenticateResults, Credential, KeyMaterial, RequestContext};
 use super::decision::{DenyReason, PluginDeny};
-use super::limits::{GuestLimiter, Limits};
+use super::limits::{GuestLimiter, Limits, MAX_RESULT_BYTES};
 use super::output::{OutputError, read_claims};
 use super::wasi::DenyAllWasi;
 
@@ -47,6 +47,7 @@ pub(crate) fn armed_store(engine: &Engine, limits: &Limits, epoch_ticks: u64, no
     store.limiter(|state| &mut state.limiter);
     store.set_fuel(limits.fuel).map_err(|_| DenyReason::Trap)?;
     store.set_epoch_deadline(epoch_ticks);
+    store.set_hostcall_fuel(MAX_RESULT_BYTES);
     Ok(store)
 }
 
@@ -86,14 +87,13 @@ pub(crate) fn invoke(
     let (result,) = typed.call(&mut *store, params).map_err(|err| classify(&err, store))?;
     match result {
         Err(deny) => Ok(Err(deny.into())),
-        Ok(raw) => match read_claims(store, &raw, spec.claims_policy) {
+        Ok(raw) => match read_claims(&raw, spec.claims_policy) {
             Ok(claims) => Ok(Ok(claims)),
             Err(OutputError::Invalid(rule)) => {
                 // The rule names a field and a cap, never claim content.
                 tracing::debug!(%rule, "plugin claims rejected");
                 Err(DenyReason::InvalidClaims)
             }
-            Err(OutputError::Unreadable) => Err(DenyReason::Trap),
         },
     }
 }
@@ -106,6 +106,14 @@ pub(crate) fn classify(err: &wasmtime::Error, store: &Store<CallState>) -> DenyR
         Some(Trap::Interrupt) => DenyReason::Timeout,
         Some(Trap::StackOverflow) => DenyReason::StackOverflow,
         _ if store.data().limiter.hit_limit => DenyReason::MemoryLimit,
+        _ if is_oversized_result(err) => DenyReason::InvalidClaims,
         _ => DenyReason::Trap,
     }
+}
+
+/// wasmtime's hostcall-fuel error is a private type, so it is recognised by
+/// its message; `tests/all/sandbox_wat.rs` pins this against each wasmtime
+/// upgrade (a forged 10 MiB subject must stay `invalid-claims`).
+fn is_oversized_result(err: &wasmtime::Error) -> bool {
+    err.chain().any(|cause| cause.to_string().contains("fuel allocated for hostcalls has been exhausted"))
 }

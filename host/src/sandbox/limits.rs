@@ -35,6 +35,13 @@ impl Default for Limits {
     }
 }
 
+/// The most result bytes the host copies out of a guest per call (wasmtime's
+/// hostcall fuel, charged per string byte and per list element before the
+/// copy). The largest claims the sanitizer accepts come to about 22 KiB
+/// (1 KiB subject and issuer, 64 × 256-byte scopes, 32 labels, list slots);
+/// anything beyond is refused as `invalid-claims` without being copied.
+pub(crate) const MAX_RESULT_BYTES: usize = 64 << 10;
+
 /// Instances a component may create: a wit-bindgen guest has one or two core
 /// instances; a preview1-adapted one a handful. Anything beyond is suspect.
 pub(crate) const MAX_INSTANCES: usize = 16;
