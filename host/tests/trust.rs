@@ -430,3 +430,13 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn fuzz_seed_corpus_runs_through_the_fuzz_entry() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../fuzz/corpus/envelope");
+    let seeds: Vec<_> = std::fs::read_dir(dir).map(|d| d.flatten().map(|e| e.path()).collect()).unwrap_or_default();
+    assert!(seeds.len() >= 4, "seed corpus missing at {dir}");
+    for seed in seeds {
+        ward::trust::fuzzing::envelope(&std::fs::read(&seed).unwrap_or_default());
+    }
+}

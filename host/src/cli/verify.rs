@@ -100,6 +100,9 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         Err(refusal) => {
             print(&json!({ "valid": false, "reason": refusal.code(), "message": refusal.to_string() }));
             eprintln!("ward: verify refused: {} ({refusal})", refusal.code());
+            if refusal.code() == "capability-not-allowlisted" {
+                eprintln!("hint: allow what the plugin needs with --allow-capability NAME (an authProvider needs readsCredentials)");
+            }
             Ok(ExitCode::from(1))
         }
     }

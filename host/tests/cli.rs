@@ -1,0 +1,224 @@
+//! `ward keygen`, `ward sign` and `ward verify` through the real binary:
+//! exit codes, stdout JSON, stderr lines, file modes.
+
+// Indexing JSON the binary printed: a missing key reads as null and fails the
+// assertion. `expect` only on test setup (a temp dir), where stopping is right.
+#![allow(clippy::indexing_slicing, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+const VECTORS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/vectors");
+const NOW: &str = "1795392000000";
+
+struct Run {
+    code: i32,
+    json: Value,
+    stderr: String,
+}
+
+fn ward(dir: &Path, args: &[&str]) -> Run {
+    let output: Output = Command::new(env!("CARGO_BIN_EXE_ward"))
+        .args(args)
+        .current_dir(dir)
+        .env("RUST_BACKTRACE", "1")
+        .output()
+        .unwrap_or_else(|e| Output { status: std::process::ExitStatus::default(), stdout: Vec::new(), stderr: e.to_string().into_bytes() });
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(!stderr.contains("panicked") && !stderr.contains("backtrace"), "{args:?}: {stderr}");
+    Run { code: output.status.code().unwrap_or(-1), json: serde_json::from_slice(&output.stdout).unwrap_or(Value::Null), stderr }
+}
+
+/// A bad-input failure: exit 2, `ward: <problem>` on one line, at most a hint after it.
+fn assert_input_error(run: &Run, mentions: &str) {
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    let lines: Vec<&str> = run.stderr.lines().collect();
+    assert!(lines.first().is_some_and(|l| l.starts_with("ward: ") && l.contains(mentions)), "{:?} lacks {mentions}", run.stderr);
+    assert!(lines.len() == 1 || (lines.len() == 2 && lines.get(1).is_some_and(|l| l.starts_with("hint: "))), "{:?}", run.stderr);
+}
+
+struct Setup {
+    _tmp: tempfile::TempDir,
+    dir: PathBuf,
+}
+
+/// keygen + an entry + a signed envelope in a fresh directory.
+fn setup() -> Setup {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let dir = tmp.path().to_path_buf();
+    let keygen = ward(&dir, &["keygen", "--key-id", "acme", "--out-dir", "keys"]);
+    assert_eq!(keygen.code, 0, "{}", keygen.stderr);
+    std::fs::write(dir.join("plugin.wasm"), b"\0asm fake component").unwrap_or_default();
+    let sign = ward(&dir, &["sign", "plugin.wasm", "--key", "keys/acme.key", "--signer-key-id", "acme", "--plugin-id", "acme-auth", "--plugin-version", "1.0.0"]);
+    assert_eq!(sign.code, 0, "{}", sign.stderr);
+    assert_eq!(sign.json["outPath"], "acme-auth.signed.json");
+    Setup { _tmp: tmp, dir }
+}
+
+fn verify(dir: &Path, extra: &[&str]) -> Run {
+    let mut args = vec!["verify", "acme-auth.signed.json", "--entry", "plugin.wasm", "--now", NOW];
+    args.extend_from_slice(extra);
+    ward(dir, &args)
+}
+
+#[test]
+fn keygen_sign_verify_round_trip() {
+    let s = setup();
+    let ok = verify(&s.dir, &["--anchor", "keys/acme.pub", "--allow-capability", "readsCredentials"]);
+    assert_eq!(ok.code, 0, "{}", ok.stderr);
+    assert_eq!(ok.json["valid"], true);
+    assert_eq!(ok.json["pluginId"], "acme-auth");
+    assert_eq!(ok.json["signerKeyId"], "acme");
+    assert_eq!(ok.json["coreVersionRange"], ">=0.1.0 <0.2.0");
+    assert_eq!(ok.json["capabilities"]["readsCredentials"], true);
+    let envelope: Value = serde_json::from_slice(&std::fs::read(s.dir.join("acme-auth.signed.json")).unwrap_or_default()).unwrap_or(Value::Null);
+    let fields: Vec<&String> = envelope["payload"].as_object().map(|m| m.keys().collect()).unwrap_or_default();
+    assert_eq!(fields, ["pluginId", "kind", "version", "capabilities", "coreVersionRange", "entrySha256", "notBefore", "notAfter"]);
+    assert_eq!(envelope["payload"]["notBefore"], Value::Null);
+}
+
+#[cfg(unix)]
+#[test]
+fn key_files_are_0600_and_never_printed() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let run = ward(tmp.path(), &["keygen", "--key-id", "k", "--out-dir", "."]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let mode = std::fs::metadata(tmp.path().join("k.key")).map(|m| m.permissions().mode() & 0o777).unwrap_or(0);
+    assert_eq!(mode, 0o600);
+    let printed = run.json.to_string();
+    assert!(!printed.contains("PRIVATE") && printed.contains("BEGIN PUBLIC KEY"), "{printed}");
+    let private = std::fs::read_to_string(tmp.path().join("k.key")).unwrap_or_default();
+    let body = private.lines().nth(1).unwrap_or("missing");
+    assert!(!printed.contains(body));
+
+    let again = ward(tmp.path(), &["keygen", "--key-id", "k", "--out-dir", "."]);
+    assert_input_error(&again, "already exists");
+    assert_eq!(std::fs::read_to_string(tmp.path().join("k.key")).unwrap_or_default(), private);
+    std::fs::set_permissions(tmp.path().join("k.key"), std::fs::Permissions::from_mode(0o644)).unwrap_or_default();
+    assert_eq!(ward(tmp.path(), &["keygen", "--key-id", "k", "--out-dir", ".", "--force"]).code, 0);
+    let mode = std::fs::metadata(tmp.path().join("k.key")).map(|m| m.permissions().mode() & 0o777).unwrap_or(0);
+    assert_eq!(mode, 0o600);
+
+    let identity = ward(tmp.path(), &["keygen", "--identity-key", "id.key"]);
+    assert_eq!(identity.code, 0, "{}", identity.stderr);
+    let meta = std::fs::metadata(tmp.path().join("id.key"));
+    assert_eq!(meta.as_ref().map(|m| (m.len(), m.permissions().mode() & 0o777)).ok(), Some((32, 0o600)));
+    assert_input_error(&ward(tmp.path(), &["keygen", "--identity-key", "id.key"]), "id.key");
+    assert_input_error(&ward(tmp.path(), &["keygen", "--key-id", "../escape"]), "--key-id");
+}
+
+#[test]
+fn tampered_entry_is_refused_with_exit_1() {
+    let s = setup();
+    std::fs::write(s.dir.join("plugin.wasm"), b"\0asm fake componenT").unwrap_or_default();
+    let run = verify(&s.dir, &["--anchor", "keys/acme.pub", "--allow-capability", "readsCredentials"]);
+    assert_eq!(run.code, 1);
+    assert_eq!(run.json["valid"], false);
+    assert_eq!(run.json["reason"], "tampered-entry");
+    assert!(run.stderr.contains("tampered-entry"), "{}", run.stderr);
+}
+
+#[test]
+fn wrong_anchor_is_refused() {
+    let s = setup();
+    assert_eq!(ward(&s.dir, &["keygen", "--key-id", "other", "--out-dir", "keys"]).code, 0);
+    let run = verify(&s.dir, &["--anchor", "keys/other.pub", "--allow-capability", "readsCredentials"]);
+    assert_eq!((run.code, run.json["reason"].as_str()), (1, Some("invalid-signature")));
+    let run = verify(&s.dir, &["--anchor", "keys/acme.pub", "--anchor-key-id", "other", "--allow-capability", "readsCredentials"]);
+    assert_eq!((run.code, run.json["reason"].as_str()), (1, Some("unknown-signer")));
+}
+
+#[test]
+fn missing_allowlist_and_pins() {
+    let s = setup();
+    let run = verify(&s.dir, &["--anchor", "keys/acme.pub"]);
+    assert_eq!((run.code, run.json["reason"].as_str()), (1, Some("capability-not-allowlisted")));
+    let zero = "0".repeat(64);
+    let run = verify(&s.dir, &["--anchor", "keys/acme.pub", "--allow-capability", "readsCredentials", "--pin", &zero]);
+    assert_eq!((run.code, run.json["reason"].as_str()), (1, Some("pin-mismatch")));
+}
+
+#[test]
+fn config_trust_section() {
+    let s = setup();
+    let pem = std::fs::read_to_string(s.dir.join("keys/acme.pub")).unwrap_or_default();
+    let config = |trust: Value| {
+        std::fs::write(s.dir.join("ward.json"), serde_json::json!({ "later": {}, "trust": trust }).to_string()).unwrap_or_default();
+        verify(&s.dir, &["--config", "ward.json"])
+    };
+    let ok = config(serde_json::json!({ "trustAnchors": [{ "keyId": "acme", "publicKey": pem }], "allowCapabilities": ["readsCredentials"] }));
+    assert_eq!(ok.code, 0, "{}", ok.stderr);
+    let revoked = config(serde_json::json!({ "trustAnchors": { "acme": pem }, "allowCapabilities": ["readsCredentials"], "revoked": { "signerKeyIds": ["acme"] } }));
+    assert_eq!((revoked.code, revoked.json["reason"].as_str()), (1, Some("revoked")));
+    let floor = config(serde_json::json!({ "trustAnchors": { "acme": pem }, "allowCapabilities": ["readsCredentials"], "versionFloor": { "acme-auth": "1.0.1" } }));
+    assert_eq!(floor.json["reason"], "below-version-floor");
+    assert_input_error(&config(serde_json::json!({ "trustAnchors": [] })), "trust.trustAnchors: is empty");
+    assert_input_error(&config(serde_json::json!({ "trustAnchors": { "acme": pem }, "typo": 1 })), "unknown field `typo`");
+}
+
+#[test]
+fn bad_inputs_are_one_line_errors_with_exit_2() {
+    let s = setup();
+    let d = &s.dir;
+    let allow = ["--allow-capability", "readsCredentials"];
+    assert_input_error(&ward(d, &["verify", "nope.json", "--entry", "plugin.wasm", "--anchor", "keys/acme.pub"]), "nope.json");
+    assert_input_error(&verify(d, &["--anchor", "keys/missing.pub"]), "keys/missing.pub");
+    assert_input_error(&ward(d, &["verify", "acme-auth.signed.json", "--entry", "missing.wasm", "--anchor", "keys/acme.pub"]), "missing.wasm");
+    std::fs::write(d.join("garbage.json"), "{ not json").unwrap_or_default();
+    assert_input_error(&ward(d, &["verify", "garbage.json", "--entry", "plugin.wasm", "--anchor", "keys/acme.pub"]), "not JSON");
+    // A private key where the anchor belongs.
+    assert_input_error(&verify(d, &["--anchor", "keys/acme.key", "--allow-capability", "readsCredentials"]), "expected \"PUBLIC KEY\"");
+    // A public key where the signing key belongs.
+    assert_input_error(&ward(d, &["sign", "plugin.wasm", "--key", "keys/acme.pub", "--signer-key-id", "a", "--plugin-id", "p", "--plugin-version", "1"]), "expected \"PRIVATE KEY\"");
+    let rsa = rsa_public_key(d);
+    let mut args = vec!["--anchor", rsa.to_str().unwrap_or_default()];
+    args.extend_from_slice(&allow);
+    assert_input_error(&verify(d, &args), "rsa");
+    std::fs::write(d.join("ward.json"), "not json").unwrap_or_default();
+    assert_input_error(&verify(d, &["--config", "ward.json"]), "not a JSON object");
+    assert_input_error(&ward(d, &["sign", "plugin.wasm", "--key", "keys/acme.key", "--signer-key-id", "a", "--plugin-id", "p", "--plugin-version", "1", "--capabilities", "{x"]), "--capabilities");
+    assert_input_error(&ward(d, &["sign", "plugin.wasm", "--key", "keys/acme.key", "--signer-key-id", "a", "--plugin-id", "p", "--plugin-version", "1", "--core-range", "^1"]), "core range");
+    // clap's own usage errors also exit 2.
+    assert_eq!(ward(d, &["verify", "acme-auth.signed.json", "--entry", "plugin.wasm"]).code, 2);
+}
+
+/// An RSA public key: made with openssl when present, else the checked-in one.
+fn rsa_public_key(dir: &Path) -> PathBuf {
+    let made = dir.join("rsa.pub");
+    let ok = Command::new("openssl")
+        .args(["genpkey", "-algorithm", "rsa", "-pkeyopt", "rsa_keygen_bits:1024", "-out", "rsa.key"])
+        .current_dir(dir)
+        .output()
+        .is_ok_and(|o| o.status.success())
+        && Command::new("openssl").args(["pkey", "-in", "rsa.key", "-pubout", "-out", "rsa.pub"]).current_dir(dir).output().is_ok_and(|o| o.status.success());
+    if ok { made } else { PathBuf::from(format!("{VECTORS}/rsa-test.pub")) }
+}
+
+#[test]
+fn ward_sign_writes_the_same_bytes_as_haechi_plugin_sign() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let run = ward(
+        tmp.path(),
+        &[
+            "sign", &format!("{VECTORS}/entry.bin"), "--key", &format!("{VECTORS}/test-signer.key"), "--signer-key-id", "ward-test-signer",
+            "--plugin-id", "acme-auth", "--kind", "authProvider", "--plugin-version", "1.0.0", "--core-range", ">=0.1.0 <0.2.0",
+            "--capabilities", "{\"readsCredentials\":true}", "--not-before", "1763856000000", "--out", "out.json",
+        ],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let ours = std::fs::read(tmp.path().join("out.json")).unwrap_or_default();
+    let haechi = std::fs::read(format!("{VECTORS}/haechi-plugin-sign.signed.json")).unwrap_or_default();
+    assert_eq!(String::from_utf8_lossy(&ours), String::from_utf8_lossy(&haechi));
+}
+
+#[test]
+fn every_command_has_help() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    for command in ["keygen", "sign", "verify"] {
+        let out = Command::new(env!("CARGO_BIN_EXE_ward")).args([command, "--help"]).current_dir(tmp.path()).output();
+        assert!(out.is_ok_and(|o| o.status.success() && !o.stdout.is_empty()), "{command}");
+    }
+}
