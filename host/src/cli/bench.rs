@@ -43,6 +43,9 @@ pub struct Args {
     /// Threads for the multi-threaded throughput run.
     #[arg(long, default_value_t = 2)]
     threads: usize,
+    /// Override the engine's `memory_keep_resident` (bytes) to compare settings.
+    #[arg(long)]
+    keep_resident: Option<usize>,
 }
 
 const SECRET: &str = "bench-secret-0123456789abcdef";
@@ -59,7 +62,11 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     let policy = TrustPolicy::default().with_anchor("bench", key.verifying_key()).allow("readsCredentials");
     let envelope = envelope(&component, &key)?;
     let identity_key = IdentityKey::from_bytes(vec![0x5a; 32]).map_err(|e| CliError::new(e.to_string()))?;
-    let runtime = Runtime::new(RuntimeConfig::default(), identity_key.clone()).map_err(|e| CliError::new(e.to_string()))?;
+    let mut config = RuntimeConfig::default();
+    if let Some(bytes) = args.keep_resident {
+        config.engine.memory_keep_resident = bytes;
+    }
+    let runtime = Runtime::new(config, identity_key.clone()).map_err(|e| CliError::new(e.to_string()))?;
     let settings = vec![
         ("secret".to_owned(), SECRET.to_owned()),
         ("scopes".to_owned(), "read write".to_owned()),
@@ -98,6 +105,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
 
     let report = json!({
         "plugin": "example-token",
+        "memoryKeepResident": args.keep_resident,
         "componentBytes": component.len(),
         "loadMs": { "p50": load_ms.get(load_ms.len() / 2), "min": load_ms.first(), "max": load_ms.last(), "runs": load_ms.len() },
         "perCall": { "freshInstance": fresh, "reusedInstance": reused, "native": native },

@@ -21,11 +21,21 @@ pub struct EngineSettings {
     pub max_wasm_stack: usize,
     /// Epoch tick: the granularity of call deadlines.
     pub epoch_tick: Duration,
+    /// Bytes at the start of each pooled linear memory that are reset by
+    /// `memset` and kept mapped between calls instead of being returned to
+    /// the kernel; see `docs/performance.md` for the measured trade-off.
+    pub memory_keep_resident: usize,
 }
 
 impl Default for EngineSettings {
     fn default() -> Self {
-        Self { pool_instances: 256, max_memory_bytes: 64 << 20, max_wasm_stack: 512 << 10, epoch_tick: Duration::from_millis(1) }
+        Self {
+            pool_instances: 256,
+            max_memory_bytes: 64 << 20,
+            max_wasm_stack: 512 << 10,
+            epoch_tick: Duration::from_millis(1),
+            memory_keep_resident: 256 << 10,
+        }
     }
 }
 
@@ -36,6 +46,14 @@ pub(crate) fn build_engine(settings: &EngineSettings) -> wasmtime::Result<Engine
     config.max_wasm_stack(settings.max_wasm_stack);
     config.wasm_component_model(true);
     config.memory_init_cow(true);
+    // Explicit bounds checks instead of guard regions: with guard regions every
+    // call that grows memory is undone by an mprotect on reset, and each of
+    // those shoots down TLBs on the other cores. Measured here: fresh-instance
+    // p50 30 -> 18 us and 2-thread throughput x2 (docs/performance.md).
+    config.signals_based_traps(false);
+    config.memory_reservation(settings.max_memory_bytes as u64);
+    config.memory_guard_size(0);
+    config.memory_reservation_for_growth(0);
 
     let slots = settings.pool_instances;
     let mut pool = PoolingAllocationConfig::default();
@@ -47,9 +65,7 @@ pub(crate) fn build_engine(settings: &EngineSettings) -> wasmtime::Result<Engine
         .max_memories_per_component(MAX_MEMORIES as u32)
         .max_tables_per_component(MAX_TABLES as u32)
         .max_memory_size(settings.max_memory_bytes)
-        // Keeping a slot's first pages resident avoids an madvise + page faults
-        // on every call; guests built with a 64 KiB stack touch little more.
-        .linear_memory_keep_resident(1 << 20)
+        .linear_memory_keep_resident(settings.memory_keep_resident)
         .table_keep_resident(64 << 10);
     config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
     Engine::new(&config)
