@@ -68,6 +68,8 @@ impl Setup {
             self.path("t-signer.pub").display().to_string(),
             "--identity-key".into(),
             self.path("id.key").display().to_string(),
+            "--allow-capability".into(),
+            "readsCredentials".into(),
         ];
         args.extend(extra.iter().map(|s| s.to_string()));
         let args: Vec<&str> = args.iter().map(String::as_str).collect();

@@ -27,6 +27,10 @@ pub enum Command {
         /// Require the crate's Cargo.lock to be up to date (`cargo --locked`).
         #[arg(long)]
         locked: bool,
+        /// Cargo target directory for the wasm build (default `<dir>/target`);
+        /// sharing one across plugins saves rebuilding std for each.
+        #[arg(long)]
+        target_dir: Option<PathBuf>,
     },
     /// Print a component's imports, exports, size and sha256.
     Inspect {
@@ -38,13 +42,13 @@ pub enum Command {
 /// Runs `ward plugin ...`.
 pub fn run(command: Command) -> Result<ExitCode, CliError> {
     match command {
-        Command::Build { dir, out, locked } => build(&dir, out, locked),
+        Command::Build { dir, out, locked, target_dir } => build(&dir, out, locked, target_dir),
         Command::Inspect { file } => inspect(&file),
     }
 }
 
-fn build(dir: &Path, out: Option<PathBuf>, locked: bool) -> Result<ExitCode, CliError> {
-    let opts = BuildOptions { locked, ..BuildOptions::default() };
+fn build(dir: &Path, out: Option<PathBuf>, locked: bool, target_dir: Option<PathBuf>) -> Result<ExitCode, CliError> {
+    let opts = BuildOptions { locked, target_dir, ..BuildOptions::default() };
     let built = ward_guest_build::build(dir, &opts).map_err(build_error)?;
     let [component] = built.as_slice() else {
         return Err(CliError::new(format!("{}: the build made {} components; expected one cdylib", dir.display(), built.len()))

@@ -19,7 +19,8 @@ pub struct TrustSource {
     /// A ward.json whose `trust` section holds the anchors and policy.
     #[arg(long)]
     config: Option<PathBuf>,
-    /// A capability the operator allows; repeatable (`readsCredentials` is always allowed with --anchor).
+    /// A capability the operator allows; repeatable. Nothing is allowed by
+    /// default, so an authProvider needs `--allow-capability readsCredentials`.
     #[arg(long = "allow-capability")]
     allow_capabilities: Vec<String>,
 }
@@ -38,7 +39,7 @@ impl TrustSource {
                     Some(id) => id.clone(),
                     None => signer_key_id(envelope)?,
                 };
-                TrustPolicy::default().with_anchor(key_id, key).allow("readsCredentials")
+                TrustPolicy::default().with_anchor(key_id, key)
             }
             (None, Some(config)) => super::config_trust_policy(config)?,
             (None, None) => return Err(CliError::new("no trust anchor given").with_hint("pass --anchor FILE.pub or --config ward.json")),
