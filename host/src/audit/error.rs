@@ -51,9 +51,6 @@ pub enum AuditError {
     /// (start-up recovery then cuts any partial line).
     #[error("audit log is unusable after an earlier write failure; restart ward")]
     Poisoned,
-    /// The log was closed.
-    #[error("audit log is closed")]
-    Closed,
     /// A field value does not fit its restricted character set or length.
     #[error("audit field {field} has a value outside its allowed characters or length")]
     InvalidField {
@@ -74,7 +71,6 @@ impl AuditError {
             Self::CorruptTail { .. } => "audit.corrupt_tail",
             Self::KeyMismatch { .. } => "audit.key_mismatch",
             Self::Poisoned => "audit.poisoned",
-            Self::Closed => "audit.closed",
             Self::InvalidField { .. } => "audit.invalid_field",
             Self::Key(err) => err.code(),
         }
