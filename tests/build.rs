@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use ward_guest_build::{BuildOptions, BuiltComponent, Targets};
 
 /// Guests that import WASI on purpose; every other guest must import nothing.
-const IMPORTING: &[&str] = &["wasi-snoop", "forbidden-sockets"];
+const IMPORTING: &[&str] = &["wasi-snoop", "forbidden-sockets", "wasi-token"];
 
 fn main() {
     if let Err(message) = run() {

@@ -187,3 +187,16 @@ fn eight_threads_ten_thousand_distinct_credentials_each_get_their_own_answer() {
         }
     });
 }
+
+#[test]
+fn wasi_token() {
+    let rt = runtime();
+    let settings = vec![("secret".to_owned(), "s3cret".to_owned())];
+    let plugin = load_guest(&rt, ward_tests::WASI_TOKEN, PluginOptions { settings, ..Default::default() });
+    assert!(plugin.imports_wasi());
+    // The guest denies `expired` unless the WASI wall clock reads the request's now-ms.
+    assert_eq!(allow(plugin.authenticate(cred(&mint("s3cret", "carol")), NOW_MS)).id, expected_id("carol"));
+    assert_eq!(deny(plugin.authenticate(cred(&mint("wrong", "carol")), NOW_MS)).code(), "plugin:bad-signature");
+    let refusing = runtime_with(WasiMode::Refuse);
+    assert_eq!(load_with(&refusing, guest(ward_tests::WASI_TOKEN), PluginOptions::default()).unwrap_err().code(), "forbidden-import");
+}

@@ -43,6 +43,13 @@ pub struct Args {
     /// Threads for the multi-threaded throughput run.
     #[arg(long, default_value_t = 2)]
     threads: usize,
+    /// A prebuilt WASI-importing twin of the example plugin (the `wasi-token`
+    /// test guest); default: build it from `--wasi-guest-dir`.
+    #[arg(long)]
+    wasi_component: Option<PathBuf>,
+    /// The test-guest crate holding the `wasi-token` example.
+    #[arg(long, default_value = "tests/guests")]
+    wasi_guest_dir: PathBuf,
     /// Override the engine's `memory_keep_resident` (bytes) to compare settings.
     #[arg(long)]
     keep_resident: Option<usize>,
@@ -60,7 +67,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     };
     let key = SigningSecret::generate();
     let policy = TrustPolicy::default().with_anchor("bench", key.verifying_key()).allow("readsCredentials");
-    let envelope = envelope(&component, &key)?;
+    let envelope = envelope_for(&component, &key)?;
     let identity_key = IdentityKey::from_bytes(vec![0x5a; 32]).map_err(|e| CliError::new(e.to_string()))?;
     let mut config = RuntimeConfig::default();
     if let Some(bytes) = args.keep_resident {
@@ -86,13 +93,22 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     }
     let plugin = plugin.ok_or_else(|| CliError::new("no plugin loaded"))?;
     load_ms.sort_by(f64::total_cmp);
+    let wasi_component = match &args.wasi_component {
+        Some(path) => super::read_file(path, "WASI component")?,
+        None => build_wasi_token(&args.wasi_guest_dir)?,
+    };
+    let wasi_verified = verify(&envelope_for(&wasi_component, &key)?, wasi_component, &policy, NOW_MS)
+        .map_err(|r| CliError::new(format!("bench envelope refused: {}", r.code())))?;
+    let wasi_plugin = runtime.load(wasi_verified, options.clone()).map_err(|e| CliError::new(format!("WASI bench plugin refused: {}", e.code())))?;
 
     let tokens: Vec<String> = (0..USERS).map(|i| example_check::mint(SECRET.as_bytes(), &format!("user{i}"))).collect();
     check_answers(&plugin, &tokens)?;
+    check_answers(&wasi_plugin, &tokens)?;
     let token = |i: usize| tokens.get(i % USERS).map(String::as_str).unwrap_or("");
     let cred = |i: usize| Credential { scheme: "bearer", token: token(i) };
 
     let fresh = latency(2000, args.samples, 10, |i| drop(plugin.authenticate(cred(i), NOW_MS)));
+    let fresh_wasi = latency(2000, args.samples, 10, |i| drop(wasi_plugin.authenticate(cred(i), NOW_MS)));
     let mut reused_instance = ReusedInstance::new(&plugin).map_err(|r| CliError::new(format!("reused baseline: {}", r.code())))?;
     let reused = latency(2000, args.samples, 10, |i| drop(reused_instance.authenticate(cred(i), NOW_MS)));
     let claims_policy = ClaimsPolicy::default();
@@ -108,10 +124,11 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         "memoryKeepResident": args.keep_resident,
         "componentBytes": component.len(),
         "loadMs": { "p50": load_ms.get(load_ms.len() / 2), "min": load_ms.first(), "max": load_ms.last(), "runs": load_ms.len() },
-        "perCall": { "freshInstance": fresh, "reusedInstance": reused, "native": native },
+        "perCall": { "freshInstance": fresh, "freshInstanceWasiImports": fresh_wasi, "reusedInstance": reused, "native": native },
         "ratios": {
             "freshOverReusedP50": fresh.p50_us / reused.p50_us,
             "freshOverNativeP50": fresh.p50_us / native.p50_us,
+            "wasiOverNoImportsP50": fresh_wasi.p50_us / fresh.p50_us,
         },
         "throughputPerSec": {
             "freshInstance1Thread": fresh_1.round(),
@@ -129,7 +146,22 @@ fn build_example(dir: &std::path::Path) -> Result<Vec<u8>, CliError> {
     built.into_iter().next().map(|b| b.bytes).ok_or_else(|| CliError::new("the plugin crate built no component"))
 }
 
-fn envelope(component: &[u8], key: &SigningSecret) -> Result<Vec<u8>, CliError> {
+fn build_wasi_token(dir: &std::path::Path) -> Result<Vec<u8>, CliError> {
+    let toolchain = ward_guest_build::detect().map_err(|e| CliError::new(e.to_string()))?;
+    let opts = ward_guest_build::BuildOptions {
+        targets: ward_guest_build::Targets::Examples,
+        target_dir: Some(PathBuf::from("target/guests")),
+        locked: true,
+    };
+    let built = ward_guest_build::build_with(&toolchain, dir, &opts, false).map_err(|e| CliError::new(e.to_string()))?;
+    built
+        .into_iter()
+        .find(|b| b.name == "wasi-token")
+        .map(|b| b.bytes)
+        .ok_or_else(|| CliError::new(format!("{} has no wasi-token example", dir.display())))
+}
+
+fn envelope_for(component: &[u8], key: &SigningSecret) -> Result<Vec<u8>, CliError> {
     let request = SignRequest {
         plugin_id: "example-token".into(),
         kind: "authProvider".into(),
