@@ -6,13 +6,15 @@
 
 #[path = "../../../plugins/example-token/src/check.rs"]
 mod check;
+#[path = "../../../plugins/example-token/src/decide.rs"]
+mod decide;
 
 mod imports {
     wit_bindgen::generate!({ path: "wit", world: "ward:test-guests/token", generate_all });
 }
 
 use imports::wasi::clocks::wall_clock;
-use ward_guest::{Authenticator, Claims, Context, Credential, Deny, PrincipalType};
+use ward_guest::{Authenticator, Claims, Context, Credential, Deny};
 
 struct WasiToken;
 
@@ -23,18 +25,7 @@ impl Authenticator for WasiToken {
         if now_ms != ctx.now_ms {
             return Err(Deny::Expired);
         }
-        let accepted = check::evaluate(&cred.token, &ctx.settings).map_err(|refusal| match refusal {
-            check::Refusal::Malformed => Deny::Malformed,
-            check::Refusal::BadSignature => Deny::BadSignature,
-            check::Refusal::Denied => Deny::Denied,
-        })?;
-        let mut claims = Claims::new(accepted.subject).principal(PrincipalType::User);
-        claims.issuer = accepted.issuer.map(String::from);
-        claims.scopes = accepted.scopes.into_iter().map(String::from).collect();
-        if let Some(team) = accepted.team {
-            claims = claims.label("team", team);
-        }
-        Ok(claims)
+        decide::decide(cred, ctx)
     }
 }
 

@@ -1,0 +1,23 @@
+//! The plugin's decision on SDK types: the check in `check.rs` plus the
+//! mapping to claims and deny reasons. Shared with the `wasi-token` test
+//! guest, which `#[path]`-includes it next to `check.rs`.
+
+use ward_guest::{Claims, Context, Credential, Deny, PrincipalType};
+
+use crate::check::{self, Refusal};
+
+/// Allows `demo.<user>.<mac>` tokens whose MAC verifies under setting `secret`.
+pub fn decide(cred: &Credential, ctx: &Context) -> Result<Claims, Deny> {
+    let accepted = check::evaluate(&cred.token, &ctx.settings).map_err(|refusal| match refusal {
+        Refusal::Malformed => Deny::Malformed,
+        Refusal::BadSignature => Deny::BadSignature,
+        Refusal::Denied => Deny::Denied,
+    })?;
+    let mut claims = Claims::new(accepted.subject).principal(PrincipalType::User);
+    claims.issuer = accepted.issuer.map(String::from);
+    claims.scopes = accepted.scopes.into_iter().map(String::from).collect();
+    if let Some(team) = accepted.team {
+        claims = claims.label("team", team);
+    }
+    Ok(claims)
+}
