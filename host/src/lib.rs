@@ -14,5 +14,6 @@ pub mod audit;
 pub mod config;
 pub mod identity;
 pub mod sandbox;
+mod secret_file;
 pub mod server;
 pub mod trust;

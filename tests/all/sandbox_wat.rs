@@ -236,3 +236,10 @@ fn refuse_mode_refuses_even_served_wasi_imports() {
     let bytes = wat::parse_str("(component (import \"wasi:cli/environment@0.2.0\" (instance)))").unwrap();
     assert_eq!(load(&rt, bytes).unwrap_err().code(), "forbidden-import");
 }
+
+#[test]
+fn runtime_and_plugin_are_send_and_sync() {
+    fn shared_across_threads<T: Send + Sync + Clone>() {}
+    shared_across_threads::<ward::sandbox::Runtime>();
+    shared_across_threads::<ward::sandbox::Plugin>();
+}

@@ -7,6 +7,8 @@ use std::path::Path;
 
 use zeroize::Zeroizing;
 
+use crate::secret_file::{SecretFileError, read_secret_file};
+
 /// Fewer bytes than this cannot carry the 256 bits HMAC-SHA256 can use.
 pub const MIN_KEY_BYTES: usize = 32;
 /// A larger file is not a key file; refusing it bounds the read.
@@ -96,17 +98,11 @@ impl AuditKey {
     /// Reads a key file (raw bytes), refusing one that group or others can read.
     pub fn from_file(path: &Path) -> Result<Self, KeyError> {
         let shown = path.display().to_string();
-        let io = |err: std::io::Error| KeyError::Io {
-            path: shown.clone(),
-            reason: err.kind().to_string(),
-        };
-        let meta = std::fs::metadata(path).map_err(io)?;
-        check_private_mode(&meta, &shown)?;
-        let len = usize::try_from(meta.len()).unwrap_or(usize::MAX);
-        if len > MAX_KEY_BYTES {
-            return Err(KeyError::BadLength { path: shown, len });
-        }
-        let bytes = Zeroizing::new(std::fs::read(path).map_err(io)?);
+        let bytes = read_secret_file(path, MAX_KEY_BYTES).map_err(|err| match err {
+            SecretFileError::Unreadable(reason) => KeyError::Io { path: shown.clone(), reason },
+            SecretFileError::TooOpen(mode) => KeyError::TooOpen { path: shown.clone(), mode },
+            SecretFileError::TooLarge(len) => KeyError::BadLength { path: shown.clone(), len },
+        })?;
         let len = bytes.len();
         Self::from_bytes(bytes.to_vec()).map_err(|_| KeyError::BadLength { path: shown, len })
     }
@@ -162,20 +158,3 @@ impl fmt::Debug for AuditKey {
     }
 }
 
-#[cfg(unix)]
-fn check_private_mode(meta: &std::fs::Metadata, path: &str) -> Result<(), KeyError> {
-    use std::os::unix::fs::PermissionsExt;
-    let mode = meta.permissions().mode() & 0o777;
-    if mode & 0o077 != 0 {
-        return Err(KeyError::TooOpen {
-            path: path.to_string(),
-            mode,
-        });
-    }
-    Ok(())
-}
-
-#[cfg(not(unix))]
-fn check_private_mode(_meta: &std::fs::Metadata, _path: &str) -> Result<(), KeyError> {
-    Ok(())
-}

@@ -5,6 +5,8 @@ use std::path::Path;
 
 use zeroize::Zeroizing;
 
+use crate::secret_file::{SecretFileError, read_secret_file};
+
 /// Fewer bytes than this cannot carry the 256 bits of entropy HMAC-SHA256 can use.
 pub const MIN_KEY_BYTES: usize = 32;
 /// A key file larger than this is not a key file; refusing it bounds the read.
@@ -59,7 +61,12 @@ impl IdentityKey {
 
     /// Reads a key file, refusing one that group or others can read.
     pub fn from_file(path: &Path) -> Result<Self, KeyFileError> {
-        let bytes = read_secret_file(path)?;
+        let shown = path.display().to_string();
+        let bytes = read_secret_file(path, MAX_KEY_BYTES).map_err(|err| match err {
+            SecretFileError::Unreadable(reason) => KeyFileError::Unreadable { path: shown.clone(), reason },
+            SecretFileError::TooOpen(mode) => KeyFileError::TooOpen { path: shown.clone(), mode },
+            SecretFileError::TooLarge(len) => KeyFileError::BadLength { path: shown.clone(), len },
+        })?;
         let len = bytes.len();
         Self::from_bytes(bytes.to_vec()).map_err(|_| KeyFileError::BadLength { path: path.display().to_string(), len })
     }
@@ -73,35 +80,6 @@ impl fmt::Debug for IdentityKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("IdentityKey(<redacted>)")
     }
-}
-
-/// Reads a secret file after checking that only its owner can read it.
-/// The size is checked from metadata first so a huge file is never read.
-pub fn read_secret_file(path: &Path) -> Result<Zeroizing<Vec<u8>>, KeyFileError> {
-    let shown = path.display().to_string();
-    let unreadable = |err: std::io::Error| KeyFileError::Unreadable { path: shown.clone(), reason: err.kind().to_string() };
-    let meta = std::fs::metadata(path).map_err(unreadable)?;
-    check_private_mode(&meta, &shown)?;
-    let len = usize::try_from(meta.len()).unwrap_or(usize::MAX);
-    if len > MAX_KEY_BYTES {
-        return Err(KeyFileError::BadLength { path: shown, len });
-    }
-    std::fs::read(path).map(Zeroizing::new).map_err(unreadable)
-}
-
-#[cfg(unix)]
-fn check_private_mode(meta: &std::fs::Metadata, path: &str) -> Result<(), KeyFileError> {
-    use std::os::unix::fs::PermissionsExt;
-    let mode = meta.permissions().mode() & 0o777;
-    if mode & 0o077 != 0 {
-        return Err(KeyFileError::TooOpen { path: path.to_string(), mode });
-    }
-    Ok(())
-}
-
-#[cfg(not(unix))]
-fn check_private_mode(_meta: &std::fs::Metadata, _path: &str) -> Result<(), KeyFileError> {
-    Ok(())
 }
 
 #[cfg(test)]
