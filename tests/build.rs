@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use ward_guest_build::{BuildOptions, BuiltComponent, Targets};
 
 /// Guests that import WASI on purpose; every other guest must import nothing.
-const IMPORTING: &[&str] = &["wasi-snoop", "forbidden-sockets", "wasi-token"];
+const IMPORTING: &[&str] = &["wasi-snoop", "forbidden-sockets", "wasi-token", "wasip1-std"];
 
 fn main() {
     if let Err(message) = run() {
@@ -37,6 +37,9 @@ fn run() -> Result<(), String> {
         "tests/guests/wit",
         "tests/guests/Cargo.toml",
         "tests/guests/Cargo.lock",
+        "tests/wasip1-guest/src",
+        "tests/wasip1-guest/Cargo.toml",
+        "tests/wasip1-guest/Cargo.lock",
     ] {
         println!("cargo:rerun-if-changed={}", root.join(watched).display());
     }
@@ -45,8 +48,14 @@ fn run() -> Result<(), String> {
     // Their own target dir: the outer cargo holds the lock on target/ itself.
     let target_dir = Some(root.join("target").join("guests"));
     let mut guests = Vec::new();
-    for (dir, targets) in [("plugins/example-token", Targets::Lib), ("tests/guests", Targets::Examples)] {
-        let opts = BuildOptions { targets, target_dir: target_dir.clone(), locked: true };
+    for (dir, targets, wasip1) in [
+        ("plugins/example-token", Targets::Lib, false),
+        ("tests/guests", Targets::Examples, false),
+        // Rust std on wasm32-wasip1 + the preview1 adapter: a component as
+        // mainstream toolchains make them, importing WASI 0.2.
+        ("tests/wasip1-guest", Targets::Lib, true),
+    ] {
+        let opts = BuildOptions { targets, target_dir: target_dir.clone(), locked: true, wasip1 };
         let built = ward_guest_build::build_with(&toolchain, &root.join(dir), &opts, false)
             .map_err(|e| format!("{dir}: {e}"))?;
         guests.extend(built.into_iter().map(|b| (dir, b)));

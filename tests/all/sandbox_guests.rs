@@ -200,3 +200,19 @@ fn wasi_token() {
     let refusing = runtime_with(WasiMode::Refuse);
     assert_eq!(load_with(&refusing, guest(ward_tests::WASI_TOKEN), PluginOptions::default()).unwrap_err().code(), "forbidden-import");
 }
+
+#[test]
+fn wasip1_std() {
+    // Rust std on wasm32-wasip1 + the preview1 adapter: env, files, stdout and
+    // the clock through WASI 0.2, all served by the deny-all context.
+    let rt = runtime();
+    let plugin = load_guest(&rt, ward_tests::WASIP1_STD, PluginOptions::default());
+    assert!(plugin.imports_wasi());
+    let identity = allow(plugin.authenticate(cred("ok:dave"), NOW_MS));
+    assert_eq!(identity.id, expected_id("dave"));
+    let clock = format!("clock:{NOW_MS}");
+    assert_eq!(identity.scopes, ["env:0", "passwd:false", "dir:false", clock.as_str()]);
+    assert_eq!(deny(plugin.authenticate(cred("nope"), NOW_MS)).code(), "plugin:malformed");
+    let refusing = runtime_with(WasiMode::Refuse);
+    assert_eq!(load_with(&refusing, guest(ward_tests::WASIP1_STD), PluginOptions::default()).unwrap_err().code(), "forbidden-import");
+}

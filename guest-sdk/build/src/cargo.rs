@@ -29,6 +29,11 @@ const PROFILE: &[&str] = &[
     "profile.release.incremental=false",
 ];
 
+/// The target for `BuildOptions::wasip1` guests.
+const WASIP1_TARGET: &str = "wasm32-wasip1";
+/// Where Debian's `wasi-libc` package puts libc for wasm32-wasi.
+const WASI_LIBC_DIR: &str = "/usr/lib/wasm32-wasi";
+
 /// A 64 KiB shadow stack instead of the default 1 MiB keeps the initial
 /// linear memory small, which roughly halves per-call instantiation cost.
 const STACK: &str = "link-arg=-zstack-size=65536";
@@ -45,7 +50,7 @@ pub(crate) fn build(toolchain: &Toolchain, manifest: &Path, opts: &BuildOptions)
         .arg("--manifest-path")
         .arg(manifest)
         .arg("--target")
-        .arg(TARGET)
+        .arg(if opts.wasip1 { WASIP1_TARGET } else { TARGET })
         .arg("--release")
         .arg("--message-format=json-render-diagnostics")
         .arg("--target-dir")
@@ -72,6 +77,13 @@ pub(crate) fn build(toolchain: &Toolchain, manifest: &Path, opts: &BuildOptions)
         arg.push(linker);
         flags.push("-C".into());
         flags.push(arg);
+    }
+    if opts.wasip1 && toolchain.route == Route::BuildStd {
+        // Debian's std sources build against Debian's wasi-libc, not a
+        // self-contained copy (rustup ships one; Debian does not).
+        for flag in ["-C", "linker-flavor=wasm-ld", "-L", WASI_LIBC_DIR, "-C", "link-self-contained=no"] {
+            flags.push(flag.into());
+        }
     }
     if toolchain.route == Route::BuildStd {
         // -Zbuild-std is unstable; RUSTC_BOOTSTRAP is how a stable Debian

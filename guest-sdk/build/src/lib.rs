@@ -39,6 +39,10 @@ pub struct BuildOptions {
     pub target_dir: Option<PathBuf>,
     /// Pass `--locked` (CI: the guest's `Cargo.lock` must be up to date).
     pub locked: bool,
+    /// Build for `wasm32-wasip1` with Rust's std on wasi-libc and adapt the
+    /// module to WASI 0.2 with the preview1 adapter, as mainstream toolchains
+    /// do. Such a component imports WASI; ward plugins normally do not.
+    pub wasip1: bool,
 }
 
 /// One component made from one `cdylib` target.
@@ -140,7 +144,7 @@ pub fn build_with(
     for artifact in artifacts {
         let core = std::fs::read(&artifact.path)
             .map_err(|source| BuildError::Read { path: artifact.path.clone(), source })?;
-        let bytes = componentize::componentize(&core)
+        let bytes = componentize::componentize(&core, opts.wasip1)
             .map_err(|message| BuildError::Componentize { name: artifact.name.clone(), message })?;
         let inspection =
             inspect(&bytes).map_err(|source| BuildError::Inspect { name: artifact.name.clone(), source })?;
