@@ -13,6 +13,7 @@
 pub mod audit;
 pub mod config;
 pub mod identity;
+mod keyed_mac;
 pub mod sandbox;
 mod secret_file;
 pub mod server;

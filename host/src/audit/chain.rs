@@ -7,6 +7,7 @@ use hmac::{Hmac, Mac as _};
 use sha2::Sha256;
 
 use super::key::AuditKey;
+use crate::keyed_mac::hmac_sha256;
 
 /// A record's mac.
 pub(crate) type Mac = [u8; 32];
@@ -27,12 +28,7 @@ pub(crate) struct Chain {
 
 impl Chain {
     pub(crate) fn new(key: &AuditKey) -> Self {
-        // HMAC accepts keys of any length; `AuditKey` holds 32..=4096 bytes.
-        let keyed = match Hmac::<Sha256>::new_from_slice(key.expose()) {
-            Ok(keyed) => keyed,
-            Err(_) => unreachable_hmac(),
-        };
-        Self { keyed }
+        Self { keyed: hmac_sha256(key.expose()) }
     }
 
     fn state(&self, prev: &Mac, canonical: &[u8]) -> Hmac<Sha256> {
@@ -50,13 +46,6 @@ impl Chain {
     pub(crate) fn verify(&self, prev: &Mac, canonical: &[u8], mac: &Mac) -> bool {
         self.state(prev, canonical).verify_slice(mac).is_ok()
     }
-}
-
-#[allow(clippy::panic)]
-#[cold]
-fn unreachable_hmac() -> ! {
-    // `new_from_slice` for HMAC never rejects a key length (RFC 2104 hashes long keys).
-    panic!("HMAC-SHA256 refused a key length; this is a bug in ward, please report it")
 }
 
 /// Appends `canonical` with its mac spliced in before the closing brace, and a newline.

@@ -1,7 +1,8 @@
 //! Turning sanitized claims into the identity the host hands out.
 
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
+use hmac::Mac;
+
+use crate::keyed_mac::hmac_sha256;
 
 use super::{IdentityKey, PrincipalType, SanitizedClaims};
 
@@ -40,12 +41,7 @@ impl Identity {
 /// Each field is length-prefixed so no two (plugin, issuer, subject) triples
 /// encode alike, and an absent issuer differs from an empty one.
 fn identity_mac(key: &IdentityKey, plugin_id: &str, issuer: Option<&str>, subject: &str) -> Vec<u8> {
-    // HMAC takes keys of any length, so this cannot fail; fall back to an
-    // empty-keyed MAC would be wrong, hence the explicit match.
-    let mut mac = match Hmac::<Sha256>::new_from_slice(key.expose()) {
-        Ok(mac) => mac,
-        Err(_) => unreachable_invalid_length(),
-    };
+    let mut mac = hmac_sha256(key.expose());
     mac.update(DOMAIN);
     let mut field = |bytes: &[u8]| {
         mac.update(&(bytes.len() as u64).to_be_bytes());
@@ -61,16 +57,6 @@ fn identity_mac(key: &IdentityKey, plugin_id: &str, issuer: Option<&str>, subjec
     }
     field(subject.as_bytes());
     mac.finalize().into_bytes().to_vec()
-}
-
-#[cold]
-fn unreachable_invalid_length() -> ! {
-    // hmac's `new_from_slice` only fails for fixed-size-key MACs; HMAC-SHA256
-    // accepts every key length. Reaching this is a bug in the hmac crate.
-    #[allow(clippy::panic)]
-    {
-        panic!("HMAC-SHA256 rejected a key length; please report this bug")
-    }
 }
 
 #[cfg(test)]
