@@ -29,9 +29,8 @@ fn run() -> Result<(), String> {
         "wit",
         "guest-sdk/src",
         "guest-sdk/Cargo.toml",
-        "plugins/example-token/src",
-        "plugins/example-token/Cargo.toml",
-        "plugins/example-token/Cargo.lock",
+        // Every plugin: a new directory under plugins/ is picked up by itself.
+        "plugins",
         "tests/guests/src",
         "tests/guests/examples",
         "tests/guests/wit",
@@ -48,13 +47,14 @@ fn run() -> Result<(), String> {
     // Their own target dir: the outer cargo holds the lock on target/ itself.
     let target_dir = Some(root.join("target").join("guests"));
     let mut guests = Vec::new();
-    for (dir, targets, wasip1) in [
-        ("plugins/example-token", Targets::Lib, false),
+    let plugins = plugin_dirs(&root)?;
+    let plugin_builds = plugins.iter().map(|dir| (dir.as_str(), Targets::Lib, false));
+    for (dir, targets, wasip1) in plugin_builds.chain([
         ("tests/guests", Targets::Examples, false),
         // Rust std on wasm32-wasip1 + the preview1 adapter: a component as
         // mainstream toolchains make them, importing WASI 0.2.
         ("tests/wasip1-guest", Targets::Lib, true),
-    ] {
+    ]) {
         let opts = BuildOptions { targets, target_dir: target_dir.clone(), locked: true, wasip1 };
         let built = ward_guest_build::build_with(&toolchain, &root.join(dir), &opts, false)
             .map_err(|e| format!("{dir}: {e}"))?;
@@ -86,6 +86,20 @@ fn run() -> Result<(), String> {
     );
     let generated = out_dir.join("guests.rs");
     std::fs::write(&generated, code).map_err(|e| format!("writing {}: {e}", generated.display()))
+}
+
+/// `plugins/<name>` for every plugin crate, sorted so the build is deterministic.
+fn plugin_dirs(root: &std::path::Path) -> Result<Vec<String>, String> {
+    let listing = std::fs::read_dir(root.join("plugins")).map_err(|e| format!("reading plugins/: {e}"))?;
+    let mut dirs = Vec::new();
+    for entry in listing {
+        let entry = entry.map_err(|e| format!("reading plugins/: {e}"))?;
+        if entry.path().join("Cargo.toml").is_file() {
+            dirs.push(format!("plugins/{}", entry.file_name().to_string_lossy()));
+        }
+    }
+    dirs.sort();
+    Ok(dirs)
 }
 
 /// A fixture that is meant to import nothing but does would test the wrong

@@ -27,6 +27,14 @@ impl Decision {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum DenyReason {
+    /// The request carried no credential for any configured route; no guest code ran.
+    MissingCredential,
+    /// The plugin's circuit breaker is open; no guest code ran.
+    PluginUnavailable,
+    /// A kill switch disabled this plugin or all plugins; no guest code ran.
+    PluginsDisabled,
+    /// The plugin's key material could not be fetched and no good copy is left.
+    KeyMaterialUnavailable,
     /// The credential is larger than the plugin's `max_credential_bytes`; no guest code ran.
     Oversized,
     /// `max_concurrent` calls were already in flight; refused at once, not queued.
@@ -79,6 +87,10 @@ impl DenyReason {
     /// The stable kebab-case code, e.g. `timeout` or `plugin:expired`.
     pub fn code(self) -> &'static str {
         match self {
+            Self::MissingCredential => "missing-credential",
+            Self::PluginUnavailable => "plugin-unavailable",
+            Self::PluginsDisabled => "plugins-disabled",
+            Self::KeyMaterialUnavailable => "key-material-unavailable",
             Self::Oversized => "oversized",
             Self::OverCapacity => "over-capacity",
             Self::Timeout => "timeout",
