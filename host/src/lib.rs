@@ -6,6 +6,7 @@
 //! - [`sandbox`]: the zero-capability wasmtime runtime that calls the plugin.
 //! - [`identity`]: claims sanitizing and the host-keyed identity.
 //! - [`audit`]: the tamper-evident event log.
+//! - [`lifecycle`]: which plugins serve; breaker, reload, revocation, kill switch.
 //! - [`config`]: the operator's `ward.json`.
 //! - [`server`]: the forward-auth HTTP sidecar.
 #![forbid(unsafe_code)]
@@ -13,6 +14,7 @@
 pub mod audit;
 pub mod config;
 pub mod identity;
+pub mod lifecycle;
 mod keyed_mac;
 pub mod sandbox;
 mod secret_file;

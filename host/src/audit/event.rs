@@ -82,7 +82,7 @@ impl Code {
         check(
             code,
             64,
-            |b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-'),
+            |b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-' | b':'),
             "code",
         )?;
         Ok(Self(code))

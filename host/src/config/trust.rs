@@ -23,54 +23,9 @@ use serde_json::Value;
 
 use crate::trust::{Anchor, Pin, TrustPolicy, public_key_from_pem};
 
-/// A `ward.json` larger than this is refused before it is read.
-pub const MAX_CONFIG_BYTES: u64 = 1024 * 1024;
+use super::ConfigError;
 
-/// Why the trust section could not be turned into a policy.
-#[non_exhaustive]
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    /// The file could not be read.
-    #[error("cannot read {path}: {reason}")]
-    Unreadable {
-        /// The path as given.
-        path: String,
-        /// The operating system's reason.
-        reason: String,
-    },
-    /// The file is larger than [`MAX_CONFIG_BYTES`].
-    #[error("{path} is {len} bytes; a ward.json is under {MAX_CONFIG_BYTES}")]
-    TooLarge {
-        /// The path as given.
-        path: String,
-        /// Its size.
-        len: u64,
-    },
-    /// Not JSON, or not a JSON object.
-    #[error("{path}: not a JSON object ({detail})")]
-    NotJson {
-        /// The path as given.
-        path: String,
-        /// serde_json's description (position, not content).
-        detail: String,
-    },
-    /// There is no `trust` section.
-    #[error("{path}: no \"trust\" section")]
-    NoTrustSection {
-        /// The path as given.
-        path: String,
-    },
-    /// A value in the section is wrong; `at` is its JSON path.
-    #[error("{path}: {at}: {problem}")]
-    Invalid {
-        /// The path as given.
-        path: String,
-        /// Where, e.g. `trust.trustAnchors[1].publicKey`.
-        at: String,
-        /// What is wrong.
-        problem: String,
-    },
-}
+use super::MAX_CONFIG_BYTES;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
@@ -122,6 +77,11 @@ pub fn trust_policy_from_json(bytes: &[u8], path: &str) -> Result<TrustPolicy, C
         return Err(ConfigError::NotJson { path: path.into(), detail: "top level is not an object".into() });
     };
     let section = root.remove("trust").ok_or_else(|| ConfigError::NoTrustSection { path: path.into() })?;
+    trust_policy_from_section(section, path)
+}
+
+/// Builds the policy from the `trust` value alone; `path` only labels errors.
+pub(crate) fn trust_policy_from_section(section: Value, path: &str) -> Result<TrustPolicy, ConfigError> {
     let invalid = |at: &str, problem: String| ConfigError::Invalid { path: path.into(), at: at.into(), problem };
     let raw: RawTrust = serde_json::from_value(section).map_err(|e| invalid("trust", e.to_string()))?;
 

@@ -29,6 +29,8 @@ impl Decision {
 pub enum DenyReason {
     /// The request carried no credential for any configured route; no guest code ran.
     MissingCredential,
+    /// The credential header is repeated or not visible ASCII; no guest code ran.
+    MalformedCredential,
     /// The plugin's circuit breaker is open; no guest code ran.
     PluginUnavailable,
     /// A kill switch disabled this plugin or all plugins; no guest code ran.
@@ -88,6 +90,7 @@ impl DenyReason {
     pub fn code(self) -> &'static str {
         match self {
             Self::MissingCredential => "missing-credential",
+            Self::MalformedCredential => "malformed-credential",
             Self::PluginUnavailable => "plugin-unavailable",
             Self::PluginsDisabled => "plugins-disabled",
             Self::KeyMaterialUnavailable => "key-material-unavailable",

@@ -220,6 +220,11 @@ impl Plugin {
     /// Authenticates one credential. Never fails and never panics: every
     /// problem, the host's or the guest's, is a [`Decision::Deny`].
     pub fn authenticate(&self, credential: Credential<'_>, now_ms: u64) -> Decision {
+        self.authenticate_with(credential, now_ms, &self.inner.settings)
+    }
+
+    /// [`Plugin::authenticate`] with other settings: conformance cases may set their own.
+    pub(crate) fn authenticate_with(&self, credential: Credential<'_>, now_ms: u64, settings: &[(String, String)]) -> Decision {
         let inner = &*self.inner;
         if credential.token.len().saturating_add(credential.scheme.len()) > inner.limits.max_credential_bytes {
             return Decision::Deny(DenyReason::Oversized);
@@ -229,7 +234,8 @@ impl Plugin {
             return Decision::Deny(DenyReason::OverCapacity);
         }
         let _slot = Slot(&inner.in_flight);
-        match call_once(&self.spec(), credential.scheme, credential.token, now_ms) {
+        let spec = CallSpec { settings, ..self.spec() };
+        match call_once(&spec, credential.scheme, credential.token, now_ms) {
             Ok(Ok(claims)) => Decision::Allow(Identity::derive(&inner.shared.identity_key, &inner.id, claims)),
             Ok(Err(deny)) => Decision::Deny(DenyReason::Plugin(deny)),
             Err(reason) => Decision::Deny(reason),
@@ -277,6 +283,10 @@ impl Plugin {
     /// The limits each call runs under.
     pub fn limits(&self) -> &Limits {
         &self.inner.limits
+    }
+    /// The operator's settings for this plugin.
+    pub fn settings(&self) -> &[(String, String)] {
+        &self.inner.settings
     }
 }
 

@@ -1,0 +1,48 @@
+//! Why a gateway could not start or a reload was refused.
+
+use crate::audit::AuditError;
+use crate::config::ConfigError;
+use crate::sandbox::RuntimeError;
+
+/// A start or reload failure. `code()` is what `config.reload.refused` records.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LifecycleError {
+    /// The config could not be read or validated.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The audit log refused a write: nothing it would have recorded happened.
+    #[error("audit log: {0}")]
+    Audit(#[from] AuditError),
+    /// The wasm runtime could not be built.
+    #[error(transparent)]
+    Runtime(#[from] RuntimeError),
+    /// A plugin was refused: by the trust gate, the loader or its fixtures.
+    #[error("plugin {plugin_id}: refused ({reason})")]
+    PluginRefused {
+        /// The config's id for it.
+        plugin_id: String,
+        /// The stable code: a trust refusal, a load error, `conformance-failed`
+        /// or `plugin-id-mismatch`.
+        reason: &'static str,
+    },
+    /// The reload changes something only a restart may change.
+    #[error("{what} changed; restart ward to apply it")]
+    RestartRequired {
+        /// Which section.
+        what: &'static str,
+    },
+}
+
+impl LifecycleError {
+    /// The stable reason code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Config(err) => err.code(),
+            Self::Audit(_) => "audit-unavailable",
+            Self::Runtime(_) => "runtime-unavailable",
+            Self::PluginRefused { reason, .. } => reason,
+            Self::RestartRequired { .. } => "restart-required",
+        }
+    }
+}

@@ -1,0 +1,323 @@
+//! The gateway: the plugin set that serves now, the audit log every
+//! lifecycle step goes through, and atomic reloads.
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Instant;
+
+use arc_swap::ArcSwap;
+use http::HeaderMap;
+use sha2::{Digest, Sha256};
+
+use crate::audit::{AuditLog, Code, Enqueued, Event, IdentityId, TrapKind};
+use crate::config::WardConfig;
+use crate::sandbox::{Credential, Decision, DenyReason, Runtime, RuntimeConfig};
+use crate::server::{Gate, GateDecision};
+
+use super::assemble::assemble;
+use super::breaker::{Admission, Transition};
+use super::error::LifecycleError;
+use super::route::Slice;
+use super::set::{Active, Entry, PluginSet, Slot};
+
+/// Serves decisions from the current plugin set and swaps sets atomically.
+/// `Send + Sync`; share it behind an `Arc`.
+pub struct Gateway {
+    runtime: Runtime,
+    audit: AuditLog,
+    current: ArcSwap<PluginSet>,
+    config_path: PathBuf,
+    /// Identity key, label keys and audit file: changing them needs a restart.
+    restart_fingerprint: [u8; 32],
+    reload_lock: Mutex<()>,
+    ready: AtomicBool,
+    reloads_applied: AtomicU64,
+    reloads_refused: AtomicU64,
+    audit_dropped: AtomicU64,
+}
+
+/// One plugin's state, for `ward check` and `/metrics`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PluginStatus {
+    /// The config's id.
+    pub id: String,
+    /// `active`, `disabled` or `revoked`.
+    pub state: &'static str,
+    /// From the verified envelope, when active.
+    pub version: Option<String>,
+    /// The signer key id, when active.
+    pub signer_key_id: Option<String>,
+    /// sha256 of the component, when active.
+    pub entry_sha256: Option<String>,
+    /// Whether it imports WASI (served by the deny-all context), when active.
+    pub imports_wasi: Option<bool>,
+}
+
+impl Gateway {
+    /// Opens the audit log, builds the runtime and loads every plugin. Any
+    /// plugin failure (other than a revocation, which unloads it) stops the
+    /// start: ward does not serve a partial set.
+    pub fn start(config: WardConfig) -> Result<Self, LifecycleError> {
+        let audit = AuditLog::open(&config.audit.file, &config.audit.key, config.audit.options.clone())?;
+        let runtime_config = RuntimeConfig { claims: config.claims.clone(), ..RuntimeConfig::default() };
+        let identity_key = config.identity_key.clone();
+        let runtime = Runtime::new(runtime_config, identity_key)?;
+        let next = assemble(&runtime, &config, &PluginSet::empty(), &audit, now_ms())?;
+        for event in next.events {
+            audit.lifecycle(event)?;
+        }
+        Ok(Self {
+            runtime,
+            audit,
+            current: ArcSwap::from_pointee(next.set),
+            restart_fingerprint: restart_fingerprint(&config),
+            config_path: config.path,
+            reload_lock: Mutex::new(()),
+            ready: AtomicBool::new(true),
+            reloads_applied: AtomicU64::new(0),
+            reloads_refused: AtomicU64::new(0),
+            audit_dropped: AtomicU64::new(0),
+        })
+    }
+
+    /// Re-reads the config file this gateway started from and applies it.
+    pub fn reload_from_disk(&self) -> Result<(), LifecycleError> {
+        match crate::config::load(&self.config_path) {
+            Ok(config) => self.reload(config),
+            Err(err) => {
+                let err = LifecycleError::from(err);
+                self.refused(&err);
+                Err(err)
+            }
+        }
+    }
+
+    /// Verifies, compiles and conformance-tests the whole new set, records
+    /// what changes, then swaps it in at once. On any failure the old set
+    /// keeps serving and `config.reload.refused` is recorded.
+    pub fn reload(&self, config: WardConfig) -> Result<(), LifecycleError> {
+        let _one_at_a_time = self.reload_lock.lock().unwrap_or_else(PoisonError::into_inner);
+        let outcome = self.try_reload(&config);
+        if let Err(err) = &outcome {
+            self.refused(err);
+        }
+        outcome
+    }
+
+    fn try_reload(&self, config: &WardConfig) -> Result<(), LifecycleError> {
+        if restart_fingerprint(config) != self.restart_fingerprint {
+            return Err(LifecycleError::RestartRequired { what: "identity or audit" });
+        }
+        let old = self.current.load_full();
+        let next = assemble(&self.runtime, config, &old, &self.audit, now_ms())?;
+        // Durable before the swap: a plugin serves only after its
+        // load.accepted is on disk, and stops only with its unload recorded.
+        for event in next.events {
+            self.audit.lifecycle(event)?;
+        }
+        self.audit.lifecycle(Event::ReloadApplied { reason: Code::new("reload")? })?;
+        self.current.store(Arc::new(next.set));
+        self.reloads_applied.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+
+    fn refused(&self, err: &LifecycleError) {
+        self.reloads_refused.fetch_add(1, Ordering::Relaxed);
+        if let Ok(reason) = Code::new(err.code()) {
+            // If the log itself is what failed, there is nowhere to record
+            // this; the error still reaches the caller.
+            let _ = self.audit.lifecycle(Event::ReloadRefused { reason });
+        }
+        tracing::warn!(code = err.code(), "reload refused; the previous plugin set keeps serving");
+    }
+
+    /// Decides one request from its headers at `now_ms`.
+    pub fn authenticate(&self, headers: &HeaderMap, now_ms: u64) -> GateDecision {
+        let set = self.current.load();
+        let mut malformed = false;
+        for entry in &set.entries {
+            match entry.route.slice(headers) {
+                Slice::Absent => {}
+                Slice::Malformed => malformed = true,
+                Slice::Found(token) => return self.call(entry, token, now_ms),
+            }
+        }
+        let reason = if malformed { DenyReason::MalformedCredential } else { DenyReason::MissingCredential };
+        let challenge = set.entries.first().map(|e| Arc::from(e.route.challenge()));
+        GateDecision { plugin_id: None, challenge, decision: Decision::Deny(reason) }
+    }
+
+    fn call(&self, entry: &Entry, token: &str, now_ms: u64) -> GateDecision {
+        let started = Instant::now();
+        let decision = match &entry.slot {
+            Slot::Disabled => Decision::Deny(DenyReason::PluginsDisabled),
+            Slot::Revoked => Decision::Deny(DenyReason::PluginUnavailable),
+            Slot::Active(active) => self.call_active(entry, active, token, now_ms, started),
+        };
+        self.record(entry, &decision, started);
+        GateDecision { plugin_id: Some(Arc::clone(&entry.id)), challenge: Some(Arc::from(entry.route.challenge())), decision }
+    }
+
+    fn call_active(&self, entry: &Entry, active: &Active, token: &str, now_ms: u64, started: Instant) -> Decision {
+        let (admission, opened) = active.breaker.admit(started);
+        if let Some(transition) = opened {
+            if self.transition(entry, transition).is_err() {
+                active.breaker.abandon_probe();
+                return Decision::Deny(DenyReason::PluginUnavailable);
+            }
+        }
+        if admission == Admission::Refuse {
+            return Decision::Deny(DenyReason::PluginUnavailable);
+        }
+        let credential = Credential { scheme: entry.route.guest_scheme(), token };
+        let decision = active.plugin.authenticate(credential, now_ms);
+        let fault = matches!(&decision, Decision::Deny(reason) if reason.is_fault());
+        if let Some(transition) = active.breaker.record(admission, fault, Instant::now()) {
+            // A close that cannot be recorded does not happen.
+            if self.transition(entry, transition).is_err() && transition.to == crate::audit::BreakerState::Closed {
+                active.breaker.abandon_probe();
+            }
+        }
+        decision
+    }
+
+    fn transition(&self, entry: &Entry, transition: Transition) -> Result<(), LifecycleError> {
+        let event = Event::Breaker { state: transition.to, plugin_id: entry.audit_id.clone(), cause: Code::new(transition.cause)? };
+        self.audit.lifecycle(event)?;
+        tracing::warn!(plugin = &*entry.id, state = ?transition.to, cause = transition.cause, "circuit breaker");
+        Ok(())
+    }
+
+    /// Per-request records: never the credential, never claims; the identity
+    /// id only (and only when the operator asked for allows).
+    fn record(&self, entry: &Entry, decision: &Decision, started: Instant) {
+        let duration_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+        let plugin_id = entry.audit_id.clone();
+        let mut events = Vec::with_capacity(2);
+        match decision {
+            Decision::Allow(identity) => {
+                if let Ok(identity_id) = IdentityId::new(&identity.id) {
+                    events.push(Event::AuthenticateAllow { plugin_id, identity_id, duration_us });
+                }
+            }
+            Decision::Deny(reason) => {
+                if let Some(kind) = trap_kind(*reason) {
+                    events.push(Event::Trap { plugin_id: plugin_id.clone(), kind });
+                }
+                if let Ok(reason) = Code::new(reason.code()) {
+                    events.push(Event::AuthenticateDeny { plugin_id, reason, duration_us });
+                }
+            }
+        }
+        for event in events {
+            if self.audit.request(event) == Enqueued::Dropped {
+                self.audit_dropped.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Each configured plugin and its state.
+    pub fn plugins(&self) -> Vec<PluginStatus> {
+        self.current
+            .load()
+            .entries
+            .iter()
+            .map(|entry| {
+                let (state, active) = match &entry.slot {
+                    Slot::Active(active) => ("active", Some(&active.plugin)),
+                    Slot::Disabled => ("disabled", None),
+                    Slot::Revoked => ("revoked", None),
+                };
+                PluginStatus {
+                    id: entry.id.to_string(),
+                    state,
+                    version: active.map(|p| p.version().to_owned()),
+                    signer_key_id: active.map(|p| p.signer_key_id().to_owned()),
+                    entry_sha256: active.map(|p| p.entry_sha256().to_owned()),
+                    imports_wasi: active.map(|p| p.imports_wasi()),
+                }
+            })
+            .collect()
+    }
+
+    /// Writes queued audit events and syncs the log.
+    pub fn flush_audit(&self) -> Result<u64, LifecycleError> {
+        Ok(self.audit.flush()?)
+    }
+}
+
+fn trap_kind(reason: DenyReason) -> Option<TrapKind> {
+    Some(match reason {
+        DenyReason::Timeout => TrapKind::Timeout,
+        DenyReason::FuelExhausted => TrapKind::FuelExhausted,
+        DenyReason::MemoryLimit => TrapKind::MemoryLimit,
+        DenyReason::StackOverflow => TrapKind::StackOverflow,
+        DenyReason::Trap => TrapKind::Trap,
+        _ => return None,
+    })
+}
+
+fn restart_fingerprint(config: &WardConfig) -> [u8; 32] {
+    let mut hash = Sha256::new();
+    hash.update(config.identity_key.expose());
+    hash.update([0]);
+    hash.update(format!("{:?}", config.claims).as_bytes());
+    hash.update([0]);
+    hash.update(config.audit.file.as_os_str().as_encoded_bytes());
+    hash.finalize().into()
+}
+
+/// Unix milliseconds; a clock before 1970 reads as 0 (the trust window then fails closed).
+pub(crate) fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
+}
+
+impl Gate for Gateway {
+    fn decide(&self, headers: &HeaderMap) -> GateDecision {
+        self.authenticate(headers, now_ms())
+    }
+
+    fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::Acquire)
+    }
+
+    fn reload(&self) -> Result<(), &'static str> {
+        self.reload_from_disk().map_err(|err| err.code())
+    }
+
+    fn write_metrics(&self, out: &mut String) {
+        let set = self.current.load();
+        let _ = writeln!(out, "# HELP ward_plugin_state 1 for the state each configured plugin is in.\n# TYPE ward_plugin_state gauge");
+        for entry in &set.entries {
+            let state = match &entry.slot {
+                Slot::Active(_) => "active",
+                Slot::Disabled => "disabled",
+                Slot::Revoked => "revoked",
+            };
+            let _ = writeln!(out, "ward_plugin_state{{plugin=\"{}\",state=\"{state}\"}} 1", entry.audit_id.as_str());
+        }
+        let _ = writeln!(out, "# HELP ward_breaker_open 1 while a plugin's circuit breaker is open or half-open.\n# TYPE ward_breaker_open gauge");
+        for entry in &set.entries {
+            if let Slot::Active(active) = &entry.slot {
+                let _ = writeln!(out, "ward_breaker_open{{plugin=\"{}\"}} {}", entry.audit_id.as_str(), u8::from(active.breaker.is_tripped()));
+            }
+        }
+        let _ = writeln!(out, "# HELP ward_reloads_total Config reloads by result.\n# TYPE ward_reloads_total counter");
+        let _ = writeln!(out, "ward_reloads_total{{result=\"applied\"}} {}", self.reloads_applied.load(Ordering::Relaxed));
+        let _ = writeln!(out, "ward_reloads_total{{result=\"refused\"}} {}", self.reloads_refused.load(Ordering::Relaxed));
+        let _ = writeln!(out, "# HELP ward_audit_dropped_total Request audit events dropped by the overflow policy (each recorded as audit.dropped).\n# TYPE ward_audit_dropped_total counter");
+        let _ = writeln!(out, "ward_audit_dropped_total {}", self.audit_dropped.load(Ordering::Relaxed));
+    }
+
+    fn shutdown(&self) {
+        self.ready.store(false, Ordering::Release);
+        if let Err(err) = self.audit.flush() {
+            tracing::error!(code = err.code(), "audit flush at shutdown failed");
+        }
+    }
+}

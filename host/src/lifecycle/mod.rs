@@ -1,0 +1,21 @@
+//! Plugin lifecycle: which plugins serve, and how that changes safely.
+//!
+//! - [`Gateway`]: routes a request to one plugin (`route.rs`), runs it behind
+//!   its circuit breaker (`breaker.rs`), records the outcome in the audit log.
+//! - Reloads build a whole new set (`assemble.rs`: trust gate, compile,
+//!   conformance gate in `conformance.rs`) and swap it in at once (`set.rs`).
+//! - Revocation and the kill switches unload without a restart.
+
+mod assemble;
+mod breaker;
+mod conformance;
+mod error;
+mod gateway;
+mod route;
+mod set;
+
+pub use breaker::{Admission, Breaker, BreakerSettings, Transition};
+pub use conformance::{ConformanceCase, ConformanceFailure, Expect};
+pub use error::LifecycleError;
+pub use gateway::{Gateway, PluginStatus};
+pub use route::{Route, RouteError, Slice};
