@@ -8,6 +8,7 @@
 //! - [`audit`]: the tamper-evident event log.
 //! - [`lifecycle`]: which plugins serve; breaker, reload, revocation, kill switch.
 //! - [`config`]: the operator's `ward.json`.
+//! - [`keymaterial`]: key material fetched by the host (SSRF-guarded) and cached for plugins.
 //! - [`server`]: the forward-auth HTTP sidecar.
 #![forbid(unsafe_code)]
 
@@ -16,6 +17,7 @@ pub mod config;
 pub mod identity;
 pub mod lifecycle;
 mod keyed_mac;
+pub mod keymaterial;
 pub mod sandbox;
 mod secret_file;
 pub mod server;

@@ -1,0 +1,60 @@
+//! The `file` source: bytes from a file the config room has already opened
+//! inside its confined directory, with the same size cap as a fetch.
+
+use std::io::Read;
+
+use super::error::KeyMaterialError;
+
+/// Reads an opened key-material file, refusing anything but a regular file
+/// (a FIFO or device would block or never end) and anything over
+/// `max_bytes`. The size is checked before reading and again while reading,
+/// since the file can grow in between.
+pub fn read_file(file: std::fs::File, max_bytes: u64) -> Result<Vec<u8>, KeyMaterialError> {
+    let meta = file.metadata().map_err(|err| KeyMaterialError::Read { reason: err.kind().to_string() })?;
+    if !meta.is_file() {
+        return Err(KeyMaterialError::Read { reason: "not a regular file".to_owned() });
+    }
+    if meta.len() > max_bytes {
+        return Err(KeyMaterialError::TooLarge { max_bytes });
+    }
+    read_capped(file, max_bytes)
+}
+
+/// Reads at most `max_bytes` from `reader`; one byte more is
+/// [`KeyMaterialError::TooLarge`].
+pub fn read_capped(reader: impl Read, max_bytes: u64) -> Result<Vec<u8>, KeyMaterialError> {
+    let mut out = Vec::new();
+    reader
+        .take(max_bytes.saturating_add(1))
+        .read_to_end(&mut out)
+        .map_err(|err| KeyMaterialError::Read { reason: err.kind().to_string() })?;
+    if u64::try_from(out.len()).unwrap_or(u64::MAX) > max_bytes {
+        return Err(KeyMaterialError::TooLarge { max_bytes });
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    #[test]
+    fn reads_up_to_the_cap_and_refuses_one_byte_more() {
+        assert_eq!(read_capped(&b"abcd"[..], 4).unwrap(), b"abcd");
+        assert_eq!(read_capped(&b"abcde"[..], 4).unwrap_err().code(), "keymaterial.too_large");
+        assert_eq!(read_capped(std::io::repeat(7), 1024).unwrap_err().code(), "keymaterial.too_large");
+    }
+
+    #[test]
+    fn files_are_checked_by_size_and_kind() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("jwks.json");
+        std::fs::File::create(&path).unwrap().write_all(b"{\"keys\":[]}").unwrap();
+        assert_eq!(read_file(std::fs::File::open(&path).unwrap(), 64).unwrap(), b"{\"keys\":[]}");
+        let err = read_file(std::fs::File::open(&path).unwrap(), 4).unwrap_err();
+        assert_eq!(err.code(), "keymaterial.too_large");
+        let err = read_file(std::fs::File::open(dir.path()).unwrap(), 64).unwrap_err();
+        assert_eq!(err.code(), "keymaterial.read");
+    }
+}
