@@ -1,7 +1,11 @@
 //! One integration-test binary, a module per room (link time is the cost of
 //! every extra test binary that links wasmtime).
 
+mod api_key;
+mod jwt;
+mod lifecycle;
 mod sandbox_guests;
 mod sandbox_wat;
+mod site;
 mod support;
 mod wat_guests;

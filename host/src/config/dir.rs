@@ -31,10 +31,15 @@ pub(crate) enum DirError {
 impl std::fmt::Display for DirError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Self::Outside => f.write_str("is outside the config's directory and every allowDirs entry"),
+            Self::Outside => {
+                f.write_str("is outside the config's directory and every allowDirs entry")
+            }
             Self::Unreadable(reason) => write!(f, "cannot be read: {reason}"),
             Self::TooLarge(max) => write!(f, "is larger than {max} bytes"),
-            Self::TooOpen(mode) => write!(f, "is readable by group or others (mode {mode:o}); chmod 600 it"),
+            Self::TooOpen(mode) => write!(
+                f,
+                "is readable by group or others (mode {mode:o}); chmod 600 it"
+            ),
         }
     }
 }
@@ -42,23 +47,36 @@ impl std::fmt::Display for DirError {
 impl ConfinedDirs {
     /// Opens the config's directory and each allowed extra directory.
     pub(crate) fn open(base_path: &Path, allow: &[PathBuf]) -> Result<Self, (usize, DirError)> {
-        let open = |path: &Path| Dir::open_ambient_dir(path, ambient_authority()).map_err(|e| DirError::Unreadable(e.kind().to_string()));
+        let open = |path: &Path| {
+            Dir::open_ambient_dir(path, ambient_authority())
+                .map_err(|e| DirError::Unreadable(e.kind().to_string()))
+        };
         let base = open(base_path).map_err(|e| (usize::MAX, e))?;
         let mut extra = Vec::with_capacity(allow.len());
         for (index, path) in allow.iter().enumerate() {
             if !path.is_absolute() {
-                return Err((index, DirError::Unreadable("allowDirs entries must be absolute".into())));
+                return Err((
+                    index,
+                    DirError::Unreadable("allowDirs entries must be absolute".into()),
+                ));
             }
             extra.push((path.clone(), open(path).map_err(|e| (index, e))?));
         }
-        Ok(Self { base_path: base_path.to_path_buf(), base, extra })
+        Ok(Self {
+            base_path: base_path.to_path_buf(),
+            base,
+            extra,
+        })
     }
 
     /// Where a relative path from the config lands, for files ward writes
     /// (the audit log) and cannot open through a handle ahead of time.
     pub(crate) fn resolve_for_writing(&self, path: &Path) -> Result<PathBuf, DirError> {
         let (root, rest) = self.split(path)?;
-        if rest.components().any(|c| !matches!(c, Component::Normal(_))) {
+        if rest
+            .components()
+            .any(|c| !matches!(c, Component::Normal(_)))
+        {
             return Err(DirError::Outside);
         }
         Ok(root.join(rest))
@@ -71,7 +89,11 @@ impl ConfinedDirs {
     }
 
     /// Reads a secret: refused if group or others may read it.
-    pub(crate) fn read_secret(&self, path: &Path, max: u64) -> Result<Zeroizing<Vec<u8>>, DirError> {
+    pub(crate) fn read_secret(
+        &self,
+        path: &Path,
+        max: u64,
+    ) -> Result<Zeroizing<Vec<u8>>, DirError> {
         let file = self.open_file(path)?;
         check_private(&file)?;
         read_capped(file, max).map(Zeroizing::new)
@@ -82,13 +104,20 @@ impl ConfinedDirs {
         let dir = self.dir_for(path);
         let file = dir.open(rest).map_err(|e| {
             // cap-std reports an escape as PermissionDenied; say what it means.
-            if e.kind() == std::io::ErrorKind::PermissionDenied { DirError::Outside } else { DirError::Unreadable(e.kind().to_string()) }
+            if e.kind() == std::io::ErrorKind::PermissionDenied {
+                DirError::Outside
+            } else {
+                DirError::Unreadable(e.kind().to_string())
+            }
         })?;
         Ok(file.into_std())
     }
 
     fn dir_for(&self, path: &Path) -> &Dir {
-        self.extra.iter().find(|(root, _)| path.is_absolute() && path.starts_with(root)).map_or(&self.base, |(_, dir)| dir)
+        self.extra
+            .iter()
+            .find(|(root, _)| path.is_absolute() && path.starts_with(root))
+            .map_or(&self.base, |(_, dir)| dir)
     }
 
     fn split<'p>(&'p self, path: &'p Path) -> Result<(&'p Path, &'p Path), DirError> {
@@ -97,14 +126,20 @@ impl ConfinedDirs {
         }
         self.extra
             .iter()
-            .find_map(|(root, _)| path.strip_prefix(root).ok().map(|rest| (root.as_path(), rest)))
+            .find_map(|(root, _)| {
+                path.strip_prefix(root)
+                    .ok()
+                    .map(|rest| (root.as_path(), rest))
+            })
             .ok_or(DirError::Outside)
     }
 }
 
 fn read_capped(file: std::fs::File, max: u64) -> Result<Vec<u8>, DirError> {
     let mut bytes = Vec::new();
-    file.take(max.saturating_add(1)).read_to_end(&mut bytes).map_err(|e| DirError::Unreadable(e.kind().to_string()))?;
+    file.take(max.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .map_err(|e| DirError::Unreadable(e.kind().to_string()))?;
     if bytes.len() as u64 > max {
         return Err(DirError::TooLarge(max));
     }
@@ -114,7 +149,12 @@ fn read_capped(file: std::fs::File, max: u64) -> Result<Vec<u8>, DirError> {
 #[cfg(unix)]
 fn check_private(file: &std::fs::File) -> Result<(), DirError> {
     use std::os::unix::fs::PermissionsExt;
-    let mode = file.metadata().map_err(|e| DirError::Unreadable(e.kind().to_string()))?.permissions().mode() & 0o777;
+    let mode = file
+        .metadata()
+        .map_err(|e| DirError::Unreadable(e.kind().to_string()))?
+        .permissions()
+        .mode()
+        & 0o777;
     if mode & 0o077 != 0 {
         return Err(DirError::TooOpen(mode));
     }

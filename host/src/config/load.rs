@@ -14,9 +14,14 @@ use crate::lifecycle::{BreakerSettings, ConformanceCase, Expect, Route};
 use crate::sandbox::{Limits, PluginOptions};
 
 use super::dir::{ConfinedDirs, DirError};
-use super::raw::{RawAudit, RawBreaker, RawCase, RawConfig, RawExpect, RawLimits, RawOverflow, RawPlugin, RawServer};
+use super::raw::{
+    RawAudit, RawBreaker, RawCase, RawConfig, RawExpect, RawLimits, RawOverflow, RawPlugin,
+    RawServer,
+};
 use super::trust::trust_policy_from_section;
-use super::{AuditConfig, ConfigError, MAX_CONFIG_BYTES, PluginConfig, PluginFiles, ServerConfig, WardConfig};
+use super::{
+    AuditConfig, ConfigError, MAX_CONFIG_BYTES, PluginConfig, PluginFiles, ServerConfig, WardConfig,
+};
 
 const MAX_ENVELOPE_BYTES: u64 = 1 << 20;
 const MAX_COMPONENT_BYTES: u64 = 64 << 20;
@@ -38,29 +43,48 @@ pub fn load(path: &Path) -> Result<WardConfig, ConfigError> {
         Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    Loader { shown: &shown, dirs: None }.run(raw, path, &base)
+    Loader {
+        shown: &shown,
+        dirs: None,
+    }
+    .run(raw, path, &base)
 }
 
 fn read_config(path: &Path, shown: &str) -> Result<Vec<u8>, ConfigError> {
     use std::io::Read;
-    let unreadable = |e: std::io::Error| ConfigError::Unreadable { path: shown.to_owned(), reason: e.kind().to_string() };
+    let unreadable = |e: std::io::Error| ConfigError::Unreadable {
+        path: shown.to_owned(),
+        reason: e.kind().to_string(),
+    };
     let file = std::fs::File::open(path).map_err(unreadable)?;
     let mut bytes = Vec::new();
-    file.take(MAX_CONFIG_BYTES + 1).read_to_end(&mut bytes).map_err(unreadable)?;
+    file.take(MAX_CONFIG_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(unreadable)?;
     if bytes.len() as u64 > MAX_CONFIG_BYTES {
-        return Err(ConfigError::TooLarge { path: shown.to_owned(), len: bytes.len() as u64 });
+        return Err(ConfigError::TooLarge {
+            path: shown.to_owned(),
+            len: bytes.len() as u64,
+        });
     }
     Ok(bytes)
 }
 
 /// Deserializes with the JSON path of the first problem; `prefix` places a
 /// separate file's paths (fixtures) under its config field.
-fn parse<'de, T: Deserialize<'de>>(bytes: &'de [u8], shown: &str, prefix: &str) -> Result<T, ConfigError> {
+fn parse<'de, T: Deserialize<'de>>(
+    bytes: &'de [u8],
+    shown: &str,
+    prefix: &str,
+) -> Result<T, ConfigError> {
     let mut de = serde_json::Deserializer::from_slice(bytes);
     serde_path_to_error::deserialize(&mut de).map_err(|err| {
         let inner = err.inner();
         if inner.is_syntax() || inner.is_eof() {
-            return ConfigError::NotJson { path: shown.to_owned(), detail: format!("line {} column {}", inner.line(), inner.column()) };
+            return ConfigError::NotJson {
+                path: shown.to_owned(),
+                detail: format!("line {} column {}", inner.line(), inner.column()),
+            };
         }
         let at = match err.path().to_string().as_str() {
             "." => prefix.trim_end_matches('.').to_owned(),
@@ -68,8 +92,20 @@ fn parse<'de, T: Deserialize<'de>>(bytes: &'de [u8], shown: &str, prefix: &str) 
         };
         // serde's message names the field or type, never the value's text.
         let problem = inner.to_string();
-        let problem = problem.split(" at line ").next().unwrap_or_default().to_owned();
-        ConfigError::Invalid { path: shown.to_owned(), at: if at.is_empty() { "(top level)".into() } else { at }, problem }
+        let problem = problem
+            .split(" at line ")
+            .next()
+            .unwrap_or_default()
+            .to_owned();
+        ConfigError::Invalid {
+            path: shown.to_owned(),
+            at: if at.is_empty() {
+                "(top level)".into()
+            } else {
+                at
+            },
+            problem,
+        }
     })
 }
 
@@ -80,7 +116,11 @@ struct Loader<'a> {
 
 impl Loader<'_> {
     fn invalid(&self, at: impl Into<String>, problem: impl Into<String>) -> ConfigError {
-        ConfigError::Invalid { path: self.shown.to_owned(), at: at.into(), problem: problem.into() }
+        ConfigError::Invalid {
+            path: self.shown.to_owned(),
+            at: at.into(),
+            problem: problem.into(),
+        }
     }
 
     fn run(mut self, raw: RawConfig, path: &Path, base: &Path) -> Result<WardConfig, ConfigError> {
@@ -90,13 +130,21 @@ impl Loader<'_> {
         })?;
         self.dirs = Some(dirs);
         let trust = trust_policy_from_section(raw.trust, self.shown)?;
-        let identity_key = IdentityKey::from_bytes(self.secret(&raw.identity.key_file, "identity.keyFile")?.to_vec())
-            .map_err(|e| self.invalid("identity.keyFile", key_problem(&e.to_string())))?;
+        let identity_key = IdentityKey::from_bytes(
+            self.secret(&raw.identity.key_file, "identity.keyFile")?
+                .to_vec(),
+        )
+        .map_err(|e| self.invalid("identity.keyFile", key_problem(&e.to_string())))?;
         let claims = match raw.identity.label_keys {
             None => ClaimsPolicy::default(),
             Some(keys) => {
-                if let Some(i) = keys.iter().position(|k| k.is_empty() || k.len() > 64 || !k.bytes().all(|b| b.is_ascii_graphic())) {
-                    return Err(self.invalid(format!("identity.labelKeys[{i}]"), "must be 1 to 64 visible ASCII characters"));
+                if let Some(i) = keys.iter().position(|k| {
+                    k.is_empty() || k.len() > 64 || !k.bytes().all(|b| b.is_ascii_graphic())
+                }) {
+                    return Err(self.invalid(
+                        format!("identity.labelKeys[{i}]"),
+                        "must be 1 to 64 visible ASCII characters",
+                    ));
                 }
                 ClaimsPolicy::with_label_keys(keys)
             }
@@ -111,19 +159,34 @@ impl Loader<'_> {
             }
             plugins.push(self.plugin(plugin, &at, raw.plugins_enabled)?);
         }
-        Ok(WardConfig { path: path.to_path_buf(), trust, identity_key, claims, audit, server, plugins_enabled: raw.plugins_enabled, plugins })
+        Ok(WardConfig {
+            path: path.to_path_buf(),
+            trust,
+            identity_key,
+            claims,
+            audit,
+            server,
+            plugins_enabled: raw.plugins_enabled,
+            plugins,
+        })
     }
 
     fn dirs(&self) -> Result<&ConfinedDirs, ConfigError> {
-        self.dirs.as_ref().ok_or_else(|| self.invalid("(config directory)", "not opened"))
+        self.dirs
+            .as_ref()
+            .ok_or_else(|| self.invalid("(config directory)", "not opened"))
     }
 
     fn read(&self, path: &Path, max: u64, at: &str) -> Result<Vec<u8>, ConfigError> {
-        self.dirs()?.read(path, max).map_err(|e| self.file_problem(at, path, &e))
+        self.dirs()?
+            .read(path, max)
+            .map_err(|e| self.file_problem(at, path, &e))
     }
 
     fn secret(&self, path: &Path, at: &str) -> Result<Zeroizing<Vec<u8>>, ConfigError> {
-        self.dirs()?.read_secret(path, MAX_SECRET_BYTES).map_err(|e| self.file_problem(at, path, &e))
+        self.dirs()?
+            .read_secret(path, MAX_SECRET_BYTES)
+            .map_err(|e| self.file_problem(at, path, &e))
     }
 
     fn file_problem(&self, at: &str, path: &Path, err: &DirError) -> ConfigError {
@@ -131,14 +194,26 @@ impl Loader<'_> {
     }
 
     fn audit(&self, raw: RawAudit) -> Result<AuditConfig, ConfigError> {
-        let file = self.dirs()?.resolve_for_writing(&raw.file).map_err(|e| self.file_problem("audit.file", &raw.file, &e))?;
+        let file = self
+            .dirs()?
+            .resolve_for_writing(&raw.file)
+            .map_err(|e| self.file_problem("audit.file", &raw.file, &e))?;
         let key = AuditKey::from_bytes(self.secret(&raw.key_file, "audit.keyFile")?.to_vec())
             .map_err(|e| self.invalid("audit.keyFile", key_problem(&e.to_string())))?;
-        let mut options = AuditOptions { record_allowed: raw.record_allowed, ..AuditOptions::default() };
+        let mut options = AuditOptions {
+            record_allowed: raw.record_allowed,
+            ..AuditOptions::default()
+        };
         options.policy = match (raw.overflow, raw.block_max_wait_ms) {
-            (RawOverflow::Block, wait) => OverflowPolicy::Block { max_wait: Duration::from_millis(wait.unwrap_or(1000).min(MAX_TIMEOUT_MS)) },
+            (RawOverflow::Block, wait) => OverflowPolicy::Block {
+                max_wait: Duration::from_millis(wait.unwrap_or(1000).min(MAX_TIMEOUT_MS)),
+            },
             (RawOverflow::DropAndCount, None) => OverflowPolicy::DropAndCount,
-            (RawOverflow::DropAndCount, Some(_)) => return Err(self.invalid("audit.blockMaxWaitMs", "only applies to overflow \"block\"")),
+            (RawOverflow::DropAndCount, Some(_)) => {
+                return Err(
+                    self.invalid("audit.blockMaxWaitMs", "only applies to overflow \"block\"")
+                );
+            }
         };
         if let Some(max) = raw.max_file_bytes {
             options.max_file_bytes = positive(max, "audit.maxFileBytes", self)?;
@@ -151,14 +226,25 @@ impl Loader<'_> {
 
     fn server(&self, raw: RawServer) -> Result<ServerConfig, ConfigError> {
         let listen = raw.listen.as_deref().unwrap_or(DEFAULT_LISTEN);
-        let listen: SocketAddr = listen.parse().map_err(|_| self.invalid("server.listen", "must be an IP:port address such as 127.0.0.1:8181"))?;
+        let listen: SocketAddr = listen.parse().map_err(|_| {
+            self.invalid(
+                "server.listen",
+                "must be an IP:port address such as 127.0.0.1:8181",
+            )
+        })?;
         let ms = |value: Option<u64>, at: &str| -> Result<Option<Duration>, ConfigError> {
             value.map(|v| timeout_ms(v, at, self)).transpose()
         };
         Ok(ServerConfig {
             listen,
-            max_connections: raw.max_connections.map(|v| positive(v, "server.maxConnections", self)).transpose()?,
-            max_header_bytes: raw.max_header_bytes.map(|v| positive(v, "server.maxHeaderBytes", self)).transpose()?,
+            max_connections: raw
+                .max_connections
+                .map(|v| positive(v, "server.maxConnections", self))
+                .transpose()?,
+            max_header_bytes: raw
+                .max_header_bytes
+                .map(|v| positive(v, "server.maxHeaderBytes", self))
+                .transpose()?,
             header_timeout: ms(raw.header_timeout_ms, "server.headerTimeoutMs")?,
             request_timeout: ms(raw.request_timeout_ms, "server.requestTimeoutMs")?,
             drain_timeout: ms(raw.drain_timeout_ms, "server.drainTimeoutMs")?,
@@ -166,19 +252,42 @@ impl Loader<'_> {
         })
     }
 
-    fn plugin(&self, raw: RawPlugin, at: &str, plugins_enabled: bool) -> Result<PluginConfig, ConfigError> {
+    fn plugin(
+        &self,
+        raw: RawPlugin,
+        at: &str,
+        plugins_enabled: bool,
+    ) -> Result<PluginConfig, ConfigError> {
         // The audit log's plugin-id alphabet: the id must be recordable as is.
-        if raw.id.is_empty() || raw.id.len() > 64 || !raw.id.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b)) {
-            return Err(self.invalid(format!("{at}.id"), "must be 1 to 64 characters of [A-Za-z0-9._-]"));
+        if raw.id.is_empty()
+            || raw.id.len() > 64
+            || !raw
+                .id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+        {
+            return Err(self.invalid(
+                format!("{at}.id"),
+                "must be 1 to 64 characters of [A-Za-z0-9._-]",
+            ));
         }
-        let route = Route::new(&raw.route.header, raw.route.scheme.as_deref()).map_err(|e| self.invalid(format!("{at}.route"), e.to_string()))?;
+        let route = Route::new(&raw.route.header, raw.route.scheme.as_deref())
+            .map_err(|e| self.invalid(format!("{at}.route"), e.to_string()))?;
         let limits = self.limits(&raw.limits, &format!("{at}.limits"))?;
         let breaker = self.breaker(&raw.breaker, &format!("{at}.breaker"))?;
         let serving = raw.enabled && plugins_enabled;
         let files = if serving {
             Some(PluginFiles {
-                envelope: self.read(&raw.envelope, MAX_ENVELOPE_BYTES, &format!("{at}.envelope"))?,
-                component: self.read(&raw.component, MAX_COMPONENT_BYTES, &format!("{at}.component"))?,
+                envelope: self.read(
+                    &raw.envelope,
+                    MAX_ENVELOPE_BYTES,
+                    &format!("{at}.envelope"),
+                )?,
+                component: self.read(
+                    &raw.component,
+                    MAX_COMPONENT_BYTES,
+                    &format!("{at}.component"),
+                )?,
             })
         } else {
             None
@@ -187,22 +296,40 @@ impl Loader<'_> {
         for (i, material) in raw.key_material.iter().enumerate() {
             let at = format!("{at}.keyMaterial[{i}]");
             if material.name.is_empty() || keys.iter().any(|(name, _)| *name == material.name) {
-                return Err(self.invalid(format!("{at}.name"), "must be non-empty and unique within the plugin"));
+                return Err(self.invalid(
+                    format!("{at}.name"),
+                    "must be non-empty and unique within the plugin",
+                ));
             }
             let max = material.max_bytes.unwrap_or(DEFAULT_KEY_MATERIAL_BYTES);
             if max == 0 || max > MAX_KEY_MATERIAL_BYTES {
-                return Err(self.invalid(format!("{at}.maxBytes"), format!("must be 1 to {MAX_KEY_MATERIAL_BYTES}")));
+                return Err(self.invalid(
+                    format!("{at}.maxBytes"),
+                    format!("must be 1 to {MAX_KEY_MATERIAL_BYTES}"),
+                ));
             }
             match (&material.file, &material.url) {
                 (Some(file), None) => {
-                    let bytes = if serving { self.read(file, max, &format!("{at}.file"))? } else { Vec::new() };
+                    let bytes = if serving {
+                        self.read(file, max, &format!("{at}.file"))?
+                    } else {
+                        Vec::new()
+                    };
                     keys.push((material.name.clone(), bytes));
                 }
-                (None, Some(_)) => return Err(self.invalid(format!("{at}.url"), "url key material is not available in this build; use file")),
+                (None, Some(_)) => {
+                    return Err(self.invalid(
+                        format!("{at}.url"),
+                        "url key material is not available in this build; use file",
+                    ));
+                }
                 _ => return Err(self.invalid(at, "needs exactly one of file or url")),
             }
             if material.refresh_seconds.is_some() && material.url.is_none() {
-                return Err(self.invalid(format!("{at}.refreshSeconds"), "only applies to url key material (files are re-read on reload)"));
+                return Err(self.invalid(
+                    format!("{at}.refreshSeconds"),
+                    "only applies to url key material (files are re-read on reload)",
+                ));
             }
         }
         let conformance = match (&raw.conformance, serving) {
@@ -214,7 +341,11 @@ impl Loader<'_> {
             enabled: raw.enabled,
             route,
             files,
-            options: PluginOptions { limits, settings: raw.settings.into_iter().collect(), keys },
+            options: PluginOptions {
+                limits,
+                settings: raw.settings.into_iter().collect(),
+                keys,
+            },
             conformance,
             breaker,
         })
@@ -253,7 +384,8 @@ impl Loader<'_> {
             breaker.window = Duration::from_millis(positive(v, &format!("{at}.windowMs"), self)?);
         }
         if let Some(v) = raw.cooldown_ms {
-            breaker.cooldown = Duration::from_millis(positive(v, &format!("{at}.cooldownMs"), self)?);
+            breaker.cooldown =
+                Duration::from_millis(positive(v, &format!("{at}.cooldownMs"), self)?);
         }
         Ok(breaker)
     }
@@ -281,8 +413,16 @@ impl Loader<'_> {
     }
 }
 
-fn positive<T: PartialOrd + Default>(value: T, at: &str, loader: &Loader<'_>) -> Result<T, ConfigError> {
-    if value > T::default() { Ok(value) } else { Err(loader.invalid(at, "must be greater than 0")) }
+fn positive<T: PartialOrd + Default>(
+    value: T,
+    at: &str,
+    loader: &Loader<'_>,
+) -> Result<T, ConfigError> {
+    if value > T::default() {
+        Ok(value)
+    } else {
+        Err(loader.invalid(at, "must be greater than 0"))
+    }
 }
 
 fn timeout_ms(value: u64, at: &str, loader: &Loader<'_>) -> Result<Duration, ConfigError> {
@@ -295,5 +435,8 @@ fn timeout_ms(value: u64, at: &str, loader: &Loader<'_>) -> Result<Duration, Con
 /// The key types' own messages name "<memory>" as the path; the config names
 /// the field instead, so keep only the reason.
 fn key_problem(message: &str) -> String {
-    message.split_once("; ").map_or(message, |(_, why)| why).to_owned()
+    message
+        .split_once("; ")
+        .map_or(message, |(_, why)| why)
+        .to_owned()
 }

@@ -60,11 +60,24 @@ impl Gateway {
     /// plugin failure (other than a revocation, which unloads it) stops the
     /// start: ward does not serve a partial set.
     pub fn start(config: WardConfig) -> Result<Self, LifecycleError> {
-        let audit = AuditLog::open(&config.audit.file, &config.audit.key, config.audit.options.clone())?;
-        let runtime_config = RuntimeConfig { claims: config.claims.clone(), ..RuntimeConfig::default() };
+        let audit = AuditLog::open(
+            &config.audit.file,
+            &config.audit.key,
+            config.audit.options.clone(),
+        )?;
+        let runtime_config = RuntimeConfig {
+            claims: config.claims.clone(),
+            ..RuntimeConfig::default()
+        };
         let identity_key = config.identity_key.clone();
         let runtime = Runtime::new(runtime_config, identity_key)?;
-        let next = assemble(&runtime, &config, &PluginSet::empty(), &audit, now_ms())?;
+        let next = assemble(
+            &runtime,
+            &config,
+            &PluginSet::empty(),
+            Some(&audit),
+            now_ms(),
+        )?;
         for event in next.events {
             audit.lifecycle(event)?;
         }
@@ -80,6 +93,18 @@ impl Gateway {
             reloads_refused: AtomicU64::new(0),
             audit_dropped: AtomicU64::new(0),
         })
+    }
+
+    /// Everything `start` checks (signatures, compilation, probes, conformance)
+    /// without opening the audit log or serving: `ward check`.
+    pub fn check(config: &WardConfig) -> Result<Vec<PluginStatus>, LifecycleError> {
+        let runtime_config = RuntimeConfig {
+            claims: config.claims.clone(),
+            ..RuntimeConfig::default()
+        };
+        let runtime = Runtime::new(runtime_config, config.identity_key.clone())?;
+        let next = assemble(&runtime, config, &PluginSet::empty(), None, now_ms())?;
+        Ok(statuses(&next.set))
     }
 
     /// Re-reads the config file this gateway started from and applies it.
@@ -98,7 +123,10 @@ impl Gateway {
     /// what changes, then swaps it in at once. On any failure the old set
     /// keeps serving and `config.reload.refused` is recorded.
     pub fn reload(&self, config: WardConfig) -> Result<(), LifecycleError> {
-        let _one_at_a_time = self.reload_lock.lock().unwrap_or_else(PoisonError::into_inner);
+        let _one_at_a_time = self
+            .reload_lock
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         let outcome = self.try_reload(&config);
         if let Err(err) = &outcome {
             self.refused(err);
@@ -108,16 +136,20 @@ impl Gateway {
 
     fn try_reload(&self, config: &WardConfig) -> Result<(), LifecycleError> {
         if restart_fingerprint(config) != self.restart_fingerprint {
-            return Err(LifecycleError::RestartRequired { what: "identity or audit" });
+            return Err(LifecycleError::RestartRequired {
+                what: "identity or audit",
+            });
         }
         let old = self.current.load_full();
-        let next = assemble(&self.runtime, config, &old, &self.audit, now_ms())?;
+        let next = assemble(&self.runtime, config, &old, Some(&self.audit), now_ms())?;
         // Durable before the swap: a plugin serves only after its
         // load.accepted is on disk, and stops only with its unload recorded.
         for event in next.events {
             self.audit.lifecycle(event)?;
         }
-        self.audit.lifecycle(Event::ReloadApplied { reason: Code::new("reload")? })?;
+        self.audit.lifecycle(Event::ReloadApplied {
+            reason: Code::new("reload")?,
+        })?;
         self.current.store(Arc::new(next.set));
         self.reloads_applied.fetch_add(1, Ordering::Relaxed);
         Ok(())
@@ -130,7 +162,10 @@ impl Gateway {
             // this; the error still reaches the caller.
             let _ = self.audit.lifecycle(Event::ReloadRefused { reason });
         }
-        tracing::warn!(code = err.code(), "reload refused; the previous plugin set keeps serving");
+        tracing::warn!(
+            code = err.code(),
+            "reload refused; the previous plugin set keeps serving"
+        );
     }
 
     /// Decides one request from its headers at `now_ms`.
@@ -144,9 +179,17 @@ impl Gateway {
                 Slice::Found(token) => return self.call(entry, token, now_ms),
             }
         }
-        let reason = if malformed { DenyReason::MalformedCredential } else { DenyReason::MissingCredential };
+        let reason = if malformed {
+            DenyReason::MalformedCredential
+        } else {
+            DenyReason::MissingCredential
+        };
         let challenge = set.entries.first().map(|e| Arc::from(e.route.challenge()));
-        GateDecision { plugin_id: None, challenge, decision: Decision::Deny(reason) }
+        GateDecision {
+            plugin_id: None,
+            challenge,
+            decision: Decision::Deny(reason),
+        }
     }
 
     fn call(&self, entry: &Entry, token: &str, now_ms: u64) -> GateDecision {
@@ -157,26 +200,42 @@ impl Gateway {
             Slot::Active(active) => self.call_active(entry, active, token, now_ms, started),
         };
         self.record(entry, &decision, started);
-        GateDecision { plugin_id: Some(Arc::clone(&entry.id)), challenge: Some(Arc::from(entry.route.challenge())), decision }
+        GateDecision {
+            plugin_id: Some(Arc::clone(&entry.id)),
+            challenge: Some(Arc::from(entry.route.challenge())),
+            decision,
+        }
     }
 
-    fn call_active(&self, entry: &Entry, active: &Active, token: &str, now_ms: u64, started: Instant) -> Decision {
+    fn call_active(
+        &self,
+        entry: &Entry,
+        active: &Active,
+        token: &str,
+        now_ms: u64,
+        started: Instant,
+    ) -> Decision {
         let (admission, opened) = active.breaker.admit(started);
-        if let Some(transition) = opened {
-            if self.transition(entry, transition).is_err() {
-                active.breaker.abandon_probe();
-                return Decision::Deny(DenyReason::PluginUnavailable);
-            }
+        if let Some(transition) = opened
+            && self.transition(entry, transition).is_err()
+        {
+            active.breaker.abandon_probe();
+            return Decision::Deny(DenyReason::PluginUnavailable);
         }
         if admission == Admission::Refuse {
             return Decision::Deny(DenyReason::PluginUnavailable);
         }
-        let credential = Credential { scheme: entry.route.guest_scheme(), token };
+        let credential = Credential {
+            scheme: entry.route.guest_scheme(),
+            token,
+        };
         let decision = active.plugin.authenticate(credential, now_ms);
         let fault = matches!(&decision, Decision::Deny(reason) if reason.is_fault());
         if let Some(transition) = active.breaker.record(admission, fault, Instant::now()) {
             // A close that cannot be recorded does not happen.
-            if self.transition(entry, transition).is_err() && transition.to == crate::audit::BreakerState::Closed {
+            if self.transition(entry, transition).is_err()
+                && transition.to == crate::audit::BreakerState::Closed
+            {
                 active.breaker.abandon_probe();
             }
         }
@@ -184,7 +243,11 @@ impl Gateway {
     }
 
     fn transition(&self, entry: &Entry, transition: Transition) -> Result<(), LifecycleError> {
-        let event = Event::Breaker { state: transition.to, plugin_id: entry.audit_id.clone(), cause: Code::new(transition.cause)? };
+        let event = Event::Breaker {
+            state: transition.to,
+            plugin_id: entry.audit_id.clone(),
+            cause: Code::new(transition.cause)?,
+        };
         self.audit.lifecycle(event)?;
         tracing::warn!(plugin = &*entry.id, state = ?transition.to, cause = transition.cause, "circuit breaker");
         Ok(())
@@ -199,15 +262,26 @@ impl Gateway {
         match decision {
             Decision::Allow(identity) => {
                 if let Ok(identity_id) = IdentityId::new(&identity.id) {
-                    events.push(Event::AuthenticateAllow { plugin_id, identity_id, duration_us });
+                    events.push(Event::AuthenticateAllow {
+                        plugin_id,
+                        identity_id,
+                        duration_us,
+                    });
                 }
             }
             Decision::Deny(reason) => {
                 if let Some(kind) = trap_kind(*reason) {
-                    events.push(Event::Trap { plugin_id: plugin_id.clone(), kind });
+                    events.push(Event::Trap {
+                        plugin_id: plugin_id.clone(),
+                        kind,
+                    });
                 }
                 if let Ok(reason) = Code::new(reason.code()) {
-                    events.push(Event::AuthenticateDeny { plugin_id, reason, duration_us });
+                    events.push(Event::AuthenticateDeny {
+                        plugin_id,
+                        reason,
+                        duration_us,
+                    });
                 }
             }
         }
@@ -220,32 +294,34 @@ impl Gateway {
 
     /// Each configured plugin and its state.
     pub fn plugins(&self) -> Vec<PluginStatus> {
-        self.current
-            .load()
-            .entries
-            .iter()
-            .map(|entry| {
-                let (state, active) = match &entry.slot {
-                    Slot::Active(active) => ("active", Some(&active.plugin)),
-                    Slot::Disabled => ("disabled", None),
-                    Slot::Revoked => ("revoked", None),
-                };
-                PluginStatus {
-                    id: entry.id.to_string(),
-                    state,
-                    version: active.map(|p| p.version().to_owned()),
-                    signer_key_id: active.map(|p| p.signer_key_id().to_owned()),
-                    entry_sha256: active.map(|p| p.entry_sha256().to_owned()),
-                    imports_wasi: active.map(|p| p.imports_wasi()),
-                }
-            })
-            .collect()
+        statuses(&self.current.load())
     }
 
     /// Writes queued audit events and syncs the log.
     pub fn flush_audit(&self) -> Result<u64, LifecycleError> {
         Ok(self.audit.flush()?)
     }
+}
+
+fn statuses(set: &PluginSet) -> Vec<PluginStatus> {
+    set.entries
+        .iter()
+        .map(|entry| {
+            let (state, active) = match &entry.slot {
+                Slot::Active(active) => ("active", Some(&active.plugin)),
+                Slot::Disabled => ("disabled", None),
+                Slot::Revoked => ("revoked", None),
+            };
+            PluginStatus {
+                id: entry.id.to_string(),
+                state,
+                version: active.map(|p| p.version().to_owned()),
+                signer_key_id: active.map(|p| p.signer_key_id().to_owned()),
+                entry_sha256: active.map(|p| p.entry_sha256().to_owned()),
+                imports_wasi: active.map(|p| p.imports_wasi()),
+            }
+        })
+        .collect()
 }
 
 fn trap_kind(reason: DenyReason) -> Option<TrapKind> {
@@ -292,26 +368,59 @@ impl Gate for Gateway {
 
     fn write_metrics(&self, out: &mut String) {
         let set = self.current.load();
-        let _ = writeln!(out, "# HELP ward_plugin_state 1 for the state each configured plugin is in.\n# TYPE ward_plugin_state gauge");
+        let _ = writeln!(
+            out,
+            "# HELP ward_plugin_state 1 for the state each configured plugin is in.\n# TYPE ward_plugin_state gauge"
+        );
         for entry in &set.entries {
             let state = match &entry.slot {
                 Slot::Active(_) => "active",
                 Slot::Disabled => "disabled",
                 Slot::Revoked => "revoked",
             };
-            let _ = writeln!(out, "ward_plugin_state{{plugin=\"{}\",state=\"{state}\"}} 1", entry.audit_id.as_str());
+            let _ = writeln!(
+                out,
+                "ward_plugin_state{{plugin=\"{}\",state=\"{state}\"}} 1",
+                entry.audit_id.as_str()
+            );
         }
-        let _ = writeln!(out, "# HELP ward_breaker_open 1 while a plugin's circuit breaker is open or half-open.\n# TYPE ward_breaker_open gauge");
+        let _ = writeln!(
+            out,
+            "# HELP ward_breaker_open 1 while a plugin's circuit breaker is open or half-open.\n# TYPE ward_breaker_open gauge"
+        );
         for entry in &set.entries {
             if let Slot::Active(active) = &entry.slot {
-                let _ = writeln!(out, "ward_breaker_open{{plugin=\"{}\"}} {}", entry.audit_id.as_str(), u8::from(active.breaker.is_tripped()));
+                let _ = writeln!(
+                    out,
+                    "ward_breaker_open{{plugin=\"{}\"}} {}",
+                    entry.audit_id.as_str(),
+                    u8::from(active.breaker.is_tripped())
+                );
             }
         }
-        let _ = writeln!(out, "# HELP ward_reloads_total Config reloads by result.\n# TYPE ward_reloads_total counter");
-        let _ = writeln!(out, "ward_reloads_total{{result=\"applied\"}} {}", self.reloads_applied.load(Ordering::Relaxed));
-        let _ = writeln!(out, "ward_reloads_total{{result=\"refused\"}} {}", self.reloads_refused.load(Ordering::Relaxed));
-        let _ = writeln!(out, "# HELP ward_audit_dropped_total Request audit events dropped by the overflow policy (each recorded as audit.dropped).\n# TYPE ward_audit_dropped_total counter");
-        let _ = writeln!(out, "ward_audit_dropped_total {}", self.audit_dropped.load(Ordering::Relaxed));
+        let _ = writeln!(
+            out,
+            "# HELP ward_reloads_total Config reloads by result.\n# TYPE ward_reloads_total counter"
+        );
+        let _ = writeln!(
+            out,
+            "ward_reloads_total{{result=\"applied\"}} {}",
+            self.reloads_applied.load(Ordering::Relaxed)
+        );
+        let _ = writeln!(
+            out,
+            "ward_reloads_total{{result=\"refused\"}} {}",
+            self.reloads_refused.load(Ordering::Relaxed)
+        );
+        let _ = writeln!(
+            out,
+            "# HELP ward_audit_dropped_total Request audit events dropped by the overflow policy (each recorded as audit.dropped).\n# TYPE ward_audit_dropped_total counter"
+        );
+        let _ = writeln!(
+            out,
+            "ward_audit_dropped_total {}",
+            self.audit_dropped.load(Ordering::Relaxed)
+        );
     }
 
     fn shutdown(&self) {

@@ -1,0 +1,34 @@
+//! `ward check ward.json`: everything `ward serve` would check at start
+//! (parse, files, signatures, compilation, probes, conformance), with the
+//! same error texts, without opening the audit log or a port.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use ward::lifecycle::Gateway;
+
+use super::CliError;
+
+/// Arguments of `ward check`.
+#[derive(clap::Args)]
+pub struct Args {
+    /// The ward.json to check.
+    config: PathBuf,
+}
+
+pub fn run(args: Args) -> Result<ExitCode, CliError> {
+    let config = ward::config::load(&args.config).map_err(|e| CliError::new(e.to_string()))?;
+    let audit_file = config.audit.file.display().to_string();
+    let listen = config.server.listen;
+    let statuses = Gateway::check(&config).map_err(|e| CliError::new(e.to_string()))?;
+    println!("{}: ok (listen {listen}, audit {audit_file})", args.config.display());
+    for status in statuses {
+        let mut line = format!("  plugin {}: {}", status.id, status.state);
+        if let (Some(version), Some(signer), Some(entry)) = (&status.version, &status.signer_key_id, &status.entry_sha256) {
+            let wasi = if status.imports_wasi == Some(true) { ", imports WASI (deny-all)" } else { "" };
+            line.push_str(&format!(", version {version}, signed by {signer}, entry sha256 {entry}{wasi}"));
+        }
+        println!("{line}");
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,49 @@
+//! `ward serve --config ward.json`: the forward-auth sidecar.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use ward::config::ServerConfig;
+use ward::lifecycle::Gateway;
+use ward::server::ServerOptions;
+
+use super::CliError;
+
+/// Arguments of `ward serve`.
+#[derive(clap::Args)]
+pub struct Args {
+    /// The ward.json to serve; SIGHUP re-reads it.
+    #[arg(long, short)]
+    config: PathBuf,
+    /// Listen here instead of `server.listen`.
+    #[arg(long)]
+    listen: Option<SocketAddr>,
+}
+
+pub fn run(args: Args) -> Result<ExitCode, CliError> {
+    let config = ward::config::load(&args.config).map_err(|e| CliError::new(e.to_string()))?;
+    ward::server::init_logging(config.server.json_logs);
+    let options = server_options(&config.server, args.listen);
+    options.validate().map_err(|e| CliError::new(e.to_string()))?;
+    let gateway = Gateway::start(config).map_err(|e| CliError::new(e.to_string()))?;
+    for status in gateway.plugins() {
+        tracing::info!(plugin = %status.id, state = status.state, version = status.version.as_deref().unwrap_or("-"), "plugin");
+    }
+    ward::server::run(Arc::new(gateway), options).map_err(|e| CliError::new(e.to_string()))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn server_options(config: &ServerConfig, listen: Option<SocketAddr>) -> ServerOptions {
+    let defaults = ServerOptions::default();
+    ServerOptions {
+        listen: listen.unwrap_or(config.listen),
+        max_connections: config.max_connections.unwrap_or(defaults.max_connections),
+        max_header_bytes: config.max_header_bytes.unwrap_or(defaults.max_header_bytes),
+        header_read_timeout: config.header_timeout.unwrap_or(defaults.header_read_timeout),
+        request_timeout: config.request_timeout.unwrap_or(defaults.request_timeout),
+        drain_timeout: config.drain_timeout.unwrap_or(defaults.drain_timeout),
+        ..defaults
+    }
+}

@@ -1,0 +1,288 @@
+//! The plugin lifecycle through `ward.json`: routing, the conformance gate,
+//! the circuit breaker, atomic reload, revocation and the kill switches, each
+//! checked in the audit log, which must never hold a credential.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use http::{HeaderMap, HeaderValue};
+use serde_json::{Value, json};
+use ward::lifecycle::Gateway;
+use ward::sandbox::{Decision, DenyReason};
+
+use crate::site::Site;
+use crate::support::SIGNER;
+use crate::wat_guests::{allow_fixed, component};
+
+const MARKER: &str = "MARKERc4f1a9e0";
+
+fn bearer(token: &str) -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    headers.insert("authorization", HeaderValue::from_str(&format!("Bearer {token}")).unwrap());
+    headers
+}
+
+fn hostile_site() -> Site {
+    let site = Site::new();
+    site.add_plugin("hostile", &std::fs::read(ward_tests::HOSTILE).unwrap());
+    site
+}
+
+fn bearer_route() -> Value {
+    json!({ "header": "Authorization", "scheme": "Bearer" })
+}
+
+fn deny_code(decision: &Decision) -> &'static str {
+    match decision {
+        Decision::Allow(_) => "allow",
+        Decision::Deny(reason) => reason.code(),
+    }
+}
+
+fn start(site: &Site, plugins: Vec<Value>, edit: impl FnOnce(&mut Value)) -> Gateway {
+    let config = site.config(plugins, edit);
+    Gateway::start(site.load(&config)).unwrap()
+}
+
+#[test]
+fn routes_decide_and_the_audit_never_holds_the_credential() {
+    let site = hostile_site();
+    let gateway = start(&site, vec![Site::plugin("hostile", bearer_route())], |_| {});
+    site.assert_audit("plugin.load.accepted", 1);
+
+    let allowed = gateway.authenticate(&bearer(&format!("ok:{MARKER}")), 0);
+    let Decision::Allow(identity) = &allowed.decision else { panic!("{allowed:?}") };
+    assert_eq!(identity.provider, "hostile");
+    assert!(!identity.id.contains(MARKER));
+    assert_eq!(allowed.plugin_id.as_deref(), Some("hostile"));
+
+    assert_eq!(deny_code(&gateway.authenticate(&bearer(&format!("deny:{MARKER}")), 0).decision), "plugin:denied");
+    assert_eq!(deny_code(&gateway.authenticate(&bearer("deny:expired"), 0).decision), "plugin:expired");
+    assert_eq!(deny_code(&gateway.authenticate(&bearer("unreachable"), 0).decision), "trap");
+    // Not this route: another scheme, no header, a repeated header.
+    let mut basic = HeaderMap::new();
+    basic.insert("authorization", HeaderValue::from_str(&format!("Basic {MARKER}")).unwrap());
+    let missing = gateway.authenticate(&basic, 0);
+    assert_eq!(deny_code(&missing.decision), "missing-credential");
+    assert_eq!(missing.challenge.as_deref(), Some("Bearer"));
+    assert_eq!(missing.plugin_id, None);
+    let mut twice = bearer("ok:a");
+    twice.append("authorization", HeaderValue::from_static("Bearer ok:b"));
+    assert_eq!(deny_code(&gateway.authenticate(&twice, 0).decision), "malformed-credential");
+
+    gateway.flush_audit().unwrap();
+    site.assert_audit("plugin.authenticate.deny", 3);
+    site.assert_audit("plugin.trap", 1);
+    assert!(!site.audit_text().contains(MARKER), "credential in the audit log");
+}
+
+#[test]
+fn conformance_gate_refuses_a_plugin_that_allows_what_it_must_deny() {
+    let site = hostile_site();
+    let cases = json!([
+        { "credential": "ok:alice", "scheme": "bearer", "expect": "allow" },
+        { "credential": format!("ok:{MARKER}"), "scheme": "bearer", "expect": "deny" },
+    ]);
+    site.write("fixtures.json", cases.to_string().as_bytes());
+    let mut plugin = Site::plugin("hostile", bearer_route());
+    plugin["conformance"] = json!("fixtures.json");
+    let config = site.config(vec![plugin.clone()], |_| {});
+    let err = Gateway::start(site.load(&config)).err().expect("a non-conforming plugin must not load");
+    assert_eq!(err.code(), "conformance-failed");
+    assert!(!err.to_string().contains(MARKER));
+    site.assert_audit("plugin.conformance.failed", 1);
+    site.assert_audit("plugin.load.refused", 1);
+    assert!(!site.audit_text().contains("plugin.load.accepted"));
+    assert!(site.audit_text().contains("\"caseIndex\":1"), "{}", site.audit_text());
+    assert!(!site.audit_text().contains(MARKER), "fixture credential in the audit log");
+
+    // The same plugin with correct expectations serves; subject hashes are checked too.
+    let good = json!([{ "credential": "ok:alice", "scheme": "bearer", "expect": "allow" }, { "credential": "deny:expired", "scheme": "bearer", "expect": "deny" }]);
+    site.write("fixtures.json", good.to_string().as_bytes());
+    let gateway = Gateway::start(site.load(&config)).unwrap();
+    let Decision::Allow(alice) = gateway.authenticate(&bearer("ok:alice"), 0).decision else { panic!() };
+    drop(gateway);
+    let pinned = json!([{ "credential": "ok:alice", "scheme": "bearer", "expect": "allow", "subject_hash": alice.id }]);
+    site.write("fixtures.json", pinned.to_string().as_bytes());
+    assert!(Gateway::start(site.load(&config)).is_ok());
+    let wrong = json!([{ "credential": "ok:alice", "scheme": "bearer", "expect": "allow", "subjectHash": "00".repeat(16) }]);
+    site.write("fixtures.json", wrong.to_string().as_bytes());
+    assert_eq!(Gateway::start(site.load(&config)).err().map(|e| e.code()), Some("conformance-failed"));
+}
+
+#[test]
+fn breaker_opens_on_faults_refuses_without_running_the_guest_then_probes() {
+    let site = hostile_site();
+    let mut plugin = Site::plugin("hostile", bearer_route());
+    plugin["breaker"] = json!({ "failures": 2, "windowMs": 60000, "cooldownMs": 300 });
+    let gateway = start(&site, vec![plugin], |_| {});
+    assert_eq!(deny_code(&gateway.authenticate(&bearer("unreachable"), 0).decision), "trap");
+    assert_eq!(deny_code(&gateway.authenticate(&bearer("unreachable"), 0).decision), "trap");
+    // `ok:` would allow if the guest ran.
+    assert_eq!(deny_code(&gateway.authenticate(&bearer("ok:alice"), 0).decision), "plugin-unavailable");
+    std::thread::sleep(Duration::from_millis(350));
+    // The probe fails: open again.
+    assert_eq!(deny_code(&gateway.authenticate(&bearer("unreachable"), 0).decision), "trap");
+    assert_eq!(deny_code(&gateway.authenticate(&bearer("ok:alice"), 0).decision), "plugin-unavailable");
+    std::thread::sleep(Duration::from_millis(350));
+    assert!(gateway.authenticate(&bearer("ok:alice"), 0).decision.is_allow());
+    assert!(gateway.authenticate(&bearer("ok:bob"), 0).decision.is_allow());
+    site.assert_audit("plugin.breaker.opened", 2);
+    site.assert_audit("plugin.breaker.half_open", 2);
+    site.assert_audit("plugin.breaker.closed", 1);
+    // Plain denies never open it.
+    for _ in 0..5 {
+        assert_eq!(deny_code(&gateway.authenticate(&bearer("deny:expired"), 0).decision), "plugin:expired");
+    }
+    assert!(gateway.authenticate(&bearer("ok:alice"), 0).decision.is_allow());
+}
+
+#[test]
+fn reload_swaps_the_whole_set_while_calls_run() {
+    let site = Site::new();
+    let bytes = component(&allow_fixed());
+    site.add_plugin("alpha", &bytes);
+    site.add_plugin("beta", &bytes);
+    // A busy 2-core VM compiles and calls at once here: a generous deadline
+    // keeps this a test of reload, not of timeouts.
+    let config_for = |id: &str| {
+        let mut plugin = Site::plugin(id, bearer_route());
+        plugin["limits"] = json!({ "timeoutMs": 10000 });
+        site.config(vec![plugin], |_| {})
+    };
+    let gateway = Arc::new(Gateway::start(site.load(&config_for("alpha"))).unwrap());
+    let stop = Arc::new(AtomicBool::new(false));
+    let callers: Vec<_> = (0..4)
+        .map(|_| {
+            let (gateway, stop) = (Arc::clone(&gateway), Arc::clone(&stop));
+            std::thread::spawn(move || {
+                let (mut calls, mut seen) = (0u64, [false; 2]);
+                while !stop.load(Ordering::Relaxed) {
+                    let decided = gateway.authenticate(&bearer("anything"), 0);
+                    let Decision::Allow(identity) = &decided.decision else { panic!("a call failed during reload: {decided:?}") };
+                    // Answered by one set: the route's plugin and the identity's provider agree.
+                    assert_eq!(decided.plugin_id.as_deref(), Some(identity.provider.as_str()));
+                    seen[usize::from(identity.provider == "beta")] = true;
+                    calls += 1;
+                }
+                (calls, seen)
+            })
+        })
+        .collect();
+    for round in 0..100 {
+        let id = if round % 2 == 0 { "beta" } else { "alpha" };
+        gateway.reload(site.load(&config_for(id))).unwrap();
+    }
+    stop.store(true, Ordering::Relaxed);
+    let (mut total, mut seen) = (0, [false; 2]);
+    for caller in callers {
+        let (calls, saw) = caller.join().unwrap();
+        total += calls;
+        seen = [seen[0] || saw[0], seen[1] || saw[1]];
+    }
+    assert!(total > 100, "only {total} calls ran during 100 reloads");
+    assert_eq!(seen, [true, true], "calls never saw one of the two sets");
+    site.assert_audit("config.reload.applied", 100);
+    site.assert_audit("plugin.unloaded", 100);
+}
+
+#[test]
+fn a_failed_reload_keeps_the_old_set_serving() {
+    let site = hostile_site();
+    let config = site.config(vec![Site::plugin("hostile", bearer_route())], |_| {});
+    let gateway = start(&site, vec![Site::plugin("hostile", bearer_route())], |_| {});
+    // The component changes under the same envelope: the gate refuses it.
+    site.write("hostile.wasm", &component(&allow_fixed()));
+    let err = gateway.reload(site.load(&config)).unwrap_err();
+    assert_eq!(err.code(), "tampered-entry");
+    assert!(gateway.authenticate(&bearer("ok:alice"), 0).decision.is_allow());
+    site.assert_audit("config.reload.refused", 1);
+    // A config that no longer parses is refused the same way.
+    site.write("ward.json", b"{ \"trust\": ");
+    assert_eq!(gateway.reload_from_disk().unwrap_err().code(), "config-not-json");
+    assert!(gateway.authenticate(&bearer("ok:alice"), 0).decision.is_allow());
+    site.assert_audit("config.reload.refused", 2);
+}
+
+#[test]
+fn revocation_on_reload_unloads_even_unchanged_plugins() {
+    for revoke in ["signer", "entry"] {
+        let site = hostile_site();
+        let gateway = start(&site, vec![Site::plugin("hostile", bearer_route())], |_| {});
+        assert!(gateway.authenticate(&bearer("ok:alice"), 0).decision.is_allow());
+        let entry = gateway.plugins()[0].entry_sha256.clone().unwrap();
+        let config = site.config(vec![Site::plugin("hostile", bearer_route())], |c| {
+            c["trust"]["revoked"] = match revoke {
+                "signer" => json!({ "signerKeyIds": [SIGNER] }),
+                _ => json!({ "entrySha256": [entry] }),
+            };
+        });
+        gateway.reload(site.load(&config)).unwrap();
+        assert_eq!(deny_code(&gateway.authenticate(&bearer("ok:alice"), 0).decision), "plugin-unavailable");
+        assert_eq!(gateway.plugins()[0].state, "revoked");
+        site.assert_audit("plugin.unloaded", 1);
+        assert!(site.audit_text().contains("\"cause\":\"revoked\""), "{}", site.audit_text());
+    }
+}
+
+#[test]
+fn kill_switches_unload_without_restart() {
+    let site = hostile_site();
+    let gateway = start(&site, vec![Site::plugin("hostile", bearer_route())], |_| {});
+    let global_off = site.config(vec![Site::plugin("hostile", bearer_route())], |c| c["pluginsEnabled"] = json!(false));
+    gateway.reload(site.load(&global_off)).unwrap();
+    assert_eq!(gateway.authenticate(&bearer("ok:alice"), 0).decision, Decision::Deny(DenyReason::PluginsDisabled));
+    assert!(site.audit_text().contains("\"cause\":\"disabled\""));
+
+    let on = site.config(vec![Site::plugin("hostile", bearer_route())], |_| {});
+    gateway.reload(site.load(&on)).unwrap();
+    assert!(gateway.authenticate(&bearer("ok:alice"), 0).decision.is_allow());
+
+    let mut disabled = Site::plugin("hostile", bearer_route());
+    disabled["enabled"] = json!(false);
+    // A disabled plugin's files are not needed.
+    disabled["component"] = json!("gone.wasm");
+    let one_off = site.config(vec![disabled], |_| {});
+    gateway.reload(site.load(&one_off)).unwrap();
+    assert_eq!(gateway.authenticate(&bearer("ok:alice"), 0).decision, Decision::Deny(DenyReason::PluginsDisabled));
+    assert_eq!(gateway.plugins()[0].state, "disabled");
+    site.assert_audit("plugin.unloaded", 2);
+}
+
+#[test]
+fn config_problems_name_their_json_path() {
+    let site = hostile_site();
+    let expect = |edit: &dyn Fn(&mut Value), want: &str| {
+        let config = site.config(vec![Site::plugin("hostile", bearer_route())], |c| edit(c));
+        let text = ward::config::load(&config).err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(text.contains(want), "want {want:?}, got {text:?}");
+    };
+    expect(&|c| c["plugins"][0]["limits"] = json!({ "fule": 1 }), "plugins[0].limits.fule");
+    expect(&|c| c["plugins"][0]["limits"] = json!({ "timeoutMs": 0 }), "plugins[0].limits.timeoutMs: must be 1 to");
+    expect(&|c| c["server"] = json!({ "listen": "nowhere" }), "server.listen");
+    expect(&|c| c["bogus"] = json!(1), "unknown field `bogus`");
+    expect(&|c| c["plugins"][0]["route"] = json!({ "header": "bad header" }), "plugins[0].route");
+    expect(&|c| c["plugins"][0]["component"] = json!("../outside.wasm"), "plugins[0].component");
+    expect(&|c| c["plugins"][0]["component"] = json!("/etc/hostname"), "is outside the config's directory");
+    expect(&|c| c["plugins"].as_array_mut().unwrap().push(Site::plugin("hostile", bearer_route())), "plugins[1].id: repeats");
+
+    // A symlink that leads out of the directory is refused by the handle itself.
+    let outside = tempfile::tempdir().unwrap();
+    std::fs::write(outside.path().join("x.wasm"), b"x").unwrap();
+    std::os::unix::fs::symlink(outside.path().join("x.wasm"), site.path("link.wasm")).unwrap();
+    expect(&|c| c["plugins"][0]["component"] = json!("link.wasm"), "is outside the config's directory");
+    // …unless the operator lists that directory.
+    let allowed = site.config(vec![Site::plugin("hostile", bearer_route())], |c| {
+        c["allowDirs"] = json!([outside.path()]);
+        c["plugins"][0]["component"] = json!(outside.path().join("x.wasm"));
+    });
+    assert!(ward::config::load(&allowed).is_ok());
+
+    // Secrets readable by others are refused.
+    std::fs::write(site.path("loose.key"), [1u8; 32]).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(site.path("loose.key"), std::fs::Permissions::from_mode(0o644)).unwrap();
+    expect(&|c| c["identity"]["keyFile"] = json!("loose.key"), "identity.keyFile: loose.key is readable by group or others");
+    expect(&|c| c["audit"]["keyFile"] = json!("loose.key"), "audit.keyFile");
+}
