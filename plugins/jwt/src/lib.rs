@@ -1,0 +1,31 @@
+//! ward's JWT plugin: validates JWS compact tokens (EdDSA, ES256, RS256,
+//! PS256, HS256) against a JWKS from key material, with all cryptography
+//! inside the guest. Settings, key material and deny reasons are in
+//! docs/plugins/jwt.md.
+#![forbid(unsafe_code)]
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
+mod alg;
+mod claims;
+mod json;
+mod jwk;
+mod refusal;
+mod settings;
+mod token;
+mod validate;
+mod verify;
+
+use ward_guest::{Authenticator, Claims, Context, Credential, Deny};
+
+struct Jwt;
+
+impl Authenticator for Jwt {
+    fn authenticate(cred: &Credential, ctx: &Context) -> Result<Claims, Deny> {
+        let accepted = validate::validate(cred, ctx).map_err(refusal::Refusal::deny)?;
+        let mut claims = Claims::new(accepted.subject).issuer(accepted.issuer).principal(accepted.principal_type);
+        claims.scopes = accepted.scopes;
+        Ok(claims)
+    }
+}
+
+ward_guest::export!(Jwt);

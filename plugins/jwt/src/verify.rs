@@ -1,0 +1,69 @@
+//! Signature and MAC verification, one strict path per algorithm.
+
+use hmac::{Hmac, Mac};
+use p256::ecdsa::signature::Verifier;
+use rsa::traits::PublicKeyParts;
+use sha2::Sha256;
+
+use crate::alg::Alg;
+use crate::refusal::Refusal;
+
+/// A key that passed every check in `jwk.rs` (or the HS256 secret from
+/// settings), already typed for exactly one family of algorithms.
+pub enum VerifyKey<'c> {
+    Ed25519(ed25519_dalek::VerifyingKey),
+    P256(p256::ecdsa::VerifyingKey),
+    Rsa(rsa::RsaPublicKey),
+    Hmac(&'c [u8]),
+}
+
+/// Proof that the signature verified. Only [`verify`] makes one, and the
+/// claims check takes it by value, so claims cannot be read from an
+/// unverified token by mistake.
+pub struct SignatureValid {
+    _sealed: (),
+}
+
+/// Verifies `signature` over `signing_input` with `key` under `alg`.
+pub fn verify(alg: Alg, key: VerifyKey<'_>, signing_input: &[u8], signature: &[u8]) -> Result<SignatureValid, Refusal> {
+    let verified = match (alg, key) {
+        (Alg::EdDsa, VerifyKey::Ed25519(key)) => {
+            let bytes: &[u8; 64] = signature.try_into().map_err(|_| Refusal::BadSignature)?;
+            // Strict: refuses small-order keys and R, and non-canonical S,
+            // which plain `verify` lets through.
+            key.verify_strict(signing_input, &ed25519_dalek::Signature::from_bytes(bytes)).is_ok()
+        }
+        (Alg::Es256, VerifyKey::P256(key)) => {
+            // JOSE (RFC 7518 §3.4) fixes 64 bytes, r || s. A DER signature
+            // (70-72 bytes) is refused, not converted.
+            let signature = p256::ecdsa::Signature::from_slice(signature).map_err(|_| Refusal::BadSignature)?;
+            key.verify(signing_input, &signature).is_ok()
+        }
+        (Alg::Rs256, VerifyKey::Rsa(key)) => {
+            check_rsa_length(&key, signature)?;
+            let signature = rsa::pkcs1v15::Signature::try_from(signature).map_err(|_| Refusal::BadSignature)?;
+            rsa::pkcs1v15::VerifyingKey::<Sha256>::new(key).verify(signing_input, &signature).is_ok()
+        }
+        (Alg::Ps256, VerifyKey::Rsa(key)) => {
+            check_rsa_length(&key, signature)?;
+            let signature = rsa::pss::Signature::try_from(signature).map_err(|_| Refusal::BadSignature)?;
+            // Salt length fixed to the hash length (RFC 7518 §3.5).
+            rsa::pss::VerifyingKey::<Sha256>::new(key).verify(signing_input, &signature).is_ok()
+        }
+        (Alg::Hs256, VerifyKey::Hmac(secret)) => {
+            let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(secret) else { return Err(Refusal::Misconfigured) };
+            mac.update(signing_input);
+            // Constant time, and only a full 32-byte tag: no truncated MACs.
+            mac.verify_slice(signature).is_ok()
+        }
+        // Key selection never pairs an algorithm with another family's key;
+        // if it ever did, refuse rather than verify under the wrong rules.
+        _ => false,
+    };
+    if verified { Ok(SignatureValid { _sealed: () }) } else { Err(Refusal::BadSignature) }
+}
+
+/// An RSA signature is exactly as long as the modulus (RFC 8017 §8.2.2).
+fn check_rsa_length(key: &rsa::RsaPublicKey, signature: &[u8]) -> Result<(), Refusal> {
+    if signature.len() == key.size() { Ok(()) } else { Err(Refusal::BadSignature) }
+}
