@@ -20,7 +20,7 @@ pub const DEFAULT_REFRESH: Duration = Duration::from_secs(300);
 pub const MIN_REFRESH: Duration = Duration::from_secs(1);
 /// The floor of the default maximum staleness (see [`UrlSource::max_stale`]).
 pub const DEFAULT_MAX_STALE_FLOOR: Duration = Duration::from_secs(3600);
-/// Default `connectTimeoutMs`: TCP connect (per address) plus TLS handshake.
+/// Default `connectTimeoutMs`: each TCP connect attempt, and the TLS handshake.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Default `totalTimeoutMs`: the whole fetch, resolution to last body byte.
 pub const DEFAULT_TOTAL_TIMEOUT: Duration = Duration::from_secs(30);
@@ -33,8 +33,8 @@ pub const MAX_NAME_BYTES: usize = 64;
 /// wherever the config room puts it).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FetchPolicy {
-    /// `allowHttpHosts`: host names (exact, case-insensitive, no port) that
-    /// may be fetched over plain `http`. The SSRF guard still applies to
+    /// `allowHttpHosts`: host names or IPv4 literals (exact,
+    /// case-insensitive, no port) that may be fetched over plain `http`. The SSRF guard still applies to
     /// them. Default: none.
     pub allow_http_hosts: Vec<String>,
     /// `allowCidrs`: address blocks the guard lets through even though they
@@ -46,8 +46,8 @@ pub struct FetchPolicy {
     /// `publicRoots`: trust the Mozilla root set (webpki-roots) as well.
     /// Turn it off to accept only `caFile`'s anchors. Default: `true`.
     pub public_roots: bool,
-    /// `connectTimeoutMs`: TCP connect to one address, and the TLS handshake
-    /// after it. Default: [`DEFAULT_CONNECT_TIMEOUT`].
+    /// `connectTimeoutMs`: the limit for the TCP connect to one address, and
+    /// separately for the TLS handshake. Default: [`DEFAULT_CONNECT_TIMEOUT`].
     pub connect_timeout: Duration,
     /// `totalTimeoutMs`: resolution, connect, handshake, request and the
     /// whole body. A body that drips in slowly ends here. Default:
