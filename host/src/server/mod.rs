@@ -1,5 +1,33 @@
 //! The forward-auth HTTP sidecar (`ward serve`).
+//!
+//! The server knows HTTP; a [`Gate`] knows plugins. Guarantees of this room
+//! (`docs/http-api.md` has the full contract):
+//! - `/auth` answers 200 with `X-Ward-*` identity headers only for an allow;
+//!   every other path, including a failure inside ward, is 401, 403 or 503.
+//! - No request header is ever echoed; `X-Ward-*` headers on a request are
+//!   dropped before the gate sees them.
+//! - Gate calls run on the blocking pool, so a slow guest never stalls I/O.
+//! - Metrics labels and log fields are plugin ids and static codes, never
+//!   request content.
 
+mod conn;
+mod encode;
+mod error;
 mod gate;
+mod listen;
+mod logging;
+mod metrics;
+mod options;
+mod respond;
+mod routes;
+mod run;
+mod shared;
+mod signals;
+mod sniff;
 
+pub use error::ServerError;
 pub use gate::{Gate, GateDecision};
+pub use listen::serve;
+pub use logging::init_logging;
+pub use options::{MAX_HEADER_BYTES, MIN_HEADER_BYTES, ServerOptions};
+pub use run::run;

@@ -1,0 +1,55 @@
+//! Why the server could not start. Once it serves, nothing a client sends is
+//! an error of the server: bad requests get HTTP answers, and failures inside
+//! a request answer 503.
+
+use std::io;
+use std::net::SocketAddr;
+
+/// Why `serve` or `run` returned early. `code()` is stable.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServerError {
+    /// A [`crate::server::ServerOptions`] value is out of range.
+    #[error("server option {option} {problem}")]
+    InvalidOption {
+        /// The field name, e.g. `max_header_bytes`.
+        option: &'static str,
+        /// What the value must be.
+        problem: &'static str,
+    },
+    /// The listen address could not be bound (in use, no permission, no such address).
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address asked for.
+        addr: SocketAddr,
+        /// The operating system's reason.
+        source: io::Error,
+    },
+    /// The listener's own address could not be read.
+    #[error("cannot read the listening address: {0}")]
+    LocalAddr(#[source] io::Error),
+    /// The async runtime could not be built.
+    #[error("cannot start the async runtime: {0}")]
+    Runtime(#[source] io::Error),
+    /// A signal handler could not be installed.
+    #[error("cannot install the {signal} handler: {source}")]
+    Signal {
+        /// `SIGHUP`, `SIGTERM` or `SIGINT`.
+        signal: &'static str,
+        /// The operating system's reason.
+        source: io::Error,
+    },
+}
+
+impl ServerError {
+    /// Stable code for logs, CLI output and tests.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::InvalidOption { .. } => "server.invalid_option",
+            Self::Bind { .. } => "server.bind",
+            Self::LocalAddr(_) => "server.local_addr",
+            Self::Runtime(_) => "server.runtime",
+            Self::Signal { .. } => "server.signal",
+        }
+    }
+}

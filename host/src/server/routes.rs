@@ -1,0 +1,175 @@
+//! The endpoints. Every call into the gate runs on the blocking pool, so a
+//! guest spinning to its deadline holds a blocking thread, never an I/O thread.
+
+use std::time::Instant;
+
+use http::header::CONTENT_TYPE;
+use http::{HeaderMap, HeaderValue, Request, Response, StatusCode};
+use hyper::body::{Bytes, Incoming};
+use tokio::task::{JoinError, spawn_blocking};
+use tokio::time::timeout;
+use tracing::{debug, error, warn};
+
+use super::gate::GateDecision;
+use super::metrics::Endpoint;
+use super::respond::{self, Body, Class, Failure, Outcome, Shape};
+use super::shared::Shared;
+use crate::sandbox::{Decision, DenyReason};
+
+/// Routes one request. Envoy's `ext_authz` appends the original path to its
+/// `path_prefix`, so `/auth/<anything>` is `/auth` too.
+pub(crate) async fn handle(shared: &Shared, request: Request<Incoming>) -> Response<Body> {
+    let path = request.uri().path();
+    if path == "/auth" || path.starts_with("/auth/") {
+        shared.metrics.request(Endpoint::Auth);
+        return auth(shared, request).await;
+    }
+    match path {
+        "/healthz" => {
+            shared.metrics.request(Endpoint::Healthz);
+            respond::text(StatusCode::OK, "ok\n")
+        }
+        "/readyz" => {
+            shared.metrics.request(Endpoint::Readyz);
+            readyz(shared).await
+        }
+        "/metrics" => {
+            shared.metrics.request(Endpoint::Metrics);
+            metrics(shared).await
+        }
+        _ => {
+            shared.metrics.request(Endpoint::NotFound);
+            respond::text(StatusCode::NOT_FOUND, "not found\n")
+        }
+    }
+}
+
+async fn auth(shared: &Shared, request: Request<Incoming>) -> Response<Body> {
+    let started = Instant::now();
+    let _in_flight = shared.metrics.in_flight();
+    // The body is never read: forward-auth proxies send none, and whatever a
+    // client sends is dropped with the request.
+    let (parts, _body) = request.into_parts();
+    let (outcome, plugin, challenge) = decide(shared, without_reserved(parts.headers)).await;
+    let shape = Shape {
+        challenge: challenge.as_ref(),
+        retry_after: &shared.retry_after,
+        deny_reason_header: shared.options.deny_reason_header,
+    };
+    let (response, answered) = respond::auth(outcome, &shape);
+    let took = started.elapsed();
+    let plugin_label = plugin.as_deref().unwrap_or("");
+    if answered.class == Class::Unavailable {
+        warn!(plugin = plugin_label, reason = answered.reason, status = response.status().as_u16(), "auth unavailable");
+    } else {
+        debug!(plugin = plugin_label, outcome = answered.class.label(), reason = answered.reason, micros = took.as_micros() as u64, "auth");
+    }
+    shared.metrics.decision(plugin, answered.class.label(), answered.reason, took);
+    response
+}
+
+type Decided = (Outcome, Option<std::sync::Arc<str>>, Option<std::sync::Arc<str>>);
+
+/// Asks the gate, off the I/O threads, within `request_timeout`.
+async fn decide(shared: &Shared, headers: HeaderMap) -> Decided {
+    let Ok(permit) = shared.decisions.clone().try_acquire_owned() else {
+        return (Outcome::Deny(DenyReason::OverCapacity), None, None);
+    };
+    let gate = shared.gate.clone();
+    let task = spawn_blocking(move || {
+        // The permit lives as long as the call: a call that outlives its request
+        // still counts against the limit.
+        let _permit = permit;
+        gate.is_ready().then(|| gate.decide(&headers))
+    });
+    match timeout(shared.options.request_timeout, task).await {
+        Err(_) => {
+            warn!(timeout_ms = shared.options.request_timeout.as_millis() as u64, "gate did not answer in time");
+            (Outcome::Failed(Failure::TimedOut), None, None)
+        }
+        Ok(Err(join)) => {
+            join_failed("decide", &join);
+            (Outcome::Failed(Failure::Internal), None, None)
+        }
+        Ok(Ok(None)) => (Outcome::NotReady, None, None),
+        Ok(Ok(Some(GateDecision { plugin_id, challenge, decision }))) => {
+            let outcome = match decision {
+                Decision::Allow(identity) => Outcome::Allow(identity),
+                Decision::Deny(reason) => Outcome::Deny(reason),
+            };
+            (outcome, plugin_id, challenge)
+        }
+    }
+}
+
+/// `X-Ward-*` is ward's own namespace: whatever arrives under it on a request
+/// is a client's forgery, so the gate never sees it.
+fn without_reserved(mut headers: HeaderMap) -> HeaderMap {
+    let reserved: Vec<_> = headers.keys().filter(|name| name.as_str().starts_with("x-ward-")).cloned().collect();
+    for name in reserved {
+        headers.remove(name);
+    }
+    headers
+}
+
+async fn readyz(shared: &Shared) -> Response<Body> {
+    let gate = shared.gate.clone();
+    match timeout(shared.options.request_timeout, spawn_blocking(move || gate.is_ready())).await {
+        Ok(Ok(true)) => respond::text(StatusCode::OK, "ready\n"),
+        Ok(Ok(false)) | Err(_) => respond::unavailable(&shared.retry_after),
+        Ok(Err(join)) => {
+            join_failed("is_ready", &join);
+            respond::unavailable(&shared.retry_after)
+        }
+    }
+}
+
+/// The server's metrics, then the gate's. A gate that fails to write its own
+/// still leaves the server's, which are what an operator debugs it with.
+async fn metrics(shared: &Shared) -> Response<Body> {
+    let mut out = String::new();
+    shared.metrics.render(&mut out, shared.open_connections());
+    let gate = shared.gate.clone();
+    let gate_metrics = spawn_blocking(move || {
+        let mut out = String::new();
+        gate.write_metrics(&mut out);
+        out
+    });
+    match timeout(shared.options.request_timeout, gate_metrics).await {
+        Ok(Ok(text)) => out.push_str(&text),
+        Ok(Err(join)) => {
+            join_failed("write_metrics", &join);
+            out.push_str("# gate metrics unavailable\n");
+        }
+        Err(_) => out.push_str("# gate metrics unavailable\n"),
+    }
+    let mut response = Response::new(Body::new(Bytes::from(out)));
+    response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"));
+    response
+}
+
+/// The panic payload is not logged: it is the gate's text and could hold anything.
+fn join_failed(call: &'static str, join: &JoinError) {
+    if join.is_panic() {
+        error!(call, "gate panicked; answering 503");
+    } else {
+        warn!(call, "gate call cancelled; answering 503");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reserved_headers_are_removed_in_every_case() {
+        let mut headers = HeaderMap::new();
+        headers.insert("authorization", HeaderValue::from_static("Bearer t"));
+        headers.insert("X-Ward-Id", HeaderValue::from_static("forged"));
+        headers.append("x-ward-id", HeaderValue::from_static("forged2"));
+        headers.insert("X-WARD-LABELS", HeaderValue::from_static("team=admin"));
+        let headers = without_reserved(headers);
+        assert_eq!(headers.len(), 1);
+        assert!(headers.contains_key("authorization"));
+    }
+}
