@@ -436,6 +436,8 @@ fn claims_of_the_wrong_type_are_malformed() {
         ("exp", json!(true)),
         ("exp", json!([NOW + 600])),
         ("exp", json!(1e300)),
+        ("exp", json!(u64::MAX)),
+        ("exp", json!(-10_000_000_000_000_000i64)),
         ("nbf", json!((NOW - 60).to_string())),
         ("iat", json!((NOW - 60).to_string())),
         ("sub", json!("")),
@@ -562,9 +564,14 @@ fn non_object_headers_and_payloads_are_malformed() {
     let signature = jsonwebtoken::crypto::sign(bad_utf8.as_bytes(), &ed25519(), Algorithm::EdDSA).unwrap();
     assert_eq!(outcome(&format!("{bad_utf8}.{signature}")), "plugin:malformed");
     assert_eq!(outcome(&ed_raw(header, &valid_payload().replacen("alice", "\\ud800", 1))), "plugin:malformed");
-    // Nesting beyond the parser's bound is refused, not a trap.
-    let deep = format!(r#"{{"sub":"alice","x":{}1{}}}"#, "[".repeat(2000), "]".repeat(2000));
-    assert_eq!(outcome(&ed_raw(header, &deep)), "plugin:malformed");
+    // Nesting beyond the plugin's bound (16) is refused, also below
+    // serde_json's own limit (128) and far beyond it; never a trap.
+    for depth in [17, 100, 2000] {
+        let deep = format!(r#"{{"sub":"alice","iss":"{ISSUER}","aud":"{AUDIENCE}","exp":{},"x":{}1{}}}"#, NOW + 600, "[".repeat(depth), "]".repeat(depth));
+        assert_eq!(outcome(&ed_raw(header, &deep)), "plugin:malformed", "depth {depth}");
+    }
+    let nested = format!(r#"{{"sub":"alice","iss":"{ISSUER}","aud":"{AUDIENCE}","exp":{},"x":{}1{}}}"#, NOW + 600, "[".repeat(14), "]".repeat(14));
+    assert_eq!(outcome(&ed_raw(header, &nested)), "allow");
     for header in ["[]", r#""EdDSA""#, "null", "{"] {
         assert_eq!(outcome(&ed_raw(header, &valid_payload())), "plugin:malformed", "header {header:?}");
     }

@@ -15,9 +15,9 @@ use crate::refusal::Refusal;
 use crate::settings::{self, Settings};
 use crate::verify::SignatureValid;
 
-/// NumericDates beyond this many seconds (~31 million years) are refused:
-/// they can only be mistakes or attempts to overflow.
-const MAX_NUMERIC_DATE_SECONDS: f64 = 1e15;
+/// NumericDates beyond this many seconds either side of 1970 (~31 million
+/// years) are refused: they can only be mistakes or attempts to overflow.
+const MAX_NUMERIC_DATE_SECONDS: i64 = 1_000_000_000_000_000;
 
 /// What a valid token says about its holder.
 pub struct Accepted {
@@ -85,16 +85,15 @@ fn audiences(aud: Option<&Value>) -> Result<Vec<&str>, Refusal> {
 fn numeric_date_ms(value: Option<&Value>) -> Result<Option<i128>, Refusal> {
     let Some(value) = value else { return Ok(None) };
     let Value::Number(number) = value else { return Err(Refusal::Malformed) };
-    let ms = if let Some(seconds) = number.as_i64() {
-        i128::from(seconds) * 1000
-    } else if let Some(seconds) = number.as_u64() {
-        i128::from(seconds) * 1000
-    } else {
-        let seconds = number.as_f64().filter(|s| s.is_finite()).ok_or(Refusal::Malformed)?;
-        if seconds.abs() > MAX_NUMERIC_DATE_SECONDS {
+    let bound = i128::from(MAX_NUMERIC_DATE_SECONDS);
+    let ms = if let Some(seconds) = number.as_i64().map(i128::from).or_else(|| number.as_u64().map(i128::from)) {
+        if seconds.abs() > bound {
             return Err(Refusal::Malformed);
         }
-        // |seconds * 1000| <= 1e18 fits an i128 with room to spare.
+        seconds * 1000
+    } else {
+        let seconds = number.as_f64().filter(|s| s.is_finite() && s.abs() <= bound as f64).ok_or(Refusal::Malformed)?;
+        // Within the bound, seconds * 1000 fits an i128 with room to spare.
         (seconds * 1000.0).floor() as i128
     };
     Ok(Some(ms))
