@@ -140,6 +140,8 @@ async fn send(sender: &mut hyper::client::conn::http1::SendRequest<Empty<Bytes>>
     for (name, value) in headers {
         request = request.header(*name, *value);
     }
+    // On a kept-alive connection the previous exchange must be finished first.
+    sender.ready().await.unwrap();
     let response = sender.send_request(request.body(Empty::new()).unwrap()).await.unwrap();
     let (parts, body) = response.into_parts();
     Response::from_parts(parts, body.collect().await.unwrap().to_bytes())
