@@ -286,3 +286,49 @@ fn config_problems_name_their_json_path() {
     expect(&|c| c["identity"]["keyFile"] = json!("loose.key"), "identity.keyFile: loose.key is readable by group or others");
     expect(&|c| c["audit"]["keyFile"] = json!("loose.key"), "audit.keyFile");
 }
+
+/// Serves `body` to every request on a loopback port, from a thread.
+fn serve_bytes(body: &'static [u8]) -> u16 {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut request = [0u8; 4096];
+            let _ = stream.read(&mut request);
+            let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len());
+            let _ = stream.write_all(head.as_bytes());
+            let _ = stream.write_all(body);
+        }
+    });
+    port
+}
+
+#[test]
+fn url_key_material_is_fetched_by_the_host_or_the_call_denies() {
+    let site = hostile_site();
+    let with_url = |port: u16| {
+        let mut plugin = Site::plugin("hostile", bearer_route());
+        plugin["keyMaterial"] = json!([{ "name": "jwks", "url": format!("http://127.0.0.1:{port}/jwks"), "refreshSeconds": 1 }]);
+        site.config(vec![plugin], |c| c["keyMaterialFetch"] = json!({ "allowHttpHosts": ["127.0.0.1"], "allowCidrs": ["127.0.0.0/8"] }))
+    };
+    // Nothing listens there: the plugin loads, and its calls deny without running.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let gateway = Gateway::start(site.load(&with_url(closed))).unwrap();
+    assert_eq!(gateway.authenticate(&bearer("ok:alice"), 0).decision, Decision::Deny(DenyReason::KeyMaterialUnavailable));
+    gateway.flush_audit().unwrap();
+    assert!(site.audit_text().contains("\"reason\":\"key-material-unavailable\""), "{}", site.audit_text());
+
+    let port = serve_bytes(b"{\"keys\":[]}");
+    gateway.reload(site.load(&with_url(port))).unwrap();
+    assert!(gateway.authenticate(&bearer("ok:alice"), 0).decision.is_allow());
+
+    // The SSRF guard applies: without the loopback allowance the fetch is refused.
+    drop(gateway); // releases the audit log's lock
+    let mut plugin = Site::plugin("hostile", bearer_route());
+    plugin["keyMaterial"] = json!([{ "name": "jwks", "url": format!("http://127.0.0.1:{port}/jwks") }]);
+    let guarded = site.config(vec![plugin], |c| c["keyMaterialFetch"] = json!({ "allowHttpHosts": ["127.0.0.1"] }));
+    let gateway = Gateway::start(site.load(&guarded)).unwrap();
+    assert_eq!(gateway.authenticate(&bearer("ok:alice"), 0).decision, Decision::Deny(DenyReason::KeyMaterialUnavailable));
+}

@@ -10,12 +10,13 @@ use zeroize::Zeroizing;
 
 use crate::audit::{AuditKey, AuditOptions, OverflowPolicy};
 use crate::identity::{ClaimsPolicy, IdentityKey};
+use crate::keymaterial::{Cidr, FetchPolicy, UrlSource};
 use crate::lifecycle::{BreakerSettings, ConformanceCase, Expect, Route};
 use crate::sandbox::{Limits, PluginOptions};
 
 use super::dir::{ConfinedDirs, DirError};
 use super::raw::{
-    RawAudit, RawBreaker, RawCase, RawConfig, RawExpect, RawLimits, RawOverflow, RawPlugin,
+    RawAudit, RawFetch, RawBreaker, RawCase, RawConfig, RawExpect, RawLimits, RawOverflow, RawPlugin,
     RawServer,
 };
 use super::trust::trust_policy_from_section;
@@ -151,13 +152,14 @@ impl Loader<'_> {
         };
         let audit = self.audit(raw.audit)?;
         let server = self.server(raw.server)?;
+        let fetch = self.fetch(raw.key_material_fetch)?;
         let mut plugins = Vec::with_capacity(raw.plugins.len());
         for (index, plugin) in raw.plugins.into_iter().enumerate() {
             let at = format!("plugins[{index}]");
             if plugins.iter().any(|p: &PluginConfig| p.id == plugin.id) {
                 return Err(self.invalid(format!("{at}.id"), "repeats another plugin's id"));
             }
-            plugins.push(self.plugin(plugin, &at, raw.plugins_enabled)?);
+            plugins.push(self.plugin(plugin, &at, raw.plugins_enabled, &fetch)?);
         }
         Ok(WardConfig {
             path: path.to_path_buf(),
@@ -168,7 +170,31 @@ impl Loader<'_> {
             server,
             plugins_enabled: raw.plugins_enabled,
             plugins,
+            fetch,
         })
+    }
+
+    fn fetch(&self, raw: RawFetch) -> Result<FetchPolicy, ConfigError> {
+        let at = "keyMaterialFetch";
+        let mut policy = FetchPolicy { allow_http_hosts: raw.allow_http_hosts, ..FetchPolicy::default() };
+        for (i, cidr) in raw.allow_cidrs.iter().enumerate() {
+            let parsed: Cidr = cidr.parse().map_err(|_| self.invalid(format!("{at}.allowCidrs[{i}]"), "must be an address block such as 10.20.0.0/16"))?;
+            policy.allow_cidrs.push(parsed);
+        }
+        if let Some(ca) = &raw.ca_file {
+            policy.ca_file = Some(self.dirs()?.resolve_for_writing(ca).map_err(|e| self.file_problem(&format!("{at}.caFile"), ca, &e))?);
+        }
+        if let Some(public_roots) = raw.public_roots {
+            policy.public_roots = public_roots;
+        }
+        if let Some(ms) = raw.connect_timeout_ms {
+            policy.connect_timeout = Duration::from_millis(ms);
+        }
+        if let Some(ms) = raw.total_timeout_ms {
+            policy.total_timeout = Duration::from_millis(ms);
+        }
+        policy.validate().map_err(|e| self.invalid(at, e.to_string()))?;
+        Ok(policy)
     }
 
     fn dirs(&self) -> Result<&ConfinedDirs, ConfigError> {
@@ -257,6 +283,7 @@ impl Loader<'_> {
         raw: RawPlugin,
         at: &str,
         plugins_enabled: bool,
+        fetch: &FetchPolicy,
     ) -> Result<PluginConfig, ConfigError> {
         // The audit log's plugin-id alphabet: the id must be recordable as is.
         if raw.id.is_empty()
@@ -293,9 +320,11 @@ impl Loader<'_> {
             None
         };
         let mut keys: Vec<(String, Vec<u8>)> = Vec::new();
+        let mut key_urls: Vec<(String, UrlSource)> = Vec::new();
         for (i, material) in raw.key_material.iter().enumerate() {
             let at = format!("{at}.keyMaterial[{i}]");
-            if material.name.is_empty() || keys.iter().any(|(name, _)| *name == material.name) {
+            let taken = keys.iter().map(|(name, _)| name).chain(key_urls.iter().map(|(name, _)| name)).any(|name| *name == material.name);
+            if material.name.is_empty() || taken {
                 return Err(self.invalid(
                     format!("{at}.name"),
                     "must be non-empty and unique within the plugin",
@@ -317,15 +346,19 @@ impl Loader<'_> {
                     };
                     keys.push((material.name.clone(), bytes));
                 }
-                (None, Some(_)) => {
-                    return Err(self.invalid(
-                        format!("{at}.url"),
-                        "url key material is not available in this build; use file",
-                    ));
+                (None, Some(url)) => {
+                    let mut source = UrlSource::new(url.clone());
+                    source.max_bytes = max;
+                    if let Some(seconds) = material.refresh_seconds {
+                        source.refresh = Duration::from_secs(seconds);
+                    }
+                    source.max_stale = material.max_stale_seconds.map(Duration::from_secs);
+                    source.validate(fetch).map_err(|e| self.invalid(at.clone(), e.to_string()))?;
+                    key_urls.push((material.name.clone(), source));
                 }
                 _ => return Err(self.invalid(at, "needs exactly one of file or url")),
             }
-            if material.refresh_seconds.is_some() && material.url.is_none() {
+            if (material.refresh_seconds.is_some() || material.max_stale_seconds.is_some()) && material.url.is_none() {
                 return Err(self.invalid(
                     format!("{at}.refreshSeconds"),
                     "only applies to url key material (files are re-read on reload)",
@@ -346,6 +379,7 @@ impl Loader<'_> {
                 settings: raw.settings.into_iter().collect(),
                 keys,
             },
+            key_urls,
             conformance,
             breaker,
         })

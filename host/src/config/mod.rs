@@ -19,6 +19,7 @@ use std::time::Duration;
 
 use crate::audit::{AuditKey, AuditOptions};
 use crate::identity::{ClaimsPolicy, IdentityKey};
+use crate::keymaterial::{FetchPolicy, UrlSource};
 use crate::lifecycle::{BreakerSettings, ConformanceCase, Route};
 use crate::sandbox::PluginOptions;
 use crate::trust::TrustPolicy;
@@ -47,6 +48,8 @@ pub struct WardConfig {
     pub plugins_enabled: bool,
     /// Plugins, in routing order.
     pub plugins: Vec<PluginConfig>,
+    /// How `url` key material is fetched (`keyMaterialFetch`).
+    pub fetch: FetchPolicy,
 }
 
 /// The `audit` section.
@@ -97,6 +100,8 @@ pub struct PluginConfig {
     pub files: Option<PluginFiles>,
     /// Limits, settings and file key material.
     pub options: PluginOptions,
+    /// `url` key material: (name, source), fetched by the host.
+    pub key_urls: Vec<(String, UrlSource)>,
     /// Conformance cases that must pass before it serves.
     pub conformance: Vec<ConformanceCase>,
     /// Its circuit breaker.

@@ -22,6 +22,8 @@ pub(crate) struct RawConfig {
     #[serde(default = "yes")]
     pub plugins_enabled: bool,
     pub plugins: Vec<RawPlugin>,
+    #[serde(default)]
+    pub key_material_fetch: RawFetch,
     /// Lets the annotated example and operators' files carry a `$schema` key.
     #[serde(default, rename = "$schema")]
     pub _schema: Option<String>,
@@ -127,6 +129,20 @@ pub(crate) struct RawKeyMaterial {
     pub url: Option<String>,
     pub max_bytes: Option<u64>,
     pub refresh_seconds: Option<u64>,
+    pub max_stale_seconds: Option<u64>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(crate) struct RawFetch {
+    #[serde(default)]
+    pub allow_http_hosts: Vec<String>,
+    #[serde(default)]
+    pub allow_cidrs: Vec<String>,
+    pub ca_file: Option<PathBuf>,
+    pub public_roots: Option<bool>,
+    pub connect_timeout_ms: Option<u64>,
+    pub total_timeout_ms: Option<u64>,
 }
 
 /// One conformance case, as the fixtures file writes it.

@@ -14,6 +14,7 @@ use crate::audit::{
     AuditError, AuditLog, Code, Event, KeyId, PluginId, Sha256Digest, UnloadCause, Version,
 };
 use crate::config::{PluginConfig, WardConfig};
+use crate::keymaterial::{Fetcher, KeyMaterialSource, RefreshTask};
 use crate::sandbox::{Plugin, Runtime};
 use crate::trust::verify;
 
@@ -28,13 +29,26 @@ pub(crate) struct NextSet {
     pub events: Vec<Event>,
 }
 
+/// Where `url` key material is fetched from and refreshed on; `ward check`
+/// fetches once and refreshes nothing.
+pub(crate) struct KeyFetching<'a> {
+    pub refresher: Option<&'a tokio::runtime::Handle>,
+}
+
 pub(crate) fn assemble(
     runtime: &Runtime,
     config: &WardConfig,
     old: &PluginSet,
     audit: Option<&AuditLog>,
     now_ms: u64,
+    keys: &KeyFetching<'_>,
 ) -> Result<NextSet, LifecycleError> {
+    let fetcher = if config.plugins.iter().any(|p| !p.key_urls.is_empty()) {
+        Some(Arc::new(Fetcher::new(config.fetch.clone())?))
+    } else {
+        None
+    };
+    let keys = Keys { fetcher, refresher: keys.refresher };
     let mut next = NextSet {
         set: PluginSet::empty(),
         events: Vec::new(),
@@ -52,7 +66,7 @@ pub(crate) fn assemble(
             }
             Slot::Disabled
         } else {
-            match load_one(runtime, config, plugin, &audit_id, old, audit, now_ms)? {
+            match load_one(&Ctx { runtime, config, old, audit, now_ms, keys: &keys }, plugin, &audit_id)? {
                 Loaded::Revoked => {
                     if was_active {
                         next.events.push(unloaded(UnloadCause::Revoked));
@@ -91,15 +105,18 @@ enum Loaded {
     New(Arc<Active>, Event),
 }
 
-fn load_one(
-    runtime: &Runtime,
-    config: &WardConfig,
-    plugin: &PluginConfig,
-    audit_id: &PluginId,
-    old: &PluginSet,
-    audit: Option<&AuditLog>,
+/// What every plugin of one assembly shares.
+struct Ctx<'a> {
+    runtime: &'a Runtime,
+    config: &'a WardConfig,
+    old: &'a PluginSet,
+    audit: Option<&'a AuditLog>,
     now_ms: u64,
-) -> Result<Loaded, LifecycleError> {
+    keys: &'a Keys<'a>,
+}
+
+fn load_one(ctx: &Ctx<'_>, plugin: &PluginConfig, audit_id: &PluginId) -> Result<Loaded, LifecycleError> {
+    let Ctx { runtime, config, old, audit, now_ms, keys } = *ctx;
     let refuse = |reason: &'static str| -> LifecycleError {
         let recorded = Code::new(reason).and_then(|reason| {
             record(
@@ -150,14 +167,15 @@ fn load_one(
         .active(&plugin.id)
         .filter(|a| a.fingerprint == fingerprint)
     {
-        check_conformance(&kept.plugin, plugin, audit_id, audit, now_ms)
+        check_conformance(&kept.plugin, plugin, &kept.fetched, audit_id, audit, now_ms)
             .map_err(|e| e.unwrap_or_else(|| refuse("conformance-failed")))?;
         return Ok(Loaded::Kept(Arc::clone(kept)));
     }
     let loaded = runtime
         .load(verified, plugin.options.clone())
         .map_err(|err| refuse(err.code()))?;
-    check_conformance(&loaded, plugin, audit_id, audit, now_ms)
+    let (fetched, refresh) = keys.sources(plugin)?;
+    check_conformance(&loaded, plugin, &fetched, audit_id, audit, now_ms)
         .map_err(|e| e.unwrap_or_else(|| refuse("conformance-failed")))?;
     let accepted = Event::LoadAccepted {
         plugin_id: audit_id.clone(),
@@ -170,6 +188,8 @@ fn load_one(
         plugin: loaded,
         breaker: Breaker::new(plugin.breaker),
         fingerprint,
+        fetched,
+        _refresh: refresh,
     };
     Ok(Loaded::New(Arc::new(active), accepted))
 }
@@ -178,11 +198,14 @@ fn load_one(
 fn check_conformance(
     loaded: &Plugin,
     plugin: &PluginConfig,
+    fetched: &[Arc<KeyMaterialSource>],
     audit_id: &PluginId,
     audit: Option<&AuditLog>,
     now_ms: u64,
 ) -> Result<(), Option<LifecycleError>> {
-    let Err(failure) = conformance::run(loaded, &plugin.conformance, now_ms) else {
+    let current: Vec<(&str, Arc<[u8]>)> = fetched.iter().filter_map(|s| Some((s.name(), s.current().ok()?))).collect();
+    let refs: Vec<(&str, &[u8])> = current.iter().map(|(name, bytes)| (*name, &**bytes)).collect();
+    let Err(failure) = conformance::run(loaded, &plugin.conformance, &refs, now_ms) else {
         return Ok(());
     };
     let event = Event::ConformanceFailed {
@@ -193,6 +216,35 @@ fn check_conformance(
     };
     record(audit, event).map_err(|e| Some(e.into()))?;
     Err(None)
+}
+
+pub(crate) struct Keys<'a> {
+    fetcher: Option<Arc<Fetcher>>,
+    refresher: Option<&'a tokio::runtime::Handle>,
+}
+
+impl Keys<'_> {
+    /// Fetches each `url` entry once now (so a plugin starts with its keys)
+    /// and starts its background refresh. A failed first fetch does not
+    /// refuse the plugin: its calls deny with `key-material-unavailable`
+    /// until a refresh succeeds, which is the documented behaviour.
+    fn sources(&self, plugin: &PluginConfig) -> Result<(Vec<Arc<KeyMaterialSource>>, Vec<RefreshTask>), LifecycleError> {
+        let (mut sources, mut tasks) = (Vec::new(), Vec::new());
+        let Some(fetcher) = &self.fetcher else {
+            return Ok((sources, tasks));
+        };
+        for (name, url) in &plugin.key_urls {
+            let source = Arc::new(KeyMaterialSource::url(name.clone(), url.clone(), Arc::clone(fetcher))?);
+            if let Err(err) = source.refresh_blocking() {
+                tracing::warn!(plugin = %plugin.id, key_material = %name, code = err.code(), "first fetch failed; calls deny until a refresh succeeds");
+            }
+            if let Some(handle) = self.refresher {
+                tasks.push(source.spawn_refresh(handle));
+            }
+            sources.push(source);
+        }
+        Ok((sources, tasks))
+    }
 }
 
 /// Records a refusal durably; `ward check` runs without a log.
@@ -216,7 +268,7 @@ fn fingerprint(plugin: &PluginConfig, manifest_sha256: &str, entry_sha256: &str)
         field(name.as_bytes());
         field(bytes);
     }
-    field(format!("{:?}|{:?}", plugin.options.limits, plugin.breaker).as_bytes());
+    field(format!("{:?}|{:?}|{:?}", plugin.options.limits, plugin.breaker, plugin.key_urls).as_bytes());
     hash.finalize().into()
 }
 

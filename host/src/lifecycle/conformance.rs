@@ -56,6 +56,7 @@ pub struct ConformanceFailure {
 pub fn run(
     plugin: &Plugin,
     cases: &[ConformanceCase],
+    fetched_keys: &[(&str, &[u8])],
     now_ms: u64,
 ) -> Result<(), ConformanceFailure> {
     for (index, case) in cases.iter().enumerate() {
@@ -70,7 +71,7 @@ pub fn run(
             scheme: &case.scheme,
             token: &case.credential,
         };
-        let decision = plugin.authenticate_with(credential, now_ms, &settings);
+        let decision = plugin.authenticate_with(credential, now_ms, &settings, fetched_keys);
         let got = match &decision {
             Decision::Allow(identity)
                 if case

@@ -26,6 +26,9 @@ pub enum LifecycleError {
         /// or `plugin-id-mismatch`.
         reason: &'static str,
     },
+    /// The key-material fetcher could not be built (e.g. an unreadable `caFile`).
+    #[error("key material: {0}")]
+    KeyMaterial(#[from] crate::keymaterial::KeyMaterialError),
     /// The reload changes something only a restart may change.
     #[error("{what} changed; restart ward to apply it")]
     RestartRequired {
@@ -43,6 +46,7 @@ impl LifecycleError {
             Self::Runtime(_) => "runtime-unavailable",
             Self::PluginRefused { reason, .. } => reason,
             Self::RestartRequired { .. } => "restart-required",
+            Self::KeyMaterial(err) => err.code(),
         }
     }
 }

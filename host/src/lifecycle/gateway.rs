@@ -16,7 +16,7 @@ use crate::config::WardConfig;
 use crate::sandbox::{Credential, Decision, DenyReason, Runtime, RuntimeConfig};
 use crate::server::{Gate, GateDecision};
 
-use super::assemble::assemble;
+use super::assemble::{KeyFetching, assemble};
 use super::breaker::{Admission, Transition};
 use super::error::LifecycleError;
 use super::route::Slice;
@@ -36,6 +36,9 @@ pub struct Gateway {
     reloads_applied: AtomicU64,
     reloads_refused: AtomicU64,
     audit_dropped: AtomicU64,
+    /// Runs the key-material refresh tasks: one small thread, apart from
+    /// any server runtime, so embedding ward needs no runtime of its own.
+    refresher: tokio::runtime::Runtime,
 }
 
 /// One plugin's state, for `ward check` and `/metrics`.
@@ -71,13 +74,14 @@ impl Gateway {
         };
         let identity_key = config.identity_key.clone();
         let runtime = Runtime::new(runtime_config, identity_key)?;
-        let next = assemble(
-            &runtime,
-            &config,
-            &PluginSet::empty(),
-            Some(&audit),
-            now_ms(),
-        )?;
+        let refresher = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("ward-keys")
+            .enable_all()
+            .build()
+            .map_err(|err| LifecycleError::Runtime(crate::sandbox::RuntimeError::Ticker(err)))?;
+        let keys = KeyFetching { refresher: Some(refresher.handle()) };
+        let next = assemble(&runtime, &config, &PluginSet::empty(), Some(&audit), now_ms(), &keys)?;
         for event in next.events {
             audit.lifecycle(event)?;
         }
@@ -92,6 +96,7 @@ impl Gateway {
             reloads_applied: AtomicU64::new(0),
             reloads_refused: AtomicU64::new(0),
             audit_dropped: AtomicU64::new(0),
+            refresher,
         })
     }
 
@@ -103,7 +108,7 @@ impl Gateway {
             ..RuntimeConfig::default()
         };
         let runtime = Runtime::new(runtime_config, config.identity_key.clone())?;
-        let next = assemble(&runtime, config, &PluginSet::empty(), None, now_ms())?;
+        let next = assemble(&runtime, config, &PluginSet::empty(), None, now_ms(), &KeyFetching { refresher: None })?;
         Ok(statuses(&next.set))
     }
 
@@ -141,7 +146,8 @@ impl Gateway {
             });
         }
         let old = self.current.load_full();
-        let next = assemble(&self.runtime, config, &old, Some(&self.audit), now_ms())?;
+        let keys = KeyFetching { refresher: Some(self.refresher.handle()) };
+        let next = assemble(&self.runtime, config, &old, Some(&self.audit), now_ms(), &keys)?;
         // Durable before the swap: a plugin serves only after its
         // load.accepted is on disk, and stops only with its unload recorded.
         for event in next.events {
@@ -229,7 +235,14 @@ impl Gateway {
             scheme: entry.route.guest_scheme(),
             token,
         };
-        let decision = active.plugin.authenticate(credential, now_ms);
+        let decision = match active.fetched_keys() {
+            Ok(current) => {
+                let refs: Vec<(&str, &[u8])> = current.iter().map(|(name, bytes)| (*name, &**bytes)).collect();
+                active.plugin.authenticate_with(credential, now_ms, active.plugin.settings(), &refs)
+            }
+            // No guest code runs without its keys; not a fault of the plugin.
+            Err(_) => Decision::Deny(DenyReason::KeyMaterialUnavailable),
+        };
         let fault = matches!(&decision, Decision::Deny(reason) if reason.is_fault());
         if let Some(transition) = active.breaker.record(admission, fault, Instant::now()) {
             // A close that cannot be recorded does not happen.

@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use crate::audit::PluginId;
+use crate::keymaterial::{KeyMaterialSource, KeyMaterialUnavailable, RefreshTask};
 use crate::sandbox::Plugin;
 
 use super::breaker::Breaker;
@@ -35,6 +36,20 @@ pub(crate) struct Active {
     pub breaker: Breaker,
     /// What must be equal for a reload to keep this compiled plugin.
     pub fingerprint: [u8; 32],
+    /// `url` key material, refreshed in the background.
+    pub fetched: Vec<Arc<KeyMaterialSource>>,
+    /// Stops the refresh tasks when the plugin is dropped.
+    pub _refresh: Vec<RefreshTask>,
+}
+
+/// `url` key material as one call sees it.
+pub(crate) type FetchedKeys<'a> = Vec<(&'a str, Arc<[u8]>)>;
+
+impl Active {
+    /// The current bytes of every `url` entry, or why one is unavailable.
+    pub fn fetched_keys(&self) -> Result<FetchedKeys<'_>, KeyMaterialUnavailable> {
+        self.fetched.iter().map(|source| Ok((source.name(), source.current()?))).collect()
+    }
 }
 
 impl PluginSet {

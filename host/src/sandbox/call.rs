@@ -37,6 +37,8 @@ pub(crate) struct CallSpec<'a> {
     pub epoch_ticks: u64,
     pub settings: &'a [(String, String)],
     pub keys: &'a [(String, Vec<u8>)],
+    /// Key material fetched by the host (URL entries), current at call time.
+    pub fetched_keys: &'a [(&'a str, &'a [u8])],
     pub claims_policy: &'a ClaimsPolicy,
 }
 
@@ -79,7 +81,9 @@ pub(crate) fn invoke(
     token: &str,
     now_ms: u64,
 ) -> Result<Result<SanitizedClaims, PluginDeny>, DenyReason> {
-    let keys: Vec<KeyMaterial<'_>> = spec.keys.iter().map(|(name, data)| KeyMaterial { name, data }).collect();
+    let fixed = spec.keys.iter().map(|(name, data)| KeyMaterial { name, data });
+    let fetched = spec.fetched_keys.iter().map(|(name, data)| KeyMaterial { name, data });
+    let keys: Vec<KeyMaterial<'_>> = fixed.chain(fetched).collect();
     let params = (Credential { scheme, token }, RequestContext { now_ms, settings: spec.settings, keys: &keys });
     let typed = func
         .typed::<AuthenticateParams<'_>, AuthenticateResults>(&*store)

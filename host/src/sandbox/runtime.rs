@@ -220,11 +220,18 @@ impl Plugin {
     /// Authenticates one credential. Never fails and never panics: every
     /// problem, the host's or the guest's, is a [`Decision::Deny`].
     pub fn authenticate(&self, credential: Credential<'_>, now_ms: u64) -> Decision {
-        self.authenticate_with(credential, now_ms, &self.inner.settings)
+        self.authenticate_with(credential, now_ms, &self.inner.settings, &[])
     }
 
     /// [`Plugin::authenticate`] with other settings: conformance cases may set their own.
-    pub(crate) fn authenticate_with(&self, credential: Credential<'_>, now_ms: u64, settings: &[(String, String)]) -> Decision {
+    /// Key material the host fetched (URL entries) follows the plugin's fixed keys.
+    pub(crate) fn authenticate_with(
+        &self,
+        credential: Credential<'_>,
+        now_ms: u64,
+        settings: &[(String, String)],
+        fetched_keys: &[(&str, &[u8])],
+    ) -> Decision {
         let inner = &*self.inner;
         if credential.token.len().saturating_add(credential.scheme.len()) > inner.limits.max_credential_bytes {
             return Decision::Deny(DenyReason::Oversized);
@@ -234,7 +241,7 @@ impl Plugin {
             return Decision::Deny(DenyReason::OverCapacity);
         }
         let _slot = Slot(&inner.in_flight);
-        let spec = CallSpec { settings, ..self.spec() };
+        let spec = CallSpec { settings, fetched_keys, ..self.spec() };
         match call_once(&spec, credential.scheme, credential.token, now_ms) {
             Ok(Ok(claims)) => Decision::Allow(Identity::derive(&inner.shared.identity_key, &inner.id, claims)),
             Ok(Err(deny)) => Decision::Deny(DenyReason::Plugin(deny)),
@@ -252,6 +259,7 @@ impl Plugin {
             epoch_ticks: inner.epoch_ticks,
             settings: &inner.settings,
             keys: &inner.keys,
+            fetched_keys: &[],
             claims_policy: &inner.shared.claims,
         }
     }
