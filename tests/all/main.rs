@@ -2,6 +2,7 @@
 //! every extra test binary that links wasmtime).
 
 mod api_key;
+mod config_docs;
 mod jwt;
 mod lifecycle;
 mod sandbox_guests;
