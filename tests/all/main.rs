@@ -5,6 +5,7 @@ mod api_key;
 mod config_docs;
 mod jwt;
 mod lifecycle;
+mod nginx;
 mod sandbox_guests;
 mod sandbox_wat;
 mod site;
