@@ -332,3 +332,27 @@ fn url_key_material_is_fetched_by_the_host_or_the_call_denies() {
     let gateway = Gateway::start(site.load(&guarded)).unwrap();
     assert_eq!(gateway.authenticate(&bearer("ok:alice"), 0).decision, Decision::Deny(DenyReason::KeyMaterialUnavailable));
 }
+
+#[test]
+fn check_runs_every_gate_without_the_audit_log_and_allows_are_audited_only_on_request() {
+    let site = hostile_site();
+    let config = site.config(vec![Site::plugin("hostile", bearer_route())], |_| {});
+    let statuses = Gateway::check(&site.load(&config)).unwrap();
+    assert_eq!((statuses[0].id.as_str(), statuses[0].state), ("hostile", "active"));
+    assert!(site.audit_text().is_empty(), "ward check must not write the audit log");
+    site.write("hostile.wasm", &component(&allow_fixed()));
+    assert_eq!(Gateway::check(&site.load(&config)).err().map(|e| e.code()), Some("tampered-entry"));
+    site.add_plugin("hostile", &std::fs::read(ward_tests::HOSTILE).unwrap());
+
+    let gateway = start(&site, vec![Site::plugin("hostile", bearer_route())], |_| {});
+    assert!(gateway.authenticate(&bearer("ok:alice"), 0).decision.is_allow());
+    gateway.flush_audit().unwrap();
+    assert!(!site.audit_text().contains("plugin.authenticate.allow"));
+    drop(gateway);
+    let gateway = start(&site, vec![Site::plugin("hostile", bearer_route())], |c| c["audit"]["recordAllowed"] = json!(true));
+    let Decision::Allow(identity) = gateway.authenticate(&bearer(&format!("ok:{MARKER}")), 0).decision else { panic!() };
+    gateway.flush_audit().unwrap();
+    site.assert_audit("plugin.authenticate.allow", 1);
+    assert!(site.audit_text().contains(&identity.id));
+    assert!(!site.audit_text().contains(MARKER));
+}
