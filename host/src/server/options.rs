@@ -11,7 +11,7 @@ use super::ServerError;
 /// server could not honour.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServerOptions {
-    /// Where [`crate::server::run`] listens. Default `127.0.0.1:8080`: loopback,
+    /// Where [`crate::server::run`] listens. Default `127.0.0.1:8181`: loopback,
     /// so a default config never exposes ward beyond the host.
     pub listen: SocketAddr,
     /// Most open client connections. At the limit ward stops accepting: new
@@ -48,7 +48,7 @@ pub struct ServerOptions {
 impl Default for ServerOptions {
     fn default() -> Self {
         Self {
-            listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 8080)),
+            listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 8181)),
             max_connections: 1024,
             max_header_bytes: 32 * 1024,
             header_read_timeout: Duration::from_secs(10),

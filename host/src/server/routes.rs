@@ -12,7 +12,7 @@ use tracing::{debug, error, warn};
 
 use super::gate::GateDecision;
 use super::metrics::Endpoint;
-use super::respond::{self, Body, Class, Failure, Outcome, Shape};
+use super::respond::{self, Body, Failure, Outcome, Shape};
 use super::shared::Shared;
 use crate::sandbox::{Decision, DenyReason};
 
@@ -58,12 +58,16 @@ async fn auth(shared: &Shared, request: Request<Incoming>) -> Response<Body> {
     };
     let (response, answered) = respond::auth(outcome, &shape);
     let took = started.elapsed();
-    let plugin_label = plugin.as_deref().unwrap_or("");
-    if answered.class == Class::Unavailable {
-        warn!(plugin = plugin_label, reason = answered.reason, status = response.status().as_u16(), "auth unavailable");
-    } else {
-        debug!(plugin = plugin_label, outcome = answered.class.label(), reason = answered.reason, micros = took.as_micros() as u64, "auth");
-    }
+    // Debug only: denies arrive at request rate, and a warning per breaker-open
+    // 503 would flood the log. The server's own failures warn where they happen.
+    debug!(
+        plugin = plugin.as_deref().unwrap_or(""),
+        outcome = answered.class.label(),
+        reason = answered.reason,
+        status = response.status().as_u16(),
+        micros = took.as_micros() as u64,
+        "auth"
+    );
     shared.metrics.decision(plugin, answered.class.label(), answered.reason, took);
     response
 }
