@@ -386,4 +386,3 @@ fn the_conformance_docs_agree_with_ward() {
     let err = d.load(&d.example).err().unwrap_or_default();
     assert!(err.contains("conformance: the fixtures file has no cases"), "{err}");
 }
-
