@@ -262,6 +262,10 @@ fn config_problems_name_their_json_path() {
     expect(&|c| c["plugins"][0]["limits"] = json!({ "timeoutMs": 0 }), "plugins[0].limits.timeoutMs: must be 1 to");
     expect(&|c| c["server"] = json!({ "listen": "nowhere" }), "server.listen");
     expect(&|c| c["bogus"] = json!(1), "unknown field `bogus`");
+    // A wrongly typed value is named by its path, never quoted: it may be a secret.
+    expect(&|c| c["plugins"][0]["limits"] = json!({ "fuel": "s3cr3t-value" }), "plugins[0].limits.fuel: invalid type, expected u64");
+    let text = ward::config::load(&site.config(vec![], |c| c["identity"]["labelKeys"] = json!("s3cr3t-value"))).unwrap_err().to_string();
+    assert!(!text.contains("s3cr3t"), "{text}");
     expect(&|c| c["plugins"][0]["route"] = json!({ "header": "bad header" }), "plugins[0].route");
     expect(&|c| c["plugins"][0]["component"] = json!("../outside.wasm"), "plugins[0].component");
     expect(&|c| c["plugins"][0]["component"] = json!("/etc/hostname"), "is outside the config's directory");
@@ -283,7 +287,7 @@ fn config_problems_name_their_json_path() {
     std::fs::write(site.path("loose.key"), [1u8; 32]).unwrap();
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(site.path("loose.key"), std::fs::Permissions::from_mode(0o644)).unwrap();
-    expect(&|c| c["identity"]["keyFile"] = json!("loose.key"), "identity.keyFile: loose.key is readable by group or others");
+    expect(&|c| c["identity"]["keyFile"] = json!("loose.key"), "identity.keyFile: loose.key is open to group or others");
     expect(&|c| c["audit"]["keyFile"] = json!("loose.key"), "audit.keyFile");
 }
 

@@ -20,7 +20,9 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     let config = ward::config::load(&args.config).map_err(|e| CliError::new(e.to_string()))?;
     let audit_file = config.audit.file.display().to_string();
     let listen = config.server.listen;
+    super::serve::server_options(&config.server, None).validate().map_err(|e| CliError::new(format!("server: {e}")))?;
     let statuses = Gateway::check(&config).map_err(|e| CliError::new(e.to_string()))?;
+    let statuses_revoked = statuses.iter().find(|s| s.state == "revoked").map(|s| s.id.clone());
     println!("{}: ok (listen {listen}, audit {audit_file})", args.config.display());
     for status in statuses {
         let mut line = format!("  plugin {}: {}", status.id, status.state);
@@ -29,6 +31,11 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
             line.push_str(&format!(", version {version}, signed by {signer}, entry sha256 {entry}{wasi}"));
         }
         println!("{line}");
+    }
+    // `serve` would start without a revoked plugin; an operator running
+    // `check` wants to hear about it all the same.
+    if let Some(revoked) = statuses_revoked {
+        return Err(CliError::new(format!("plugin {revoked} is revoked by the trust section; serve would deny its route with plugin-unavailable")));
     }
     Ok(ExitCode::SUCCESS)
 }

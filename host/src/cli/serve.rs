@@ -35,7 +35,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn server_options(config: &ServerConfig, listen: Option<SocketAddr>) -> ServerOptions {
+pub(crate) fn server_options(config: &ServerConfig, listen: Option<SocketAddr>) -> ServerOptions {
     let defaults = ServerOptions::default();
     ServerOptions {
         listen: listen.unwrap_or(config.listen),

@@ -38,7 +38,7 @@ impl std::fmt::Display for DirError {
             Self::TooLarge(max) => write!(f, "is larger than {max} bytes"),
             Self::TooOpen(mode) => write!(
                 f,
-                "is readable by group or others (mode {mode:o}); chmod 600 it"
+                "is open to group or others (mode {mode:o}); chmod 600 it"
             ),
         }
     }

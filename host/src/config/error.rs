@@ -18,7 +18,7 @@ pub enum ConfigError {
         reason: String,
     },
     /// The file is larger than [`MAX_CONFIG_BYTES`].
-    #[error("{path} is {len} bytes; a ward.json is under {MAX_CONFIG_BYTES}")]
+    #[error("{path} is larger than {MAX_CONFIG_BYTES} bytes (read {len} before stopping)")]
     TooLarge {
         /// The path as given.
         path: String,

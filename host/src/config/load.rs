@@ -92,7 +92,16 @@ fn parse<'de, T: Deserialize<'de>>(
             p => format!("{prefix}{p}"),
         };
         // serde's message names the field or type, never the value's text.
-        let problem = inner.to_string();
+        // serde quotes the offending value in type errors ("invalid type:
+        // string \"…\", expected u64"); a value may be a secret, so only the
+        // expectation is kept.
+        let problem = match inner.to_string() {
+            text if text.starts_with("invalid type") || text.starts_with("invalid value") => {
+                let kind = if text.starts_with("invalid type") { "invalid type" } else { "invalid value" };
+                text.split_once(", expected ").map_or_else(|| kind.to_owned(), |(_, expected)| format!("{kind}, expected {expected}"))
+            }
+            text => text,
+        };
         let problem = problem
             .split(" at line ")
             .next()
@@ -232,7 +241,7 @@ impl Loader<'_> {
         };
         options.policy = match (raw.overflow, raw.block_max_wait_ms) {
             (RawOverflow::Block, wait) => OverflowPolicy::Block {
-                max_wait: Duration::from_millis(wait.unwrap_or(1000).min(MAX_TIMEOUT_MS)),
+                max_wait: timeout_ms(wait.unwrap_or(1000), "audit.blockMaxWaitMs", self)?,
             },
             (RawOverflow::DropAndCount, None) => OverflowPolicy::DropAndCount,
             (RawOverflow::DropAndCount, Some(_)) => {
@@ -359,8 +368,9 @@ impl Loader<'_> {
                 _ => return Err(self.invalid(at, "needs exactly one of file or url")),
             }
             if (material.refresh_seconds.is_some() || material.max_stale_seconds.is_some()) && material.url.is_none() {
+                let field = if material.refresh_seconds.is_some() { "refreshSeconds" } else { "maxStaleSeconds" };
                 return Err(self.invalid(
-                    format!("{at}.refreshSeconds"),
+                    format!("{at}.{field}"),
                     "only applies to url key material (files are re-read on reload)",
                 ));
             }

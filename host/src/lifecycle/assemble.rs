@@ -43,7 +43,8 @@ pub(crate) fn assemble(
     now_ms: u64,
     keys: &KeyFetching<'_>,
 ) -> Result<NextSet, LifecycleError> {
-    let fetcher = if config.plugins.iter().any(|p| !p.key_urls.is_empty()) {
+    let serving = |p: &&PluginConfig| config.plugins_enabled && p.enabled;
+    let fetcher = if config.plugins.iter().filter(serving).any(|p| !p.key_urls.is_empty()) {
         Some(Arc::new(Fetcher::new(config.fetch.clone())?))
     } else {
         None
@@ -162,7 +163,7 @@ fn load_one(ctx: &Ctx<'_>, plugin: &PluginConfig, audit_id: &PluginId) -> Result
     if verified.payload().plugin_id() != plugin.id {
         return Err(refuse("plugin-id-mismatch"));
     }
-    let fingerprint = fingerprint(plugin, verified.manifest_sha256(), verified.entry_sha256());
+    let fingerprint = fingerprint(plugin, &config.fetch, verified.manifest_sha256(), verified.entry_sha256());
     if let Some(kept) = old
         .active(&plugin.id)
         .filter(|a| a.fingerprint == fingerprint)
@@ -236,6 +237,10 @@ impl Keys<'_> {
         for (name, url) in &plugin.key_urls {
             let source = Arc::new(KeyMaterialSource::url(name.clone(), url.clone(), Arc::clone(fetcher))?);
             if let Err(err) = source.refresh_blocking() {
+                // `ward check` has no later refresh: an unreachable source is a finding.
+                if self.refresher.is_none() {
+                    return Err(err.into());
+                }
                 tracing::warn!(plugin = %plugin.id, key_material = %name, code = err.code(), "first fetch failed; calls deny until a refresh succeeds");
             }
             if let Some(handle) = self.refresher {
@@ -252,7 +257,7 @@ fn record(audit: Option<&AuditLog>, event: Event) -> Result<(), AuditError> {
     audit.map_or(Ok(()), |log| log.lifecycle(event).map(drop))
 }
 
-fn fingerprint(plugin: &PluginConfig, manifest_sha256: &str, entry_sha256: &str) -> [u8; 32] {
+fn fingerprint(plugin: &PluginConfig, fetch: &crate::keymaterial::FetchPolicy, manifest_sha256: &str, entry_sha256: &str) -> [u8; 32] {
     let mut hash = Sha256::new();
     let mut field = |bytes: &[u8]| {
         hash.update((bytes.len() as u64).to_be_bytes());
@@ -268,7 +273,7 @@ fn fingerprint(plugin: &PluginConfig, manifest_sha256: &str, entry_sha256: &str)
         field(name.as_bytes());
         field(bytes);
     }
-    field(format!("{:?}|{:?}|{:?}", plugin.options.limits, plugin.breaker, plugin.key_urls).as_bytes());
+    field(format!("{:?}|{:?}|{:?}|{:?}", plugin.options.limits, plugin.breaker, plugin.key_urls, fetch).as_bytes());
     hash.finalize().into()
 }
 

@@ -142,7 +142,7 @@ impl Gateway {
     fn try_reload(&self, config: &WardConfig) -> Result<(), LifecycleError> {
         if restart_fingerprint(config) != self.restart_fingerprint {
             return Err(LifecycleError::RestartRequired {
-                what: "identity or audit",
+                what: "the identity, audit or server section",
             });
         }
         let old = self.current.load_full();
@@ -355,6 +355,10 @@ fn restart_fingerprint(config: &WardConfig) -> [u8; 32] {
     hash.update(format!("{:?}", config.claims).as_bytes());
     hash.update([0]);
     hash.update(config.audit.file.as_os_str().as_encoded_bytes());
+    hash.update([0]);
+    hash.update(config.audit.key.expose());
+    hash.update([0]);
+    hash.update(format!("{:?}|{:?}", config.audit.options, config.server).as_bytes());
     hash.finalize().into()
 }
 
