@@ -1,7 +1,6 @@
 //! One integration-test binary, a module per room (link time is the cost of
 //! every extra test binary that links wasmtime).
 
-mod api_key;
 mod config_docs;
 mod jwt;
 mod lifecycle;
