@@ -2,6 +2,7 @@
 //! every extra test binary that links wasmtime).
 
 mod config_docs;
+mod host_crypto;
 mod jwt;
 mod lifecycle;
 mod nginx;
