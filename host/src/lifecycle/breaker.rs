@@ -208,11 +208,11 @@ mod tests {
         let b = breaker();
         let t0 = Instant::now();
         assert_eq!(b.record(Admission::Call, true, t0), None);
-        assert_eq!(b.record(Admission::Call, true, t0 + 10 * MS), None);
+        assert_eq!(b.record(Admission::Call, true, t0 + 60 * MS), None);
         // The first fault has left the window: still two, still closed.
         assert_eq!(b.record(Admission::Call, true, t0 + 150 * MS), None);
         assert_eq!(b.admit(t0 + 150 * MS).0, Admission::Call);
-        let opened = b.record(Admission::Call, true, t0 + 160 * MS);
+        let opened = b.record(Admission::Call, true, t0 + 155 * MS);
         assert_eq!(
             opened,
             Some(Transition {

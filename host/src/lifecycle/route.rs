@@ -31,6 +31,9 @@ pub enum RouteError {
     /// Not a valid HTTP header name.
     #[error("is not a valid HTTP header name")]
     BadHeader,
+    /// `X-Ward-*` headers are ward's answer; the server drops them from requests.
+    #[error("X-Ward-* headers are ward's own and are stripped from requests; choose another header")]
+    ReservedHeader,
     /// The scheme is empty or holds characters outside an RFC 9110 token.
     #[error("scheme must be an RFC 9110 token such as Bearer")]
     BadScheme,
@@ -40,6 +43,9 @@ impl Route {
     /// `header` as configured (case does not matter); `scheme` such as `Bearer`.
     pub fn new(header: &str, scheme: Option<&str>) -> Result<Self, RouteError> {
         let header = HeaderName::try_from(header).map_err(|_| RouteError::BadHeader)?;
+        if header.as_str().starts_with("x-ward-") {
+            return Err(RouteError::ReservedHeader);
+        }
         if let Some(scheme) = scheme {
             let token = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
             if scheme.is_empty() || !scheme.bytes().all(token) {
@@ -159,6 +165,7 @@ mod tests {
     #[test]
     fn bad_routes_are_refused() {
         assert_eq!(Route::new("bad header", None), Err(RouteError::BadHeader));
+        assert_eq!(Route::new("X-Ward-Id", None), Err(RouteError::ReservedHeader));
         assert_eq!(
             Route::new("authorization", Some("Bea rer")),
             Err(RouteError::BadScheme)
