@@ -19,11 +19,19 @@
 //! The crate is built for `wasm32-unknown-unknown` and turned into a component
 //! by `ward plugin build`; the component exports `ward:auth/authenticator@0.1.0`
 //! and imports nothing.
+//!
+//! With the cargo feature `host-crypto`, the component is built against
+//! `ward:auth@0.2.0` instead: it exports the identical
+//! `ward:auth/authenticator@0.2.0` and imports `ward:auth/crypto@0.2.0`,
+//! which [`crypto`] wraps. Such a plugin loads only if its signed envelope
+//! declares `hostCrypto: true` and the operator allows that capability.
 // `deny`, not `forbid`: the wit-bindgen module below needs a scoped allow.
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod base64url;
+#[cfg(feature = "host-crypto")]
+pub mod crypto;
 mod ct;
 mod types;
 
@@ -37,9 +45,20 @@ pub use types::{Claims, Context, Credential, Deny, Key, PrincipalType};
 // functions, raw pointer lifting and `cabi_realloc`) is `unsafe` by nature;
 // the allow is scoped to this module, which holds nothing hand-written.
 pub mod bindings {
+    #[cfg(not(feature = "host-crypto"))]
     wit_bindgen::generate!({
         path: "../wit",
         world: "ward:auth/plugin",
+        pub_export_macro: true,
+        default_bindings_module: "ward_guest::bindings",
+        export_macro_name: "__export_plugin",
+    });
+    // Only 0.2.0 is in this resolve, so the generated module paths are the
+    // same as 0.1.0's and the rest of the crate does not change.
+    #[cfg(feature = "host-crypto")]
+    wit_bindgen::generate!({
+        path: "../wit/0.2.0",
+        world: "ward:auth/plugin-host-crypto",
         pub_export_macro: true,
         default_bindings_module: "ward_guest::bindings",
         export_macro_name: "__export_plugin",

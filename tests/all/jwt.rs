@@ -3,7 +3,14 @@
 //! ward's code, and against the known JWT attacks. Keys and the JWKS are
 //! fixtures made once with openssl (`tests/vectors/jwt/README.md`). Every
 //! refusal is asserted by its exact deny code.
+//!
+//! Every test runs twice (`both`): against `jwt` (RustCrypto in the guest)
+//! and against `jwt-host-crypto` (the same source built with its
+//! `host-crypto` feature, signatures verified by the host through
+//! `ward:auth/crypto`, signed with `hostCrypto: true`). The two must agree
+//! on every outcome.
 
+use std::cell::Cell;
 use std::sync::OnceLock;
 
 use base64::Engine as _;
@@ -13,7 +20,7 @@ use serde_json::{Value, json};
 use ward::identity::{ClaimsPolicy, Identity, PrincipalType};
 use ward::sandbox::{Decision, Plugin, PluginOptions};
 
-use crate::support::{NOW_MS, cred, identity_key, load_with, runtime};
+use crate::support::{NOW_MS, cred, identity_key, load_with_capabilities, runtime};
 
 const ISSUER: &str = "https://issuer.example";
 const AUDIENCE: &str = "ward-api";
@@ -43,10 +50,40 @@ fn key_material() -> Vec<(String, Vec<u8>)> {
     vec![("idp-jwks".to_owned(), vector("jwks.json")), ("idp-hs256".to_owned(), vector("hs256.secret"))]
 }
 
-/// Loads the built plugin through the real trust gate (signed, verified).
+thread_local! {
+    /// Which component this test thread is running against (see `both`).
+    static HOST_CRYPTO: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Runs `body` against the in-guest-crypto component, then against the
+/// host-crypto one; a failure says which.
+fn both(body: impl Fn()) {
+    struct Which(&'static str);
+    impl Drop for Which {
+        fn drop(&mut self) {
+            if std::thread::panicking() {
+                eprintln!("(this failure is with the {} component)", self.0);
+            }
+        }
+    }
+    for (host, name) in [(false, "jwt (in-guest crypto)"), (true, "jwt-host-crypto")] {
+        HOST_CRYPTO.set(host);
+        let which = Which(name);
+        body();
+        drop(which);
+    }
+}
+
+/// Loads the built plugin through the real trust gate (signed, verified):
+/// the component `both` selected, with `hostCrypto` for the host-crypto one.
 fn load_plugin(settings: Vec<(String, String)>, keys: Vec<(String, Vec<u8>)>) -> Plugin {
-    let bytes = std::fs::read(ward_tests::JWT).unwrap_or_else(|err| panic!("the jwt guest was not built: {err}"));
-    load_with(&runtime(), bytes, PluginOptions { settings, keys, ..Default::default() }).unwrap()
+    let host = HOST_CRYPTO.get();
+    let path = if host { ward_tests::JWT_HOST_CRYPTO } else { ward_tests::JWT };
+    let bytes = std::fs::read(path).unwrap_or_else(|err| panic!("the jwt guest {path} was not built: {err}"));
+    let capabilities: &[&str] = if host { &["readsCredentials", "hostCrypto"] } else { &["readsCredentials"] };
+    let plugin = load_with_capabilities(&runtime(), bytes, capabilities, PluginOptions { settings, keys, ..Default::default() }).unwrap();
+    assert_eq!(plugin.imports_host_crypto(), host);
+    plugin
 }
 
 /// `SETTINGS` with each `(name, value)` replacing that setting, or removing
@@ -66,16 +103,17 @@ fn load_changed(changes: &[(&str, Option<&str>)], keys: Vec<(String, Vec<u8>)>) 
     load_plugin(settings_with(changes), keys)
 }
 
-/// One compiled plugin with `SETTINGS`, shared by the tests that need no other.
+/// One compiled plugin with `SETTINGS` per component, shared by the tests that need no other.
 fn plugin() -> &'static Plugin {
-    static PLUGIN: OnceLock<Plugin> = OnceLock::new();
-    PLUGIN.get_or_init(|| load_changed(&[], key_material()))
+    static PLUGIN: [OnceLock<Plugin>; 2] = [OnceLock::new(), OnceLock::new()];
+    PLUGIN[usize::from(HOST_CRYPTO.get())].get_or_init(|| load_changed(&[], key_material()))
 }
 
 /// The same without HS256 and without a secret: the usual asymmetric setup.
 fn asymmetric_plugin() -> &'static Plugin {
-    static PLUGIN: OnceLock<Plugin> = OnceLock::new();
-    PLUGIN.get_or_init(|| load_changed(&[("algorithms", Some("EdDSA ES256 RS256 PS256")), ("hs256Key", None), ("hs256Kid", None)], key_material()))
+    static PLUGIN: [OnceLock<Plugin>; 2] = [OnceLock::new(), OnceLock::new()];
+    PLUGIN[usize::from(HOST_CRYPTO.get())]
+        .get_or_init(|| load_changed(&[("algorithms", Some("EdDSA ES256 RS256 PS256")), ("hs256Key", None), ("hs256Kid", None)], key_material()))
 }
 
 /// `allow` or the deny code, for one call at `now_ms`.
@@ -199,204 +237,224 @@ fn segments(token: &str) -> [String; 3] {
 
 #[test]
 pub(crate) fn jwt() {
-    // Valid tokens for every algorithm, with and without `kid` where exactly
-    // one key fits; identity, scopes and principal type come out right.
-    let mut rich = claims("alice");
-    let object = rich.as_object_mut().unwrap();
-    object.insert("scope".into(), json!("orders:read orders:write"));
-    object.insert("scp".into(), json!(["admin:read", "orders:read"]));
-    object.insert("ptype".into(), json!("service"));
-    let cases: &[(Algorithm, EncodingKey, Option<&str>)] = &[
-        (Algorithm::EdDSA, ed25519(), Some("ed-1")),
-        (Algorithm::EdDSA, ed25519(), None),
-        (Algorithm::ES256, p256_a(), Some("ec-1")),
-        (Algorithm::ES256, p256_b(), Some("ec-2")),
-        (Algorithm::RS256, rsa_2048(), Some("rsa-rs256")),
-        // Only one RSA key fits RS256: rsa-ps256 is PS256-only, rsa-1024 too
-        // weak, rsa-enc an encryption key.
-        (Algorithm::RS256, rsa_2048(), None),
-        (Algorithm::PS256, rsa_3072(), Some("rsa-ps256")),
-        (Algorithm::PS256, rsa_3072(), None),
-        (Algorithm::HS256, hs256(), Some("hs-1")),
-        (Algorithm::HS256, hs256(), None),
-    ];
-    for (alg, key, kid) in cases {
-        let identity = allow(plugin(), &token(*alg, key, *kid, &rich));
-        assert_eq!(identity.id, expected_id("alice"), "{alg:?} {kid:?}");
-        assert_eq!(identity.scopes, ["orders:read", "orders:write", "admin:read"], "{alg:?} {kid:?}");
-        assert_eq!(identity.principal_type, PrincipalType::Service, "{alg:?} {kid:?}");
-        assert!(identity.labels.is_empty());
-    }
-    // The principal type claim: absent is the default (user), else its value.
-    assert_eq!(allow(plugin(), &ed_token(&claims("bob"))).principal_type, PrincipalType::User);
-    assert_eq!(allow(plugin(), &ed_token(&claims_with("ptype", json!("agent")))).principal_type, PrincipalType::Agent);
-    assert_eq!(allow(plugin(), &ed_token(&claims("bob"))).id, expected_id("bob"));
-    // `scp` as a space-separated string (as some IdPs send it), no `scope`.
-    assert_eq!(allow(plugin(), &ed_token(&claims_with("scp", json!("a:b c:d")))).scopes, ["a:b", "c:d"]);
-    // The asymmetric setup accepts the same asymmetric tokens.
-    assert_eq!(allow(asymmetric_plugin(), &token(Algorithm::ES256, &p256_a(), Some("ec-1"), &rich)).id, expected_id("alice"));
+    both(|| {
+        // Valid tokens for every algorithm, with and without `kid` where exactly
+        // one key fits; identity, scopes and principal type come out right.
+        let mut rich = claims("alice");
+        let object = rich.as_object_mut().unwrap();
+        object.insert("scope".into(), json!("orders:read orders:write"));
+        object.insert("scp".into(), json!(["admin:read", "orders:read"]));
+        object.insert("ptype".into(), json!("service"));
+        let cases: &[(Algorithm, EncodingKey, Option<&str>)] = &[
+            (Algorithm::EdDSA, ed25519(), Some("ed-1")),
+            (Algorithm::EdDSA, ed25519(), None),
+            (Algorithm::ES256, p256_a(), Some("ec-1")),
+            (Algorithm::ES256, p256_b(), Some("ec-2")),
+            (Algorithm::RS256, rsa_2048(), Some("rsa-rs256")),
+            // Only one RSA key fits RS256: rsa-ps256 is PS256-only, rsa-1024 too
+            // weak, rsa-enc an encryption key.
+            (Algorithm::RS256, rsa_2048(), None),
+            (Algorithm::PS256, rsa_3072(), Some("rsa-ps256")),
+            (Algorithm::PS256, rsa_3072(), None),
+            (Algorithm::HS256, hs256(), Some("hs-1")),
+            (Algorithm::HS256, hs256(), None),
+        ];
+        for (alg, key, kid) in cases {
+            let identity = allow(plugin(), &token(*alg, key, *kid, &rich));
+            assert_eq!(identity.id, expected_id("alice"), "{alg:?} {kid:?}");
+            assert_eq!(identity.scopes, ["orders:read", "orders:write", "admin:read"], "{alg:?} {kid:?}");
+            assert_eq!(identity.principal_type, PrincipalType::Service, "{alg:?} {kid:?}");
+            assert!(identity.labels.is_empty());
+        }
+        // The principal type claim: absent is the default (user), else its value.
+        assert_eq!(allow(plugin(), &ed_token(&claims("bob"))).principal_type, PrincipalType::User);
+        assert_eq!(allow(plugin(), &ed_token(&claims_with("ptype", json!("agent")))).principal_type, PrincipalType::Agent);
+        assert_eq!(allow(plugin(), &ed_token(&claims("bob"))).id, expected_id("bob"));
+        // `scp` as a space-separated string (as some IdPs send it), no `scope`.
+        assert_eq!(allow(plugin(), &ed_token(&claims_with("scp", json!("a:b c:d")))).scopes, ["a:b", "c:d"]);
+        // The asymmetric setup accepts the same asymmetric tokens.
+        assert_eq!(allow(asymmetric_plugin(), &token(Algorithm::ES256, &p256_a(), Some("ec-1"), &rich)).id, expected_id("alice"));
+    });
 }
 
 #[test]
 fn alg_none_is_refused_with_and_without_trailing_dot() {
-    let payload = B64.encode(valid_payload());
-    for alg in ["none", "None", "NONE", "nOnE"] {
-        let header = B64.encode(format!(r#"{{"alg":"{alg}","typ":"JWT"}}"#));
-        assert_eq!(outcome(&format!("{header}.{payload}.")), "plugin:bad-signature", "{alg} with dot");
-        assert_eq!(outcome(&format!("{header}.{payload}")), "plugin:malformed", "{alg} without dot");
-        // A signature segment does not make `none` acceptable either.
-        assert_eq!(outcome(&format!("{header}.{payload}.{}", B64.encode([0u8; 64]))), "plugin:bad-signature", "{alg} with signature");
-    }
-    // `none` with the kid of a real key changes nothing.
-    let header = B64.encode(r#"{"alg":"none","kid":"ed-1"}"#);
-    assert_eq!(outcome(&format!("{header}.{payload}.")), "plugin:bad-signature");
+    both(|| {
+        let payload = B64.encode(valid_payload());
+        for alg in ["none", "None", "NONE", "nOnE"] {
+            let header = B64.encode(format!(r#"{{"alg":"{alg}","typ":"JWT"}}"#));
+            assert_eq!(outcome(&format!("{header}.{payload}.")), "plugin:bad-signature", "{alg} with dot");
+            assert_eq!(outcome(&format!("{header}.{payload}")), "plugin:malformed", "{alg} without dot");
+            // A signature segment does not make `none` acceptable either.
+            assert_eq!(outcome(&format!("{header}.{payload}.{}", B64.encode([0u8; 64]))), "plugin:bad-signature", "{alg} with signature");
+        }
+        // `none` with the kid of a real key changes nothing.
+        let header = B64.encode(r#"{"alg":"none","kid":"ed-1"}"#);
+        assert_eq!(outcome(&format!("{header}.{payload}.")), "plugin:bad-signature");
+    });
 }
 
 #[test]
 fn algorithms_outside_the_accepted_list_are_refused() {
-    let payload = valid_payload();
-    // Well-known names this plugin does not implement, and the wrong case.
-    for alg in ["RS512", "ES384", "HS512", "rs256", "eddsa", ""] {
-        let token = ed_raw(&format!(r#"{{"alg":"{alg}","kid":"ed-1"}}"#), &payload);
-        assert_eq!(outcome(&token), "plugin:bad-signature", "{alg:?}");
-    }
-    // HS256 is refused when the operator did not configure a secret.
-    let hs = token(Algorithm::HS256, &hs256(), None, &claims("alice"));
-    assert_eq!(outcome_at(asymmetric_plugin(), &hs, NOW_MS), "plugin:bad-signature");
-    // `alg` missing or not a string is unreadable, not merely unaccepted.
-    assert_eq!(outcome(&ed_raw(r#"{"kid":"ed-1"}"#, &payload)), "plugin:malformed");
-    assert_eq!(outcome(&ed_raw(r#"{"alg":null,"kid":"ed-1"}"#, &payload)), "plugin:malformed");
-    assert_eq!(outcome(&ed_raw(r#"{"alg":["EdDSA"],"kid":"ed-1"}"#, &payload)), "plugin:malformed");
-    assert_eq!(outcome(&ed_raw(r#"{"alg":"EdDSA","kid":7}"#, &payload)), "plugin:malformed");
+    both(|| {
+        let payload = valid_payload();
+        // Well-known names this plugin does not implement, and the wrong case.
+        for alg in ["RS512", "ES384", "HS512", "rs256", "eddsa", ""] {
+            let token = ed_raw(&format!(r#"{{"alg":"{alg}","kid":"ed-1"}}"#), &payload);
+            assert_eq!(outcome(&token), "plugin:bad-signature", "{alg:?}");
+        }
+        // HS256 is refused when the operator did not configure a secret.
+        let hs = token(Algorithm::HS256, &hs256(), None, &claims("alice"));
+        assert_eq!(outcome_at(asymmetric_plugin(), &hs, NOW_MS), "plugin:bad-signature");
+        // `alg` missing or not a string is unreadable, not merely unaccepted.
+        assert_eq!(outcome(&ed_raw(r#"{"kid":"ed-1"}"#, &payload)), "plugin:malformed");
+        assert_eq!(outcome(&ed_raw(r#"{"alg":null,"kid":"ed-1"}"#, &payload)), "plugin:malformed");
+        assert_eq!(outcome(&ed_raw(r#"{"alg":["EdDSA"],"kid":"ed-1"}"#, &payload)), "plugin:malformed");
+        assert_eq!(outcome(&ed_raw(r#"{"alg":"EdDSA","kid":7}"#, &payload)), "plugin:malformed");
+    });
 }
 
 #[test]
 fn rs256_to_hs256_key_confusion_is_refused() {
-    // The classic attack: HS256, MACed with the RSA public key the verifier
-    // trusts, in the PEM form and as the raw modulus.
-    let pem = vector("rsa-2048.pub.pem");
-    let jwks: Value = serde_json::from_slice(&vector("jwks.json")).unwrap();
-    let rsa_jwk = jwks["keys"].as_array().unwrap().iter().find(|k| k["kid"] == "rsa-rs256").unwrap();
-    let modulus = B64.decode(rsa_jwk["n"].as_str().unwrap()).unwrap();
-    let payload = valid_payload();
-    for secret in [pem.as_slice(), modulus.as_slice()] {
-        let key = EncodingKey::from_secret(secret);
-        let named = raw_token(r#"{"alg":"HS256","kid":"rsa-rs256"}"#, &payload, Algorithm::HS256, &key);
-        let unnamed = raw_token(r#"{"alg":"HS256"}"#, &payload, Algorithm::HS256, &key);
-        // With HS256 configured: the RSA kid is no HS256 key, and the
-        // secret is not the RSA key.
-        assert_eq!(outcome(&named), "plugin:unknown-key");
-        assert_eq!(outcome(&unnamed), "plugin:bad-signature");
-        // Without HS256: refused for its algorithm.
-        assert_eq!(outcome_at(asymmetric_plugin(), &named, NOW_MS), "plugin:bad-signature");
-        assert_eq!(outcome_at(asymmetric_plugin(), &unnamed, NOW_MS), "plugin:bad-signature");
-    }
-    // The JWKS's symmetric `oct` entry holds the real secret, yet is never
-    // used: naming it is naming an unknown key.
-    assert_eq!(outcome(&token(Algorithm::HS256, &hs256(), Some("oct-1"), &claims("alice"))), "plugin:unknown-key");
+    both(|| {
+        // The classic attack: HS256, MACed with the RSA public key the verifier
+        // trusts, in the PEM form and as the raw modulus.
+        let pem = vector("rsa-2048.pub.pem");
+        let jwks: Value = serde_json::from_slice(&vector("jwks.json")).unwrap();
+        let rsa_jwk = jwks["keys"].as_array().unwrap().iter().find(|k| k["kid"] == "rsa-rs256").unwrap();
+        let modulus = B64.decode(rsa_jwk["n"].as_str().unwrap()).unwrap();
+        let payload = valid_payload();
+        for secret in [pem.as_slice(), modulus.as_slice()] {
+            let key = EncodingKey::from_secret(secret);
+            let named = raw_token(r#"{"alg":"HS256","kid":"rsa-rs256"}"#, &payload, Algorithm::HS256, &key);
+            let unnamed = raw_token(r#"{"alg":"HS256"}"#, &payload, Algorithm::HS256, &key);
+            // With HS256 configured: the RSA kid is no HS256 key, and the
+            // secret is not the RSA key.
+            assert_eq!(outcome(&named), "plugin:unknown-key");
+            assert_eq!(outcome(&unnamed), "plugin:bad-signature");
+            // Without HS256: refused for its algorithm.
+            assert_eq!(outcome_at(asymmetric_plugin(), &named, NOW_MS), "plugin:bad-signature");
+            assert_eq!(outcome_at(asymmetric_plugin(), &unnamed, NOW_MS), "plugin:bad-signature");
+        }
+        // The JWKS's symmetric `oct` entry holds the real secret, yet is never
+        // used: naming it is naming an unknown key.
+        assert_eq!(outcome(&token(Algorithm::HS256, &hs256(), Some("oct-1"), &claims("alice"))), "plugin:unknown-key");
+    });
 }
 
 #[test]
 fn signature_by_another_key_under_a_known_kid_is_refused() {
-    let c = claims("alice");
-    assert_eq!(outcome(&token(Algorithm::EdDSA, &attacker_ed25519(), Some("ed-1"), &c)), "plugin:bad-signature");
-    assert_eq!(outcome(&token(Algorithm::EdDSA, &attacker_ed25519(), None, &c)), "plugin:bad-signature");
-    assert_eq!(outcome(&token(Algorithm::ES256, &attacker_p256(), Some("ec-1"), &c)), "plugin:bad-signature");
-    // Another trusted key is still another key.
-    assert_eq!(outcome(&token(Algorithm::ES256, &p256_b(), Some("ec-1"), &c)), "plugin:bad-signature");
-    assert_eq!(outcome(&token(Algorithm::RS256, &rsa_3072(), Some("rsa-rs256"), &c)), "plugin:bad-signature");
-    assert_eq!(outcome(&token(Algorithm::HS256, &EncodingKey::from_secret(&[7; 32]), Some("hs-1"), &c)), "plugin:bad-signature");
-    // A valid token with its claims changed after signing.
-    let [header, _, signature] = segments(&ed_token(&c));
-    let forged = B64.encode(claims("admin").to_string());
-    assert_eq!(outcome(&format!("{header}.{forged}.{signature}")), "plugin:bad-signature");
+    both(|| {
+        let c = claims("alice");
+        assert_eq!(outcome(&token(Algorithm::EdDSA, &attacker_ed25519(), Some("ed-1"), &c)), "plugin:bad-signature");
+        assert_eq!(outcome(&token(Algorithm::EdDSA, &attacker_ed25519(), None, &c)), "plugin:bad-signature");
+        assert_eq!(outcome(&token(Algorithm::ES256, &attacker_p256(), Some("ec-1"), &c)), "plugin:bad-signature");
+        // Another trusted key is still another key.
+        assert_eq!(outcome(&token(Algorithm::ES256, &p256_b(), Some("ec-1"), &c)), "plugin:bad-signature");
+        assert_eq!(outcome(&token(Algorithm::RS256, &rsa_3072(), Some("rsa-rs256"), &c)), "plugin:bad-signature");
+        assert_eq!(outcome(&token(Algorithm::HS256, &EncodingKey::from_secret(&[7; 32]), Some("hs-1"), &c)), "plugin:bad-signature");
+        // A valid token with its claims changed after signing.
+        let [header, _, signature] = segments(&ed_token(&c));
+        let forged = B64.encode(claims("admin").to_string());
+        assert_eq!(outcome(&format!("{header}.{forged}.{signature}")), "plugin:bad-signature");
+    });
 }
 
 #[test]
 fn unknown_kid_is_refused() {
-    let c = claims("alice");
-    assert_eq!(outcome(&token(Algorithm::EdDSA, &ed25519(), Some("ed-2"), &c)), "plugin:unknown-key");
-    assert_eq!(outcome(&token(Algorithm::EdDSA, &ed25519(), Some(""), &c)), "plugin:unknown-key");
-    assert_eq!(outcome(&token(Algorithm::HS256, &hs256(), Some("hs-2"), &c)), "plugin:unknown-key");
+    both(|| {
+        let c = claims("alice");
+        assert_eq!(outcome(&token(Algorithm::EdDSA, &ed25519(), Some("ed-2"), &c)), "plugin:unknown-key");
+        assert_eq!(outcome(&token(Algorithm::EdDSA, &ed25519(), Some(""), &c)), "plugin:unknown-key");
+        assert_eq!(outcome(&token(Algorithm::HS256, &hs256(), Some("hs-2"), &c)), "plugin:unknown-key");
+    });
 }
 
 #[test]
 fn a_key_is_used_only_for_its_own_algorithm() {
-    let c = claims("alice");
-    // RSA keys with a JWK `alg` serve that algorithm only.
-    assert_eq!(outcome(&token(Algorithm::PS256, &rsa_2048(), Some("rsa-rs256"), &c)), "plugin:unknown-key");
-    assert_eq!(outcome(&token(Algorithm::RS256, &rsa_3072(), Some("rsa-ps256"), &c)), "plugin:unknown-key");
-    // `use: enc` is no signing key, though the material is rsa-rs256's.
-    assert_eq!(outcome(&token(Algorithm::RS256, &rsa_2048(), Some("rsa-enc"), &c)), "plugin:unknown-key");
-    // kty/crv must belong to alg.
-    assert_eq!(outcome(&token(Algorithm::EdDSA, &ed25519(), Some("ec-1"), &c)), "plugin:unknown-key");
-    assert_eq!(outcome(&token(Algorithm::ES256, &p256_a(), Some("ed-1"), &c)), "plugin:unknown-key");
-    assert_eq!(outcome(&token(Algorithm::RS256, &rsa_2048(), Some("ed-1"), &c)), "plugin:unknown-key");
-    // Without kid, two P-256 keys fit ES256: no guessing.
-    assert_eq!(outcome(&token(Algorithm::ES256, &p256_a(), None, &c)), "plugin:unknown-key");
+    both(|| {
+        let c = claims("alice");
+        // RSA keys with a JWK `alg` serve that algorithm only.
+        assert_eq!(outcome(&token(Algorithm::PS256, &rsa_2048(), Some("rsa-rs256"), &c)), "plugin:unknown-key");
+        assert_eq!(outcome(&token(Algorithm::RS256, &rsa_3072(), Some("rsa-ps256"), &c)), "plugin:unknown-key");
+        // `use: enc` is no signing key, though the material is rsa-rs256's.
+        assert_eq!(outcome(&token(Algorithm::RS256, &rsa_2048(), Some("rsa-enc"), &c)), "plugin:unknown-key");
+        // kty/crv must belong to alg.
+        assert_eq!(outcome(&token(Algorithm::EdDSA, &ed25519(), Some("ec-1"), &c)), "plugin:unknown-key");
+        assert_eq!(outcome(&token(Algorithm::ES256, &p256_a(), Some("ed-1"), &c)), "plugin:unknown-key");
+        assert_eq!(outcome(&token(Algorithm::RS256, &rsa_2048(), Some("ed-1"), &c)), "plugin:unknown-key");
+        // Without kid, two P-256 keys fit ES256: no guessing.
+        assert_eq!(outcome(&token(Algorithm::ES256, &p256_a(), None, &c)), "plugin:unknown-key");
+    });
 }
 
 #[test]
 fn rsa_keys_under_2048_bits_are_never_used() {
-    let c = claims("alice");
-    assert_eq!(outcome(&token(Algorithm::RS256, &rsa_1024(), Some("rsa-1024"), &c)), "plugin:unknown-key");
-    // Without kid the only RS256 key that fits is rsa-rs256, which did not sign it.
-    assert_eq!(outcome(&token(Algorithm::RS256, &rsa_1024(), None, &c)), "plugin:bad-signature");
+    both(|| {
+        let c = claims("alice");
+        assert_eq!(outcome(&token(Algorithm::RS256, &rsa_1024(), Some("rsa-1024"), &c)), "plugin:unknown-key");
+        // Without kid the only RS256 key that fits is rsa-rs256, which did not sign it.
+        assert_eq!(outcome(&token(Algorithm::RS256, &rsa_1024(), None, &c)), "plugin:bad-signature");
+    });
 }
 
 #[test]
 fn embedded_jwk_and_key_urls_are_ignored() {
-    let attacker: Value = serde_json::from_slice(&vector("attacker-jwks.json")).unwrap();
-    let jwk = attacker["keys"][0].to_string();
-    let payload = valid_payload();
-    let attacker_key = attacker_ed25519();
-    // Signed by the attacker's key, which the header carries: never trusted.
-    let embedded = raw_token(&format!(r#"{{"alg":"EdDSA","jwk":{jwk}}}"#), &payload, Algorithm::EdDSA, &attacker_key);
-    assert_eq!(outcome(&embedded), "plugin:bad-signature");
-    let named = raw_token(&format!(r#"{{"alg":"EdDSA","kid":"attacker","jwk":{jwk}}}"#), &payload, Algorithm::EdDSA, &attacker_key);
-    assert_eq!(outcome(&named), "plugin:unknown-key");
-    let urls = r#""jku":"https://attacker.example/jwks.json","x5u":"https://attacker.example/cert.pem","x5c":["MIIB"]"#;
-    let fetched = raw_token(&format!(r#"{{"alg":"EdDSA","kid":"attacker",{urls}}}"#), &payload, Algorithm::EdDSA, &attacker_key);
-    assert_eq!(outcome(&fetched), "plugin:unknown-key");
-    // Ignored means ignored: a genuine token carrying them still verifies.
-    let genuine = ed_raw(&format!(r#"{{"alg":"EdDSA","kid":"ed-1","jwk":{jwk},{urls}}}"#), &payload);
-    assert_eq!(outcome(&genuine), "allow");
+    both(|| {
+        let attacker: Value = serde_json::from_slice(&vector("attacker-jwks.json")).unwrap();
+        let jwk = attacker["keys"][0].to_string();
+        let payload = valid_payload();
+        let attacker_key = attacker_ed25519();
+        // Signed by the attacker's key, which the header carries: never trusted.
+        let embedded = raw_token(&format!(r#"{{"alg":"EdDSA","jwk":{jwk}}}"#), &payload, Algorithm::EdDSA, &attacker_key);
+        assert_eq!(outcome(&embedded), "plugin:bad-signature");
+        let named = raw_token(&format!(r#"{{"alg":"EdDSA","kid":"attacker","jwk":{jwk}}}"#), &payload, Algorithm::EdDSA, &attacker_key);
+        assert_eq!(outcome(&named), "plugin:unknown-key");
+        let urls = r#""jku":"https://attacker.example/jwks.json","x5u":"https://attacker.example/cert.pem","x5c":["MIIB"]"#;
+        let fetched = raw_token(&format!(r#"{{"alg":"EdDSA","kid":"attacker",{urls}}}"#), &payload, Algorithm::EdDSA, &attacker_key);
+        assert_eq!(outcome(&fetched), "plugin:unknown-key");
+        // Ignored means ignored: a genuine token carrying them still verifies.
+        let genuine = ed_raw(&format!(r#"{{"alg":"EdDSA","kid":"ed-1","jwk":{jwk},{urls}}}"#), &payload);
+        assert_eq!(outcome(&genuine), "allow");
+    });
 }
 
 #[test]
 fn exp_nbf_and_iat_with_leeway_edges() {
-    let leeway_ms = LEEWAY as u64 * 1000;
-    let exp = NOW + 100;
-    let expiring = ed_token(&claims_with("exp", json!(exp)));
-    // Valid strictly before exp + leeway (RFC 7519 §4.1.4).
-    let edge = exp as u64 * 1000 + leeway_ms;
-    assert_eq!(outcome_at(plugin(), &expiring, edge - 1000), "allow");
-    assert_eq!(outcome_at(plugin(), &expiring, edge - 1), "allow");
-    assert_eq!(outcome_at(plugin(), &expiring, edge), "plugin:expired");
-    assert_eq!(outcome_at(plugin(), &expiring, edge + 1000), "plugin:expired");
-    // At NOW: expired long ago, and just now with the leeway spent.
-    assert_eq!(outcome(&ed_token(&claims_with("exp", json!(NOW - 3600)))), "plugin:expired");
-    assert_eq!(outcome(&ed_token(&claims_with("exp", json!(NOW - LEEWAY)))), "plugin:expired");
-    assert_eq!(outcome(&ed_token(&claims_with("exp", json!(NOW - LEEWAY + 1)))), "allow");
+    both(|| {
+        let leeway_ms = LEEWAY as u64 * 1000;
+        let exp = NOW + 100;
+        let expiring = ed_token(&claims_with("exp", json!(exp)));
+        // Valid strictly before exp + leeway (RFC 7519 §4.1.4).
+        let edge = exp as u64 * 1000 + leeway_ms;
+        assert_eq!(outcome_at(plugin(), &expiring, edge - 1000), "allow");
+        assert_eq!(outcome_at(plugin(), &expiring, edge - 1), "allow");
+        assert_eq!(outcome_at(plugin(), &expiring, edge), "plugin:expired");
+        assert_eq!(outcome_at(plugin(), &expiring, edge + 1000), "plugin:expired");
+        // At NOW: expired long ago, and just now with the leeway spent.
+        assert_eq!(outcome(&ed_token(&claims_with("exp", json!(NOW - 3600)))), "plugin:expired");
+        assert_eq!(outcome(&ed_token(&claims_with("exp", json!(NOW - LEEWAY)))), "plugin:expired");
+        assert_eq!(outcome(&ed_token(&claims_with("exp", json!(NOW - LEEWAY + 1)))), "allow");
 
-    let nbf = NOW + 100;
-    let early = ed_token(&claims_with("nbf", json!(nbf)));
-    // Valid from nbf - leeway on (§4.1.5).
-    let edge = nbf as u64 * 1000 - leeway_ms;
-    assert_eq!(outcome_at(plugin(), &early, edge - 1000), "plugin:not-yet-valid");
-    assert_eq!(outcome_at(plugin(), &early, edge - 1), "plugin:not-yet-valid");
-    assert_eq!(outcome_at(plugin(), &early, edge), "allow");
-    assert_eq!(outcome_at(plugin(), &early, edge + 1000), "allow");
+        let nbf = NOW + 100;
+        let early = ed_token(&claims_with("nbf", json!(nbf)));
+        // Valid from nbf - leeway on (§4.1.5).
+        let edge = nbf as u64 * 1000 - leeway_ms;
+        assert_eq!(outcome_at(plugin(), &early, edge - 1000), "plugin:not-yet-valid");
+        assert_eq!(outcome_at(plugin(), &early, edge - 1), "plugin:not-yet-valid");
+        assert_eq!(outcome_at(plugin(), &early, edge), "allow");
+        assert_eq!(outcome_at(plugin(), &early, edge + 1000), "allow");
 
-    // An iat in the future beyond the leeway is refused the same way.
-    assert_eq!(outcome(&ed_token(&claims_with("iat", json!(NOW + LEEWAY)))), "allow");
-    assert_eq!(outcome(&ed_token(&claims_with("iat", json!(NOW + LEEWAY + 1)))), "plugin:not-yet-valid");
+        // An iat in the future beyond the leeway is refused the same way.
+        assert_eq!(outcome(&ed_token(&claims_with("iat", json!(NOW + LEEWAY)))), "allow");
+        assert_eq!(outcome(&ed_token(&claims_with("iat", json!(NOW + LEEWAY + 1)))), "plugin:not-yet-valid");
 
-    // Fractional NumericDates are numbers too (RFC 7519 §2).
-    assert_eq!(outcome(&ed_token(&claims_with("exp", json!(NOW as f64 + 600.5)))), "allow");
-    let fractional = ed_token(&claims_with("exp", json!(exp as f64 + 0.5)));
-    assert_eq!(outcome_at(plugin(), &fractional, edge_ms(exp, 500) - 1), "allow");
-    assert_eq!(outcome_at(plugin(), &fractional, edge_ms(exp, 500)), "plugin:expired");
+        // Fractional NumericDates are numbers too (RFC 7519 §2).
+        assert_eq!(outcome(&ed_token(&claims_with("exp", json!(NOW as f64 + 600.5)))), "allow");
+        let fractional = ed_token(&claims_with("exp", json!(exp as f64 + 0.5)));
+        assert_eq!(outcome_at(plugin(), &fractional, edge_ms(exp, 500) - 1), "allow");
+        assert_eq!(outcome_at(plugin(), &fractional, edge_ms(exp, 500)), "plugin:expired");
+    });
 }
 
 /// `exp` seconds plus `extra_ms`, plus the leeway, in milliseconds.
@@ -406,113 +464,121 @@ fn edge_ms(exp: i64, extra_ms: u64) -> u64 {
 
 #[test]
 fn leeway_is_configurable() {
-    let strict = load_changed(&[("leewaySeconds", Some("0"))], key_material());
-    let token = ed_token(&claims_with("exp", json!(NOW)));
-    assert_eq!(outcome_at(&strict, &token, NOW_MS - 1), "allow");
-    assert_eq!(outcome_at(&strict, &token, NOW_MS), "plugin:expired");
-    // The shared plugin (30 s) still accepts it.
-    assert_eq!(outcome_at(plugin(), &token, NOW_MS), "allow");
+    both(|| {
+        let strict = load_changed(&[("leewaySeconds", Some("0"))], key_material());
+        let token = ed_token(&claims_with("exp", json!(NOW)));
+        assert_eq!(outcome_at(&strict, &token, NOW_MS - 1), "allow");
+        assert_eq!(outcome_at(&strict, &token, NOW_MS), "plugin:expired");
+        // The shared plugin (30 s) still accepts it.
+        assert_eq!(outcome_at(plugin(), &token, NOW_MS), "allow");
+    });
 }
 
 #[test]
 fn wrong_issuer_and_audience_are_refused() {
-    assert_eq!(outcome(&ed_token(&claims_with("iss", json!("https://evil.example")))), "plugin:wrong-issuer");
-    assert_eq!(outcome(&ed_token(&claims_with("iss", json!("https://issuer.example/")))), "plugin:wrong-issuer");
-    assert_eq!(outcome(&ed_token(&claims_with("iss", Value::Null))), "plugin:wrong-issuer");
-    assert_eq!(outcome(&ed_token(&claims_with("aud", json!("evil-api")))), "plugin:wrong-audience");
-    assert_eq!(outcome(&ed_token(&claims_with("aud", json!(["evil-api", "other"])))), "plugin:wrong-audience");
-    assert_eq!(outcome(&ed_token(&claims_with("aud", json!([])))), "plugin:wrong-audience");
-    assert_eq!(outcome(&ed_token(&claims_with("aud", Value::Null))), "plugin:wrong-audience");
-    // Any configured audience, as a string or inside an array.
-    assert_eq!(outcome(&ed_token(&claims_with("aud", json!("other-api")))), "allow");
-    assert_eq!(outcome(&ed_token(&claims_with("aud", json!(["evil-api", "ward-api"])))), "allow");
+    both(|| {
+        assert_eq!(outcome(&ed_token(&claims_with("iss", json!("https://evil.example")))), "plugin:wrong-issuer");
+        assert_eq!(outcome(&ed_token(&claims_with("iss", json!("https://issuer.example/")))), "plugin:wrong-issuer");
+        assert_eq!(outcome(&ed_token(&claims_with("iss", Value::Null))), "plugin:wrong-issuer");
+        assert_eq!(outcome(&ed_token(&claims_with("aud", json!("evil-api")))), "plugin:wrong-audience");
+        assert_eq!(outcome(&ed_token(&claims_with("aud", json!(["evil-api", "other"])))), "plugin:wrong-audience");
+        assert_eq!(outcome(&ed_token(&claims_with("aud", json!([])))), "plugin:wrong-audience");
+        assert_eq!(outcome(&ed_token(&claims_with("aud", Value::Null))), "plugin:wrong-audience");
+        // Any configured audience, as a string or inside an array.
+        assert_eq!(outcome(&ed_token(&claims_with("aud", json!("other-api")))), "allow");
+        assert_eq!(outcome(&ed_token(&claims_with("aud", json!(["evil-api", "ward-api"])))), "allow");
+    });
 }
 
 #[test]
 fn claims_of_the_wrong_type_are_malformed() {
-    let malformed = [
-        ("exp", Value::Null),
-        ("exp", json!((NOW + 600).to_string())),
-        ("exp", json!(true)),
-        ("exp", json!([NOW + 600])),
-        ("exp", json!(1e300)),
-        ("exp", json!(u64::MAX)),
-        ("exp", json!(-10_000_000_000_000_000i64)),
-        ("nbf", json!((NOW - 60).to_string())),
-        ("iat", json!((NOW - 60).to_string())),
-        ("sub", json!("")),
-        ("sub", Value::Null),
-        ("sub", json!(42)),
-        ("sub", json!(["alice"])),
-        ("iss", json!(7)),
-        ("aud", json!(7)),
-        ("aud", json!(["ward-api", 7])),
-        ("scope", json!(["a"])),
-        ("scp", json!([1])),
-        ("scp", json!({ "a": 1 })),
-        ("ptype", json!("robot")),
-        ("ptype", json!(1)),
-    ];
-    for (name, value) in malformed {
-        let token = ed_token(&claims_with(name, value.clone()));
-        assert_eq!(outcome(&token), "plugin:malformed", "{name}: {value}");
-    }
+    both(|| {
+        let malformed = [
+            ("exp", Value::Null),
+            ("exp", json!((NOW + 600).to_string())),
+            ("exp", json!(true)),
+            ("exp", json!([NOW + 600])),
+            ("exp", json!(1e300)),
+            ("exp", json!(u64::MAX)),
+            ("exp", json!(-10_000_000_000_000_000i64)),
+            ("nbf", json!((NOW - 60).to_string())),
+            ("iat", json!((NOW - 60).to_string())),
+            ("sub", json!("")),
+            ("sub", Value::Null),
+            ("sub", json!(42)),
+            ("sub", json!(["alice"])),
+            ("iss", json!(7)),
+            ("aud", json!(7)),
+            ("aud", json!(["ward-api", 7])),
+            ("scope", json!(["a"])),
+            ("scp", json!([1])),
+            ("scp", json!({ "a": 1 })),
+            ("ptype", json!("robot")),
+            ("ptype", json!(1)),
+        ];
+        for (name, value) in malformed {
+            let token = ed_token(&claims_with(name, value.clone()));
+            assert_eq!(outcome(&token), "plugin:malformed", "{name}: {value}");
+        }
+    });
 }
 
 #[test]
 fn segments_must_be_three_strict_base64url_strings() {
-    let valid = ed_token(&claims("alice"));
-    assert_eq!(outcome(&valid), "allow");
-    let [header, payload, signature] = segments(&valid);
-    let mut malformed = vec![
-        format!("{header}.{payload}"),
-        format!("{header}.{payload}.{signature}.{signature}"),
-        format!("{header}.{payload}.{signature}."),
-        format!(".{header}.{payload}.{signature}"),
-        format!("{header}..{signature}"),
-        format!(".{payload}.{signature}"),
-        String::new(),
-        ".".into(),
-        "..".into(),
-        // Padding on the signature (86 characters, 2 mod 4, take `==`).
-        format!("{header}.{payload}.{signature}=="),
-        // Characters outside the base64url alphabet.
-        format!("{header}.{payload}.+{}", &signature[1..]),
-        format!("{header}.{payload}./{}", &signature[1..]),
-        format!("{header}.{payload}.%{}", &signature[1..]),
-        format!("{header}.{payload}.{} ", &signature[..signature.len() - 1]),
-        format!("{header}.{payload}.{signature}\n"),
-        format!(" {header}.{payload}.{signature}"),
-        // Non-canonical trailing bits: the last character of a 64-byte
-        // signature carries 4 unused bits that must be zero.
-        format!("{header}.{payload}.{}", flip_unused_bit(&signature)),
-    ];
-    // The same defects in header and payload, under a valid signature over
-    // exactly those characters: the refusal is the encoding's, not the
-    // signature's.
-    let header_json = r#"{"alg":"EdDSA","kid":"ed-1"}"#; // 28 bytes: 4 unused bits, `==` padding
-    assert_eq!(header_json.len() % 3, 1);
-    let good_header = B64.encode(header_json);
-    let good_payload = B64.encode(valid_payload());
-    assert_eq!(outcome(&ed_segments(&good_header, &good_payload)), "allow");
-    let mut spaced = valid_payload();
-    while spaced.len() % 3 == 0 {
-        spaced.push(' ');
-    }
-    let padded_payload = STANDARD.encode(&spaced);
-    assert!(padded_payload.ends_with('='), "{padded_payload}");
-    malformed.extend([
-        ed_segments(&STANDARD.encode(header_json), &good_payload),
-        ed_segments(&good_header, &padded_payload),
-        ed_segments(&flip_unused_bit(&good_header), &good_payload),
-        ed_segments(&format!("+{}", &good_header[1..]), &good_payload),
-        ed_segments(&good_header, &format!("{}/{}", &good_payload[..10], &good_payload[11..])),
-        ed_segments(&good_header, &format!("{}=", &good_payload)),
-        ed_segments(&good_header, &format!("{}.", &good_payload)),
-    ]);
-    for token in &malformed {
-        assert_eq!(outcome(token), "plugin:malformed", "{token:?}");
-    }
+    both(|| {
+        let valid = ed_token(&claims("alice"));
+        assert_eq!(outcome(&valid), "allow");
+        let [header, payload, signature] = segments(&valid);
+        let mut malformed = vec![
+            format!("{header}.{payload}"),
+            format!("{header}.{payload}.{signature}.{signature}"),
+            format!("{header}.{payload}.{signature}."),
+            format!(".{header}.{payload}.{signature}"),
+            format!("{header}..{signature}"),
+            format!(".{payload}.{signature}"),
+            String::new(),
+            ".".into(),
+            "..".into(),
+            // Padding on the signature (86 characters, 2 mod 4, take `==`).
+            format!("{header}.{payload}.{signature}=="),
+            // Characters outside the base64url alphabet.
+            format!("{header}.{payload}.+{}", &signature[1..]),
+            format!("{header}.{payload}./{}", &signature[1..]),
+            format!("{header}.{payload}.%{}", &signature[1..]),
+            format!("{header}.{payload}.{} ", &signature[..signature.len() - 1]),
+            format!("{header}.{payload}.{signature}\n"),
+            format!(" {header}.{payload}.{signature}"),
+            // Non-canonical trailing bits: the last character of a 64-byte
+            // signature carries 4 unused bits that must be zero.
+            format!("{header}.{payload}.{}", flip_unused_bit(&signature)),
+        ];
+        // The same defects in header and payload, under a valid signature over
+        // exactly those characters: the refusal is the encoding's, not the
+        // signature's.
+        let header_json = r#"{"alg":"EdDSA","kid":"ed-1"}"#; // 28 bytes: 4 unused bits, `==` padding
+        assert_eq!(header_json.len() % 3, 1);
+        let good_header = B64.encode(header_json);
+        let good_payload = B64.encode(valid_payload());
+        assert_eq!(outcome(&ed_segments(&good_header, &good_payload)), "allow");
+        let mut spaced = valid_payload();
+        while spaced.len() % 3 == 0 {
+            spaced.push(' ');
+        }
+        let padded_payload = STANDARD.encode(&spaced);
+        assert!(padded_payload.ends_with('='), "{padded_payload}");
+        malformed.extend([
+            ed_segments(&STANDARD.encode(header_json), &good_payload),
+            ed_segments(&good_header, &padded_payload),
+            ed_segments(&flip_unused_bit(&good_header), &good_payload),
+            ed_segments(&format!("+{}", &good_header[1..]), &good_payload),
+            ed_segments(&good_header, &format!("{}/{}", &good_payload[..10], &good_payload[11..])),
+            ed_segments(&good_header, &format!("{}=", &good_payload)),
+            ed_segments(&good_header, &format!("{}.", &good_payload)),
+        ]);
+        for token in &malformed {
+            assert_eq!(outcome(token), "plugin:malformed", "{token:?}");
+        }
+    });
 }
 
 /// The same string with the lowest bit of its last base64url character set:
@@ -528,89 +594,97 @@ fn flip_unused_bit(segment: &str) -> String {
 
 #[test]
 fn duplicate_member_names_are_refused() {
-    let payload = valid_payload();
-    assert_eq!(outcome(&ed_raw(r#"{"alg":"EdDSA","kid":"ed-1"}"#, &payload)), "allow");
-    for header in [
-        r#"{"alg":"EdDSA","kid":"ed-1","alg":"EdDSA"}"#,
-        r#"{"alg":"none","alg":"EdDSA","kid":"ed-1"}"#,
-        r#"{"alg":"EdDSA","kid":"nope","kid":"ed-1"}"#,
-        r#"{"alg":"EdDSA","kid":"ed-1","\u0061lg":"EdDSA"}"#,
-    ] {
-        assert_eq!(outcome(&ed_raw(header, &payload)), "plugin:malformed", "{header}");
-    }
-    let header = r#"{"alg":"EdDSA","kid":"ed-1"}"#;
-    let base = format!(r#""iss":"{ISSUER}","aud":"{AUDIENCE}","exp":{}"#, NOW + 600);
-    for payload in [
-        format!(r#"{{"sub":"alice","sub":"admin",{base}}}"#),
-        format!(r#"{{"sub":"alice",{base},"exp":{}}}"#, NOW + 999_999),
-        format!(r#"{{"sub":"alice",{base},"aud":"ward-api"}}"#),
-        format!(r#"{{"sub":"alice",{base},"ext":{{"a":1,"a":2}}}}"#),
-        format!(r#"{{"sub":"alice",{base},"ext":[{{"a":1,"a":2}}]}}"#),
-    ] {
-        assert_eq!(outcome(&ed_raw(header, &payload)), "plugin:malformed", "{payload}");
-    }
-    // The same without duplicates is fine.
-    assert_eq!(outcome(&ed_raw(header, &format!(r#"{{"sub":"alice",{base},"ext":{{"a":1,"b":[1,2]}}}}"#))), "allow");
+    both(|| {
+        let payload = valid_payload();
+        assert_eq!(outcome(&ed_raw(r#"{"alg":"EdDSA","kid":"ed-1"}"#, &payload)), "allow");
+        for header in [
+            r#"{"alg":"EdDSA","kid":"ed-1","alg":"EdDSA"}"#,
+            r#"{"alg":"none","alg":"EdDSA","kid":"ed-1"}"#,
+            r#"{"alg":"EdDSA","kid":"nope","kid":"ed-1"}"#,
+            r#"{"alg":"EdDSA","kid":"ed-1","\u0061lg":"EdDSA"}"#,
+        ] {
+            assert_eq!(outcome(&ed_raw(header, &payload)), "plugin:malformed", "{header}");
+        }
+        let header = r#"{"alg":"EdDSA","kid":"ed-1"}"#;
+        let base = format!(r#""iss":"{ISSUER}","aud":"{AUDIENCE}","exp":{}"#, NOW + 600);
+        for payload in [
+            format!(r#"{{"sub":"alice","sub":"admin",{base}}}"#),
+            format!(r#"{{"sub":"alice",{base},"exp":{}}}"#, NOW + 999_999),
+            format!(r#"{{"sub":"alice",{base},"aud":"ward-api"}}"#),
+            format!(r#"{{"sub":"alice",{base},"ext":{{"a":1,"a":2}}}}"#),
+            format!(r#"{{"sub":"alice",{base},"ext":[{{"a":1,"a":2}}]}}"#),
+        ] {
+            assert_eq!(outcome(&ed_raw(header, &payload)), "plugin:malformed", "{payload}");
+        }
+        // The same without duplicates is fine.
+        assert_eq!(outcome(&ed_raw(header, &format!(r#"{{"sub":"alice",{base},"ext":{{"a":1,"b":[1,2]}}}}"#))), "allow");
+    });
 }
 
 #[test]
 fn non_object_headers_and_payloads_are_malformed() {
-    let header = r#"{"alg":"EdDSA","kid":"ed-1"}"#;
-    for payload in ["[]", r#"["sub","alice"]"#, r#""alice""#, "1", "null", "true", "", "not json", "{}x", "{} {}", "\u{feff}{}"] {
-        assert_eq!(outcome(&ed_raw(header, payload)), "plugin:malformed", "payload {payload:?}");
-    }
-    // Invalid UTF-8 inside a string, and a lone surrogate escape.
-    let bad_utf8 = format!("{}.{}", B64.encode(header), B64.encode(b"{\"sub\":\"\xff\"}"));
-    let signature = jsonwebtoken::crypto::sign(bad_utf8.as_bytes(), &ed25519(), Algorithm::EdDSA).unwrap();
-    assert_eq!(outcome(&format!("{bad_utf8}.{signature}")), "plugin:malformed");
-    assert_eq!(outcome(&ed_raw(header, &valid_payload().replacen("alice", "\\ud800", 1))), "plugin:malformed");
-    // Nesting beyond the plugin's bound (16) is refused, also below
-    // serde_json's own limit (128) and far beyond it; never a trap.
-    for depth in [17, 100, 2000] {
-        let deep = format!(r#"{{"sub":"alice","iss":"{ISSUER}","aud":"{AUDIENCE}","exp":{},"x":{}1{}}}"#, NOW + 600, "[".repeat(depth), "]".repeat(depth));
-        assert_eq!(outcome(&ed_raw(header, &deep)), "plugin:malformed", "depth {depth}");
-    }
-    let nested = format!(r#"{{"sub":"alice","iss":"{ISSUER}","aud":"{AUDIENCE}","exp":{},"x":{}1{}}}"#, NOW + 600, "[".repeat(14), "]".repeat(14));
-    assert_eq!(outcome(&ed_raw(header, &nested)), "allow");
-    for header in ["[]", r#""EdDSA""#, "null", "{"] {
-        assert_eq!(outcome(&ed_raw(header, &valid_payload())), "plugin:malformed", "header {header:?}");
-    }
+    both(|| {
+        let header = r#"{"alg":"EdDSA","kid":"ed-1"}"#;
+        for payload in ["[]", r#"["sub","alice"]"#, r#""alice""#, "1", "null", "true", "", "not json", "{}x", "{} {}", "\u{feff}{}"] {
+            assert_eq!(outcome(&ed_raw(header, payload)), "plugin:malformed", "payload {payload:?}");
+        }
+        // Invalid UTF-8 inside a string, and a lone surrogate escape.
+        let bad_utf8 = format!("{}.{}", B64.encode(header), B64.encode(b"{\"sub\":\"\xff\"}"));
+        let signature = jsonwebtoken::crypto::sign(bad_utf8.as_bytes(), &ed25519(), Algorithm::EdDSA).unwrap();
+        assert_eq!(outcome(&format!("{bad_utf8}.{signature}")), "plugin:malformed");
+        assert_eq!(outcome(&ed_raw(header, &valid_payload().replacen("alice", "\\ud800", 1))), "plugin:malformed");
+        // Nesting beyond the plugin's bound (16) is refused, also below
+        // serde_json's own limit (128) and far beyond it; never a trap.
+        for depth in [17, 100, 2000] {
+            let deep = format!(r#"{{"sub":"alice","iss":"{ISSUER}","aud":"{AUDIENCE}","exp":{},"x":{}1{}}}"#, NOW + 600, "[".repeat(depth), "]".repeat(depth));
+            assert_eq!(outcome(&ed_raw(header, &deep)), "plugin:malformed", "depth {depth}");
+        }
+        let nested = format!(r#"{{"sub":"alice","iss":"{ISSUER}","aud":"{AUDIENCE}","exp":{},"x":{}1{}}}"#, NOW + 600, "[".repeat(14), "]".repeat(14));
+        assert_eq!(outcome(&ed_raw(header, &nested)), "allow");
+        for header in ["[]", r#""EdDSA""#, "null", "{"] {
+            assert_eq!(outcome(&ed_raw(header, &valid_payload())), "plugin:malformed", "header {header:?}");
+        }
+    });
 }
 
 #[test]
 fn crit_and_b64_headers_are_refused() {
-    let payload = valid_payload();
-    for header in [
-        r#"{"alg":"EdDSA","kid":"ed-1","crit":["exp"],"exp":1}"#,
-        r#"{"alg":"EdDSA","kid":"ed-1","crit":["b64"],"b64":false}"#,
-        r#"{"alg":"EdDSA","kid":"ed-1","crit":["b64"],"b64":true}"#,
-        r#"{"alg":"EdDSA","kid":"ed-1","crit":[]}"#,
-        r#"{"alg":"EdDSA","kid":"ed-1","crit":"x"}"#,
-        r#"{"alg":"EdDSA","kid":"ed-1","b64":false}"#,
-    ] {
-        assert_eq!(outcome(&ed_raw(header, &payload)), "plugin:malformed", "{header}");
-    }
+    both(|| {
+        let payload = valid_payload();
+        for header in [
+            r#"{"alg":"EdDSA","kid":"ed-1","crit":["exp"],"exp":1}"#,
+            r#"{"alg":"EdDSA","kid":"ed-1","crit":["b64"],"b64":false}"#,
+            r#"{"alg":"EdDSA","kid":"ed-1","crit":["b64"],"b64":true}"#,
+            r#"{"alg":"EdDSA","kid":"ed-1","crit":[]}"#,
+            r#"{"alg":"EdDSA","kid":"ed-1","crit":"x"}"#,
+            r#"{"alg":"EdDSA","kid":"ed-1","b64":false}"#,
+        ] {
+            assert_eq!(outcome(&ed_raw(header, &payload)), "plugin:malformed", "{header}");
+        }
+    });
 }
 
 #[test]
 fn der_encoded_ecdsa_signatures_are_refused() {
-    let valid = token(Algorithm::ES256, &p256_a(), Some("ec-1"), &claims("alice"));
-    assert_eq!(outcome(&valid), "allow");
-    let [header, payload, signature] = segments(&valid);
-    let raw = B64.decode(&signature).unwrap();
-    assert_eq!(raw.len(), 64);
-    // The same r and s, DER-encoded as most non-JOSE ECDSA APIs emit them.
-    assert_eq!(outcome(&format!("{header}.{payload}.{}", B64.encode(der(&raw)))), "plugin:bad-signature");
-    // Truncated, extended, zero r and s.
-    assert_eq!(outcome(&format!("{header}.{payload}.{}", B64.encode(&raw[..63]))), "plugin:bad-signature");
-    assert_eq!(outcome(&format!("{header}.{payload}.{}", B64.encode([raw.as_slice(), &[0u8][..]].concat()))), "plugin:bad-signature");
-    assert_eq!(outcome(&format!("{header}.{payload}.{}", B64.encode([0u8; 64]))), "plugin:bad-signature");
-    // Ed25519 and RSA signatures of the wrong length, likewise.
-    let [header, payload, _] = segments(&ed_token(&claims("alice")));
-    assert_eq!(outcome(&format!("{header}.{payload}.{}", B64.encode([1u8; 63]))), "plugin:bad-signature");
-    let [header, payload, signature] = segments(&token(Algorithm::RS256, &rsa_2048(), Some("rsa-rs256"), &claims("alice")));
-    let rsa_signature = B64.decode(&signature).unwrap();
-    assert_eq!(outcome(&format!("{header}.{payload}.{}", B64.encode([&[0u8][..], &rsa_signature].concat()))), "plugin:bad-signature");
+    both(|| {
+        let valid = token(Algorithm::ES256, &p256_a(), Some("ec-1"), &claims("alice"));
+        assert_eq!(outcome(&valid), "allow");
+        let [header, payload, signature] = segments(&valid);
+        let raw = B64.decode(&signature).unwrap();
+        assert_eq!(raw.len(), 64);
+        // The same r and s, DER-encoded as most non-JOSE ECDSA APIs emit them.
+        assert_eq!(outcome(&format!("{header}.{payload}.{}", B64.encode(der(&raw)))), "plugin:bad-signature");
+        // Truncated, extended, zero r and s.
+        assert_eq!(outcome(&format!("{header}.{payload}.{}", B64.encode(&raw[..63]))), "plugin:bad-signature");
+        assert_eq!(outcome(&format!("{header}.{payload}.{}", B64.encode([raw.as_slice(), &[0u8][..]].concat()))), "plugin:bad-signature");
+        assert_eq!(outcome(&format!("{header}.{payload}.{}", B64.encode([0u8; 64]))), "plugin:bad-signature");
+        // Ed25519 and RSA signatures of the wrong length, likewise.
+        let [header, payload, _] = segments(&ed_token(&claims("alice")));
+        assert_eq!(outcome(&format!("{header}.{payload}.{}", B64.encode([1u8; 63]))), "plugin:bad-signature");
+        let [header, payload, signature] = segments(&token(Algorithm::RS256, &rsa_2048(), Some("rsa-rs256"), &claims("alice")));
+        let rsa_signature = B64.decode(&signature).unwrap();
+        assert_eq!(outcome(&format!("{header}.{payload}.{}", B64.encode([&[0u8][..], &rsa_signature].concat()))), "plugin:bad-signature");
+    });
 }
 
 /// `SEQUENCE { INTEGER r, INTEGER s }` for a 64-byte JOSE signature.
@@ -629,51 +703,57 @@ fn der(jose: &[u8]) -> Vec<u8> {
 
 #[test]
 fn oversized_tokens_are_refused() {
-    // Past the host's 8 KiB credential cap, no guest code runs.
-    let huge = ed_token(&claims_with("pad", json!("x".repeat(8 * 1024))));
-    assert!(huge.len() > 8 * 1024);
-    assert_eq!(outcome(&huge), "oversized");
-    // The plugin's own cap, `maxTokenBytes`, at its exact edge.
-    let fits = ed_token(&claims_with("pad", json!("x".repeat(500))));
-    let over = ed_token(&claims_with("pad", json!("x".repeat(501))));
-    assert!(over.len() > fits.len());
-    let capped = load_changed(&[("maxTokenBytes", Some(&fits.len().to_string()))], key_material());
-    assert_eq!(outcome_at(&capped, &fits, NOW_MS), "allow");
-    assert_eq!(outcome_at(&capped, &over, NOW_MS), "plugin:malformed");
+    both(|| {
+        // Past the host's 8 KiB credential cap, no guest code runs.
+        let huge = ed_token(&claims_with("pad", json!("x".repeat(8 * 1024))));
+        assert!(huge.len() > 8 * 1024);
+        assert_eq!(outcome(&huge), "oversized");
+        // The plugin's own cap, `maxTokenBytes`, at its exact edge.
+        let fits = ed_token(&claims_with("pad", json!("x".repeat(500))));
+        let over = ed_token(&claims_with("pad", json!("x".repeat(501))));
+        assert!(over.len() > fits.len());
+        let capped = load_changed(&[("maxTokenBytes", Some(&fits.len().to_string()))], key_material());
+        assert_eq!(outcome_at(&capped, &fits, NOW_MS), "allow");
+        assert_eq!(outcome_at(&capped, &over, NOW_MS), "plugin:malformed");
+    });
 }
 
 #[test]
 fn only_bearer_credentials_are_read() {
-    let token = ed_token(&claims("alice"));
-    let decision = plugin().authenticate(ward::sandbox::Credential { scheme: "basic", token: &token }, NOW_MS);
-    match decision {
-        Decision::Deny(reason) => assert_eq!(reason.code(), "plugin:missing-credential"),
-        Decision::Allow(_) => panic!("a basic credential was accepted"),
-    }
+    both(|| {
+        let token = ed_token(&claims("alice"));
+        let decision = plugin().authenticate(ward::sandbox::Credential { scheme: "basic", token: &token }, NOW_MS);
+        match decision {
+            Decision::Deny(reason) => assert_eq!(reason.code(), "plugin:missing-credential"),
+            Decision::Allow(_) => panic!("a basic credential was accepted"),
+        }
+    });
 }
 
 #[test]
 fn misconfiguration_fails_closed() {
-    let token = ed_token(&claims("alice"));
-    let mut dup_jwks = vector("jwks.json");
-    // `{"keys": [...], "keys": []}`: a JWKS with a duplicate member.
-    dup_jwks.truncate(dup_jwks.iter().rposition(|b| *b == b'}').unwrap());
-    dup_jwks.extend_from_slice(br#","keys":[]}"#);
-    let only_jwks = || vec![("idp-jwks".to_owned(), vector("jwks.json"))];
-    let cases: Vec<(&str, Plugin)> = vec![
-        ("no issuer", load_changed(&[("issuer", None)], key_material())),
-        ("no audience", load_changed(&[("audience", Some(" "))], key_material())),
-        ("alg none listed", load_changed(&[("algorithms", Some("EdDSA none"))], key_material())),
-        ("HS256 without a secret", load_changed(&[("hs256Key", None)], only_jwks())),
-        ("short HS256 secret", load_changed(&[], vec![("idp-jwks".to_owned(), vector("jwks.json")), ("idp-hs256".to_owned(), vec![1; 31])])),
-        ("JWKS missing", load_changed(&[], vec![("idp-hs256".to_owned(), vector("hs256.secret"))])),
-        ("JWKS duplicate member", load_changed(&[], vec![("idp-jwks".to_owned(), dup_jwks), ("idp-hs256".to_owned(), vector("hs256.secret"))])),
-        ("leeway not a number", load_changed(&[("leewaySeconds", Some("+30"))], key_material())),
-        ("unknown default principal", load_changed(&[("defaultPrincipalType", Some("robot"))], key_material())),
-    ];
-    for (what, plugin) in &cases {
-        assert_eq!(outcome_at(plugin, &token, NOW_MS), "plugin:denied", "{what}");
-        // Whatever the caller sends.
-        assert_eq!(outcome_at(plugin, "garbage", NOW_MS), "plugin:denied", "{what}");
-    }
+    both(|| {
+        let token = ed_token(&claims("alice"));
+        let mut dup_jwks = vector("jwks.json");
+        // `{"keys": [...], "keys": []}`: a JWKS with a duplicate member.
+        dup_jwks.truncate(dup_jwks.iter().rposition(|b| *b == b'}').unwrap());
+        dup_jwks.extend_from_slice(br#","keys":[]}"#);
+        let only_jwks = || vec![("idp-jwks".to_owned(), vector("jwks.json"))];
+        let cases: Vec<(&str, Plugin)> = vec![
+            ("no issuer", load_changed(&[("issuer", None)], key_material())),
+            ("no audience", load_changed(&[("audience", Some(" "))], key_material())),
+            ("alg none listed", load_changed(&[("algorithms", Some("EdDSA none"))], key_material())),
+            ("HS256 without a secret", load_changed(&[("hs256Key", None)], only_jwks())),
+            ("short HS256 secret", load_changed(&[], vec![("idp-jwks".to_owned(), vector("jwks.json")), ("idp-hs256".to_owned(), vec![1; 31])])),
+            ("JWKS missing", load_changed(&[], vec![("idp-hs256".to_owned(), vector("hs256.secret"))])),
+            ("JWKS duplicate member", load_changed(&[], vec![("idp-jwks".to_owned(), dup_jwks), ("idp-hs256".to_owned(), vector("hs256.secret"))])),
+            ("leeway not a number", load_changed(&[("leewaySeconds", Some("+30"))], key_material())),
+            ("unknown default principal", load_changed(&[("defaultPrincipalType", Some("robot"))], key_material())),
+        ];
+        for (what, plugin) in &cases {
+            assert_eq!(outcome_at(plugin, &token, NOW_MS), "plugin:denied", "{what}");
+            // Whatever the caller sends.
+            assert_eq!(outcome_at(plugin, "garbage", NOW_MS), "plugin:denied", "{what}");
+        }
+    });
 }

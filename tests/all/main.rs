@@ -1,8 +1,8 @@
 //! One integration-test binary, a module per room (link time is the cost of
 //! every extra test binary that links wasmtime).
 
-mod api_key;
 mod config_docs;
+mod host_crypto;
 mod jwt;
 mod lifecycle;
 mod nginx;

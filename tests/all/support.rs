@@ -33,11 +33,16 @@ pub fn runtime_with(wasi: WasiMode) -> Runtime {
 
 /// Signs `bytes` as plugin `plugin_id` and returns the envelope JSON.
 pub fn envelope_for(plugin_id: &str, bytes: &[u8]) -> Vec<u8> {
+    envelope_with(plugin_id, bytes, &["readsCredentials"])
+}
+
+/// The same, declaring each of `capabilities` `true`.
+pub fn envelope_with(plugin_id: &str, bytes: &[u8], capabilities: &[&str]) -> Vec<u8> {
     let request = SignRequest {
         plugin_id: plugin_id.into(),
         kind: "authProvider".into(),
         version: "1.0.0".into(),
-        capabilities: serde_json::json!({ "readsCredentials": true }).as_object().unwrap().clone(),
+        capabilities: capabilities.iter().map(|c| ((*c).to_owned(), serde_json::Value::Bool(true))).collect(),
         core_version_range: default_core_range(),
         not_before: None,
         not_after: None,
@@ -54,6 +59,20 @@ pub fn load(runtime: &Runtime, bytes: Vec<u8>) -> Result<Plugin, ward::sandbox::
 pub fn load_with(runtime: &Runtime, bytes: Vec<u8>, options: PluginOptions) -> Result<Plugin, ward::sandbox::LoadError> {
     let envelope = envelope_for("test-plugin", &bytes);
     let verified = verify(&envelope, bytes, &trust_policy(), NOW_MS).unwrap();
+    runtime.load(verified, options)
+}
+
+/// Signs with `capabilities` declared and verifies under a policy that
+/// allows exactly those, then loads.
+pub fn load_with_capabilities(
+    runtime: &Runtime,
+    bytes: Vec<u8>,
+    capabilities: &[&str],
+    options: PluginOptions,
+) -> Result<Plugin, ward::sandbox::LoadError> {
+    let envelope = envelope_with("test-plugin", &bytes, capabilities);
+    let policy = capabilities.iter().fold(TrustPolicy::default().with_anchor(SIGNER, signing_key().verifying_key()), |p, c| p.allow(*c));
+    let verified = verify(&envelope, bytes, &policy, NOW_MS).unwrap();
     runtime.load(verified, options)
 }
 

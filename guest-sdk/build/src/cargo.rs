@@ -70,6 +70,9 @@ pub(crate) fn build(toolchain: &Toolchain, manifest: &Path, opts: &BuildOptions)
     if opts.locked {
         cmd.arg("--locked");
     }
+    if !opts.features.is_empty() {
+        cmd.arg("--features").arg(opts.features.join(","));
+    }
     cmd.env("RUSTC", &toolchain.rustc);
     let mut flags: Vec<OsString> = vec!["-C".into(), STACK.into()];
     if let Some(linker) = &toolchain.linker {

@@ -43,7 +43,13 @@ pub struct BuildOptions {
     /// module to WASI 0.2 with the preview1 adapter, as mainstream toolchains
     /// do. Such a component imports WASI; ward plugins normally do not.
     pub wasip1: bool,
+    /// Cargo features to enable (`--features`), e.g. `host-crypto`.
+    pub features: Vec<String>,
 }
+
+/// The one import a ward plugin may have: host crypto (`ward-guest`'s
+/// `host-crypto` feature), which loads only with the `hostCrypto` capability.
+pub const HOST_CRYPTO_IMPORT: &str = "ward:auth/crypto@0.2.0";
 
 /// One component made from one `cdylib` target.
 #[derive(Debug, Clone)]
@@ -100,8 +106,9 @@ pub enum BuildError {
         /// wit-component's explanation, on one line.
         message: String,
     },
-    /// The component imports something: a ward plugin must import nothing.
-    #[error("{name}: the component imports {imports:?}; a ward plugin built with ward-guest imports nothing (are you linking WASI or a crate that uses it?)")]
+    /// The component imports something: a ward plugin must import nothing
+    /// but, optionally, host crypto.
+    #[error("{name}: the component imports {imports:?}; a ward plugin built with ward-guest imports nothing but, with its host-crypto feature, ward:auth/crypto (are you linking WASI or a crate that uses it?)")]
     HasImports {
         /// Target name.
         name: String,
@@ -119,7 +126,8 @@ pub enum BuildError {
 }
 
 /// Builds every selected `cdylib` of the crate at `crate_dir` into a
-/// validated component and checks that each imports nothing.
+/// validated component and checks that each imports nothing but, at most,
+/// [`HOST_CRYPTO_IMPORT`].
 pub fn build(crate_dir: &Path, opts: &BuildOptions) -> Result<Vec<BuiltComponent>, BuildError> {
     build_with(&detect()?, crate_dir, opts, true)
 }
@@ -148,7 +156,7 @@ pub fn build_with(
             .map_err(|message| BuildError::Componentize { name: artifact.name.clone(), message })?;
         let inspection =
             inspect(&bytes).map_err(|source| BuildError::Inspect { name: artifact.name.clone(), source })?;
-        if require_no_imports && !inspection.imports.is_empty() {
+        if require_no_imports && inspection.imports.iter().any(|import| import != HOST_CRYPTO_IMPORT) {
             return Err(BuildError::HasImports { name: artifact.name, imports: inspection.imports });
         }
         built.push(BuiltComponent { name: artifact.name, core_module: artifact.path, bytes, inspection });

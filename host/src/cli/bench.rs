@@ -152,7 +152,7 @@ fn build_wasi_token(dir: &std::path::Path) -> Result<Vec<u8>, CliError> {
         targets: ward_guest_build::Targets::Examples,
         target_dir: Some(PathBuf::from("target/guests")),
         locked: true,
-        wasip1: false,
+        ..Default::default()
     };
     let built = ward_guest_build::build_with(&toolchain, dir, &opts, false).map_err(|e| CliError::new(e.to_string()))?;
     built

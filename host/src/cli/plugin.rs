@@ -17,7 +17,8 @@ const MAX_INSPECT_BYTES: u64 = 256 * 1024 * 1024;
 /// Subcommands of `ward plugin`.
 #[derive(clap::Subcommand)]
 pub enum Command {
-    /// Compile a plugin crate into a component that imports nothing.
+    /// Compile a plugin crate into a component that imports nothing (or, with
+    /// ward-guest's host-crypto feature, only ward:auth/crypto).
     Build {
         /// The plugin crate's directory (holding its Cargo.toml).
         dir: PathBuf,
@@ -31,6 +32,10 @@ pub enum Command {
         /// sharing one across plugins saves rebuilding std for each.
         #[arg(long)]
         target_dir: Option<PathBuf>,
+        /// Cargo features to enable, e.g. `host-crypto` (the component then
+        /// imports ward:auth/crypto and needs the hostCrypto capability).
+        #[arg(long, value_delimiter = ',')]
+        features: Vec<String>,
     },
     /// Print a component's imports, exports, size and sha256.
     Inspect {
@@ -42,13 +47,13 @@ pub enum Command {
 /// Runs `ward plugin ...`.
 pub fn run(command: Command) -> Result<ExitCode, CliError> {
     match command {
-        Command::Build { dir, out, locked, target_dir } => build(&dir, out, locked, target_dir),
+        Command::Build { dir, out, locked, target_dir, features } => build(&dir, out, locked, target_dir, features),
         Command::Inspect { file } => inspect(&file),
     }
 }
 
-fn build(dir: &Path, out: Option<PathBuf>, locked: bool, target_dir: Option<PathBuf>) -> Result<ExitCode, CliError> {
-    let opts = BuildOptions { locked, target_dir, ..BuildOptions::default() };
+fn build(dir: &Path, out: Option<PathBuf>, locked: bool, target_dir: Option<PathBuf>, features: Vec<String>) -> Result<ExitCode, CliError> {
+    let opts = BuildOptions { locked, target_dir, features, ..BuildOptions::default() };
     let built = ward_guest_build::build(dir, &opts).map_err(build_error)?;
     let [component] = built.as_slice() else {
         return Err(CliError::new(format!("{}: the build made {} components; expected one cdylib", dir.display(), built.len()))

@@ -1,8 +1,13 @@
 //! Which imports a plugin may have. This file is the whole allowlist: any
 //! interface not named here is refused at load with `forbidden-import`.
+//! `ward:auth/crypto@0.2.0` is allowed only to a plugin whose verified
+//! envelope declares `hostCrypto: true` (which the trust gate accepts only
+//! when the operator allows that capability).
 
 use wasmtime::Engine;
 use wasmtime::component::Component;
+
+use super::crypto::CRYPTO_INTERFACE;
 
 /// How WASI imports are treated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -11,7 +16,8 @@ pub enum WasiMode {
     /// nothing (no files, env, network, real clock or stdio).
     #[default]
     DenyAll,
-    /// Refuse every import: the smallest attack surface.
+    /// Refuse every WASI import: the smallest attack surface. (Host crypto
+    /// is not WASI; it is governed by the `hostCrypto` capability alone.)
     Refuse,
 }
 
@@ -49,19 +55,33 @@ pub(crate) fn printable_name(name: &str) -> String {
     if tidy { name.to_owned() } else { "<unprintable import name>".to_owned() }
 }
 
-/// Checks every import against the mode. Returns whether the component needs
-/// the deny-all WASI context, or the first forbidden import's printable name.
-pub(crate) fn check_imports(component: &Component, engine: &Engine, mode: WasiMode) -> Result<bool, String> {
-    let mut needs_wasi = false;
+/// What a component's imports need from the host.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Needs {
+    /// The deny-all WASI context.
+    pub wasi: bool,
+    /// `ward:auth/crypto@0.2.0`.
+    pub crypto: bool,
+}
+
+/// Checks every import against the mode and the plugin's `hostCrypto`
+/// capability. Returns what the component needs, or the first forbidden
+/// import's printable name.
+pub(crate) fn check_imports(component: &Component, engine: &Engine, mode: WasiMode, host_crypto: bool) -> Result<Needs, String> {
+    let mut needs = Needs::default();
     for (name, _) in component.component_type().imports(engine) {
+        if name == CRYPTO_INTERFACE && host_crypto {
+            needs.crypto = true;
+            continue;
+        }
         let base = name.split_once('@').map_or(name, |(base, _)| base);
         let version_ok = name.split_once('@').is_none_or(|(_, version)| version.starts_with("0.2."));
         if mode == WasiMode::Refuse || !version_ok || !SERVED_WASI.contains(&base) {
             return Err(printable_name(name));
         }
-        needs_wasi = true;
+        needs.wasi = true;
     }
-    Ok(needs_wasi)
+    Ok(needs)
 }
 
 #[cfg(test)]

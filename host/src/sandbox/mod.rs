@@ -5,8 +5,9 @@
 //! - Only a [`crate::trust::VerifiedPlugin`] can be loaded, and it is compiled
 //!   from the very bytes the trust gate hashed.
 //! - A plugin imports nothing, or only the WASI 0.2 interfaces listed in
-//!   `imports.rs`, served by a context that grants nothing; anything else is
-//!   `forbidden-import` at load.
+//!   `imports.rs`, served by a context that grants nothing, and, if its
+//!   envelope declares `hostCrypto: true`, `ward:auth/crypto@0.2.0`
+//!   (`crypto.rs`); anything else is `forbidden-import` at load.
 //! - Every call gets a new store and instance, a fuel budget, an epoch
 //!   deadline covering instantiation too, memory/table/instance limits and a
 //!   bounded wasm stack; at most `max_concurrent` calls run per plugin.
@@ -15,6 +16,7 @@
 
 mod abi;
 mod call;
+pub mod crypto;
 mod decision;
 mod engine;
 mod imports;
@@ -31,4 +33,4 @@ pub use limits::Limits;
 pub use load::LoadError;
 #[doc(hidden)]
 pub use runtime::bench_support;
-pub use runtime::{Credential, Plugin, PluginOptions, Runtime, RuntimeConfig, RuntimeError};
+pub use runtime::{Credential, HOST_CRYPTO_CAPABILITY, Plugin, PluginOptions, Runtime, RuntimeConfig, RuntimeError};

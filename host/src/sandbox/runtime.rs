@@ -10,8 +10,9 @@ use wasmtime::component::{Component, ComponentExportIndex, InstancePre, Linker};
 use crate::identity::{ClaimsPolicy, Identity, IdentityKey};
 use crate::trust::VerifiedPlugin;
 
-use super::abi::{AUTHENTICATE_FUNC, AUTHENTICATOR_INTERFACE, AuthenticateParams, AuthenticateResults};
+use super::abi::{AUTHENTICATE_FUNC, AUTHENTICATOR_INTERFACE, AUTHENTICATOR_INTERFACE_0_2, AuthenticateParams, AuthenticateResults};
 use super::call::{CallSpec, CallState, armed_store, call_once, classify};
+use super::crypto::add_host_crypto;
 use super::decision::{Decision, DenyReason};
 use super::engine::{EngineSettings, EpochTicker, build_engine};
 use super::imports::{WasiMode, check_imports};
@@ -80,21 +81,27 @@ struct Shared {
 pub struct Runtime {
     engine: Engine,
     linker: Arc<Linker<CallState>>,
+    /// `linker` plus `ward:auth/crypto`: only for plugins allowed `hostCrypto`.
+    crypto_linker: Arc<Linker<CallState>>,
     config: Arc<RuntimeConfig>,
     shared: Arc<Shared>,
 }
 
 impl Runtime {
-    /// Builds the engine, the linker (WASI allowlist or nothing) and the ticker.
+    /// Builds the engine, the linkers (WASI allowlist or nothing; the same
+    /// plus host crypto) and the ticker.
     pub fn new(config: RuntimeConfig, identity_key: IdentityKey) -> Result<Self, RuntimeError> {
         let engine = build_engine(&config.engine).map_err(|err| RuntimeError::Engine(err.to_string()))?;
+        let engine_error = |err: wasmtime::Error| RuntimeError::Engine(err.to_string());
         let mut linker = Linker::new(&engine);
         if config.wasi == WasiMode::DenyAll {
-            add_deny_all_wasi(&mut linker).map_err(|err| RuntimeError::Engine(err.to_string()))?;
+            add_deny_all_wasi(&mut linker).map_err(engine_error)?;
         }
+        let mut crypto_linker = linker.clone();
+        add_host_crypto(&mut crypto_linker).map_err(engine_error)?;
         let ticker = EpochTicker::start(engine.clone(), config.engine.epoch_tick).map_err(RuntimeError::Ticker)?;
         let shared = Arc::new(Shared { identity_key, claims: config.claims.clone(), _ticker: ticker });
-        Ok(Self { engine, linker: Arc::new(linker), config: Arc::new(config), shared })
+        Ok(Self { engine, linker: Arc::new(linker), crypto_linker: Arc::new(crypto_linker), config: Arc::new(config), shared })
     }
 
     /// Loads a verified plugin: compile from the very bytes that were hashed,
@@ -110,10 +117,13 @@ impl Runtime {
         let component = Component::new(&self.engine, plugin.entry())
             .map_err(|_| LoadError::InvalidComponent { why: "the component does not validate or compile" })?;
         let compiled = started.elapsed();
-        let needs_wasi = check_imports(&component, &self.engine, self.config.wasi).map_err(|name| LoadError::ForbiddenImport { name })?;
+        // The trust gate accepted `hostCrypto: true` only if the operator allows it.
+        let host_crypto = plugin.payload().has_capability(HOST_CRYPTO_CAPABILITY);
+        let needs = check_imports(&component, &self.engine, self.config.wasi, host_crypto).map_err(|name| LoadError::ForbiddenImport { name })?;
+        let needs_wasi = needs.wasi;
         let func = authenticate_export(&component, &self.engine)?;
-        let pre = self
-            .linker
+        let linker = if needs.crypto { &self.crypto_linker } else { &self.linker };
+        let pre = linker
             .instantiate_pre(&component)
             .map_err(|_| LoadError::InvalidComponent { why: "imports do not match the WASI 0.2 interfaces ward serves" })?;
         let epoch_ticks = deadline_ticks(&limits, &self.config.engine);
@@ -143,6 +153,7 @@ impl Runtime {
                 limits,
                 epoch_ticks,
                 needs_wasi,
+                needs_crypto: needs.crypto,
                 settings: options.settings,
                 keys: options.keys,
                 in_flight: AtomicUsize::new(0),
@@ -152,14 +163,22 @@ impl Runtime {
     }
 }
 
+/// The envelope capability that lets a plugin import `ward:auth/crypto`.
+pub const HOST_CRYPTO_CAPABILITY: &str = "hostCrypto";
+
 fn authenticate_export(component: &Component, engine: &Engine) -> Result<ComponentExportIndex, LoadError> {
-    const WRONG_EXPORTS: LoadError = LoadError::InvalidComponent { why: "it must export exactly ward:auth/authenticator@0.1.0" };
+    const WRONG_EXPORTS: LoadError =
+        LoadError::InvalidComponent { why: "it must export exactly ward:auth/authenticator@0.1.0 (or its identical @0.2.0)" };
     let component_type = component.component_type();
     let mut exports = component_type.exports(engine).map(|(name, _)| name);
-    if exports.next() != Some(AUTHENTICATOR_INTERFACE) || exports.next().is_some() {
+    let name = match exports.next() {
+        Some(name) if name == AUTHENTICATOR_INTERFACE || name == AUTHENTICATOR_INTERFACE_0_2 => name,
+        _ => return Err(WRONG_EXPORTS),
+    };
+    if exports.next().is_some() {
         return Err(WRONG_EXPORTS);
     }
-    let (_, interface) = component.get_export(None, AUTHENTICATOR_INTERFACE).ok_or(WRONG_EXPORTS)?;
+    let (_, interface) = component.get_export(None, name).ok_or(WRONG_EXPORTS)?;
     let (_, func) = component.get_export(Some(&interface), AUTHENTICATE_FUNC).ok_or(WRONG_EXPORTS)?;
     Ok(func)
 }
@@ -203,6 +222,7 @@ struct PluginInner {
     limits: Limits,
     epoch_ticks: u64,
     needs_wasi: bool,
+    needs_crypto: bool,
     settings: Vec<(String, String)>,
     keys: Vec<(String, Vec<u8>)>,
     in_flight: AtomicUsize,
@@ -300,6 +320,10 @@ impl Plugin {
     /// Whether the component imports WASI (served by the deny-all context).
     pub fn imports_wasi(&self) -> bool {
         self.inner.needs_wasi
+    }
+    /// Whether the component imports `ward:auth/crypto` (host crypto).
+    pub fn imports_host_crypto(&self) -> bool {
+        self.inner.needs_crypto
     }
     /// The limits each call runs under.
     pub fn limits(&self) -> &Limits {

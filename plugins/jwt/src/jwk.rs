@@ -87,10 +87,13 @@ fn usable(jwk: &Map<String, Value>, alg: Alg) -> Option<VerifyKey<'static>> {
     let member = |name: &str| jwk.get(name).and_then(Value::as_str);
     let bytes = |name: &str| member(name).and_then(|text| base64url::decode(text).ok());
     match (alg, member("kty")?) {
+        #[cfg(not(feature = "host-crypto"))]
         (Alg::EdDsa, "OKP") if member("crv")? == "Ed25519" => {
             let x: [u8; 32] = bytes("x")?.try_into().ok()?;
             ed25519_dalek::VerifyingKey::from_bytes(&x).ok().map(VerifyKey::Ed25519)
         }
+        #[cfg(feature = "host-crypto")]
+        (Alg::EdDsa, "OKP") if member("crv")? == "Ed25519" => Some(VerifyKey::Ed25519(bytes("x")?.try_into().ok()?)),
         (Alg::Es256, "EC") if member("crv")? == "P-256" => {
             let (x, y) = (bytes("x")?, bytes("y")?);
             // RFC 7518 §6.2.1.2: coordinates are exactly the field size.
@@ -101,14 +104,21 @@ fn usable(jwk: &Map<String, Value>, alg: Alg) -> Option<VerifyKey<'static>> {
             sec1.push(0x04);
             sec1.extend_from_slice(&x);
             sec1.extend_from_slice(&y);
-            p256::ecdsa::VerifyingKey::from_sec1_bytes(&sec1).ok().map(VerifyKey::P256)
+            #[cfg(not(feature = "host-crypto"))]
+            return p256::ecdsa::VerifyingKey::from_sec1_bytes(&sec1).ok().map(VerifyKey::P256);
+            #[cfg(feature = "host-crypto")]
+            return sec1.try_into().ok().map(VerifyKey::P256);
         }
+        #[cfg(not(feature = "host-crypto"))]
         (Alg::Rs256 | Alg::Ps256, "RSA") => rsa_key(&bytes("n")?, &bytes("e")?).map(VerifyKey::Rsa),
+        #[cfg(feature = "host-crypto")]
+        (Alg::Rs256 | Alg::Ps256, "RSA") => rsa_key(&bytes("n")?, &bytes("e")?),
         _ => None,
     }
 }
 
 /// 2048 to 4096 bits, odd modulus, odd exponent of at least 3.
+#[cfg(not(feature = "host-crypto"))]
 fn rsa_key(n: &[u8], e: &[u8]) -> Option<rsa::RsaPublicKey> {
     let n = rsa::BigUint::from_bytes_be(n);
     let e = rsa::BigUint::from_bytes_be(e);
@@ -118,4 +128,22 @@ fn rsa_key(n: &[u8], e: &[u8]) -> Option<rsa::RsaPublicKey> {
         return None;
     }
     rsa::RsaPublicKey::new_with_max_size(n, e, MAX_RSA_BITS).ok()
+}
+
+/// 2048 to 4096 bits, odd modulus, odd exponent from 3 to 2^33-1: the same
+/// rules as the in-guest path, on the big-endian bytes the host will take.
+#[cfg(feature = "host-crypto")]
+fn rsa_key(n: &[u8], e: &[u8]) -> Option<VerifyKey<'static>> {
+    fn minimal(bytes: &[u8]) -> &[u8] {
+        let start = bytes.iter().position(|b| *b != 0).unwrap_or(bytes.len());
+        bytes.get(start..).unwrap_or_default()
+    }
+    let (n, e) = (minimal(n), minimal(e));
+    let bits = (n.len() * 8).saturating_sub(n.first()?.leading_zeros() as usize);
+    let odd = |v: &[u8]| v.last().is_some_and(|b| b & 1 == 1);
+    let e_value = e.iter().try_fold(0u64, |acc, b| if acc >> 56 == 0 { Some(acc << 8 | u64::from(*b)) } else { None })?;
+    if !(MIN_RSA_BITS..=MAX_RSA_BITS).contains(&bits) || !odd(n) || !odd(e) || !(3..=(1u64 << 33) - 1).contains(&e_value) {
+        return None;
+    }
+    Some(VerifyKey::Rsa { n: n.to_vec(), e: e.to_vec() })
 }

@@ -1,7 +1,9 @@
 //! ward's JWT plugin: validates JWS compact tokens (EdDSA, ES256, RS256,
 //! PS256, HS256) against a JWKS from key material, with all cryptography
-//! inside the guest. Settings, key material and deny reasons are in
-//! docs/plugins/jwt.md.
+//! inside the guest, or, with the `host-crypto` feature, signature checks
+//! done by the host through `ward:auth/crypto` (`verify.rs` and the key
+//! decoding in `jwk.rs` are the only code that differs). Settings, key
+//! material and deny reasons are in docs/plugins/jwt.md.
 #![forbid(unsafe_code)]
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 

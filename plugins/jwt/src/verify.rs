@@ -1,8 +1,12 @@
 //! Signature and MAC verification, one strict path per algorithm.
 
+#[cfg(not(feature = "host-crypto"))]
 use hmac::{Hmac, Mac};
+#[cfg(not(feature = "host-crypto"))]
 use p256::ecdsa::signature::Verifier;
+#[cfg(not(feature = "host-crypto"))]
 use rsa::traits::PublicKeyParts;
+#[cfg(not(feature = "host-crypto"))]
 use sha2::Sha256;
 
 use crate::alg::Alg;
@@ -10,10 +14,24 @@ use crate::refusal::Refusal;
 
 /// A key that passed every check in `jwk.rs` (or the HS256 secret from
 /// settings), already typed for exactly one family of algorithms.
+#[cfg(not(feature = "host-crypto"))]
 pub enum VerifyKey<'c> {
     Ed25519(ed25519_dalek::VerifyingKey),
     P256(p256::ecdsa::VerifyingKey),
     Rsa(rsa::RsaPublicKey),
+    Hmac(&'c [u8]),
+}
+
+/// With host crypto, keys stay bytes: the host parses and checks them
+/// (points on the curve, modulus size) when it verifies.
+#[cfg(feature = "host-crypto")]
+pub enum VerifyKey<'c> {
+    /// The 32-byte public key.
+    Ed25519([u8; 32]),
+    /// Uncompressed SEC1: `0x04 || x || y`.
+    P256([u8; 65]),
+    /// Big-endian modulus without leading zeros, and exponent.
+    Rsa { n: Vec<u8>, e: Vec<u8> },
     Hmac(&'c [u8]),
 }
 
@@ -25,6 +43,7 @@ pub struct SignatureValid {
 }
 
 /// Verifies `signature` over `signing_input` with `key` under `alg`.
+#[cfg(not(feature = "host-crypto"))]
 pub fn verify(alg: Alg, key: VerifyKey<'_>, signing_input: &[u8], signature: &[u8]) -> Result<SignatureValid, Refusal> {
     let verified = match (alg, key) {
         (Alg::EdDsa, VerifyKey::Ed25519(key)) => {
@@ -64,6 +83,36 @@ pub fn verify(alg: Alg, key: VerifyKey<'_>, signing_input: &[u8], signature: &[u
 }
 
 /// An RSA signature is exactly as long as the modulus (RFC 8017 §8.2.2).
+#[cfg(not(feature = "host-crypto"))]
 fn check_rsa_length(key: &rsa::RsaPublicKey, signature: &[u8]) -> Result<(), Refusal> {
     if signature.len() == key.size() { Ok(()) } else { Err(Refusal::BadSignature) }
+}
+
+/// Verifies `signature` over `signing_input` with `key` under `alg`, in the
+/// host (`ward:auth/crypto`). Same rules as the in-guest path: exact lengths,
+/// JOSE `r || s` for ES256, full 32-byte HMAC tags.
+#[cfg(feature = "host-crypto")]
+pub fn verify(alg: Alg, key: VerifyKey<'_>, signing_input: &[u8], signature: &[u8]) -> Result<SignatureValid, Refusal> {
+    use ward_guest::crypto;
+    if signing_input.len() > crypto::MAX_MESSAGE_BYTES {
+        return Err(Refusal::Malformed);
+    }
+    let verified = match (alg, key) {
+        // ring's Ed25519 refuses non-canonical S; keys come from the
+        // operator's JWKS (docs/host-crypto.md compares it with verify_strict).
+        (Alg::EdDsa, VerifyKey::Ed25519(key)) => crypto::verify_ed25519(&key, signing_input, signature),
+        (Alg::Es256, VerifyKey::P256(key)) => crypto::verify_ecdsa_p256_sha256(&key, signing_input, signature),
+        (Alg::Rs256, VerifyKey::Rsa { n, e }) => {
+            signature.len() == n.len() && crypto::verify_rsa_pkcs1v15_sha256(&n, &e, signing_input, signature)
+        }
+        (Alg::Ps256, VerifyKey::Rsa { n, e }) => signature.len() == n.len() && crypto::verify_rsa_pss_sha256(&n, &e, signing_input, signature),
+        (Alg::Hs256, VerifyKey::Hmac(secret)) => {
+            if secret.len() > crypto::MAX_KEY_BYTES {
+                return Err(Refusal::Misconfigured);
+            }
+            crypto::verify_hmac_sha256(secret, signing_input, signature)
+        }
+        _ => false,
+    };
+    if verified { Ok(SignatureValid { _sealed: () }) } else { Err(Refusal::BadSignature) }
 }
