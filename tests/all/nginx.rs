@@ -274,7 +274,7 @@ fn nginx_auth_request_forwards_only_ward_identities_and_fails_closed() {
     // A bare-key route for the hostile guest. `loop` spins until this
     // deadline: the fuel is set so high that the deadline comes first.
     let mut hostile = Site::plugin("hostile", json!({ "header": "X-Api-Key" }));
-    hostile["limits"] = json!({ "timeoutMs": 1000, "fuel": 10_000_000_000_000u64 });
+    hostile["limits"] = json!({ "timeoutMs": 2000, "fuel": 10_000_000_000_000u64 });
     // Faults on purpose below must not open the breaker between checks.
     hostile["breaker"] = json!({ "failures": 1000 });
     let config = site.config(vec![example, hostile], |_| {});
@@ -361,7 +361,7 @@ fn nginx_auth_request_forwards_only_ward_identities_and_fails_closed() {
         assert_eq!(answer.status, 503, "{}", context(token, &answer));
         assert_eq!(answer.header("Retry-After"), Some("1"), "{}", context(token, &answer));
         if token == "loop" {
-            assert!(started.elapsed() >= Duration::from_millis(900), "`loop` answered before its deadline");
+            assert!(started.elapsed() >= Duration::from_millis(1900), "`loop` answered before its deadline");
         }
     }
     assert_eq!(hits.load(Ordering::SeqCst), after_allows, "a denied request reached the upstream");
