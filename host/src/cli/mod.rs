@@ -5,9 +5,11 @@
 mod audit;
 mod authenticate;
 mod bench;
+mod check;
 mod error;
 mod keygen;
 mod plugin;
+mod serve;
 mod sign;
 mod trust_source;
 mod verify;
@@ -47,6 +49,10 @@ enum Command {
     Plugin(plugin::Command),
     /// Measure the call path against its baselines and print JSON.
     Bench(bench::Args),
+    /// Check a ward.json the way `serve` would, without serving.
+    Check(check::Args),
+    /// Run the forward-auth sidecar.
+    Serve(serve::Args),
     /// Work with the tamper-evident audit log.
     #[command(subcommand)]
     Audit(audit::Command),
@@ -63,6 +69,8 @@ pub fn main() -> ExitCode {
         Command::Plugin(command) => plugin::run(command),
         Command::Bench(args) => bench::run(args),
         Command::Audit(command) => audit::run(command),
+        Command::Check(args) => check::run(args),
+        Command::Serve(args) => serve::run(args),
     };
     match outcome {
         Ok(code) => code,
