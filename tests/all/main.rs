@@ -1,6 +1,7 @@
 //! One integration-test binary, a module per room (link time is the cost of
 //! every extra test binary that links wasmtime).
 
+mod api_key;
 mod config_docs;
 mod host_crypto;
 mod jwt;

@@ -10,6 +10,8 @@ use ward::sandbox::{Decision, DenyReason, Limits, Plugin, PluginOptions, Runtime
 use crate::support::{NOW_MS, cred, identity_key, load_with, runtime, runtime_with};
 // Plugins tested in their own modules, named here for `foreach_guest!`.
 #[allow(unused_imports)]
+use crate::api_key::api_key;
+#[allow(unused_imports)]
 use crate::host_crypto::jwt_host_crypto;
 #[allow(unused_imports)]
 use crate::jwt::jwt;

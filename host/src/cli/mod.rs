@@ -2,6 +2,7 @@
 //! an `Args` struct and a `run` function; this file only wires them together and
 //! turns the outcome into an exit code, printing an error once.
 
+mod apikey;
 mod audit;
 mod authenticate;
 mod bench;
@@ -56,6 +57,9 @@ enum Command {
     /// Work with the tamper-evident audit log.
     #[command(subcommand)]
     Audit(audit::Command),
+    /// Keep the api-key plugin's keys file: new keys, hashes, revocation.
+    #[command(subcommand)]
+    Apikey(apikey::Command),
 }
 
 /// Parses the command line, runs the command, prints any error once.
@@ -71,6 +75,7 @@ pub fn main() -> ExitCode {
         Command::Audit(command) => audit::run(command),
         Command::Check(args) => check::run(args),
         Command::Serve(args) => serve::run(args),
+        Command::Apikey(command) => apikey::run(command),
     };
     match outcome {
         Ok(code) => code,

@@ -1,0 +1,22 @@
+//! ward's API-key plugin: a key is accepted when its SHA-256 is listed,
+//! unrevoked, in the keys file the operator supplies as key material. The
+//! file never holds a key. See README.md and docs/plugins/api-key.md.
+#![forbid(unsafe_code)]
+
+mod credential;
+mod decide;
+mod keyfile;
+mod lookup;
+mod settings;
+
+use ward_guest::{Authenticator, Claims, Context, Credential, Deny};
+
+struct ApiKey;
+
+impl Authenticator for ApiKey {
+    fn authenticate(cred: &Credential, ctx: &Context) -> Result<Claims, Deny> {
+        decide::decide(cred, ctx)
+    }
+}
+
+ward_guest::export!(ApiKey);
