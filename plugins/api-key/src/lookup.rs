@@ -2,9 +2,10 @@
 //! timing, which entry matched or how close a guess came.
 //!
 //! The key is hashed first, so the comparisons run on SHA-256 digests the
-//! caller cannot steer byte by byte; each comparison is still constant-time
-//! (`subtle`), and the loop visits every entry and selects the match with a
-//! branch-free conditional assignment instead of returning early.
+//! caller cannot steer byte by byte. Each comparison is still constant-time
+//! (xor-or of the words, then `subtle`'s equality), and the loop visits
+//! every entry and selects the match with a branch-free conditional
+//! assignment instead of returning early.
 
 use sha2::{Digest, Sha256};
 use subtle::{Choice, ConditionallySelectable, ConstantTimeEq};
