@@ -12,13 +12,14 @@
 
 use std::cell::Cell;
 use std::sync::OnceLock;
+use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD as B64};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
 use ward::identity::{ClaimsPolicy, Identity, PrincipalType};
-use ward::sandbox::{Decision, Plugin, PluginOptions};
+use ward::sandbox::{Decision, Limits, Plugin, PluginOptions};
 
 use crate::support::{NOW_MS, cred, identity_key, load_with_capabilities, runtime};
 
@@ -77,11 +78,15 @@ fn both(body: impl Fn()) {
 /// Loads the built plugin through the real trust gate (signed, verified):
 /// the component `both` selected, with `hostCrypto` for the host-crypto one.
 fn load_plugin(settings: Vec<(String, String)>, keys: Vec<(String, Vec<u8>)>) -> Plugin {
+    load_plugin_limited(settings, keys, Limits::default())
+}
+
+fn load_plugin_limited(settings: Vec<(String, String)>, keys: Vec<(String, Vec<u8>)>, limits: Limits) -> Plugin {
     let host = HOST_CRYPTO.get();
     let path = if host { ward_tests::JWT_HOST_CRYPTO } else { ward_tests::JWT };
     let bytes = std::fs::read(path).unwrap_or_else(|err| panic!("the jwt guest {path} was not built: {err}"));
     let capabilities: &[&str] = if host { &["readsCredentials", "hostCrypto"] } else { &["readsCredentials"] };
-    let plugin = load_with_capabilities(&runtime(), bytes, capabilities, PluginOptions { settings, keys, ..Default::default() }).unwrap();
+    let plugin = load_with_capabilities(&runtime(), bytes, capabilities, PluginOptions { settings, keys, limits }).unwrap();
     assert_eq!(plugin.imports_host_crypto(), host);
     plugin
 }
@@ -396,6 +401,32 @@ fn rsa_keys_under_2048_bits_are_never_used() {
         // Without kid the only RS256 key that fits is rsa-rs256, which did not sign it.
         assert_eq!(outcome(&token(Algorithm::RS256, &rsa_1024(), None, &c)), "plugin:bad-signature");
     });
+}
+
+#[test]
+fn rsa_4096_needs_more_than_the_default_fuel_with_in_guest_crypto_only() {
+    // In-guest RSA-4096 costs about 60 million fuel units, above the default
+    // 50 million (docs/plugins/jwt.md, "Cost"); through host crypto it is
+    // cheap. A generous deadline keeps the outcome a matter of fuel, not of
+    // how busy the machine is.
+    let keys = || vec![("idp-jwks".to_owned(), vector("jwks-4096.json")), ("idp-hs256".to_owned(), vector("hs256.secret"))];
+    let key = EncodingKey::from_rsa_pem(&vector("rsa-4096.pem")).unwrap();
+    let token = token(Algorithm::RS256, &key, Some("rsa-4096"), &claims("alice"));
+    let [header, payload, signature] = segments(&token);
+    let mut forged = B64.decode(&signature).unwrap();
+    forged[100] ^= 1;
+    let forged = format!("{header}.{payload}.{}", B64.encode(forged));
+    let default_fuel = Limits { timeout: Duration::from_secs(10), ..Limits::default() };
+    let raised_fuel = Limits { fuel: 100_000_000, ..default_fuel };
+    let expected_at_default = [(false, "fuel-exhausted"), (true, "allow")];
+    for (host, at_default) in expected_at_default {
+        HOST_CRYPTO.set(host);
+        let plugin = load_plugin_limited(settings_with(&[]), keys(), default_fuel);
+        assert_eq!(outcome_at(&plugin, &token, NOW_MS), at_default, "host crypto: {host}");
+        let raised = load_plugin_limited(settings_with(&[]), keys(), raised_fuel);
+        assert_eq!(outcome_at(&raised, &token, NOW_MS), "allow", "host crypto: {host}");
+        assert_eq!(outcome_at(&raised, &forged, NOW_MS), "plugin:bad-signature", "host crypto: {host}");
+    }
 }
 
 #[test]

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Writes jwks.json (the trusted JWKS) and attacker-jwks.json from the PEM
+"""Writes jwks.json (the trusted JWKS), jwks-4096.json and attacker-jwks.json from the PEM
 keys in this directory. Only openssl and the standard library: the JWK
 members come from openssl's own DER and text output, not from ward code."""
 import base64, json, re, subprocess
@@ -37,8 +37,10 @@ trusted = {"keys": [
     {"kty": "oct", "kid": "oct-1", "alg": "HS256", "k": b64u(open("hs256.secret", "rb").read())},
 ]}
 attacker = {"keys": [okp("attacker-ed25519.pem", kid="attacker")]}
+# A JWKS of its own, so that kid-less RS256 tokens still fit one key in jwks.json.
+large = {"keys": [rsa("rsa-4096.pem", kid="rsa-4096", alg="RS256")]}
 
-for name, doc in [("jwks.json", trusted), ("attacker-jwks.json", attacker)]:
+for name, doc in [("jwks.json", trusted), ("attacker-jwks.json", attacker), ("jwks-4096.json", large)]:
     with open(name, "w") as out:
         json.dump(doc, out, indent=2)
         out.write("\n")
