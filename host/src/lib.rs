@@ -13,6 +13,7 @@
 #![forbid(unsafe_code)]
 
 pub mod audit;
+mod capped_read;
 pub mod config;
 pub mod identity;
 pub mod lifecycle;

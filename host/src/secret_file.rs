@@ -29,8 +29,10 @@ pub(crate) fn read_secret_file(path: &Path, max: usize) -> Result<Zeroizing<Vec<
     std::fs::read(path).map(Zeroizing::new).map_err(unreadable)
 }
 
+/// Refuses a file that group or others may read or write: a secret may
+/// already be out.
 #[cfg(unix)]
-fn check_private_mode(meta: &std::fs::Metadata) -> Result<(), SecretFileError> {
+pub(crate) fn check_private_mode(meta: &std::fs::Metadata) -> Result<(), SecretFileError> {
     use std::os::unix::fs::PermissionsExt;
     let mode = meta.permissions().mode() & 0o777;
     if mode & 0o077 != 0 {
@@ -40,6 +42,6 @@ fn check_private_mode(meta: &std::fs::Metadata) -> Result<(), SecretFileError> {
 }
 
 #[cfg(not(unix))]
-fn check_private_mode(_meta: &std::fs::Metadata) -> Result<(), SecretFileError> {
+pub(crate) fn check_private_mode(_meta: &std::fs::Metadata) -> Result<(), SecretFileError> {
     Ok(())
 }

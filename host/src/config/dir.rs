@@ -4,12 +4,14 @@
 //! crafted path could slip past. An operator who keeps files elsewhere lists
 //! that directory in `allowDirs`; an absolute path must then lie under one.
 
-use std::io::Read;
 use std::path::{Component, Path, PathBuf};
 
 use cap_std::ambient_authority;
 use cap_std::fs::Dir;
 use zeroize::Zeroizing;
+
+use crate::capped_read::CappedReadError;
+use crate::secret_file::{SecretFileError, check_private_mode};
 
 /// The directories a config may read from.
 pub(crate) struct ConfinedDirs {
@@ -136,32 +138,17 @@ impl ConfinedDirs {
 }
 
 fn read_capped(file: std::fs::File, max: u64) -> Result<Vec<u8>, DirError> {
-    let mut bytes = Vec::new();
-    file.take(max.saturating_add(1))
-        .read_to_end(&mut bytes)
-        .map_err(|e| DirError::Unreadable(e.kind().to_string()))?;
-    if bytes.len() as u64 > max {
-        return Err(DirError::TooLarge(max));
-    }
-    Ok(bytes)
+    crate::capped_read::read_capped(file, max).map_err(|err| match err {
+        CappedReadError::Io(kind) => DirError::Unreadable(kind.to_string()),
+        CappedReadError::TooLarge => DirError::TooLarge(max),
+    })
 }
 
-#[cfg(unix)]
 fn check_private(file: &std::fs::File) -> Result<(), DirError> {
-    use std::os::unix::fs::PermissionsExt;
-    let mode = file
-        .metadata()
-        .map_err(|e| DirError::Unreadable(e.kind().to_string()))?
-        .permissions()
-        .mode()
-        & 0o777;
-    if mode & 0o077 != 0 {
-        return Err(DirError::TooOpen(mode));
-    }
-    Ok(())
-}
-
-#[cfg(not(unix))]
-fn check_private(_file: &std::fs::File) -> Result<(), DirError> {
-    Ok(())
+    let meta = file.metadata().map_err(|e| DirError::Unreadable(e.kind().to_string()))?;
+    check_private_mode(&meta).map_err(|err| match err {
+        SecretFileError::TooOpen(mode) => DirError::TooOpen(mode),
+        SecretFileError::Unreadable(reason) => DirError::Unreadable(reason),
+        SecretFileError::TooLarge(len) => DirError::TooLarge(len as u64),
+    })
 }

@@ -8,6 +8,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use zeroize::Zeroizing;
 
+use crate::capped_read::{CappedReadError, read_capped};
 use crate::audit::{AuditKey, AuditOptions, OverflowPolicy};
 use crate::identity::{ClaimsPolicy, IdentityKey};
 use crate::keymaterial::{Cidr, FetchPolicy, UrlSource};
@@ -52,23 +53,13 @@ pub fn load(path: &Path) -> Result<WardConfig, ConfigError> {
 }
 
 fn read_config(path: &Path, shown: &str) -> Result<Vec<u8>, ConfigError> {
-    use std::io::Read;
-    let unreadable = |e: std::io::Error| ConfigError::Unreadable {
-        path: shown.to_owned(),
-        reason: e.kind().to_string(),
-    };
-    let file = std::fs::File::open(path).map_err(unreadable)?;
-    let mut bytes = Vec::new();
-    file.take(MAX_CONFIG_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .map_err(unreadable)?;
-    if bytes.len() as u64 > MAX_CONFIG_BYTES {
-        return Err(ConfigError::TooLarge {
-            path: shown.to_owned(),
-            len: bytes.len() as u64,
-        });
-    }
-    Ok(bytes)
+    let unreadable = |reason: String| ConfigError::Unreadable { path: shown.to_owned(), reason };
+    let file = std::fs::File::open(path).map_err(|e| unreadable(e.kind().to_string()))?;
+    read_capped(file, MAX_CONFIG_BYTES).map_err(|err| match err {
+        CappedReadError::Io(kind) => unreadable(kind.to_string()),
+        // The read stops one byte past the cap.
+        CappedReadError::TooLarge => ConfigError::TooLarge { path: shown.to_owned(), len: MAX_CONFIG_BYTES + 1 },
+    })
 }
 
 /// Deserializes with the JSON path of the first problem; `prefix` places a

@@ -4,6 +4,7 @@
 use std::io::Read;
 
 use super::error::KeyMaterialError;
+use crate::capped_read::CappedReadError;
 
 /// Reads an opened key-material file, refusing anything but a regular file
 /// (a FIFO or device would block or never end) and anything over
@@ -23,15 +24,10 @@ pub fn read_file(file: std::fs::File, max_bytes: u64) -> Result<Vec<u8>, KeyMate
 /// Reads at most `max_bytes` from `reader`; one byte more is
 /// [`KeyMaterialError::TooLarge`].
 pub fn read_capped(reader: impl Read, max_bytes: u64) -> Result<Vec<u8>, KeyMaterialError> {
-    let mut out = Vec::new();
-    reader
-        .take(max_bytes.saturating_add(1))
-        .read_to_end(&mut out)
-        .map_err(|err| KeyMaterialError::Read { reason: err.kind().to_string() })?;
-    if u64::try_from(out.len()).unwrap_or(u64::MAX) > max_bytes {
-        return Err(KeyMaterialError::TooLarge { max_bytes });
-    }
-    Ok(out)
+    crate::capped_read::read_capped(reader, max_bytes).map_err(|err| match err {
+        CappedReadError::Io(kind) => KeyMaterialError::Read { reason: kind.to_string() },
+        CappedReadError::TooLarge => KeyMaterialError::TooLarge { max_bytes },
+    })
 }
 
 #[cfg(test)]

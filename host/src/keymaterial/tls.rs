@@ -4,7 +4,6 @@
 //! Certificates are verified by rustls's webpki verifier against the URL's
 //! host name, never against the address connected to.
 
-use std::io::Read;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -13,6 +12,7 @@ use rustls::pki_types::pem::PemObject;
 use rustls::{ClientConfig, RootCertStore};
 
 use super::error::KeyMaterialError;
+use crate::capped_read::CappedReadError;
 use super::options::FetchPolicy;
 
 /// The largest CA bundle read; Mozilla's whole set as PEM is about 250 KiB.
@@ -41,13 +41,10 @@ pub(crate) fn client_config(policy: &FetchPolicy) -> Result<Arc<ClientConfig>, K
 
 fn read_ca_file(path: &Path) -> Result<Vec<CertificateDer<'static>>, KeyMaterialError> {
     let file = std::fs::File::open(path).map_err(|err| ca_error(path, err.kind().to_string()))?;
-    let mut pem = Vec::new();
-    file.take(MAX_CA_FILE_BYTES + 1)
-        .read_to_end(&mut pem)
-        .map_err(|err| ca_error(path, err.kind().to_string()))?;
-    if pem.len() as u64 > MAX_CA_FILE_BYTES {
-        return Err(ca_error(path, format!("larger than {MAX_CA_FILE_BYTES} bytes")));
-    }
+    let pem = crate::capped_read::read_capped(file, MAX_CA_FILE_BYTES).map_err(|err| match err {
+        CappedReadError::Io(kind) => ca_error(path, kind.to_string()),
+        CappedReadError::TooLarge => ca_error(path, format!("larger than {MAX_CA_FILE_BYTES} bytes")),
+    })?;
     let certs = CertificateDer::pem_slice_iter(&pem)
         .collect::<Result<Vec<_>, _>>()
         .map_err(|_| ca_error(path, "not a PEM bundle of certificates".to_owned()))?;

@@ -320,10 +320,10 @@ fn statuses(set: &PluginSet) -> Vec<PluginStatus> {
     set.entries
         .iter()
         .map(|entry| {
-            let (state, active) = match &entry.slot {
-                Slot::Active(active) => ("active", Some(&active.plugin)),
-                Slot::Disabled => ("disabled", None),
-                Slot::Revoked => ("revoked", None),
+            let state = entry.slot.state();
+            let active = match &entry.slot {
+                Slot::Active(active) => Some(&active.plugin),
+                Slot::Disabled | Slot::Revoked => None,
             };
             PluginStatus {
                 id: entry.id.to_string(),
@@ -390,11 +390,7 @@ impl Gate for Gateway {
             "# HELP ward_plugin_state 1 for the state each configured plugin is in.\n# TYPE ward_plugin_state gauge"
         );
         for entry in &set.entries {
-            let state = match &entry.slot {
-                Slot::Active(_) => "active",
-                Slot::Disabled => "disabled",
-                Slot::Revoked => "revoked",
-            };
+            let state = entry.slot.state();
             let _ = writeln!(
                 out,
                 "ward_plugin_state{{plugin=\"{}\",state=\"{state}\"}} 1",

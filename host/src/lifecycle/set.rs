@@ -52,6 +52,17 @@ impl Active {
     }
 }
 
+impl Slot {
+    /// `active`, `disabled` or `revoked`: `ward check`, `/metrics`.
+    pub fn state(&self) -> &'static str {
+        match self {
+            Self::Active(_) => "active",
+            Self::Disabled => "disabled",
+            Self::Revoked => "revoked",
+        }
+    }
+}
+
 impl PluginSet {
     pub fn empty() -> Self {
         Self {
