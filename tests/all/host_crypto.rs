@@ -2,10 +2,11 @@
 //! import it, and that the 0.2.0 `authenticator` is 0.1.0's. The JWT suite
 //! (`jwt.rs`) runs every case against the host-crypto build as well.
 
-use ward::sandbox::{Decision, HOST_CRYPTO_CAPABILITY, LoadError, PluginOptions};
+use ward::sandbox::{Decision, DenyReason, HOST_CRYPTO_CAPABILITY, LoadError, PluginOptions};
 use ward::trust::{Refusal, TrustPolicy, verify};
 
 use crate::support::{NOW_MS, SIGNER, cred, envelope_with, load_with_capabilities, runtime, signing_key};
+use crate::wat_guests::{allow_fixed, componentize_against, core_module_versioned};
 
 fn component(path: &str) -> Vec<u8> {
     std::fs::read(path).unwrap_or_else(|err| panic!("guest {path} was not built: {err}"))
@@ -98,4 +99,35 @@ fn the_0_2_0_authenticator_is_the_0_1_0_one() {
     let mut functions: Vec<&str> = crypto.functions.keys().map(String::as_str).collect();
     functions.sort_unstable();
     assert_eq!(functions, ["verify-ecdsa-p256-sha256", "verify-ed25519", "verify-hmac-sha256", "verify-rsa-pkcs1v15-sha256", "verify-rsa-pss-sha256"]);
+}
+
+/// A WAT guest that imports `verify-ed25519` and calls it with a message of
+/// `message_len` bytes (zeros at 0x10000) before allowing.
+fn crypto_caller(message_len: u32) -> Vec<u8> {
+    let import = r#"(import "ward:auth/crypto@0.2.0" "verify-ed25519" (func $verify (param i32 i32 i32 i32 i32 i32) (result i32)))"#;
+    let body = format!(
+        "(drop (call $verify (i32.const 0x800) (i32.const 32) (i32.const 0x10000) (i32.const {message_len}) (i32.const 0x900) (i32.const 64)))
+    {}",
+        allow_fixed()
+    );
+    componentize_against(&core_module_versioned("0.2.0", import, 4, &body, ""), "0.2.0", "plugin-host-crypto")
+}
+
+/// Arguments past the per-call transfer budget stop the call in wasmtime,
+/// before the host function runs. That is the guest breaking the host
+/// interface (`trap`), not claims that are too big (`invalid-claims`, which
+/// the same budget enforces on the way out).
+#[test]
+fn oversized_host_call_arguments_are_a_trap_not_invalid_claims() {
+    let rt = runtime();
+    let caps = ["readsCredentials", HOST_CRYPTO_CAPABILITY];
+    let within = load_with_capabilities(&rt, crypto_caller(1024), &caps, PluginOptions::default()).unwrap();
+    assert!(within.imports_host_crypto());
+    assert!(matches!(within.authenticate(cred("t"), NOW_MS), Decision::Allow(_)), "a call within the caps must go through");
+    let oversized = load_with_capabilities(&rt, crypto_caller(100 << 10), &caps, PluginOptions::default()).unwrap();
+    match oversized.authenticate(cred("t"), NOW_MS) {
+        Decision::Deny(reason) => assert_eq!(reason, DenyReason::Trap),
+        Decision::Allow(_) => panic!("an oversized host call was let through"),
+    }
+    assert!(matches!(within.authenticate(cred("t"), NOW_MS), Decision::Allow(_)), "the runtime must keep serving");
 }

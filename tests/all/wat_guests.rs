@@ -14,8 +14,15 @@ const DATA: u32 = 0x200;
 /// `authenticate` (which must leave a result pointer on the stack), `pages`
 /// of initial memory, and `extra` fields (functions, a start section...).
 pub fn core_module(pages: u32, body: &str, extra: &str) -> String {
+    core_module_versioned("0.1.0", "", pages, body, extra)
+}
+
+/// `core_module` exporting the authenticator of WIT package version
+/// `version`, with `imports` (which WAT wants before any definition).
+pub fn core_module_versioned(version: &str, imports: &str, pages: u32, body: &str, extra: &str) -> String {
     format!(
         r#"(module
+  {imports}
   (memory (export "memory") {pages})
   (global $bump (mut i32) (i32.const 0x1000))
   (global $calls (mut i32) (i32.const 0))
@@ -28,7 +35,7 @@ pub fn core_module(pages: u32, body: &str, extra: &str) -> String {
       (then (if (i32.eq (memory.grow (i32.add (i32.div_u (global.get $bump) (i32.const 65536)) (i32.const 1))) (i32.const -1))
         (then unreachable))))
     (local.get $p))
-  (func (export "ward:auth/authenticator@0.1.0#authenticate")
+  (func (export "ward:auth/authenticator@{version}#authenticate")
     (param i32 i32 i32 i32 i64 i32 i32 i32 i32) (result i32)
     {body})
   {extra}
@@ -73,11 +80,16 @@ pub fn deny_case(case: u32) -> String {
 
 /// Embeds the `plugin` world's type information and encodes a component.
 pub fn componentize(core_wat: &str) -> Vec<u8> {
+    componentize_against(core_wat, "", "plugin")
+}
+
+/// Like `componentize`, against `world` of the WIT package in `wit/<wit_subdir>`.
+pub fn componentize_against(core_wat: &str, wit_subdir: &str, world: &str) -> Vec<u8> {
     let mut module = wat::parse_str(core_wat).expect("test WAT parses");
-    let wit_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../wit");
+    let wit_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../wit").join(wit_subdir);
     let mut resolve = wit_parser::Resolve::default();
     let (package, _) = resolve.push_dir(&wit_dir).expect("wit/ parses");
-    let world = resolve.select_world(&[package], Some("plugin")).expect("world plugin exists");
+    let world = resolve.select_world(&[package], Some(world)).expect("the world exists");
     wit_component::embed_component_metadata(&mut module, &resolve, world, wit_component::StringEncoding::UTF8)
         .expect("metadata embeds");
     wit_component::ComponentEncoder::default()

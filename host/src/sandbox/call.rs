@@ -2,7 +2,7 @@
 //! and the store limiter, then dropped. No state survives between calls.
 
 use wasmtime::component::{ComponentExportIndex, Func, InstancePre};
-use wasmtime::{Engine, Store, Trap};
+use wasmtime::{Engine, Store, Trap, WasmBacktrace};
 use wasmtime_wasi::{WasiCtxView, WasiView};
 
 use crate::identity::{ClaimsPolicy, SanitizedClaims};
@@ -116,8 +116,15 @@ pub(crate) fn classify(err: &wasmtime::Error, store: &Store<CallState>) -> DenyR
 }
 
 /// wasmtime's hostcall-fuel error is a private type, so it is recognised by
-/// its message; `tests/all/sandbox_wat.rs` pins this against each wasmtime
-/// upgrade (a forged 10 MiB subject must stay `invalid-claims`).
+/// its message. The same budget bounds the arguments a guest passes to a
+/// host import (`ward:auth/crypto`); that failure happens while the guest is
+/// on the stack, so it carries wasm frames, while lifting the result happens
+/// after the guest returned and carries none. Pinned against each wasmtime
+/// upgrade by `tests/all/sandbox_wat.rs` (a forged 10 MiB subject stays
+/// `invalid-claims`) and `tests/all/host_crypto.rs` (oversized import
+/// arguments are a `trap`).
 fn is_oversized_result(err: &wasmtime::Error) -> bool {
-    err.chain().any(|cause| cause.to_string().contains("fuel allocated for hostcalls has been exhausted"))
+    let exhausted = err.chain().any(|cause| cause.to_string().contains("fuel allocated for hostcalls has been exhausted"));
+    let in_guest = err.downcast_ref::<WasmBacktrace>().is_some_and(|trace| !trace.frames().is_empty());
+    exhausted && !in_guest
 }
