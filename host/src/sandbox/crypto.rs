@@ -125,20 +125,25 @@ fn message_fuel(message: usize) -> u64 {
 type Lists3 = (WasmList<u8>, WasmList<u8>, WasmList<u8>);
 type Lists4 = (WasmList<u8>, WasmList<u8>, WasmList<u8>, WasmList<u8>);
 
+/// A check over (key, message, signature or tag), all read in place.
+type VerifyThree = fn(&[u8], &[u8], &[u8]) -> bool;
+
 /// Links the five functions under [`CRYPTO_INTERFACE`]. Called only for the
 /// linker that serves components allowed to import it.
 pub(crate) fn add_host_crypto<T: 'static>(linker: &mut Linker<T>) -> wasmtime::Result<()> {
     let mut instance = linker.instance(CRYPTO_INTERFACE)?;
-    instance.func_wrap("verify-ed25519", |mut cx: StoreContextMut<'_, T>, (key, message, sig): Lists3| {
-        let ok = verify_ed25519(key.as_le_slice(&cx), message.as_le_slice(&cx), sig.as_le_slice(&cx));
-        charge(&mut cx, FUEL_ED25519 + message_fuel(message.len()));
-        Ok((ok,))
-    })?;
-    instance.func_wrap("verify-ecdsa-p256-sha256", |mut cx: StoreContextMut<'_, T>, (key, message, sig): Lists3| {
-        let ok = verify_ecdsa_p256_sha256(key.as_le_slice(&cx), message.as_le_slice(&cx), sig.as_le_slice(&cx));
-        charge(&mut cx, FUEL_ECDSA_P256 + message_fuel(message.len()));
-        Ok((ok,))
-    })?;
+    let three_lists: [(&str, VerifyThree, u64); 3] = [
+        ("verify-ed25519", verify_ed25519, FUEL_ED25519),
+        ("verify-ecdsa-p256-sha256", verify_ecdsa_p256_sha256, FUEL_ECDSA_P256),
+        ("verify-hmac-sha256", verify_hmac_sha256, FUEL_HMAC),
+    ];
+    for (name, verify, fuel) in three_lists {
+        instance.func_wrap(name, move |mut cx: StoreContextMut<'_, T>, (key, message, sig): Lists3| {
+            let ok = verify(key.as_le_slice(&cx), message.as_le_slice(&cx), sig.as_le_slice(&cx));
+            charge(&mut cx, fuel + message_fuel(message.len()));
+            Ok((ok,))
+        })?;
+    }
     for (name, padding) in [("verify-rsa-pkcs1v15-sha256", RsaPadding::Pkcs1v15), ("verify-rsa-pss-sha256", RsaPadding::Pss)] {
         instance.func_wrap(name, move |mut cx: StoreContextMut<'_, T>, (n, e, message, sig): Lists4| {
             let ok = verify_rsa_sha256(padding, n.as_le_slice(&cx), e.as_le_slice(&cx), message.as_le_slice(&cx), sig.as_le_slice(&cx));
@@ -147,11 +152,6 @@ pub(crate) fn add_host_crypto<T: 'static>(linker: &mut Linker<T>) -> wasmtime::R
             Ok((ok,))
         })?;
     }
-    instance.func_wrap("verify-hmac-sha256", |mut cx: StoreContextMut<'_, T>, (key, message, tag): Lists3| {
-        let ok = verify_hmac_sha256(key.as_le_slice(&cx), message.as_le_slice(&cx), tag.as_le_slice(&cx));
-        charge(&mut cx, FUEL_HMAC + message_fuel(message.len()));
-        Ok((ok,))
-    })?;
     Ok(())
 }
 

@@ -211,17 +211,27 @@ impl<'a> Reader<'a> {
         if self.pos == self.bytes().len() { Ok(()) } else { Err(self.stop(JsonProblem::Syntax)) }
     }
 
-    /// Reads an object, calling `member` with each key; `member` must read
-    /// the value.
-    pub fn object(&mut self, names: &[Name], mut member: impl FnMut(&mut Self, Key<'a>) -> Result<(), Stop>) -> Result<(), Stop> {
+    /// Consumes the `open` bracket of an object or array (another value is a
+    /// type error) and, if `close` follows at once, that too: `true` when the
+    /// container is empty.
+    fn open(&mut self, open: u8, close: u8) -> Result<bool, Stop> {
         self.ws();
-        if self.peek() != Some(b'{') {
+        if self.peek() != Some(open) {
             return Err(self.wrong_type());
         }
         self.pos += 1;
         self.ws();
-        if self.peek() == Some(b'}') {
+        let empty = self.peek() == Some(close);
+        if empty {
             self.pos += 1;
+        }
+        Ok(empty)
+    }
+
+    /// Reads an object, calling `member` with each key; `member` must read
+    /// the value.
+    pub fn object(&mut self, names: &[Name], mut member: impl FnMut(&mut Self, Key<'a>) -> Result<(), Stop>) -> Result<(), Stop> {
+        if self.open(b'{', b'}')? {
             return Ok(());
         }
         loop {
@@ -286,14 +296,7 @@ impl<'a> Reader<'a> {
 
     /// Reads an array, calling `item` once per element; `item` must read it.
     pub fn array(&mut self, mut item: impl FnMut(&mut Self) -> Result<(), Stop>) -> Result<(), Stop> {
-        self.ws();
-        if self.peek() != Some(b'[') {
-            return Err(self.wrong_type());
-        }
-        self.pos += 1;
-        self.ws();
-        if self.peek() == Some(b']') {
-            self.pos += 1;
+        if self.open(b'[', b']')? {
             return Ok(());
         }
         loop {
