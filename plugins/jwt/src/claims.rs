@@ -30,10 +30,7 @@ pub struct Accepted {
 pub fn check(payload: &[u8], settings: &Settings<'_>, now_ms: u64, _verified: SignatureValid) -> Result<Accepted, Refusal> {
     let claims = json::parse_object(payload).ok_or(Refusal::Malformed)?;
 
-    let subject = match claims.get("sub") {
-        Some(Json::String(sub)) if !sub.is_empty() => sub.as_ref(),
-        _ => return Err(Refusal::Malformed),
-    };
+    let subject = claims.get("sub").and_then(Json::as_str).filter(|sub| !sub.is_empty()).ok_or(Refusal::Malformed)?;
     let issuer = optional_string(&claims, "iss")?;
     let audiences = audiences(claims.get("aud"))?;
     let expires_ms = numeric_date_ms(claims.get("exp"))?.ok_or(Refusal::Malformed)?;
@@ -61,11 +58,7 @@ pub fn check(payload: &[u8], settings: &Settings<'_>, now_ms: u64, _verified: Si
 }
 
 fn optional_string<'a>(claims: &'a Object<'_>, name: &str) -> Result<Option<&'a str>, Refusal> {
-    match claims.get(name) {
-        None => Ok(None),
-        Some(Json::String(s)) => Ok(Some(s)),
-        Some(_) => Err(Refusal::Malformed),
-    }
+    claims.get(name).map(|value| value.as_str().ok_or(Refusal::Malformed)).transpose()
 }
 
 /// `aud` as a string or an array of strings (RFC 7519 §4.1.3); absent is
@@ -73,7 +66,7 @@ fn optional_string<'a>(claims: &'a Object<'_>, name: &str) -> Result<Option<&'a 
 fn audiences<'a>(aud: Option<&'a Json<'_>>) -> Result<Vec<&'a str>, Refusal> {
     match aud {
         None => Ok(Vec::new()),
-        Some(Json::String(one)) => Ok(vec![one.as_ref()]),
+        Some(one @ Json::String(_)) => Ok(vec![one.as_str().ok_or(Refusal::Malformed)?]),
         Some(Json::Array(many)) => many.iter().map(|v| v.as_str().ok_or(Refusal::Malformed)).collect(),
         Some(_) => Err(Refusal::Malformed),
     }
@@ -111,7 +104,7 @@ fn scopes<'a>(claims: &'a Object<'_>) -> Result<Vec<&'a str>, Refusal> {
     for name in ["scope", "scp"] {
         match claims.get(name) {
             None => {}
-            Some(Json::String(list)) => list.split(' ').for_each(&mut add),
+            Some(list @ Json::String(_)) => list.as_str().ok_or(Refusal::Malformed)?.split(' ').for_each(&mut add),
             Some(Json::Array(items)) if name == "scp" => {
                 for item in items {
                     add(item.as_str().ok_or(Refusal::Malformed)?);
@@ -128,7 +121,6 @@ fn principal_type(claims: &Object<'_>, settings: &Settings<'_>) -> Result<Princi
     let Some(name) = settings.principal_type_claim else { return Ok(settings.default_principal_type) };
     match claims.get(name) {
         None => Ok(settings.default_principal_type),
-        Some(Json::String(value)) => settings::principal_type(value).ok_or(Refusal::Malformed),
-        Some(_) => Err(Refusal::Malformed),
+        Some(value) => value.as_str().and_then(settings::principal_type).ok_or(Refusal::Malformed),
     }
 }

@@ -14,7 +14,10 @@
 //! exactly what serde_json's `from_slice` accepts (the unit tests compare
 //! the two on the same inputs), and keeps what it read as a tree that
 //! borrows from the input: a string without escapes is a slice of the
-//! document, a number is its text, an object is a list of members.
+//! document, a number is its text, an object is a list of members. It
+//! works on bytes: only strings with bytes above 0x7F are checked as UTF-8
+//! (outside strings such bytes are not grammar anyway), and a string is
+//! made a `&str` only where it is used.
 
 use std::borrow::Cow;
 
@@ -32,7 +35,7 @@ pub enum Json<'a> {
     Null,
     Bool(bool),
     Number(Number<'a>),
-    String(Cow<'a, str>),
+    String(Text<'a>),
     Array(Vec<Json<'a>>),
     Object(Object<'a>),
 }
@@ -40,9 +43,14 @@ pub enum Json<'a> {
 impl<'a> Json<'a> {
     pub fn as_str(&self) -> Option<&str> {
         match self {
-            Self::String(s) => Some(s),
+            Self::String(text) => text.as_str(),
             _ => None,
         }
+    }
+
+    /// Whether this is the string `value`, compared byte for byte.
+    pub fn is_string(&self, value: &str) -> bool {
+        matches!(self, Self::String(text) if *text.0 == *value.as_bytes())
     }
 
     pub fn as_array(&self) -> Option<&[Json<'a>]> {
@@ -60,38 +68,58 @@ impl<'a> Json<'a> {
     }
 }
 
+/// A string's UTF-8 bytes after unescaping: a slice of the document
+/// unless the string had escapes.
+#[derive(Debug, PartialEq)]
+pub struct Text<'a>(Cow<'a, [u8]>);
+
+impl Text<'_> {
+    /// Always `Some`: the parser accepts only valid UTF-8.
+    pub fn as_str(&self) -> Option<&str> {
+        core::str::from_utf8(&self.0).ok()
+    }
+}
+
 /// A number as written: valid JSON number syntax, finite as an f64.
 #[derive(Debug, PartialEq, Clone, Copy)]
-pub struct Number<'a>(&'a str);
+pub struct Number<'a>(&'a [u8]);
 
 impl Number<'_> {
     /// The exact value if the number is written as an integer (no fraction,
     /// no exponent) that fits an i64.
     pub fn as_i64(self) -> Option<i64> {
-        if self.is_integer() { self.0.parse().ok() } else { None }
+        if self.is_integer() { self.text().parse().ok() } else { None }
     }
 
     /// Written as an integer: digits only, after an optional minus sign.
     pub fn is_integer(self) -> bool {
-        !self.0.bytes().any(|b| matches!(b, b'.' | b'e' | b'E'))
+        !self.0.iter().any(|b| matches!(b, b'.' | b'e' | b'E'))
     }
 
     /// The nearest f64 (always finite: the parser refuses anything else).
     pub fn as_f64(self) -> f64 {
-        self.0.parse().unwrap_or(f64::NAN)
+        self.text().parse().unwrap_or(f64::NAN)
+    }
+
+}
+
+impl<'a> Number<'a> {
+    /// Number syntax is ASCII, so this is never empty for a parsed number.
+    fn text(self) -> &'a str {
+        core::str::from_utf8(self.0).unwrap_or_default()
     }
 }
 
 /// A JSON object's members in document order, names unique (after unescaping).
 #[derive(Debug, PartialEq)]
 pub struct Object<'a> {
-    members: Vec<(Cow<'a, str>, Json<'a>)>,
+    members: Vec<(Text<'a>, Json<'a>)>,
 }
 
 impl<'a> Object<'a> {
     /// The member called `name`. Names are unique, so there is at most one.
     pub fn get(&self, name: &str) -> Option<&Json<'a>> {
-        self.members.iter().find(|(n, _)| n == name).map(|(_, value)| value)
+        self.members.iter().find(|(n, _)| *n.0 == *name.as_bytes()).map(|(_, value)| value)
     }
 
     pub fn contains(&self, name: &str) -> bool {
@@ -100,7 +128,7 @@ impl<'a> Object<'a> {
 
     /// Takes the member called `name` out of the object.
     pub fn remove(&mut self, name: &str) -> Option<Json<'a>> {
-        let at = self.members.iter().position(|(n, _)| n == name)?;
+        let at = self.members.iter().position(|(n, _)| *n.0 == *name.as_bytes())?;
         Some(self.members.swap_remove(at).1)
     }
 }
@@ -111,29 +139,24 @@ impl<'a> Object<'a> {
 /// member name at any level, nesting deeper than [`MAX_DEPTH`], a top-level
 /// value that is not an object.
 pub fn parse_object(bytes: &[u8]) -> Option<Object<'_>> {
-    // Valid UTF-8 as a whole is the same as serde_json's rule (valid UTF-8
-    // inside strings), because outside strings only ASCII is grammar.
-    let text = core::str::from_utf8(bytes).ok()?;
-    let mut parser = Parser { text, at: 0 };
+    let mut parser = Parser { bytes, at: 0 };
     parser.skip_whitespace();
     if parser.peek()? != b'{' {
         return None;
     }
     let Json::Object(object) = parser.value(0)? else { return None };
     parser.skip_whitespace();
-    if parser.at == text.len() { Some(object) } else { None }
+    if parser.at == bytes.len() { Some(object) } else { None }
 }
 
 struct Parser<'a> {
-    text: &'a str,
-    /// Always on a char boundary: it only ever steps over ASCII bytes, or to
-    /// the closing quote of a string.
+    bytes: &'a [u8],
     at: usize,
 }
 
 impl<'a> Parser<'a> {
     fn peek(&self) -> Option<u8> {
-        self.text.as_bytes().get(self.at).copied()
+        self.bytes.get(self.at).copied()
     }
 
     /// Called before every token: inline for the common case of none.
@@ -146,7 +169,7 @@ impl<'a> Parser<'a> {
 
     #[inline(never)]
     fn skip_some_whitespace(&mut self) {
-        let bytes = self.text.as_bytes();
+        let bytes = self.bytes;
         loop {
             match bytes.get(self.at) {
                 // Indentation comes in runs of spaces: eight at a time.
@@ -191,7 +214,7 @@ impl<'a> Parser<'a> {
 
     fn literal(&mut self, word: &str, value: Json<'a>) -> Option<Json<'a>> {
         let end = self.at + word.len();
-        if self.text.get(self.at..end)? != word {
+        if self.bytes.get(self.at..end)? != word.as_bytes() {
             return None;
         }
         self.at = end;
@@ -264,17 +287,23 @@ impl<'a> Parser<'a> {
     }
 
     /// At `"`. Borrowed when there is no escape; control characters
-    /// (U+0000 to U+001F) must be escaped.
-    fn string(&mut self) -> Option<Cow<'a, str>> {
-        let bytes = self.text.as_bytes();
+    /// (U+0000 to U+001F) must be escaped, and bytes above 0x7F must be
+    /// UTF-8 (as serde_json checks: per string).
+    fn string(&mut self) -> Option<Text<'a>> {
+        let bytes = self.bytes;
         let start = self.at + 1;
         let mut end = start;
+        // Whether any byte read may be above 0x7F (the last word read may
+        // reach past the string; that only costs a needless check).
+        let mut high = 0;
         // Eight bytes at a time (most of a JWKS is long base64url strings),
         // up to the first byte that needs a look.
         while let Some(chunk) = bytes.get(end..end + 8)
             && let Ok(chunk) = <[u8; 8]>::try_from(chunk)
         {
-            let mask = needs_a_look(u64::from_le_bytes(chunk));
+            let word = u64::from_le_bytes(chunk);
+            high |= word;
+            let mask = needs_a_look(word);
             if mask != 0 {
                 end += (mask.trailing_zeros() / 8) as usize;
                 break;
@@ -284,32 +313,41 @@ impl<'a> Parser<'a> {
         loop {
             match *bytes.get(end)? {
                 b'"' => break,
-                b'\\' => return self.escaped_string(start, end).map(Cow::Owned),
+                b'\\' => return self.escaped_string(start, end),
                 0..=0x1f => return None,
-                _ => end += 1,
+                byte => {
+                    high |= u64::from(byte);
+                    end += 1;
+                }
             }
         }
-        let s = self.text.get(start..end)?;
+        let text = bytes.get(start..end)?;
+        if high & HIGH_BITS != 0 && core::str::from_utf8(text).is_err() {
+            return None;
+        }
         self.at = end + 1;
-        Some(Cow::Borrowed(s))
+        Some(Text(Cow::Borrowed(text)))
     }
 
     /// The rest of a string from `start`, with its first escape at `at`.
-    fn escaped_string(&mut self, start: usize, mut at: usize) -> Option<String> {
-        let bytes = self.text.as_bytes();
-        let mut out = String::from(self.text.get(start..at)?);
+    fn escaped_string(&mut self, start: usize, mut at: usize) -> Option<Text<'a>> {
+        let bytes = self.bytes;
+        let mut out = bytes.get(start..at)?.to_vec();
         let mut run = at;
         loop {
             match *bytes.get(at)? {
                 b'"' => {
-                    out.push_str(self.text.get(run..at)?);
+                    out.extend_from_slice(bytes.get(run..at)?);
+                    // Escapes add whole characters, so the result is UTF-8
+                    // exactly when every unescaped run is.
+                    core::str::from_utf8(&out).ok()?;
                     self.at = at + 1;
-                    return Some(out);
+                    return Some(Text(Cow::Owned(out)));
                 }
                 b'\\' => {
-                    out.push_str(self.text.get(run..at)?);
+                    out.extend_from_slice(bytes.get(run..at)?);
                     let (c, next) = self.escape(at + 1)?;
-                    out.push(c);
+                    out.extend_from_slice(c.encode_utf8(&mut [0; 4]).as_bytes());
                     at = next;
                     run = at;
                 }
@@ -323,7 +361,7 @@ impl<'a> Parser<'a> {
     /// string goes on. A `\u` surrogate must be a high one followed by a
     /// `\u` low one; anything else is refused, as serde_json does.
     fn escape(&self, at: usize) -> Option<(char, usize)> {
-        let c = match *self.text.as_bytes().get(at)? {
+        let c = match *self.bytes.get(at)? {
             b'"' => '"',
             b'\\' => '\\',
             b'/' => '/',
@@ -336,7 +374,7 @@ impl<'a> Parser<'a> {
                 let high = self.hex4(at + 1)?;
                 return match high {
                     0xD800..=0xDBFF => {
-                        if self.text.get(at + 5..at + 7)? != "\\u" {
+                        if self.bytes.get(at + 5..at + 7)? != b"\\u" {
                             return None;
                         }
                         let low = self.hex4(at + 7)?;
@@ -356,17 +394,12 @@ impl<'a> Parser<'a> {
     }
 
     fn hex4(&self, at: usize) -> Option<u32> {
-        let digits = self.text.get(at..at + 4)?;
-        // from_str_radix alone would accept a leading `+`.
-        if !digits.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return None;
-        }
-        u32::from_str_radix(digits, 16).ok()
+        self.bytes.get(at..at + 4)?.iter().try_fold(0, |n, b| Some(n << 4 | char::from(*b).to_digit(16)?))
     }
 
     /// `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`, finite as an f64.
     fn number(&mut self) -> Option<Number<'a>> {
-        let bytes = self.text.as_bytes();
+        let bytes = self.bytes;
         let start = self.at;
         let mut at = start;
         let digits = |mut at: usize| {
@@ -404,14 +437,14 @@ impl<'a> Parser<'a> {
             }
             at = end;
         }
-        let text = self.text.get(start..at)?;
+        let number = Number(bytes.get(start..at)?);
         // serde_json refuses a number whose f64 value overflows ("number out
         // of range"); integers of up to 18 digits cannot.
-        if (!integer || text.len() > 18) && !text.parse::<f64>().is_ok_and(f64::is_finite) {
+        if (!integer || number.0.len() > 18) && !number.text().parse::<f64>().is_ok_and(f64::is_finite) {
             return None;
         }
         self.at = at;
-        Some(Number(text))
+        Some(number)
     }
 }
 
@@ -432,11 +465,11 @@ fn needs_a_look(word: u64) -> u64 {
     quote | backslash | control
 }
 
-fn has_duplicate(members: &[(Cow<'_, str>, Json<'_>)]) -> bool {
+fn has_duplicate(members: &[(Text<'_>, Json<'_>)]) -> bool {
     if members.len() <= PAIRWISE_MAX_MEMBERS {
-        return members.iter().enumerate().any(|(i, (name, _))| members.iter().skip(i + 1).any(|(other, _)| other == name));
+        return members.iter().enumerate().any(|(i, (name, _))| members.iter().skip(i + 1).any(|(other, _)| other.0 == name.0));
     }
-    let mut names: Vec<&str> = members.iter().map(|(name, _)| name.as_ref()).collect();
+    let mut names: Vec<&[u8]> = members.iter().map(|(name, _)| name.0.as_ref()).collect();
     names.sort_unstable();
     names.windows(2).any(|pair| pair.first() == pair.last())
 }
@@ -469,8 +502,10 @@ mod tests {
     #[test]
     fn strings_borrow_unless_escaped() {
         let object = parse_object(br#"{"a":"plain","b":"t\u0061b\t","c\u0061":["x"],"d":"\ud83d\ude00\/"}"#).unwrap();
-        assert!(matches!(object.get("a"), Some(Json::String(Cow::Borrowed("plain")))));
-        assert!(matches!(object.get("b"), Some(Json::String(Cow::Owned(s))) if s == "tab\t"));
+        assert!(matches!(object.get("a"), Some(Json::String(Text(Cow::Borrowed(b"plain"))))));
+        assert!(matches!(object.get("b"), Some(Json::String(Text(Cow::Owned(s)))) if s == b"tab\t"));
+        assert!(object.get("a").is_some_and(|a| a.is_string("plain")));
+        assert!(!object.get("a").is_some_and(|a| a.is_string("plai")));
         assert_eq!(object.get("ca").and_then(Json::as_array).map(<[_]>::len), Some(1));
         assert!(object.get("c").is_none());
         assert_eq!(object.get("d").and_then(Json::as_str), Some("😀/"));
@@ -643,10 +678,10 @@ mod tests {
         match json {
             Json::Null => serde_json::Value::Null,
             Json::Bool(b) => serde_json::Value::Bool(*b),
-            Json::Number(n) => serde_json::from_str(n.0).unwrap(),
-            Json::String(s) => serde_json::Value::String(s.to_string()),
+            Json::Number(n) => serde_json::from_slice(n.0).unwrap(),
+            Json::String(s) => serde_json::Value::String(s.as_str().unwrap().to_owned()),
             Json::Array(items) => serde_json::Value::Array(items.iter().map(to_value).collect()),
-            Json::Object(object) => serde_json::Value::Object(object.members.iter().map(|(k, v)| (k.to_string(), to_value(v))).collect()),
+            Json::Object(object) => serde_json::Value::Object(object.members.iter().map(|(k, v)| (k.as_str().unwrap().to_owned(), to_value(v))).collect()),
         }
     }
 

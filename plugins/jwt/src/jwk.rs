@@ -58,7 +58,7 @@ pub fn select<'c>(alg: Alg, kid: Option<&str>, jwks: Option<&Jwks<'_>>, hs256: O
     let mut chosen = None;
     for jwk in jwks.keys.iter().filter_map(Json::as_object) {
         if let Some(wanted) = kid
-            && jwk.get("kid").and_then(Json::as_str) != Some(wanted)
+            && !jwk.get("kid").is_some_and(|own| own.is_string(wanted))
         {
             continue;
         }
@@ -72,15 +72,15 @@ pub fn select<'c>(alg: Alg, kid: Option<&str>, jwks: Option<&Jwks<'_>>, hs256: O
 
 /// The key if `jwk` may verify `alg` signatures, else `None`.
 fn usable(jwk: &Object<'_>, alg: Alg) -> Option<VerifyKey<'static>> {
-    if jwk.get("use").is_some_and(|u| u.as_str() != Some("sig")) {
+    if jwk.get("use").is_some_and(|u| !u.is_string("sig")) {
         return None;
     }
     if let Some(ops) = jwk.get("key_ops")
-        && !ops.as_array()?.iter().any(|op| op.as_str() == Some("verify"))
+        && !ops.as_array()?.iter().any(|op| op.is_string("verify"))
     {
         return None;
     }
-    if jwk.get("alg").is_some_and(|a| a.as_str() != Some(alg.name())) {
+    if jwk.get("alg").is_some_and(|a| !a.is_string(alg.name())) {
         return None;
     }
     let member = |name: &str| jwk.get(name).and_then(Json::as_str);

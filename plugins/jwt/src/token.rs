@@ -4,10 +4,8 @@
 //! `jku`, `x5u`, `jwk`, `x5c`, `x5t` and `x5t#S256` are never read: a key or
 //! a key location chosen by the token's author is no key at all.
 
-use std::borrow::Cow;
-
 use crate::b64;
-use crate::json::{self, Json};
+use crate::json::{self, Json, Text};
 use crate::refusal::Refusal;
 
 /// A token cut into its parts, every segment decoded.
@@ -38,8 +36,8 @@ pub fn split(token: &str, max_bytes: usize) -> Result<Compact<'_>, Refusal> {
 /// What the header says, as far as this plugin listens. Borrowed from the
 /// decoded header bytes.
 pub struct Header<'h> {
-    pub alg: Cow<'h, str>,
-    pub kid: Option<Cow<'h, str>>,
+    pub alg: Text<'h>,
+    pub kid: Option<Text<'h>>,
 }
 
 /// The header must be a strict JSON object with a string `alg`; `kid`, when
