@@ -14,24 +14,47 @@
 //!   built once from the JWKS, `kid` looked up per call, the same issuer,
 //!   audience, `exp`/`nbf` checks, then the same sanitizer and HMAC;
 //! - `native+jwks`: the same, but parsing the JWKS and building the key on
-//!   every call, as the plugin must.
+//!   every call, as the plugin must;
+//! - where the time goes: the host-crypto plugin on one reused instance (no
+//!   instantiation), the host's signature check alone (ring, key and
+//!   signature already decoded) and jsonwebtoken's alone
+//!   (`jsonwebtoken::crypto::verify`).
+//!
+//! The order of the sides rotates from one sample to the next, so each
+//! follows every other equally often (a call right after in-guest ES256's
+//! milliseconds of wasm finds cold caches).
 //!
 //! Tokens are made by `jsonwebtoken` from the test keys in
 //! `tests/vectors/jwt`. Before timing, every token must be allowed by both
-//! sides and a forged one denied. Prints one JSON line per algorithm and a
-//! table of medians and ratios. `WARD_JWT_BENCH_SAMPLES` sets the samples
-//! per case (default 400; 5 under `cargo test --benches`).
+//! sides and a forged one denied. Prints one JSON line per algorithm and
+//! two tables of medians. `WARD_JWT_BENCH_SAMPLES` sets the samples per
+//! case (default 400; 5 under `cargo test --benches`).
+//! `WARD_JWT_COMPONENT` and `WARD_JWT_HOST_CRYPTO_COMPONENT` name prebuilt
+//! components to time instead of building them;
+//! `WARD_JWT_BASELINE_HOST_CRYPTO_COMPONENT` names another host-crypto
+//! build to time as one more side of the same rotation (before and after a
+//! change to the plugin, under the same noise).
+//!
+//! With `WARD_JWT_BENCH_FUEL=1` nothing is timed: for both builds (with
+//! `=host`, the host-crypto one only) and HS256, EdDSA, ES256, RS256,
+//! PS256-3072 and RS256-4096 it prints the least fuel and the least linear
+//! memory with which a valid token is still allowed, found by bisection
+//! over `Limits`. Fuel is deterministic: the guest's work per call,
+//! instantiation included, free of the VM's noise (host-crypto calls are
+//! charged fuel by the host, see `host/src/sandbox/crypto.rs`).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing, missing_docs)]
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde_json::{Value, json};
 use ward::identity::{ClaimsPolicy, Identity, IdentityKey, PrincipalType};
-use ward::sandbox::{Credential, Plugin, PluginOptions, Runtime, RuntimeConfig};
+use ward::sandbox::{Credential, Limits, Plugin, PluginOptions, Runtime, RuntimeConfig};
 use ward::trust::{SignRequest, SigningSecret, TrustPolicy, default_core_range, sign, verify};
 
 const ISSUER: &str = "https://issuer.example";
@@ -62,6 +85,17 @@ fn build_plugin(features: &[&str]) -> Vec<u8> {
 }
 
 fn load(component: Vec<u8>, now_ms: u64, identity_key: &IdentityKey, host_crypto: bool) -> Plugin {
+    let settings = [("algorithms", "EdDSA ES256 RS256"), ("issuer", ISSUER), ("audience", AUDIENCE), ("leewaySeconds", "60")];
+    let options = PluginOptions {
+        settings: settings.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect(),
+        keys: vec![("jwks".to_owned(), vector("jwks.json"))],
+        ..PluginOptions::default()
+    };
+    try_load(component, now_ms, identity_key, host_crypto, options).unwrap()
+}
+
+/// `None` when the limits are too tight for the load-time probe instance.
+fn try_load(component: Vec<u8>, now_ms: u64, identity_key: &IdentityKey, host_crypto: bool, options: PluginOptions) -> Option<Plugin> {
     let key = SigningSecret::generate();
     let mut capabilities: serde_json::Map<String, Value> = [("readsCredentials".to_owned(), json!(true))].into_iter().collect();
     if host_crypto {
@@ -81,15 +115,86 @@ fn load(component: Vec<u8>, now_ms: u64, identity_key: &IdentityKey, host_crypto
     let policy = TrustPolicy::default().with_anchor("bench", key.verifying_key()).allow("readsCredentials").allow("hostCrypto");
     let verified = verify(&envelope, component, &policy, now_ms).unwrap();
     let runtime = Runtime::new(RuntimeConfig::default(), identity_key.clone()).unwrap();
-    let settings = [("algorithms", "EdDSA ES256 RS256"), ("issuer", ISSUER), ("audience", AUDIENCE), ("leewaySeconds", "60")];
-    let options = PluginOptions {
-        settings: settings.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect(),
-        keys: vec![("jwks".to_owned(), vector("jwks.json"))],
-        ..PluginOptions::default()
-    };
-    let plugin = runtime.load(verified, options).unwrap();
+    let plugin = runtime.load(verified, options).ok()?;
     assert_eq!(plugin.imports_host_crypto(), host_crypto);
-    plugin
+    Some(plugin)
+}
+
+/// The least value of `lo..=hi` for which `allowed` holds (it must hold at `hi`).
+fn least(mut lo: u64, mut hi: u64, allowed: impl Fn(u64) -> bool) -> u64 {
+    assert!(allowed(hi), "not allowed even at {hi}");
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        if allowed(mid) { hi = mid } else { lo = mid + 1 }
+    }
+    hi
+}
+
+/// One fuel-mode case: a token and the JWKS it is checked against.
+struct CostCase {
+    name: &'static str,
+    token: String,
+    jwks: &'static str,
+}
+
+/// Fuel and 64 KiB memory pages a valid token needs per call, per build:
+/// every algorithm accepted, the HS256 secret configured, the JWKS of the
+/// timing runs (or, for RSA-4096, `jwks-4096.json`).
+fn print_guest_cost(components: &[(&str, &[u8], bool)], cases: &[CostCase], now_ms: u64, identity_key: &IdentityKey) {
+    let settings = [
+        ("algorithms", "EdDSA ES256 RS256 PS256 HS256"),
+        ("issuer", ISSUER),
+        ("audience", AUDIENCE),
+        ("leewaySeconds", "60"),
+        ("hs256Key", "hs256"),
+    ];
+    for (build, component, host_crypto) in components {
+        for case in cases {
+            let allowed = |limits: Limits| {
+                let options = PluginOptions {
+                    settings: settings.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect(),
+                    keys: vec![("jwks".to_owned(), vector(case.jwks)), ("hs256".to_owned(), vector("hs256.secret"))],
+                    limits,
+                };
+                try_load(component.to_vec(), now_ms, identity_key, *host_crypto, options)
+                    .is_some_and(|plugin| plugin.authenticate(Credential { scheme: "bearer", token: &case.token }, now_ms).is_allow())
+            };
+            // A deadline far beyond any case, so that only fuel or memory decide.
+            let roomy = Limits { fuel: 400_000_000, timeout: std::time::Duration::from_secs(30), ..Limits::default() };
+            let fuel = least(0, roomy.fuel, |fuel| allowed(Limits { fuel, ..roomy }));
+            let pages = least(1, 256, |pages| allowed(Limits { memory_bytes: pages as usize * 65536, ..roomy }));
+            println!("{}", json!({ "bench": "jwt-guest-cost", "build": build, "alg": case.name, "fuel": fuel, "memoryPages": pages }));
+        }
+    }
+}
+
+/// A JWKS key as the host's `ward:auth/crypto` takes it.
+enum HostKey {
+    Ed25519(Vec<u8>),
+    P256(Vec<u8>),
+    Rsa { n: Vec<u8>, e: Vec<u8> },
+}
+
+impl HostKey {
+    fn verify(&self, message: &[u8], signature: &[u8]) -> bool {
+        use ward::sandbox::crypto;
+        match self {
+            Self::Ed25519(key) => crypto::verify_ed25519(key, message, signature),
+            Self::P256(key) => crypto::verify_ecdsa_p256_sha256(key, message, signature),
+            Self::Rsa { n, e } => crypto::verify_rsa_sha256(crypto::RsaPadding::Pkcs1v15, n, e, message, signature),
+        }
+    }
+}
+
+fn host_crypto_key(kid: &str) -> HostKey {
+    let jwks: Value = serde_json::from_slice(&vector("jwks.json")).unwrap();
+    let jwk = jwks["keys"].as_array().unwrap().iter().find(|k| k["kid"] == kid).unwrap();
+    let member = |name: &str| B64.decode(jwk[name].as_str().unwrap()).unwrap();
+    match jwk["kty"].as_str().unwrap() {
+        "OKP" => HostKey::Ed25519(member("x")),
+        "EC" => HostKey::P256([vec![4], member("x"), member("y")].concat()),
+        _ => HostKey::Rsa { n: member("n"), e: member("e") },
+    }
 }
 
 /// The native side: jsonwebtoken, then the host's sanitizer and identity HMAC.
@@ -190,13 +295,42 @@ fn main() {
     let host_component = build_plugin(&["host-crypto"]);
     let host_component_bytes = host_component.len();
     let host_plugin = load(host_component, now_ms, &identity_key, true);
-    let native = Native::new(identity_key);
-
+    // Another host-crypto build to time beside this one (before/after a change).
+    let baseline = std::env::var("WARD_JWT_BASELINE_HOST_CRYPTO_COMPONENT")
+        .ok()
+        .map(|path| load(std::fs::read(path).unwrap(), now_ms, &identity_key, true));
     let cases = [
         ("EdDSA", Algorithm::EdDSA, EncodingKey::from_ed_pem(&vector("ed25519.pem")).unwrap(), "ed-1"),
         ("ES256", Algorithm::ES256, EncodingKey::from_ec_pem(&vector("p256-a.pem")).unwrap(), "ec-1"),
         ("RS256", Algorithm::RS256, EncodingKey::from_rsa_pem(&vector("rsa-2048.pem")).unwrap(), "rsa-rs256"),
     ];
+    if std::env::var_os("WARD_JWT_BENCH_FUEL").is_some() {
+        let token = |alg: Algorithm, key: &EncodingKey, kid: Option<&str>| {
+            let mut header = Header::new(alg);
+            header.kid = kid.map(str::to_owned);
+            let claims = json!({ "sub": "user0", "iss": ISSUER, "aud": AUDIENCE, "iat": now - 10, "exp": now + 3600, "scope": "read write" });
+            jsonwebtoken::encode(&header, &claims, key).unwrap()
+        };
+        let mut costs: Vec<CostCase> = vec![CostCase {
+            name: "HS256",
+            token: token(Algorithm::HS256, &EncodingKey::from_secret(&vector("hs256.secret")), None),
+            jwks: "jwks.json",
+        }];
+        costs.extend(cases.iter().map(|(name, alg, key, kid)| CostCase { name, token: token(*alg, key, Some(kid)), jwks: "jwks.json" }));
+        let rsa_3072 = EncodingKey::from_rsa_pem(&vector("rsa-3072.pem")).unwrap();
+        costs.push(CostCase { name: "PS256-3072", token: token(Algorithm::PS256, &rsa_3072, Some("rsa-ps256")), jwks: "jwks.json" });
+        let rsa_4096 = EncodingKey::from_rsa_pem(&vector("rsa-4096.pem")).unwrap();
+        costs.push(CostCase { name: "RS256-4096", token: token(Algorithm::RS256, &rsa_4096, Some("rsa-4096")), jwks: "jwks-4096.json" });
+        let host = build_plugin(&["host-crypto"]);
+        let mut builds = vec![("host crypto", host.as_slice(), true)];
+        let in_guest = if std::env::var("WARD_JWT_BENCH_FUEL").is_ok_and(|v| v == "host") { Vec::new() } else { build_plugin(&[]) };
+        if !in_guest.is_empty() {
+            builds.insert(0, ("in-guest crypto", in_guest.as_slice(), false));
+        }
+        print_guest_cost(&builds, &costs, now_ms, &identity_key);
+        return;
+    }
+    let native = Native::new(identity_key);
     let mut rows = Vec::new();
     for (name, alg, key, kid) in &cases {
         let mut header = Header::new(*alg);
@@ -229,22 +363,54 @@ fn main() {
         assert!(!host_plugin.authenticate(Credential { scheme: "bearer", token: &forged }, now_ms).is_allow(), "{name}: host crypto allowed a forgery");
         assert!(native.authenticate(&forged).is_none(), "{name}: native allowed a forgery");
 
-        let (mut ward_us, mut host_us, mut native_us, mut parsing_us) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        // Where the time goes: the signature checks alone, each side's own
+        // (ring in the host, jsonwebtoken's RustCrypto natively, key and
+        // signature already in hand), and the host-crypto plugin on one
+        // reused instance (no instantiation).
+        let split: Vec<(&str, Vec<u8>)> =
+            tokens.iter().map(|t| t.rsplit_once('.').unwrap()).map(|(input, sig)| (input, B64.decode(sig).unwrap())).collect();
+        let host_key = host_crypto_key(kid);
+        let (native_key, _) = &native.keys[*kid];
+        let mut reused = ward::sandbox::bench_support::ReusedInstance::new(&host_plugin).unwrap();
+
+        // One call per side per sample. The order rotates from sample to
+        // sample, so each side follows every other equally often: a call
+        // right after in-guest ES256's milliseconds of wasm finds cold caches.
+        let mut sides: Vec<Box<dyn FnMut(usize) -> bool + '_>> = vec![
+            Box::new(|i| plugin.authenticate(Credential { scheme: "bearer", token: &tokens[i % TOKENS_PER_ALG] }, now_ms).is_allow()),
+            Box::new(|i| host_plugin.authenticate(Credential { scheme: "bearer", token: &tokens[i % TOKENS_PER_ALG] }, now_ms).is_allow()),
+            Box::new(|i| native.authenticate(&tokens[i % TOKENS_PER_ALG]).is_some()),
+            Box::new(|i| native.authenticate_parsing_jwks(&tokens[i % TOKENS_PER_ALG]).is_some()),
+            Box::new(|i| reused.authenticate(Credential { scheme: "bearer", token: &tokens[i % TOKENS_PER_ALG] }, now_ms).is_allow()),
+            Box::new(|i| {
+                let (input, signature) = &split[i % TOKENS_PER_ALG];
+                host_key.verify(input.as_bytes(), signature)
+            }),
+            Box::new(|i| {
+                let token = &tokens[i % TOKENS_PER_ALG];
+                let input = split[i % TOKENS_PER_ALG].0;
+                jsonwebtoken::crypto::verify(&token[input.len() + 1..], input.as_bytes(), native_key, *alg).unwrap()
+            }),
+        ];
+        if let Some(baseline) = &baseline {
+            sides.push(Box::new(|i| baseline.authenticate(Credential { scheme: "bearer", token: &tokens[i % TOKENS_PER_ALG] }, now_ms).is_allow()));
+        }
+        let mut times: Vec<Vec<f64>> = vec![Vec::with_capacity(samples); sides.len()];
         let warmup = samples / 10 + 1;
         for i in 0..samples + warmup {
-            let token = tokens[i % TOKENS_PER_ALG].as_str();
-            let w = time_us(|| plugin.authenticate(Credential { scheme: "bearer", token }, now_ms).is_allow());
-            let h = time_us(|| host_plugin.authenticate(Credential { scheme: "bearer", token }, now_ms).is_allow());
-            let n = time_us(|| native.authenticate(token).is_some());
-            let p = time_us(|| native.authenticate_parsing_jwks(token).is_some());
-            if i >= warmup {
-                ward_us.push(w);
-                host_us.push(h);
-                native_us.push(n);
-                parsing_us.push(p);
+            for k in 0..sides.len() {
+                let side = (i + k) % sides.len();
+                let us = time_us(|| sides[side](i));
+                if i >= warmup {
+                    times[side].push(us);
+                }
             }
         }
-        let row = json!({
+        drop(sides);
+        let baseline_us = times.get(7).cloned();
+        times.truncate(7);
+        let [ward_us, host_us, native_us, parsing_us, reused_us, ring_us, native_crypto_us]: [Vec<f64>; 7] = times.try_into().unwrap();
+        let mut row = json!({
             "bench": "jwt",
             "alg": name,
             "samples": samples,
@@ -256,7 +422,13 @@ fn main() {
             "nativeP99Us": p99(native_us),
             "nativeJwksPerCallP50Us": median(parsing_us.clone()),
             "nativeJwksPerCallP99Us": p99(parsing_us),
+            "wardHostCryptoReusedInstanceP50Us": median(reused_us),
+            "hostVerifyAloneP50Us": median(ring_us),
+            "nativeVerifyAloneP50Us": median(native_crypto_us),
         });
+        if let Some(baseline_us) = baseline_us {
+            row["baselineHostCryptoP50Us"] = json!(median(baseline_us));
+        }
         println!("{row}");
         rows.push(row);
     }
@@ -280,5 +452,36 @@ fn main() {
             f("wardHostCryptoP50Us") / f("nativeP50Us"),
             f("wardHostCryptoP50Us") / f("nativeJwksPerCallP50Us"),
         );
+    }
+    println!("\nwhere the time goes, p50 in µs: the host-crypto plugin, the same on one reused instance, the host's signature check alone; native, its signature check alone\n");
+    println!("| alg | ward, host crypto | reused instance | host verify alone | native, keys cached | native verify alone |");
+    println!("|---|---|---|---|---|---|");
+    for row in &rows {
+        let f = |k: &str| row[k].as_f64().unwrap();
+        println!(
+            "| {} | {:.0} | {:.0} | {:.0} | {:.0} | {:.0} |",
+            row["alg"].as_str().unwrap(),
+            f("wardHostCryptoP50Us"),
+            f("wardHostCryptoReusedInstanceP50Us"),
+            f("hostVerifyAloneP50Us"),
+            f("nativeP50Us"),
+            f("nativeVerifyAloneP50Us"),
+        );
+    }
+    if baseline.is_some() {
+        println!("\nthis host-crypto build against WARD_JWT_BASELINE_HOST_CRYPTO_COMPONENT, timed in the same rotation, p50 in µs\n");
+        println!("| alg | this build | baseline | this / native | baseline / native |");
+        println!("|---|---|---|---|---|");
+        for row in &rows {
+            let f = |k: &str| row[k].as_f64().unwrap();
+            println!(
+                "| {} | {:.0} | {:.0} | {:.2} | {:.2} |",
+                row["alg"].as_str().unwrap(),
+                f("wardHostCryptoP50Us"),
+                f("baselineHostCryptoP50Us"),
+                f("wardHostCryptoP50Us") / f("nativeP50Us"),
+                f("baselineHostCryptoP50Us") / f("nativeP50Us"),
+            );
+        }
     }
 }

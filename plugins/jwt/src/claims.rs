@@ -7,10 +7,9 @@
 
 use std::collections::BTreeSet;
 
-use serde_json::{Map, Value};
 use ward_guest::PrincipalType;
 
-use crate::json;
+use crate::json::{self, Json, Object};
 use crate::refusal::Refusal;
 use crate::settings::{self, Settings};
 use crate::verify::SignatureValid;
@@ -31,10 +30,7 @@ pub struct Accepted {
 pub fn check(payload: &[u8], settings: &Settings<'_>, now_ms: u64, _verified: SignatureValid) -> Result<Accepted, Refusal> {
     let claims = json::parse_object(payload).ok_or(Refusal::Malformed)?;
 
-    let subject = match claims.get("sub") {
-        Some(Value::String(sub)) if !sub.is_empty() => sub.clone(),
-        _ => return Err(Refusal::Malformed),
-    };
+    let subject = claims.get("sub").and_then(Json::as_str).filter(|sub| !sub.is_empty()).ok_or(Refusal::Malformed)?;
     let issuer = optional_string(&claims, "iss")?;
     let audiences = audiences(claims.get("aud"))?;
     let expires_ms = numeric_date_ms(claims.get("exp"))?.ok_or(Refusal::Malformed)?;
@@ -58,41 +54,36 @@ pub fn check(payload: &[u8], settings: &Settings<'_>, now_ms: u64, _verified: Si
         return Err(Refusal::NotYetValid);
     }
 
-    Ok(Accepted { subject, issuer: issuer.to_owned(), scopes, principal_type })
+    Ok(Accepted { subject: subject.to_owned(), issuer: issuer.to_owned(), scopes: scopes.into_iter().map(str::to_owned).collect(), principal_type })
 }
 
-fn optional_string<'a>(claims: &'a Map<String, Value>, name: &str) -> Result<Option<&'a str>, Refusal> {
-    match claims.get(name) {
-        None => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s)),
-        Some(_) => Err(Refusal::Malformed),
-    }
+fn optional_string<'a>(claims: &'a Object<'_>, name: &str) -> Result<Option<&'a str>, Refusal> {
+    claims.get(name).map(|value| value.as_str().ok_or(Refusal::Malformed)).transpose()
 }
 
 /// `aud` as a string or an array of strings (RFC 7519 §4.1.3); absent is
 /// an empty list, which matches no configured audience.
-fn audiences(aud: Option<&Value>) -> Result<Vec<&str>, Refusal> {
+fn audiences<'a>(aud: Option<&'a Json<'_>>) -> Result<Vec<&'a str>, Refusal> {
     match aud {
         None => Ok(Vec::new()),
-        Some(Value::String(one)) => Ok(vec![one.as_str()]),
-        Some(Value::Array(many)) => many.iter().map(|v| v.as_str().ok_or(Refusal::Malformed)).collect(),
+        Some(one @ Json::String(_)) => Ok(vec![one.as_str().ok_or(Refusal::Malformed)?]),
+        Some(Json::Array(many)) => many.iter().map(|v| v.as_str().ok_or(Refusal::Malformed)).collect(),
         Some(_) => Err(Refusal::Malformed),
     }
 }
 
 /// A NumericDate in milliseconds. Integers are exact; fractional seconds
 /// are allowed by RFC 7519 and rounded down to the millisecond.
-fn numeric_date_ms(value: Option<&Value>) -> Result<Option<i128>, Refusal> {
+fn numeric_date_ms(value: Option<&Json<'_>>) -> Result<Option<i128>, Refusal> {
     let Some(value) = value else { return Ok(None) };
-    let Value::Number(number) = value else { return Err(Refusal::Malformed) };
+    let Json::Number(number) = value else { return Err(Refusal::Malformed) };
     let bound = i128::from(MAX_NUMERIC_DATE_SECONDS);
-    let ms = if let Some(seconds) = number.as_i64().map(i128::from).or_else(|| number.as_u64().map(i128::from)) {
-        if seconds.abs() > bound {
-            return Err(Refusal::Malformed);
-        }
+    let ms = if number.is_integer() {
+        // Exact. An integer that does not fit an i64 is far beyond the bound.
+        let seconds = number.as_i64().map(i128::from).filter(|s| s.abs() <= bound).ok_or(Refusal::Malformed)?;
         seconds * 1000
     } else {
-        let seconds = number.as_f64().filter(|s| s.is_finite() && s.abs() <= bound as f64).ok_or(Refusal::Malformed)?;
+        let seconds = Some(number.as_f64()).filter(|s| s.is_finite() && s.abs() <= bound as f64).ok_or(Refusal::Malformed)?;
         // Within the bound, seconds * 1000 fits an i128 with room to spare.
         (seconds * 1000.0).floor() as i128
     };
@@ -102,19 +93,19 @@ fn numeric_date_ms(value: Option<&Value>) -> Result<Option<i128>, Refusal> {
 /// `scope` (space-separated string, RFC 8693 §4.2) and `scp` (array of
 /// strings, or a space-separated string as some IdPs send it), merged in
 /// order without duplicates. The host then checks each scope token.
-fn scopes(claims: &Map<String, Value>) -> Result<Vec<String>, Refusal> {
+fn scopes<'a>(claims: &'a Object<'_>) -> Result<Vec<&'a str>, Refusal> {
     let mut seen = BTreeSet::new();
     let mut scopes = Vec::new();
-    let mut add = |scope: &str| {
-        if !scope.is_empty() && seen.insert(scope.to_owned()) {
-            scopes.push(scope.to_owned());
+    let mut add = |scope: &'a str| {
+        if !scope.is_empty() && seen.insert(scope) {
+            scopes.push(scope);
         }
     };
     for name in ["scope", "scp"] {
         match claims.get(name) {
             None => {}
-            Some(Value::String(list)) => list.split(' ').for_each(&mut add),
-            Some(Value::Array(items)) if name == "scp" => {
+            Some(list @ Json::String(_)) => list.as_str().ok_or(Refusal::Malformed)?.split(' ').for_each(&mut add),
+            Some(Json::Array(items)) if name == "scp" => {
                 for item in items {
                     add(item.as_str().ok_or(Refusal::Malformed)?);
                 }
@@ -126,11 +117,10 @@ fn scopes(claims: &Map<String, Value>) -> Result<Vec<String>, Refusal> {
 }
 
 /// From the claim the operator named, if the token has it; else the default.
-fn principal_type(claims: &Map<String, Value>, settings: &Settings<'_>) -> Result<PrincipalType, Refusal> {
+fn principal_type(claims: &Object<'_>, settings: &Settings<'_>) -> Result<PrincipalType, Refusal> {
     let Some(name) = settings.principal_type_claim else { return Ok(settings.default_principal_type) };
     match claims.get(name) {
         None => Ok(settings.default_principal_type),
-        Some(Value::String(value)) => settings::principal_type(value).ok_or(Refusal::Malformed),
-        Some(_) => Err(Refusal::Malformed),
+        Some(value) => value.as_str().and_then(settings::principal_type).ok_or(Refusal::Malformed),
     }
 }

@@ -8,11 +8,9 @@
 //! skipped, never an error, so one odd entry in an IdP's JWKS does not stop
 //! the others. Symmetric (`oct`) JWKs are never used: a JWKS is public.
 
-use serde_json::{Map, Value};
-use ward_guest::base64url;
-
 use crate::alg::Alg;
-use crate::json;
+use crate::b64;
+use crate::json::{self, Json, Object};
 use crate::refusal::Refusal;
 use crate::settings::Hs256Secret;
 use crate::verify::VerifyKey;
@@ -24,19 +22,20 @@ const MAX_KEYS: usize = 128;
 const MIN_RSA_BITS: usize = 2048;
 const MAX_RSA_BITS: usize = 4096;
 
-/// A parsed JWKS: the `keys` array of a strict JSON object.
-pub struct Jwks {
-    keys: Vec<Value>,
+/// A parsed JWKS: the `keys` array of a strict JSON object, its strings
+/// still slices of the key material. No key is decoded until one is chosen.
+pub struct Jwks<'a> {
+    keys: Vec<Json<'a>>,
 }
 
-impl Jwks {
-    pub fn parse(bytes: &[u8]) -> Result<Self, Refusal> {
+impl<'a> Jwks<'a> {
+    pub fn parse(bytes: &'a [u8]) -> Result<Self, Refusal> {
         if bytes.len() > MAX_JWKS_BYTES {
             return Err(Refusal::Misconfigured);
         }
         let mut doc = json::parse_object(bytes).ok_or(Refusal::Misconfigured)?;
         match doc.remove("keys") {
-            Some(Value::Array(keys)) if keys.len() <= MAX_KEYS => Ok(Self { keys }),
+            Some(Json::Array(keys)) if keys.len() <= MAX_KEYS => Ok(Self { keys }),
             _ => Err(Refusal::Misconfigured),
         }
     }
@@ -46,7 +45,7 @@ impl Jwks {
 /// entries sharing a `kid`, or a token without `kid` that several keys
 /// fit), is `UnknownKey`: guessing which key was meant is how confusion
 /// attacks start.
-pub fn select<'c>(alg: Alg, kid: Option<&str>, jwks: Option<&Jwks>, hs256: Option<&Hs256Secret<'c>>) -> Result<VerifyKey<'c>, Refusal> {
+pub fn select<'c>(alg: Alg, kid: Option<&str>, jwks: Option<&Jwks<'_>>, hs256: Option<&Hs256Secret<'c>>) -> Result<VerifyKey<'c>, Refusal> {
     if alg == Alg::Hs256 {
         let secret = hs256.ok_or(Refusal::UnknownKey)?;
         return match (kid, secret.kid) {
@@ -57,9 +56,9 @@ pub fn select<'c>(alg: Alg, kid: Option<&str>, jwks: Option<&Jwks>, hs256: Optio
     }
     let jwks = jwks.ok_or(Refusal::UnknownKey)?;
     let mut chosen = None;
-    for jwk in jwks.keys.iter().filter_map(Value::as_object) {
+    for jwk in jwks.keys.iter().filter_map(Json::as_object) {
         if let Some(wanted) = kid
-            && jwk.get("kid").and_then(Value::as_str) != Some(wanted)
+            && !jwk.get("kid").is_some_and(|own| own.is_string(wanted))
         {
             continue;
         }
@@ -72,20 +71,20 @@ pub fn select<'c>(alg: Alg, kid: Option<&str>, jwks: Option<&Jwks>, hs256: Optio
 }
 
 /// The key if `jwk` may verify `alg` signatures, else `None`.
-fn usable(jwk: &Map<String, Value>, alg: Alg) -> Option<VerifyKey<'static>> {
-    if jwk.get("use").is_some_and(|u| u.as_str() != Some("sig")) {
+fn usable(jwk: &Object<'_>, alg: Alg) -> Option<VerifyKey<'static>> {
+    if jwk.get("use").is_some_and(|u| !u.is_string("sig")) {
         return None;
     }
     if let Some(ops) = jwk.get("key_ops")
-        && !ops.as_array()?.iter().any(|op| op.as_str() == Some("verify"))
+        && !ops.as_array()?.iter().any(|op| op.is_string("verify"))
     {
         return None;
     }
-    if jwk.get("alg").is_some_and(|a| a.as_str() != Some(alg.name())) {
+    if jwk.get("alg").is_some_and(|a| !a.is_string(alg.name())) {
         return None;
     }
-    let member = |name: &str| jwk.get(name).and_then(Value::as_str);
-    let bytes = |name: &str| member(name).and_then(|text| base64url::decode(text).ok());
+    let member = |name: &str| jwk.get(name).and_then(Json::as_str);
+    let bytes = |name: &str| member(name).and_then(b64::decode);
     match (alg, member("kty")?) {
         #[cfg(not(feature = "host-crypto"))]
         (Alg::EdDsa, "OKP") if member("crv")? == "Ed25519" => {

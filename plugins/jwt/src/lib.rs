@@ -8,6 +8,7 @@
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 mod alg;
+mod b64;
 mod claims;
 mod json;
 mod jwk;

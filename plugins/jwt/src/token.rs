@@ -4,10 +4,8 @@
 //! `jku`, `x5u`, `jwk`, `x5c`, `x5t` and `x5t#S256` are never read: a key or
 //! a key location chosen by the token's author is no key at all.
 
-use serde_json::Value;
-use ward_guest::base64url;
-
-use crate::json;
+use crate::b64;
+use crate::json::{self, Json, Text};
 use crate::refusal::Refusal;
 
 /// A token cut into its parts, every segment decoded.
@@ -31,14 +29,15 @@ pub fn split(token: &str, max_bytes: usize) -> Result<Compact<'_>, Refusal> {
     if header.is_empty() || payload.is_empty() || payload.contains('.') {
         return Err(Refusal::Malformed);
     }
-    let decode = |segment: &str| base64url::decode(segment).map_err(|_| Refusal::Malformed);
+    let decode = |segment: &str| b64::decode(segment).ok_or(Refusal::Malformed);
     Ok(Compact { signing_input, header: decode(header)?, payload: decode(payload)?, signature: decode(signature)? })
 }
 
-/// What the header says, as far as this plugin listens.
-pub struct Header {
-    pub alg: String,
-    pub kid: Option<String>,
+/// What the header says, as far as this plugin listens. Borrowed from the
+/// decoded header bytes.
+pub struct Header<'h> {
+    pub alg: Text<'h>,
+    pub kid: Option<Text<'h>>,
 }
 
 /// The header must be a strict JSON object with a string `alg`; `kid`, when
@@ -46,18 +45,18 @@ pub struct Header {
 /// implements no extension, and RFC 7515 §4.1.11 makes a token with an
 /// extension the recipient does not understand invalid. `b64` (RFC 7797)
 /// changes what was signed, so it is refused even outside `crit`.
-pub fn parse_header(bytes: &[u8]) -> Result<Header, Refusal> {
+pub fn parse_header(bytes: &[u8]) -> Result<Header<'_>, Refusal> {
     let mut header = json::parse_object(bytes).ok_or(Refusal::Malformed)?;
-    if header.contains_key("crit") || header.contains_key("b64") {
+    if header.contains("crit") || header.contains("b64") {
         return Err(Refusal::Malformed);
     }
     let alg = match header.remove("alg") {
-        Some(Value::String(alg)) => alg,
+        Some(Json::String(alg)) => alg,
         _ => return Err(Refusal::Malformed),
     };
     let kid = match header.remove("kid") {
         None => None,
-        Some(Value::String(kid)) => Some(kid),
+        Some(Json::String(kid)) => Some(kid),
         Some(_) => return Err(Refusal::Malformed),
     };
     Ok(Header { alg, kid })

@@ -23,8 +23,9 @@ pub fn validate(cred: &Credential, ctx: &Context) -> Result<Accepted, Refusal> {
     }
     let compact = token::split(&cred.token, settings.max_token_bytes)?;
     let header = token::parse_header(&compact.header)?;
-    let alg = Alg::from_name(&header.alg).filter(|alg| settings.accepts(*alg)).ok_or(Refusal::AlgorithmNotAccepted)?;
-    let key = jwk::select(alg, header.kid.as_deref(), jwks.as_ref(), settings.hs256.as_ref())?;
+    let alg = header.alg.as_str().and_then(Alg::from_name).filter(|alg| settings.accepts(*alg)).ok_or(Refusal::AlgorithmNotAccepted)?;
+    let kid = header.kid.as_ref().map(|kid| kid.as_str().ok_or(Refusal::Malformed)).transpose()?;
+    let key = jwk::select(alg, kid, jwks.as_ref(), settings.hs256.as_ref())?;
     let verified = verify::verify(alg, key, compact.signing_input.as_bytes(), &compact.signature)?;
     claims::check(&compact.payload, &settings, ctx.now_ms, verified)
 }
