@@ -267,6 +267,12 @@ fn config_problems_name_their_json_path() {
     let text = ward::config::load(&site.config(vec![], |c| c["identity"]["labelKeys"] = json!("s3cr3t-value"))).unwrap_err().to_string();
     assert!(!text.contains("s3cr3t"), "{text}");
     expect(&|c| c["plugins"][0]["route"] = json!({ "header": "bad header" }), "plugins[0].route");
+    // serde would read an object's fields from an array by position; a
+    // config in the wrong shape is refused instead.
+    expect(&|c| c["plugins"][0]["route"] = json!(["X-Api-Key", "bearer"]), "plugins[0].route: invalid type: array, expected an object");
+    expect(&|c| c["plugins"][0]["limits"] = json!([1000, 50]), "plugins[0].limits: invalid type: array");
+    expect(&|c| c["server"] = json!(["127.0.0.1:9000"]), "server: invalid type: array");
+    expect(&|c| c["trust"]["revoked"] = json!([["k1"], []]), "trust.revoked: invalid type: array");
     expect(&|c| c["plugins"][0]["component"] = json!("../outside.wasm"), "plugins[0].component");
     expect(&|c| c["plugins"][0]["component"] = json!("/etc/hostname"), "is outside the config's directory");
     expect(&|c| c["plugins"].as_array_mut().unwrap().push(Site::plugin("hostile", bearer_route())), "plugins[1].id: repeats");

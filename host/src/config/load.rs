@@ -20,6 +20,7 @@ use super::raw::{
     RawAudit, RawFetch, RawBreaker, RawCase, RawConfig, RawExpect, RawLimits, RawOverflow, RawPlugin,
     RawServer,
 };
+use super::shape;
 use super::trust::trust_policy_from_section;
 use super::{
     AuditConfig, ConfigError, MAX_CONFIG_BYTES, PluginConfig, PluginFiles, ServerConfig, WardConfig,
@@ -40,7 +41,7 @@ const MAX_TIMEOUT_MS: u64 = 60_000;
 pub fn load(path: &Path) -> Result<WardConfig, ConfigError> {
     let shown = path.display().to_string();
     let bytes = read_config(path, &shown)?;
-    let raw: RawConfig = parse(&bytes, &shown, "")?;
+    let raw: RawConfig = parse(&bytes, &shown, "", &shape::CONFIG)?;
     let base = match path.parent() {
         Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
         _ => PathBuf::from("."),
@@ -68,15 +69,24 @@ fn parse<'de, T: Deserialize<'de>>(
     bytes: &'de [u8],
     shown: &str,
     prefix: &str,
+    arrays: &shape::ArrayPaths,
 ) -> Result<T, ConfigError> {
+    let not_json = |e: &serde_json::Error| ConfigError::NotJson { path: shown.to_owned(), detail: format!("line {} column {}", e.line(), e.column()) };
+    // The shape first, on a plain tree (a config is small): serde would
+    // otherwise read an array where an object belongs by position.
+    let tree: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| not_json(&e))?;
+    if let Some(at) = shape::misplaced_array(&tree, arrays) {
+        return Err(ConfigError::Invalid {
+            path: shown.to_owned(),
+            at: if at.is_empty() { "(top level)".to_owned() } else { format!("{prefix}{at}") },
+            problem: "invalid type: array, expected an object".to_owned(),
+        });
+    }
     let mut de = serde_json::Deserializer::from_slice(bytes);
     serde_path_to_error::deserialize(&mut de).map_err(|err| {
         let inner = err.inner();
         if inner.is_syntax() || inner.is_eof() {
-            return ConfigError::NotJson {
-                path: shown.to_owned(),
-                detail: format!("line {} column {}", inner.line(), inner.column()),
-            };
+            return not_json(inner);
         }
         let at = match err.path().to_string().as_str() {
             "." => prefix.trim_end_matches('.').to_owned(),
@@ -428,7 +438,7 @@ impl Loader<'_> {
     fn fixtures(&self, path: &Path, at: &str) -> Result<Vec<ConformanceCase>, ConfigError> {
         let bytes = self.read(path, MAX_FIXTURES_BYTES, at)?;
         let shown = format!("{} (fixtures of {})", path.display(), self.shown);
-        let cases: Vec<RawCase> = parse(&bytes, &shown, "")?;
+        let cases: Vec<RawCase> = parse(&bytes, &shown, "", &shape::FIXTURES)?;
         if cases.is_empty() {
             return Err(self.invalid(at, "the fixtures file has no cases"));
         }

@@ -11,6 +11,7 @@ mod dir;
 mod error;
 mod load;
 mod raw;
+mod shape;
 pub mod trust;
 
 use std::net::SocketAddr;

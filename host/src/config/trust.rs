@@ -83,6 +83,10 @@ pub fn trust_policy_from_json(bytes: &[u8], path: &str) -> Result<TrustPolicy, C
 /// Builds the policy from the `trust` value alone; `path` only labels errors.
 pub(crate) fn trust_policy_from_section(section: Value, path: &str) -> Result<TrustPolicy, ConfigError> {
     let invalid = |at: &str, problem: String| ConfigError::Invalid { path: path.into(), at: at.into(), problem };
+    if let Some(at) = super::shape::misplaced_array(&section, &super::shape::TRUST) {
+        let at = if at.is_empty() { "trust".to_owned() } else { format!("trust.{at}") };
+        return Err(invalid(&at, "invalid type: array, expected an object".into()));
+    }
     let raw: RawTrust = serde_json::from_value(section).map_err(|e| invalid("trust", e.to_string()))?;
 
     let mut policy = TrustPolicy::default();
