@@ -35,6 +35,9 @@ pub struct Toolchain {
     pub rustc: PathBuf,
     /// A wasm linker to pass with `-C linker=`, when rustc's default is absent.
     pub linker: Option<PathBuf>,
+    /// Whether rustc takes `-Cpanic=immediate-abort` (only when std is built
+    /// from source: a prebuilt std keeps its panic machinery).
+    pub immediate_abort: bool,
 }
 
 /// No route works. The message is the single line a developer needs.
@@ -58,6 +61,7 @@ pub fn detect() -> Result<Toolchain, ToolchainError> {
             cargo: PathBuf::from("cargo"),
             rustc: PathBuf::from("rustc"),
             linker: None,
+            immediate_abort: false,
         });
     }
     debian().ok_or(ToolchainError)
@@ -74,7 +78,20 @@ fn debian() -> Option<Toolchain> {
     if !library.join("std").is_dir() {
         return None;
     }
-    Some(Toolchain { route: Route::BuildStd, cargo, rustc, linker: Some(wasm_linker()?) })
+    let immediate_abort = takes_immediate_abort(&rustc);
+    Some(Toolchain { route: Route::BuildStd, cargo, rustc, linker: Some(wasm_linker()?), immediate_abort })
+}
+
+/// `-Cpanic=immediate-abort` is unstable and newer than some rustc that can
+/// build std from source; ask rustc rather than guess from its version.
+fn takes_immediate_abort(rustc: &Path) -> bool {
+    Command::new(rustc)
+        .args(["-Zunstable-options", "-Cpanic=immediate-abort", "--print", "cfg", "--target", TARGET])
+        .env("RUSTC_BOOTSTRAP", "1")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .output()
+        .is_ok_and(|out| out.status.success() && String::from_utf8_lossy(&out.stdout).contains("panic=\"immediate-abort\""))
 }
 
 /// rustup's `rust-lld` if there is a rustup toolchain, else Debian's `wasm-ld`.

@@ -50,6 +50,9 @@ pub struct Args {
     /// The test-guest crate holding the `wasi-token` example.
     #[arg(long, default_value = "tests/guests")]
     wasi_guest_dir: PathBuf,
+    /// Loads (verify + compile + probe) to time; the median is reported.
+    #[arg(long, default_value_t = 5)]
+    loads: usize,
     /// Override the engine's `memory_keep_resident` (bytes) to compare settings.
     #[arg(long)]
     keep_resident: Option<usize>,
@@ -83,7 +86,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
 
     let mut load_ms = Vec::new();
     let mut plugin = None;
-    for _ in 0..5 {
+    for _ in 0..args.loads.max(1) {
         let started = Instant::now();
         let verified = verify(&envelope, component.clone(), &policy, NOW_MS)
             .map_err(|r| CliError::new(format!("bench envelope refused: {}", r.code())))?;
