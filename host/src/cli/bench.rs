@@ -5,7 +5,12 @@
 //! (b) one reused instance: the unsafe baseline (what isolation costs);
 //! (c) the same token check as native Rust (the ceiling);
 //! plus load time (verify + compile + probe).
+//!
+//! `--plugin jwt` instead compares the JWT plugin (in-guest and host crypto)
+//! with the same validation done natively by `jsonwebtoken` (`bench/jwt.rs`).
 
+#[cfg(feature = "jwt-bench")]
+mod jwt;
 mod measure;
 
 #[path = "../../../plugins/example-token/src/check.rs"]
@@ -28,6 +33,22 @@ use measure::{latency, throughput};
 /// Arguments of `ward bench`.
 #[derive(clap::Args)]
 pub struct Args {
+    /// What to measure: `example-token` (the call path and its baselines)
+    /// or `jwt` (the JWT plugin against native jsonwebtoken).
+    #[arg(long, default_value = "example-token", value_parser = ["example-token", "jwt"])]
+    plugin: String,
+    /// `--plugin jwt`: the plugin crate to build (twice: plain and host-crypto).
+    #[arg(long, default_value = "plugins/jwt")]
+    jwt_dir: PathBuf,
+    /// `--plugin jwt`: the JWKS and PEM keys the tokens are signed with.
+    #[arg(long, default_value = "tests/vectors/jwt")]
+    jwt_vectors: PathBuf,
+    /// `--plugin jwt`: a prebuilt plain (in-guest crypto) jwt component.
+    #[arg(long)]
+    jwt_component: Option<PathBuf>,
+    /// `--plugin jwt`: a prebuilt host-crypto jwt component.
+    #[arg(long)]
+    jwt_host_crypto_component: Option<PathBuf>,
     /// A prebuilt example-token component; default: build `--plugin-dir`.
     #[arg(long)]
     component: Option<PathBuf>,
@@ -64,6 +85,9 @@ const NOW_MS: u64 = 1_763_856_000_000;
 
 /// Runs `ward bench`.
 pub fn run(args: Args) -> Result<ExitCode, CliError> {
+    if args.plugin == "jwt" {
+        return run_jwt(args);
+    }
     let component = match &args.component {
         Some(path) => super::read_file(path, "component")?,
         None => build_example(&args.plugin_dir)?,
@@ -141,6 +165,22 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     });
     println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(feature = "jwt-bench")]
+fn run_jwt(args: Args) -> Result<ExitCode, CliError> {
+    jwt::run(&jwt::Inputs {
+        plugin_dir: args.jwt_dir,
+        vectors: args.jwt_vectors,
+        components: [args.jwt_component, args.jwt_host_crypto_component],
+        samples: args.samples,
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(not(feature = "jwt-bench"))]
+fn run_jwt(_: Args) -> Result<ExitCode, CliError> {
+    Err(CliError::new("this ward was built without the jwt-bench feature"))
 }
 
 fn build_example(dir: &std::path::Path) -> Result<Vec<u8>, CliError> {
