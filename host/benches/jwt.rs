@@ -18,10 +18,10 @@ use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
-use serde_json::{Value, json};
+use serde_json::json;
 use ward::identity::IdentityKey;
 use ward::sandbox::{Credential, Limits, Plugin, PluginOptions, Runtime, RuntimeConfig};
-use ward::trust::{SignRequest, SigningSecret, TrustPolicy, default_core_range, sign, verify};
+use ward::trust::{SignRequest, SigningSecret, TrustPolicy, sign, verify};
 
 const ISSUER: &str = "https://issuer.example";
 const AUDIENCE: &str = "ward-api";
@@ -52,20 +52,8 @@ fn build_plugin(features: &[&str]) -> Vec<u8> {
 /// `None` when the limits are too tight for the load-time probe instance.
 fn try_load(component: Vec<u8>, now_ms: u64, identity_key: &IdentityKey, host_crypto: bool, options: PluginOptions) -> Option<Plugin> {
     let key = SigningSecret::generate();
-    let mut capabilities: serde_json::Map<String, Value> = [("readsCredentials".to_owned(), json!(true))].into_iter().collect();
-    if host_crypto {
-        capabilities.insert("hostCrypto".to_owned(), json!(true));
-    }
-    let request = SignRequest {
-        plugin_id: "jwt".into(),
-        kind: "authProvider".into(),
-        version: "0.1.0".into(),
-        capabilities,
-        core_version_range: default_core_range(),
-        not_before: None,
-        not_after: None,
-        signer_key_id: "bench".into(),
-    };
+    let capabilities: &[&str] = if host_crypto { &["readsCredentials", "hostCrypto"] } else { &["readsCredentials"] };
+    let request = SignRequest::auth_provider("jwt", "0.1.0", "bench", capabilities);
     let envelope = serde_json::to_vec(&sign(&request, &component, &key).unwrap()).unwrap();
     let policy = TrustPolicy::default().with_anchor("bench", key.verifying_key()).allow("readsCredentials").allow("hostCrypto");
     let verified = verify(&envelope, component, &policy, now_ms).unwrap();

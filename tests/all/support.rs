@@ -3,7 +3,7 @@
 
 use ward::identity::{ClaimsPolicy, IdentityKey};
 use ward::sandbox::{Credential, Plugin, PluginOptions, Runtime, RuntimeConfig, WasiMode};
-use ward::trust::{SignRequest, SigningSecret, TrustPolicy, default_core_range, sign, verify};
+use ward::trust::{SignRequest, SigningSecret, TrustPolicy, sign, verify};
 
 use crate::wat_guests::{allow_fixed, component};
 
@@ -38,16 +38,7 @@ pub fn envelope_for(plugin_id: &str, bytes: &[u8]) -> Vec<u8> {
 
 /// The same, declaring each of `capabilities` `true`.
 pub fn envelope_with(plugin_id: &str, bytes: &[u8], capabilities: &[&str]) -> Vec<u8> {
-    let request = SignRequest {
-        plugin_id: plugin_id.into(),
-        kind: "authProvider".into(),
-        version: "1.0.0".into(),
-        capabilities: capabilities.iter().map(|c| ((*c).to_owned(), serde_json::Value::Bool(true))).collect(),
-        core_version_range: default_core_range(),
-        not_before: None,
-        not_after: None,
-        signer_key_id: SIGNER.into(),
-    };
+    let request = SignRequest::auth_provider(plugin_id, "1.0.0", SIGNER, capabilities);
     let envelope = sign(&request, bytes, &signing_key()).unwrap();
     serde_json::to_vec(&envelope).unwrap()
 }

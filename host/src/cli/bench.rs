@@ -25,7 +25,7 @@ use serde_json::json;
 use ward::identity::{ClaimsPolicy, Identity, IdentityKey, PrincipalType};
 use ward::sandbox::bench_support::ReusedInstance;
 use ward::sandbox::{Credential, Plugin, PluginOptions, Runtime, RuntimeConfig};
-use ward::trust::{SignRequest, SigningSecret, TrustPolicy, default_core_range, sign, verify};
+use ward::trust::{SignRequest, SigningSecret, TrustPolicy, sign, verify};
 
 use super::CliError;
 use measure::{latency, throughput};
@@ -206,16 +206,7 @@ fn build_wasi_token(dir: &std::path::Path) -> Result<Vec<u8>, CliError> {
 }
 
 fn envelope_for(component: &[u8], key: &SigningSecret) -> Result<Vec<u8>, CliError> {
-    let request = SignRequest {
-        plugin_id: "example-token".into(),
-        kind: "authProvider".into(),
-        version: "0.1.0".into(),
-        capabilities: [("readsCredentials".to_owned(), json!(true))].into_iter().collect(),
-        core_version_range: default_core_range(),
-        not_before: None,
-        not_after: None,
-        signer_key_id: "bench".into(),
-    };
+    let request = SignRequest::auth_provider("example-token", "0.1.0", "bench", &["readsCredentials"]);
     let envelope = sign(&request, component, key).map_err(|e| CliError::new(e.to_string()))?;
     serde_json::to_vec(&envelope).map_err(|e| CliError::new(e.to_string()))
 }

@@ -36,6 +36,23 @@ pub struct SignRequest {
     pub signer_key_id: String,
 }
 
+impl SignRequest {
+    /// An `authProvider` plugin for this ward's core range, with no validity
+    /// window, declaring each of `capabilities` `true`.
+    pub fn auth_provider(plugin_id: &str, version: &str, signer_key_id: &str, capabilities: &[&str]) -> Self {
+        Self {
+            plugin_id: plugin_id.to_owned(),
+            kind: "authProvider".to_owned(),
+            version: version.to_owned(),
+            capabilities: capabilities.iter().map(|c| ((*c).to_owned(), Value::Bool(true))).collect(),
+            core_version_range: default_core_range(),
+            not_before: None,
+            not_after: None,
+            signer_key_id: signer_key_id.to_owned(),
+        }
+    }
+}
+
 /// Why an envelope was not built. These are the signer's own mistakes; an
 /// envelope that could never verify is not written.
 #[non_exhaustive]

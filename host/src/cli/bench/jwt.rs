@@ -33,7 +33,7 @@ use serde_json::{Value, json};
 use ward::identity::{ClaimsPolicy, Identity, IdentityKey, PrincipalType};
 use ward::sandbox::bench_support::ReusedInstance;
 use ward::sandbox::{Credential, Decision, Plugin, PluginOptions, Runtime, RuntimeConfig, crypto};
-use ward::trust::{SignRequest, SigningSecret, TrustPolicy, default_core_range, sign, verify};
+use ward::trust::{SignRequest, SigningSecret, TrustPolicy, sign, verify};
 
 use super::super::CliError;
 
@@ -113,20 +113,8 @@ fn component(inputs: &Inputs, which: usize, features: &[&str]) -> Result<Vec<u8>
 /// Signed, verified through the trust gate and loaded, as an operator would.
 fn load(component: Vec<u8>, identity_key: &IdentityKey, host_crypto: bool, jwks: &[u8], now_ms: u64) -> Result<Plugin, CliError> {
     let key = SigningSecret::generate();
-    let mut capabilities: serde_json::Map<String, Value> = [("readsCredentials".to_owned(), json!(true))].into_iter().collect();
-    if host_crypto {
-        capabilities.insert("hostCrypto".to_owned(), json!(true));
-    }
-    let request = SignRequest {
-        plugin_id: "jwt".into(),
-        kind: "authProvider".into(),
-        version: "0.1.0".into(),
-        capabilities,
-        core_version_range: default_core_range(),
-        not_before: None,
-        not_after: None,
-        signer_key_id: "bench".into(),
-    };
+    let capabilities: &[&str] = if host_crypto { &["readsCredentials", "hostCrypto"] } else { &["readsCredentials"] };
+    let request = SignRequest::auth_provider("jwt", "0.1.0", "bench", capabilities);
     let envelope = sign(&request, &component, &key).map_err(|e| fail(e.to_string()))?;
     let envelope = serde_json::to_vec(&envelope).map_err(|e| fail(e.to_string()))?;
     let policy = TrustPolicy::default().with_anchor("bench", key.verifying_key()).allow("readsCredentials").allow("hostCrypto");
