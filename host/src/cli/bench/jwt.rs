@@ -1,7 +1,7 @@
 //! `ward bench --plugin jwt`: the JWT plugin through ward against the same
 //! validation done natively with a mainstream JWT crate, in one run.
 //!
-//! For EdDSA, ES256 and RS256, interleaved sample by sample with the order
+//! For EdDSA, ES256, RS256, PS256 (3072-bit key) and HS256, interleaved sample by sample with the order
 //! of the sides rotating (each follows every other equally often; a call
 //! right after in-guest ES256's milliseconds of wasm finds cold caches):
 //! - ward, in-guest crypto: `plugins/jwt` built plain, a fresh instance per
@@ -64,23 +64,28 @@ pub fn run(inputs: &Inputs) -> Result<(), CliError> {
     let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
     let identity_key = IdentityKey::from_bytes(vec![0x5a; 32]).map_err(|e| fail(e.to_string()))?;
     let jwks = vector("jwks.json")?;
+    let hs256_secret = vector("hs256.secret")?;
     let plain = component(inputs, 0, &[])?;
     let host = component(inputs, 1, &["host-crypto"])?;
     let sizes = (plain.len(), host.len());
-    let plugin = load(plain, &identity_key, false, &jwks, now_ms)?;
-    let host_plugin = load(host, &identity_key, true, &jwks, now_ms)?;
-    let native = Native::new(identity_key, jwks)?;
+    let keys = [("jwks".to_owned(), jwks.clone()), ("hs256".to_owned(), hs256_secret.clone())];
+    let plugin = load(plain, &identity_key, false, &keys, now_ms)?;
+    let host_plugin = load(host, &identity_key, true, &keys, now_ms)?;
+    let native = Native::new(identity_key, jwks, hs256_secret)?;
     let now = (now_ms / 1000) as i64;
     let cases = [
-        ("EdDSA", Algorithm::EdDSA, EncodingKey::from_ed_pem(&vector("ed25519.pem")?), "ed-1"),
-        ("ES256", Algorithm::ES256, EncodingKey::from_ec_pem(&vector("p256-a.pem")?), "ec-1"),
-        ("RS256", Algorithm::RS256, EncodingKey::from_rsa_pem(&vector("rsa-2048.pem")?), "rsa-rs256"),
+        ("EdDSA", Algorithm::EdDSA, EncodingKey::from_ed_pem(&vector("ed25519.pem")?), Some("ed-1")),
+        ("ES256", Algorithm::ES256, EncodingKey::from_ec_pem(&vector("p256-a.pem")?), Some("ec-1")),
+        ("RS256", Algorithm::RS256, EncodingKey::from_rsa_pem(&vector("rsa-2048.pem")?), Some("rsa-rs256")),
+        ("PS256", Algorithm::PS256, EncodingKey::from_rsa_pem(&vector("rsa-3072.pem")?), Some("rsa-ps256")),
+        // The secret is key material of its own, not in the (public) JWKS.
+        ("HS256", Algorithm::HS256, Ok(EncodingKey::from_secret(&native.hs256_secret)), None),
     ];
     let mut rows = Vec::new();
     for (name, alg, key, kid) in cases {
         let key = key.map_err(|e| fail(format!("{name} test key: {e}")))?;
         let mut header = Header::new(alg);
-        header.kid = Some(kid.to_owned());
+        header.kid = kid.map(str::to_owned);
         let tokens = (0..TOKENS_PER_ALG)
             .map(|i| {
                 let claims = json!({ "sub": format!("user{i}"), "iss": ISSUER, "aud": AUDIENCE, "iat": now - 10, "exp": now + 3600, "scope": "read write" });
@@ -111,7 +116,7 @@ fn component(inputs: &Inputs, which: usize, features: &[&str]) -> Result<Vec<u8>
 }
 
 /// Signed, verified through the trust gate and loaded, as an operator would.
-fn load(component: Vec<u8>, identity_key: &IdentityKey, host_crypto: bool, jwks: &[u8], now_ms: u64) -> Result<Plugin, CliError> {
+fn load(component: Vec<u8>, identity_key: &IdentityKey, host_crypto: bool, keys: &[(String, Vec<u8>)], now_ms: u64) -> Result<Plugin, CliError> {
     let key = SigningSecret::generate();
     let capabilities: &[&str] = if host_crypto { &["readsCredentials", "hostCrypto"] } else { &["readsCredentials"] };
     let request = SignRequest::auth_provider("jwt", "0.1.0", "bench", capabilities);
@@ -120,10 +125,16 @@ fn load(component: Vec<u8>, identity_key: &IdentityKey, host_crypto: bool, jwks:
     let policy = TrustPolicy::default().with_anchor("bench", key.verifying_key()).allow("readsCredentials").allow("hostCrypto");
     let verified = verify(&envelope, component, &policy, now_ms).map_err(|r| fail(format!("bench envelope refused: {}", r.code())))?;
     let runtime = Runtime::new(RuntimeConfig::default(), identity_key.clone()).map_err(|e| fail(e.to_string()))?;
-    let settings = [("algorithms", "EdDSA ES256 RS256"), ("issuer", ISSUER), ("audience", AUDIENCE), ("leewaySeconds", "60")];
+    let settings = [
+        ("algorithms", "EdDSA ES256 RS256 PS256 HS256"),
+        ("issuer", ISSUER),
+        ("audience", AUDIENCE),
+        ("leewaySeconds", "60"),
+        ("hs256Key", "hs256"),
+    ];
     let options = PluginOptions {
         settings: settings.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect(),
-        keys: vec![("jwks".to_owned(), jwks.to_vec())],
+        keys: keys.to_vec(),
         ..PluginOptions::default()
     };
     let plugin = runtime.load(verified, options).map_err(|e| fail(format!("jwt plugin refused: {}", e.code())))?;
@@ -165,18 +176,29 @@ fn check_answers(name: &str, tokens: &[String], plugin: &Plugin, host_plugin: &P
 enum HostKey {
     Ed25519(Vec<u8>),
     P256(Vec<u8>),
-    Rsa { n: Vec<u8>, e: Vec<u8> },
+    Rsa { n: Vec<u8>, e: Vec<u8>, padding: crypto::RsaPadding },
+    Hmac(Vec<u8>),
 }
 
 impl HostKey {
-    fn from_jwks(jwks: &[u8], kid: &str) -> Option<Self> {
+    fn new(native: &Native, alg: Algorithm, kid: Option<&str>) -> Option<Self> {
+        match kid {
+            Some(kid) => Self::from_jwks(&native.jwks, kid, alg),
+            None => Some(Self::Hmac(native.hs256_secret.clone())),
+        }
+    }
+
+    fn from_jwks(jwks: &[u8], kid: &str, alg: Algorithm) -> Option<Self> {
         let set: Value = serde_json::from_slice(jwks).ok()?;
         let jwk = set.get("keys")?.as_array()?.iter().find(|k| k.get("kid").and_then(Value::as_str) == Some(kid))?;
         let member = |name: &str| B64.decode(jwk.get(name)?.as_str()?).ok();
         match jwk.get("kty")?.as_str()? {
             "OKP" => Some(Self::Ed25519(member("x")?)),
             "EC" => Some(Self::P256([vec![4], member("x")?, member("y")?].concat())),
-            _ => Some(Self::Rsa { n: member("n")?, e: member("e")? }),
+            _ => {
+                let padding = if alg == Algorithm::PS256 { crypto::RsaPadding::Pss } else { crypto::RsaPadding::Pkcs1v15 };
+                Some(Self::Rsa { n: member("n")?, e: member("e")?, padding })
+            }
         }
     }
 
@@ -184,7 +206,8 @@ impl HostKey {
         match self {
             Self::Ed25519(key) => crypto::verify_ed25519(key, message, signature),
             Self::P256(key) => crypto::verify_ecdsa_p256_sha256(key, message, signature),
-            Self::Rsa { n, e } => crypto::verify_rsa_sha256(crypto::RsaPadding::Pkcs1v15, n, e, message, signature),
+            Self::Rsa { n, e, padding } => crypto::verify_rsa_sha256(*padding, n, e, message, signature),
+            Self::Hmac(secret) => crypto::verify_hmac_sha256(secret, message, signature),
         }
     }
 }
@@ -193,7 +216,10 @@ impl HostKey {
 struct Native {
     /// `kid` → the key and the one algorithm it serves.
     keys: HashMap<String, (DecodingKey, Algorithm)>,
+    /// The HS256 key, for tokens without `kid`.
+    hmac: (DecodingKey, Algorithm),
     jwks: Vec<u8>,
+    hs256_secret: Vec<u8>,
     /// One per algorithm: jsonwebtoken wants every algorithm of a
     /// `Validation` to be of the key's family.
     validations: Vec<(Algorithm, Validation)>,
@@ -202,15 +228,19 @@ struct Native {
 }
 
 impl Native {
-    fn new(identity_key: IdentityKey, jwks: Vec<u8>) -> Result<Self, CliError> {
+    fn new(identity_key: IdentityKey, jwks: Vec<u8>, hs256_secret: Vec<u8>) -> Result<Self, CliError> {
         let set: JwkSet = serde_json::from_slice(&jwks).map_err(|e| fail(format!("jwks.json: {e}")))?;
         let mut keys = HashMap::new();
-        for (kid, alg) in [("ed-1", Algorithm::EdDSA), ("ec-1", Algorithm::ES256), ("rsa-rs256", Algorithm::RS256)] {
+        for (kid, alg) in [("ed-1", Algorithm::EdDSA), ("ec-1", Algorithm::ES256), ("rsa-rs256", Algorithm::RS256), ("rsa-ps256", Algorithm::PS256)] {
             let jwk = set.find(kid).ok_or_else(|| fail(format!("jwks.json has no key {kid}")))?;
             keys.insert(kid.to_owned(), (DecodingKey::from_jwk(jwk).map_err(|e| fail(format!("{kid}: {e}")))?, alg));
         }
-        let validations = [Algorithm::EdDSA, Algorithm::ES256, Algorithm::RS256].into_iter().map(|alg| (alg, Self::validation(alg))).collect();
-        Ok(Self { keys, jwks, validations, policy: ClaimsPolicy::default(), identity_key })
+        let validations = [Algorithm::EdDSA, Algorithm::ES256, Algorithm::RS256, Algorithm::PS256, Algorithm::HS256]
+            .into_iter()
+            .map(|alg| (alg, Self::validation(alg)))
+            .collect();
+        let hmac = (DecodingKey::from_secret(&hs256_secret), Algorithm::HS256);
+        Ok(Self { keys, hmac, jwks, hs256_secret, validations, policy: ClaimsPolicy::default(), identity_key })
     }
 
     fn validation(alg: Algorithm) -> Validation {
@@ -227,10 +257,18 @@ impl Native {
         self.validations.iter().find(|(a, _)| *a == alg).map(|(_, v)| v)
     }
 
+    /// The key a token names by `kid`; without one, the HS256 secret.
+    fn key_for(&self, kid: Option<&str>) -> Option<&(DecodingKey, Algorithm)> {
+        match kid {
+            Some(kid) => self.keys.get(kid),
+            None => Some(&self.hmac),
+        }
+    }
+
     /// Keys built once; `kid` looked up per call; the key's own algorithm.
     fn authenticate(&self, token: &str) -> Option<Identity> {
         let header = jsonwebtoken::decode_header(token).ok()?;
-        let (key, alg) = self.keys.get(header.kid.as_deref()?)?;
+        let (key, alg) = self.key_for(header.kid.as_deref())?;
         let data = jsonwebtoken::decode::<Value>(token, key, self.validation_for(*alg)?).ok()?;
         self.identity(&data.claims)
     }
@@ -239,7 +277,10 @@ impl Native {
     fn authenticate_parsing_jwks(&self, token: &str) -> Option<Identity> {
         let header = jsonwebtoken::decode_header(token).ok()?;
         let set: JwkSet = serde_json::from_slice(&self.jwks).ok()?;
-        let key = DecodingKey::from_jwk(set.find(header.kid.as_deref()?)?).ok()?;
+        let key = match header.kid.as_deref() {
+            Some(kid) => DecodingKey::from_jwk(set.find(kid)?).ok()?,
+            None => DecodingKey::from_secret(&self.hs256_secret),
+        };
         let data = jsonwebtoken::decode::<Value>(token, &key, self.validation_for(header.alg)?).ok()?;
         self.identity(&data.claims)
     }
@@ -255,8 +296,8 @@ impl Native {
         Some(Identity::derive(&self.identity_key, "jwt", sanitizer.finish(PrincipalType::User).ok()?))
     }
 
-    fn verify_alone(&self, kid: &str, alg: Algorithm, token: &str) -> bool {
-        let Some((key, _)) = self.keys.get(kid) else { return false };
+    fn verify_alone(&self, kid: Option<&str>, alg: Algorithm, token: &str) -> bool {
+        let Some((key, _)) = self.key_for(kid) else { return false };
         let Some((input, signature)) = token.rsplit_once('.') else { return false };
         jsonwebtoken::crypto::verify(signature, input.as_bytes(), key, alg).unwrap_or(false)
     }
@@ -277,7 +318,7 @@ const SIDES: [&str; 7] = [
 fn time_sides(
     name: &str,
     alg: Algorithm,
-    kid: &str,
+    kid: Option<&str>,
     tokens: &[String],
     (plugin, host_plugin, native): (&Plugin, &Plugin, &Native),
     samples: usize,
@@ -289,7 +330,7 @@ fn time_sides(
         .filter_map(|t| t.rsplit_once('.'))
         .map(|(input, signature)| (input, B64.decode(signature).unwrap_or_default()))
         .collect();
-    let host_key = HostKey::from_jwks(&native.jwks, kid).ok_or_else(|| fail(format!("jwks.json: key {kid} unreadable")))?;
+    let host_key = HostKey::new(native, alg, kid).ok_or_else(|| fail(format!("{name}: the JWKS key is unreadable")))?;
     let mut reused = ReusedInstance::new(host_plugin).map_err(|r| fail(format!("reused baseline: {}", r.code())))?;
     let mut sides: Vec<Box<dyn FnMut(usize) -> bool + '_>> = vec![
         Box::new(|i| ward_id(plugin, token(i), now_ms).is_some()),
