@@ -16,7 +16,7 @@ use serde_json::Value;
 use sha2::{Digest as _, Sha256};
 use ward::identity::{ClaimsPolicy, IdentityKey, PrincipalType};
 use ward::sandbox::{Credential, Decision, Limits, Plugin, PluginOptions, Runtime, RuntimeConfig};
-use ward::trust::{SignRequest, SigningSecret, TrustPolicy, default_core_range, sign, verify};
+use ward::trust::{SignRequest, SigningSecret, TrustPolicy, sign, verify};
 
 const NOW_MS: u64 = 1_763_856_000_000;
 const ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
@@ -247,16 +247,7 @@ fn load_plugin(dir: &Path, keys: Vec<u8>) -> Plugin {
     let bytes = std::fs::read(&out).expect("component");
 
     let secret = SigningSecret::from_seed(&[9; 32]);
-    let request = SignRequest {
-        plugin_id: "api-key".into(),
-        kind: "authProvider".into(),
-        version: "0.1.0".into(),
-        capabilities: serde_json::json!({ "readsCredentials": true }).as_object().expect("object").clone(),
-        core_version_range: default_core_range(),
-        not_before: None,
-        not_after: None,
-        signer_key_id: "signer".into(),
-    };
+    let request = SignRequest::auth_provider("api-key", "0.1.0", "signer", &["readsCredentials"]);
     let envelope = serde_json::to_vec(&sign(&request, &bytes, &secret).expect("sign")).expect("envelope");
     let policy = TrustPolicy::default().with_anchor("signer", secret.verifying_key()).allow("readsCredentials");
     let verified = verify(&envelope, bytes, &policy, NOW_MS).expect("verified");

@@ -172,7 +172,8 @@ fn run_jwt(args: Args) -> Result<ExitCode, CliError> {
     jwt::run(&jwt::Inputs {
         plugin_dir: args.jwt_dir,
         vectors: args.jwt_vectors,
-        components: [args.jwt_component, args.jwt_host_crypto_component],
+        component: args.jwt_component,
+        host_crypto_component: args.jwt_host_crypto_component,
         samples: args.samples,
     })?;
     Ok(ExitCode::SUCCESS)

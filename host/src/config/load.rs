@@ -73,7 +73,9 @@ fn parse<'de, T: Deserialize<'de>>(
 ) -> Result<T, ConfigError> {
     let not_json = |e: &serde_json::Error| ConfigError::NotJson { path: shown.to_owned(), detail: format!("line {} column {}", e.line(), e.column()) };
     // The shape first, on a plain tree (a config is small): serde would
-    // otherwise read an array where an object belongs by position.
+    // otherwise read an array where an object belongs by position. The typed
+    // pass below still reads the bytes, not the tree: a tree keeps only the
+    // last of two equal keys, while serde refuses a duplicate field.
     let tree: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| not_json(&e))?;
     if let Some(at) = shape::misplaced_array(&tree, arrays) {
         return Err(ConfigError::Invalid {

@@ -22,7 +22,7 @@
 //! (`cargo bench -p ward --bench jwt` keeps the fuel and memory bisection.)
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
@@ -36,6 +36,7 @@ use ward::sandbox::{Credential, Decision, Plugin, PluginOptions, Runtime, Runtim
 use ward::trust::{SignRequest, SigningSecret, TrustPolicy, sign, verify};
 
 use super::super::CliError;
+use super::measure::quantile;
 
 const ISSUER: &str = "https://issuer.example";
 const AUDIENCE: &str = "ward-api";
@@ -47,8 +48,10 @@ pub struct Inputs {
     pub plugin_dir: PathBuf,
     /// `tests/vectors/jwt`: the JWKS and the PEM keys tokens are signed with.
     pub vectors: PathBuf,
-    /// Prebuilt components (plain, host-crypto) instead of building.
-    pub components: [Option<PathBuf>; 2],
+    /// A prebuilt plain (in-guest crypto) component instead of building one.
+    pub component: Option<PathBuf>,
+    /// A prebuilt host-crypto component instead of building one.
+    pub host_crypto_component: Option<PathBuf>,
     /// Timed samples per side and algorithm.
     pub samples: usize,
 }
@@ -65,8 +68,8 @@ pub fn run(inputs: &Inputs) -> Result<(), CliError> {
     let identity_key = IdentityKey::from_bytes(vec![0x5a; 32]).map_err(|e| fail(e.to_string()))?;
     let jwks = vector("jwks.json")?;
     let hs256_secret = vector("hs256.secret")?;
-    let plain = component(inputs, 0, &[])?;
-    let host = component(inputs, 1, &["host-crypto"])?;
+    let plain = component(inputs.component.as_deref(), &inputs.plugin_dir, &[])?;
+    let host = component(inputs.host_crypto_component.as_deref(), &inputs.plugin_dir, &["host-crypto"])?;
     let sizes = (plain.len(), host.len());
     let keys = [("jwks".to_owned(), jwks.clone()), ("hs256".to_owned(), hs256_secret.clone())];
     let plugin = load(plain, &identity_key, false, &keys, now_ms)?;
@@ -101,8 +104,9 @@ pub fn run(inputs: &Inputs) -> Result<(), CliError> {
     Ok(())
 }
 
-fn component(inputs: &Inputs, which: usize, features: &[&str]) -> Result<Vec<u8>, CliError> {
-    if let Some(Some(path)) = inputs.components.get(which) {
+/// The prebuilt component if one was named, else `plugin_dir` built with `features`.
+fn component(prebuilt: Option<&Path>, plugin_dir: &Path, features: &[&str]) -> Result<Vec<u8>, CliError> {
+    if let Some(path) = prebuilt {
         return super::super::read_file(path, "JWT component");
     }
     let opts = ward_guest_build::BuildOptions {
@@ -111,7 +115,7 @@ fn component(inputs: &Inputs, which: usize, features: &[&str]) -> Result<Vec<u8>
         features: features.iter().map(|f| (*f).to_owned()).collect(),
         ..Default::default()
     };
-    let built = ward_guest_build::build(&inputs.plugin_dir, &opts).map_err(|e| fail(e.to_string()))?;
+    let built = ward_guest_build::build(plugin_dir, &opts).map_err(|e| fail(e.to_string()))?;
     built.into_iter().next().map(|b| b.bytes).ok_or_else(|| fail("the jwt plugin crate built no component"))
 }
 
@@ -314,7 +318,6 @@ const SIDES: [&str; 7] = [
 ];
 
 /// Times every side, one call per side per sample, the order rotating.
-#[allow(clippy::too_many_arguments)]
 fn time_sides(
     name: &str,
     alg: Algorithm,
@@ -360,6 +363,9 @@ fn time_sides(
         }
     }
     drop(sides);
+    for side_times in &mut times {
+        side_times.sort_by(f64::total_cmp);
+    }
     let p50 = |index: usize| times.get(index).map_or(f64::NAN, |t| quantile(t, 0.5));
     let p99 = |index: usize| times.get(index).map_or(f64::NAN, |t| quantile(t, 0.99));
     Ok(json!({
@@ -380,12 +386,6 @@ fn time_sides(
         "hostCryptoOverNativeP50": p50(1) / p50(2),
         "inGuestOverNativeP50": p50(0) / p50(2),
     }))
-}
-
-fn quantile(values: &[f64], q: f64) -> f64 {
-    let mut sorted = values.to_vec();
-    sorted.sort_by(f64::total_cmp);
-    sorted.get(((sorted.len().saturating_sub(1)) as f64 * q).round() as usize).copied().unwrap_or(f64::NAN)
 }
 
 fn print_tables(rows: &[Value], (plain_bytes, host_bytes): (usize, usize)) {

@@ -31,13 +31,17 @@ pub fn latency(warmup: usize, samples: usize, batch: usize, mut op: impl FnMut(u
         })
         .collect();
     per_call.sort_by(f64::total_cmp);
-    let pick = |q: f64| per_call.get(((per_call.len() - 1) as f64 * q).round() as usize).copied().unwrap_or(f64::NAN);
     Latency {
-        p50_us: pick(0.50),
-        p99_us: pick(0.99),
+        p50_us: quantile(&per_call, 0.50),
+        p99_us: quantile(&per_call, 0.99),
         mean_us: per_call.iter().sum::<f64>() / per_call.len() as f64,
         samples: per_call.len(),
     }
+}
+
+/// The `q` quantile (nearest rank) of values sorted ascending; NaN if empty.
+pub fn quantile(sorted: &[f64], q: f64) -> f64 {
+    sorted.get((sorted.len().saturating_sub(1) as f64 * q).round() as usize).copied().unwrap_or(f64::NAN)
 }
 
 /// Runs `op` on `threads` threads for about `duration` and returns calls/s.
