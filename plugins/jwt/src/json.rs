@@ -221,15 +221,24 @@ impl<'a> Parser<'a> {
         Some(value)
     }
 
-    /// At `{`; the object is the `depth`th container.
-    fn object(&mut self, depth: usize) -> Option<Json<'a>> {
+    /// Steps past the opening bracket of the `depth`th container (`None`
+    /// when that is too deep) and says whether `close` ends it at once.
+    fn open(&mut self, depth: usize, close: u8) -> Option<bool> {
         if depth > MAX_DEPTH {
             return None;
         }
         self.at += 1;
         self.skip_whitespace();
-        if self.peek()? == b'}' {
+        let empty = self.peek()? == close;
+        if empty {
             self.at += 1;
+        }
+        Some(empty)
+    }
+
+    /// At `{`; the object is the `depth`th container.
+    fn object(&mut self, depth: usize) -> Option<Json<'a>> {
+        if self.open(depth, b'}')? {
             return Some(Json::Object(Object { members: Vec::new() }));
         }
         // Enough for a JOSE header, a JWK or a usual claims set at once.
@@ -262,13 +271,7 @@ impl<'a> Parser<'a> {
 
     /// At `[`; the array is the `depth`th container.
     fn array(&mut self, depth: usize) -> Option<Json<'a>> {
-        if depth > MAX_DEPTH {
-            return None;
-        }
-        self.at += 1;
-        self.skip_whitespace();
-        if self.peek()? == b']' {
-            self.at += 1;
+        if self.open(depth, b']')? {
             return Some(Json::Array(Vec::new()));
         }
         let mut items = Vec::with_capacity(8);
