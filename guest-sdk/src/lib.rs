@@ -30,6 +30,8 @@
 #![warn(missing_docs)]
 
 pub mod base64url;
+#[cfg(all(target_arch = "wasm32", feature = "bump-allocator"))]
+mod bump;
 #[cfg(feature = "host-crypto")]
 pub mod crypto;
 mod ct;
@@ -37,6 +39,10 @@ mod types;
 
 pub use ct::ct_eq;
 pub use types::{Claims, Context, Credential, Deny, Key, PrincipalType};
+
+#[cfg(all(target_arch = "wasm32", feature = "bump-allocator"))]
+#[global_allocator]
+static ALLOCATOR: bump::Bump = bump::Bump::new();
 
 /// The generated bindings. Not part of the API: reached only through `export!`.
 #[doc(hidden)]

@@ -147,6 +147,17 @@ fn stateful() {
     }
 }
 
+/// The SDK's bump allocator keeps every block aligned, disjoint and intact
+/// through the patterns plugins produce (the guest's table names each check).
+#[test]
+fn allocator() {
+    let rt = runtime();
+    let plugin = load_guest(&rt, ward_tests::ALLOCATOR, PluginOptions::default());
+    let identity = allow(plugin.authenticate(cred("t"), NOW_MS));
+    let expected = ["aligned", "disjoint", "grow-last", "grow-moved", "reuse-last", "zeroed", "big"];
+    assert_eq!(identity.scopes, expected, "a check the allocator failed is missing");
+}
+
 #[test]
 fn wasi_snoop() {
     let rt = runtime();
