@@ -63,9 +63,11 @@ impl Bump {
     fn next(&self) -> Option<usize> {
         match self.next.load(Ordering::Relaxed) {
             0 => {
-                let start = memory_end()?;
-                self.end.store(start, Ordering::Relaxed);
-                Some(start)
+                let end = memory_end()?;
+                self.end.store(end, Ordering::Relaxed);
+                // Never address 0 (a memory with no initial pages): that
+                // pointer would read as a failed allocation.
+                Some(end.max(PAGE))
             }
             next => Some(next),
         }
