@@ -10,7 +10,10 @@
 //! reuse its bytes; anything else is left until the instance is dropped.
 //!
 //! The heap starts at the end of the memory the module declares, so nothing
-//! the linker placed there (stack, data) is ever handed out.
+//! the linker placed there (stack, data) is ever handed out. Other code may
+//! grow the same memory (in a wasip1 guest, wasi-libc's own `malloc`): every
+//! growth checks where the new pages really start, and a heap that finds
+//! foreign pages after its end continues past them instead of over them.
 //! Turn it off with `default-features = false` to bring your own allocator.
 // `GlobalAlloc` is an unsafe trait: its contract (unique, aligned, in-bounds
 // blocks) is what the code below upholds, and the unit tests check it.
@@ -39,22 +42,47 @@ impl Bump {
         Self { next: AtomicUsize::new(0), end: AtomicUsize::new(0) }
     }
 
-    /// Makes memory reach at least `needed`; false when the host refuses.
-    fn reserve(&self, needed: usize) -> bool {
+    /// Grows memory so that the heap reaches `needed` (beyond `end`).
+    /// Invariant kept: the bytes from `next` to `end` are free and ours.
+    fn grow(&self, needed: usize) -> Growth {
         let end = self.end.load(Ordering::Relaxed);
-        if needed <= end {
-            return true;
+        let pages = needed.saturating_sub(end).div_ceil(PAGE).max(1);
+        let previous = wasm32::memory_grow(0, pages);
+        if previous == usize::MAX {
+            return Growth::Refused;
         }
-        let pages = (needed - end).div_ceil(PAGE);
-        if wasm32::memory_grow(0, pages) == usize::MAX {
-            return false;
+        let (Some(previous_end), Some(new_end)) = (previous.checked_mul(PAGE), memory_end()) else {
+            return Growth::Refused;
+        };
+        self.end.store(new_end, Ordering::Relaxed);
+        if previous_end == end {
+            Growth::Contiguous
+        } else {
+            // Pages between our old end and `previous_end` belong to whoever
+            // grew them; the heap goes on from the pages just added.
+            self.next.store(previous_end, Ordering::Relaxed);
+            Growth::Elsewhere(previous_end)
         }
-        match memory_end() {
-            Some(new_end) => {
-                self.end.store(new_end, Ordering::Relaxed);
-                true
+    }
+
+    /// `alloc` when the block does not fit: out of line, so the common case
+    /// stays a handful of instructions (a guest may allocate millions of
+    /// times on one fuel budget).
+    #[cold]
+    #[inline(never)]
+    fn alloc_growing(&self, mut from: usize, layout: Layout) -> *mut u8 {
+        // At most a few rounds: each one grows memory or returns.
+        loop {
+            let Some((start, stop)) = place(from, layout) else { return ptr::null_mut() };
+            if stop <= self.end.load(Ordering::Relaxed) {
+                self.next.store(stop, Ordering::Relaxed);
+                return start as *mut u8;
             }
-            None => false,
+            match self.grow(stop) {
+                Growth::Contiguous => {}
+                Growth::Elsewhere(fresh) => from = fresh,
+                Growth::Refused => return ptr::null_mut(),
+            }
         }
     }
 
@@ -74,6 +102,25 @@ impl Bump {
     }
 }
 
+/// What a `memory.grow` gave the heap.
+enum Growth {
+    /// New pages right after the heap's end.
+    Contiguous,
+    /// New pages, but someone else grew memory since the heap last looked:
+    /// the heap now continues at this address.
+    Elsewhere(usize),
+    /// The host refused (the plugin's memory limit).
+    Refused,
+}
+
+/// The first aligned `layout` block at or after `from`: its start and end.
+#[inline]
+fn place(from: usize, layout: Layout) -> Option<(usize, usize)> {
+    // `align` is a power of two (Layout guarantees it).
+    let start = from.checked_add(layout.align() - 1)? & !(layout.align() - 1);
+    Some((start, start.checked_add(layout.size())?))
+}
+
 /// None for a full 4 GiB memory, whose end a wasm32 `usize` cannot hold.
 fn memory_end() -> Option<usize> {
     wasm32::memory_size(0).checked_mul(PAGE)
@@ -87,17 +134,13 @@ impl Default for Bump {
 
 unsafe impl GlobalAlloc for Bump {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let Some(next) = self.next() else { return ptr::null_mut() };
-        // `align` is a power of two (Layout guarantees it).
-        let Some(start) = next.checked_add(layout.align() - 1).map(|n| n & !(layout.align() - 1)) else {
-            return ptr::null_mut();
-        };
-        let Some(stop) = start.checked_add(layout.size()) else { return ptr::null_mut() };
-        if !self.reserve(stop) {
-            return ptr::null_mut();
+        let Some(from) = self.next() else { return ptr::null_mut() };
+        let Some((start, stop)) = place(from, layout) else { return ptr::null_mut() };
+        if stop <= self.end.load(Ordering::Relaxed) {
+            self.next.store(stop, Ordering::Relaxed);
+            return start as *mut u8;
         }
-        self.next.store(stop, Ordering::Relaxed);
-        start as *mut u8
+        self.alloc_growing(from, layout)
     }
 
     unsafe fn dealloc(&self, block: *mut u8, layout: Layout) {
@@ -110,10 +153,10 @@ unsafe impl GlobalAlloc for Bump {
     unsafe fn realloc(&self, block: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         let start = block as usize;
         let is_last = start.wrapping_add(layout.size()) == self.next.load(Ordering::Relaxed);
-        if is_last && let Some(stop) = start.checked_add(new_size) {
-            if !self.reserve(stop) {
-                return ptr::null_mut();
-            }
+        if is_last
+            && let Some(stop) = start.checked_add(new_size)
+            && (stop <= self.end.load(Ordering::Relaxed) || matches!(self.grow(stop), Growth::Contiguous))
+        {
             self.next.store(stop, Ordering::Relaxed);
             return block;
         }
@@ -125,8 +168,8 @@ unsafe impl GlobalAlloc for Bump {
         let Ok(new_layout) = Layout::from_size_align(new_size, layout.align()) else { return ptr::null_mut() };
         let moved = unsafe { self.alloc(new_layout) };
         if !moved.is_null() {
-            // SAFETY: both blocks are live, distinct (the new one lies past
-            // `next`, beyond the old one) and at least `layout.size()` long.
+            // SAFETY: both blocks are live, distinct (the new one starts at or
+            // after `next`, past the old one) and at least `layout.size()` long.
             unsafe { ptr::copy_nonoverlapping(block, moved, layout.size()) };
         }
         moved

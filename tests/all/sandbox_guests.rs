@@ -154,7 +154,7 @@ fn allocator() {
     let rt = runtime();
     let plugin = load_guest(&rt, ward_tests::ALLOCATOR, PluginOptions::default());
     let identity = allow(plugin.authenticate(cred("t"), NOW_MS));
-    let expected = ["aligned", "disjoint", "grow-last", "grow-moved", "reuse-last", "zeroed", "big"];
+    let expected = ["foreign-grow", "aligned", "disjoint", "grow-last", "grow-moved", "reuse-last", "zeroed", "big"];
     assert_eq!(identity.scopes, expected, "a check the allocator failed is missing");
 }
 

@@ -11,6 +11,7 @@
 //! | `grow-moved` | a `Vec` grown while not last is copied whole; its neighbour intact |
 //! | `reuse-last` | freeing the newest block hands its bytes to the next one      |
 //! | `zeroed`     | `vec![0; n]` is zero even on reused (dirty) bytes             |
+//! | `foreign-grow` | after other code grows memory (as wasi-libc's `malloc` does in a wasip1 guest), no block overlaps its page, grown or new |
 //! | `big`        | a 4 MiB block, beyond the memory the call started with        |
 
 use std::hint::black_box;
@@ -93,9 +94,41 @@ fn big() -> bool {
     block.len() == 4 << 20 && block.iter().step_by(4096).all(|b| *b == 7)
 }
 
+fn overlaps(block: &[u8], (start, end): (usize, usize)) -> bool {
+    let at = addr(block);
+    at < end && start < at + block.len()
+}
+
+fn foreign_grow() -> bool {
+    let mut last: Vec<u8> = Vec::with_capacity(16);
+    last.push(1);
+    let small_before = vec![2u8; 8];
+    // Another allocator takes a page behind the heap's back.
+    let previous = core::arch::wasm32::memory_grow(0, 1);
+    if previous == usize::MAX {
+        return false;
+    }
+    let foreign = (previous * 65536, previous * 65536 + 65536);
+    // The newest block grows past the heap's end: it may not extend in place.
+    last.resize(200 * 1024, 3);
+    let small_after = vec![4u8; 64];
+    let large_after = vec![5u8; 300 * 1024];
+    !overlaps(&last, foreign)
+        && !overlaps(&small_after, foreign)
+        && !overlaps(&large_after, foreign)
+        && last.first() == Some(&1)
+        && last.iter().skip(1).all(|b| *b == 3)
+        && small_before.iter().all(|b| *b == 2)
+        && small_after.iter().all(|b| *b == 4)
+        && large_after.iter().all(|b| *b == 5)
+}
+
 impl Authenticator for Allocator {
     fn authenticate(_cred: &Credential, _ctx: &Context) -> Result<Claims, Deny> {
-        let checks: [(&str, fn() -> bool); 7] = [
+        // `foreign-grow` first: it needs the heap's end close by, before
+        // `big` has grown memory far past what the later checks use.
+        let checks: [(&str, fn() -> bool); 8] = [
+            ("foreign-grow", foreign_grow),
             ("aligned", aligned),
             ("disjoint", disjoint),
             ("grow-last", grow_last),
