@@ -16,7 +16,8 @@
 //! foreign pages after its end continues past them instead of over them.
 //! Turn it off with `default-features = false` to bring your own allocator.
 // `GlobalAlloc` is an unsafe trait: its contract (unique, aligned, in-bounds
-// blocks) is what the code below upholds, and the unit tests check it.
+// blocks) is what the code below upholds, and the allocator test guest
+// (tests/guests/examples/allocator.rs) checks it.
 #![allow(unsafe_code)]
 
 use core::alloc::{GlobalAlloc, Layout};
@@ -65,6 +66,17 @@ impl Bump {
         }
     }
 
+    /// The `layout` block at or after `from`, taken, if it fits below `end`.
+    #[inline]
+    fn fit(&self, from: usize, layout: Layout) -> Option<*mut u8> {
+        let (start, stop) = place(from, layout)?;
+        if stop > self.end.load(Ordering::Relaxed) {
+            return None;
+        }
+        self.next.store(stop, Ordering::Relaxed);
+        Some(start as *mut u8)
+    }
+
     /// `alloc` when the block does not fit: out of line, so the common case
     /// stays a handful of instructions (a guest may allocate millions of
     /// times on one fuel budget).
@@ -73,15 +85,14 @@ impl Bump {
     fn alloc_growing(&self, mut from: usize, layout: Layout) -> *mut u8 {
         // At most a few rounds: each one grows memory or returns.
         loop {
-            let Some((start, stop)) = place(from, layout) else { return ptr::null_mut() };
-            if stop <= self.end.load(Ordering::Relaxed) {
-                self.next.store(stop, Ordering::Relaxed);
-                return start as *mut u8;
-            }
+            let Some((_, stop)) = place(from, layout) else { return ptr::null_mut() };
             match self.grow(stop) {
                 Growth::Contiguous => {}
                 Growth::Elsewhere(fresh) => from = fresh,
                 Growth::Refused => return ptr::null_mut(),
+            }
+            if let Some(block) = self.fit(from, layout) {
+                return block;
             }
         }
     }
@@ -135,12 +146,7 @@ impl Default for Bump {
 unsafe impl GlobalAlloc for Bump {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         let Some(from) = self.next() else { return ptr::null_mut() };
-        let Some((start, stop)) = place(from, layout) else { return ptr::null_mut() };
-        if stop <= self.end.load(Ordering::Relaxed) {
-            self.next.store(stop, Ordering::Relaxed);
-            return start as *mut u8;
-        }
-        self.alloc_growing(from, layout)
+        self.fit(from, layout).unwrap_or_else(|| self.alloc_growing(from, layout))
     }
 
     unsafe fn dealloc(&self, block: *mut u8, layout: Layout) {
