@@ -7,7 +7,7 @@
 //! which a valid token is still allowed, found by bisection over `Limits`.
 //! Fuel is deterministic: the guest's work per call, instantiation
 //! included, free of the VM's noise (host-crypto calls are charged fuel by
-//! the host, see `host/src/sandbox/crypto.rs`). `WARD_JWT_COMPONENT` and
+//! the host, see `host/src/sandbox/crypto/`). `WARD_JWT_COMPONENT` and
 //! `WARD_JWT_HOST_CRYPTO_COMPONENT` name prebuilt components.
 //!
 //! Timing against native jsonwebtoken is `ward bench --plugin jwt`

@@ -98,8 +98,8 @@ pub fn verify(alg: Alg, key: VerifyKey<'_>, signing_input: &[u8], signature: &[u
         return Err(Refusal::Malformed);
     }
     let verified = match (alg, key) {
-        // ring's Ed25519 refuses non-canonical S; keys come from the
-        // operator's JWKS (docs/host-crypto.md compares it with verify_strict).
+        // The host refuses non-canonical S and small-order keys
+        // (docs/host-crypto.md compares it with verify_strict).
         (Alg::EdDsa, VerifyKey::Ed25519(key)) => crypto::verify_ed25519(&key, signing_input, signature),
         (Alg::Es256, VerifyKey::P256(key)) => crypto::verify_ecdsa_p256_sha256(&key, signing_input, signature),
         (Alg::Rs256, VerifyKey::Rsa { n, e }) => {

@@ -9,12 +9,12 @@
 //!   and identity HMAC included;
 //! - ward, host crypto: the same plugin built with its `host-crypto`
 //!   feature (signed with `hostCrypto: true`), signatures checked by the
-//!   host through `ward:auth/crypto` (ring);
+//!   host through `ward:auth/crypto` (ring; Ed25519 by ed25519-dalek);
 //! - native: `jsonwebtoken` (RustCrypto backend), keys built once, `kid`
 //!   looked up per call, the same issuer, audience and time checks, then
 //!   the same sanitizer and HMAC; and the same parsing the JWKS per call;
 //! - where the time goes: the host-crypto plugin on one reused instance,
-//!   the host's signature check alone (ring) and jsonwebtoken's alone.
+//!   the host's signature check alone and jsonwebtoken's alone.
 //!
 //! Tokens are made by `jsonwebtoken` from the test keys in
 //! `tests/vectors/jwt`; before timing, every side must allow every token

@@ -1,12 +1,14 @@
 //! `ward:auth/crypto@0.2.0`: signature and MAC verification done natively by
-//! the host (ring) for plugins whose signed envelope declares `hostCrypto`.
+//! the host (ring; Ed25519 by ed25519-dalek, `ed25519.rs`) for plugins whose
+//! signed envelope declares `hostCrypto`.
 //!
 //! Guarantees of this file:
 //! - Linked only into the linker of components that import the interface
 //!   and are allowed to (`imports.rs`, `runtime.rs`); other plugins cannot
 //!   see it.
-//! - Pure: no state, no host keys, nothing the guest could not compute
-//!   itself. Every function returns `false` for anything but a signature or
+//! - Pure: no host keys, nothing the guest could not compute itself, no
+//!   answer that depends on earlier calls (the one memo, of decompressed
+//!   Ed25519 public keys, only saves recomputing them). Every function returns `false` for anything but a signature or
 //!   tag that verifies, and never panics or traps on any input.
 //! - Bounded: arguments are read in place from guest memory (`WasmList`, no
 //!   copy, no host allocation proportional to input), every length is
@@ -14,6 +16,8 @@
 //!   that does work is charged to the guest's fuel, so a guest looping over
 //!   host calls still runs out of budget (host work itself is not metered by
 //!   wasmtime).
+
+mod ed25519;
 
 use ring::{hmac, signature};
 use wasmtime::StoreContextMut;
@@ -43,12 +47,11 @@ const FUEL_RSA_PER_256_BYTES: u64 = 100_000;
 const FUEL_HMAC: u64 = 2_000;
 const FUEL_PER_MESSAGE_BYTE: u64 = 4;
 
-/// Ed25519 (RFC 8032) with ring: 32-byte key, 64-byte signature.
+/// Ed25519 (RFC 8032): 32-byte key of large order, 64-byte signature with
+/// canonical `S`.
 pub fn verify_ed25519(public_key: &[u8], message: &[u8], sig: &[u8]) -> bool {
-    if public_key.len() != 32 || sig.len() != 64 || message.len() > MAX_MESSAGE_BYTES {
-        return false;
-    }
-    signature::UnparsedPublicKey::new(&signature::ED25519, public_key).verify(message, sig).is_ok()
+    let (Ok(public_key), Ok(sig)) = (<&[u8; 32]>::try_from(public_key), <&[u8; 64]>::try_from(sig)) else { return false };
+    message.len() <= MAX_MESSAGE_BYTES && ed25519::verify(public_key, message, sig)
 }
 
 /// ECDSA P-256 SHA-256: uncompressed SEC1 key (65 bytes), `r || s` (64 bytes).
