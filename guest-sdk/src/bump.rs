@@ -9,8 +9,8 @@
 //! usual pattern of temporaries) and growing it in place (`Vec` doubling)
 //! reuse its bytes; anything else is left until the instance is dropped.
 //!
-//! The heap starts at the end of the memory the module declares, so nothing
-//! the linker placed there (stack, data) is ever handed out. Other code may
+//! The heap starts after everything the linker placed (stack, data), so
+//! none of that is ever handed out (see `heap_start` for where exactly). Other code may
 //! grow the same memory (in a wasip1 guest, wasi-libc's own `malloc`): every
 //! growth checks where the new pages really start, and a heap that finds
 //! foreign pages after its end continues past them instead of over them.
@@ -97,16 +97,13 @@ impl Bump {
         }
     }
 
-    /// The next free byte; before the first allocation, where memory ended
-    /// when the instance started.
+    /// The next free byte; before the first allocation, [`heap_start`].
     fn next(&self) -> Option<usize> {
         match self.next.load(Ordering::Relaxed) {
             0 => {
                 let end = memory_end()?;
                 self.end.store(end, Ordering::Relaxed);
-                // Never address 0 (a memory with no initial pages): that
-                // pointer would read as a failed allocation.
-                Some(end.max(PAGE))
+                Some(heap_start(end))
             }
             next => Some(next),
         }
@@ -130,6 +127,32 @@ fn place(from: usize, layout: Layout) -> Option<(usize, usize)> {
     // `align` is a power of two (Layout guarantees it).
     let start = from.checked_add(layout.align() - 1)? & !(layout.align() - 1);
     Some((start, start.checked_add(layout.size())?))
+}
+
+/// Where the heap begins in a memory whose initial end is `end`.
+///
+/// In a `wasm32-unknown-unknown` module, right after everything the linker
+/// placed (`__heap_base`: after the stack and the data), so that a call
+/// first uses the rest of the initial pages and often never grows memory:
+/// fewer pages for the host to reset after the call (measured with the JWT
+/// plugin in docs/performance.md, "Guest allocator: session 6"). In a
+/// wasip1 guest those bytes are where wasi-libc's own `malloc` starts, so
+/// there the heap begins at the end of the initial memory.
+fn heap_start(end: usize) -> usize {
+    #[cfg(target_os = "unknown")]
+    {
+        unsafe extern "C" {
+            /// Defined by wasm-ld: the first byte after the stack and data.
+            static __heap_base: u8;
+        }
+        let base = (&raw const __heap_base) as usize;
+        if base != 0 && base <= end {
+            return base;
+        }
+    }
+    // Never address 0 (a memory with no initial pages): that pointer would
+    // read as a failed allocation.
+    end.max(PAGE)
 }
 
 /// None for a full 4 GiB memory, whose end a wasm32 `usize` cannot hold.
