@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use ward::sandbox::{Decision, DenyReason, Limits, LoadError, PluginDeny, PluginOptions, WasiMode};
+use ward::sandbox::{BoundsChecks, Decision, DenyReason, EngineSettings, Limits, LoadError, PluginDeny, PluginOptions, Runtime, RuntimeConfig, WasiMode};
 
 use crate::support::{self, cred, load, load_with, runtime, runtime_with};
 use crate::wat_guests::{allow_fixed, claims_at, component, componentize, core_module, deny_case};
@@ -242,4 +242,51 @@ fn runtime_and_plugin_are_send_and_sync() {
     fn shared_across_threads<T: Send + Sync + Clone>() {}
     shared_across_threads::<ward::sandbox::Runtime>();
     shared_across_threads::<ward::sandbox::Plugin>();
+}
+
+/// A runtime whose engine keeps memory accesses in bounds with `checks`.
+fn runtime_checking(checks: BoundsChecks) -> Runtime {
+    let engine = EngineSettings { bounds_checks: checks, ..EngineSettings::default() };
+    Runtime::new(RuntimeConfig { engine, ..RuntimeConfig::default() }, support::identity_key()).unwrap()
+}
+
+#[test]
+fn accesses_outside_the_memory_trap_in_both_bounds_modes() {
+    for checks in [BoundsChecks::GuardRegions, BoundsChecks::Explicit] {
+        let rt = runtime_checking(checks);
+        // Just past the one page, and near the top of the 32-bit space
+        // (inside the guard region's reservation, never mapped).
+        for address in ["65536", "65533", "0xfffffff0"] {
+            let plugin = load(&rt, component(&format!("(drop (i32.load (i32.const {address}))) {}", allow_fixed()))).unwrap();
+            assert_eq!(deny(plugin.authenticate(cred("t"), 1)), DenyReason::Trap, "{checks:?} at {address}");
+        }
+        support::assert_still_serves(&rt);
+    }
+}
+
+/// A page one call grows is gone, and zero again, for the next call: the
+/// slot's reset must take it back (with guard regions, make it inaccessible
+/// again), whatever the mode.
+#[test]
+fn memory_grown_in_one_call_is_gone_in_the_next() {
+    // Token "grow": grow a page, check it is zero, write to it. Any other
+    // token: read that page, which a fresh one-page instance does not have.
+    let body = format!(
+        "(if (i32.eq (i32.load8_u (local.get 2)) (i32.const 103))
+           (then
+             (drop (memory.grow (i32.const 1)))
+             (if (i32.ne (i32.load (i32.const 70000)) (i32.const 0)) (then unreachable))
+             (i32.store (i32.const 70000) (i32.const 42))))
+         (drop (i32.load (i32.const 70000)))
+         {}",
+        allow_fixed()
+    );
+    for checks in [BoundsChecks::GuardRegions, BoundsChecks::Explicit] {
+        let rt = runtime_checking(checks);
+        let plugin = load(&rt, component(&body)).unwrap();
+        for _ in 0..3 {
+            assert!(plugin.authenticate(cred("grow"), 1).is_allow(), "{checks:?}");
+            assert_eq!(deny(plugin.authenticate(cred("read"), 1)), DenyReason::Trap, "{checks:?}");
+        }
+    }
 }

@@ -27,7 +27,7 @@ mod runtime;
 mod wasi;
 
 pub use decision::{Decision, DenyReason, PluginDeny};
-pub use engine::EngineSettings;
+pub use engine::{BoundsChecks, EngineSettings};
 pub use imports::WasiMode;
 pub use limits::Limits;
 pub use load::LoadError;
