@@ -10,10 +10,11 @@
 //! reuse its bytes; anything else is left until the instance is dropped.
 //!
 //! The heap starts after everything the linker placed (stack, data), so
-//! none of that is ever handed out (see `heap_start` for where exactly). Other code may
-//! grow the same memory (in a wasip1 guest, wasi-libc's own `malloc`): every
-//! growth checks where the new pages really start, and a heap that finds
-//! foreign pages after its end continues past them instead of over them.
+//! none of that is ever handed out (`heap_start` says where exactly). Other
+//! code may grow the same memory (in a wasip1 guest, wasi-libc's own
+//! `malloc`): every growth checks where the new pages really start, and a
+//! heap that finds foreign pages after its end continues past them instead
+//! of over them.
 //! Turn it off with `default-features = false` to bring your own allocator.
 // `GlobalAlloc` is an unsafe trait: its contract (unique, aligned, in-bounds
 // blocks) is what the code below upholds, and the allocator test guest

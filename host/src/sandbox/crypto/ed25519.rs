@@ -4,7 +4,7 @@
 //! Why not ring, which serves the other four functions: measured on this
 //! project's VM in one binary, ring's Ed25519 check takes 52 µs, dalek's
 //! `verify` 42 µs decompressing the key and 38 µs with it already
-//! decompressed (docs/host-crypto.md, "Ed25519"). ed25519-dalek is the
+//! decompressed (docs/host-crypto.md, "Libraries"). ed25519-dalek is the
 //! library the trust gate already verifies envelope signatures with, so the
 //! host still has one implementation per algorithm.
 //!

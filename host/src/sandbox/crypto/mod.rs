@@ -8,8 +8,9 @@
 //!   see it.
 //! - Pure: no host keys, nothing the guest could not compute itself, no
 //!   answer that depends on earlier calls (the one memo, of decompressed
-//!   Ed25519 public keys, only saves recomputing them). Every function returns `false` for anything but a signature or
-//!   tag that verifies, and never panics or traps on any input.
+//!   Ed25519 public keys, only saves recomputing them). Every function
+//!   returns `false` for anything but a signature or tag that verifies, and
+//!   never panics or traps on any input.
 //! - Bounded: arguments are read in place from guest memory (`WasmList`, no
 //!   copy, no host allocation proportional to input), every length is
 //!   checked against its cap before any cryptographic work, and each call
