@@ -4,6 +4,7 @@
 mod api_key;
 mod config_docs;
 mod host_crypto;
+mod hostile_wasi;
 mod jwt;
 mod lifecycle;
 mod nginx;

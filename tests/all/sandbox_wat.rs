@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use ward::sandbox::{BoundsChecks, Decision, DenyReason, EngineSettings, Limits, LoadError, PluginDeny, PluginOptions, Runtime, RuntimeConfig, WasiMode};
+use ward::sandbox::{BoundsChecks, CodeLimits, Decision, DenyReason, EngineSettings, Limits, LoadError, PluginDeny, PluginOptions, Runtime, RuntimeConfig, WasiMode};
 
 use crate::support::{self, cred, load, load_with, runtime, runtime_with};
 use crate::wat_guests::{allow_fixed, claims_at, component, componentize, core_module, deny_case};
@@ -289,4 +289,58 @@ fn memory_grown_in_one_call_is_gone_in_the_next() {
             assert_eq!(deny(plugin.authenticate(cred("read"), 1)), DenyReason::Trap, "{checks:?}");
         }
     }
+}
+
+/// A function with `locals` i64 locals and `blocks` blocks, nested or one
+/// after another, each touching three locals: the shape whose compile time
+/// grows with locals × blocks (a signed 1.2 MB one took a minute and
+/// gigabytes).
+fn function_with(locals: u32, blocks: u32, nested: bool) -> String {
+    let mut f = format!("(func $bomb (local{})", " i64".repeat(locals as usize));
+    for d in 0..blocks {
+        let (a, b, c) = (d % locals, (d * 7) % locals, (d * 13) % locals);
+        f.push_str(&format!(" (block (local.set {a} (i64.add (local.get {b}) (local.get {c})))"));
+        if !nested {
+            f.push(')');
+        }
+    }
+    if nested {
+        f.push_str(&")".repeat(blocks as usize));
+    }
+    f.push(')');
+    f
+}
+
+fn deep_function(locals: u32, depth: u32) -> String {
+    function_with(locals, depth, true)
+}
+
+#[test]
+fn code_bombs_are_refused_before_compiling() {
+    let rt = runtime();
+    let refused = |extra: &str, limits: Limits| {
+        let bytes = componentize(&core_module(1, &allow_fixed(), extra));
+        match load_with(&rt, bytes, PluginOptions { limits, ..Default::default() }) {
+            Err(LoadError::CodeLimit { what, .. }) => what,
+            other => panic!("expected code-limit, got {:?}", other.map(|p| p.id().to_owned())),
+        }
+    };
+    let defaults = Limits::default();
+    // The review's bomb: 50 000 locals (wasm's own maximum) in deep blocks.
+    assert_eq!(refused(&deep_function(50_000, 5_000), defaults), "locals");
+    assert_eq!(refused(&deep_function(10, 1_001), defaults), "nesting");
+    assert_eq!(refused(&function_with(2_000, 2_001, false), defaults), "localsByBlocks");
+    // Each remaining bound, lowered so the test stays small.
+    let code = |c: CodeLimits| Limits { code: c, ..defaults };
+    let base = CodeLimits::default();
+    let many = "(func $a) (func $b) (func $c)";
+    assert_eq!(refused(many, code(CodeLimits { functions: 3, ..base })), "functions");
+    assert_eq!(refused(&deep_function(10, 100), code(CodeLimits { function_bytes: 512, ..base })), "functionBytes");
+    assert_eq!(refused(&deep_function(10, 100), code(CodeLimits { code_bytes: 1024, ..base })), "codeBytes");
+    let data = format!("(data (i32.const 4096) \"{}\")", "x".repeat(2048));
+    assert_eq!(refused(&data, code(CodeLimits { data_bytes: 2047, ..base })), "dataBytes");
+    // Within the bounds the same shapes load.
+    assert!(load(&rt, componentize(&core_module(1, &allow_fixed(), &deep_function(100, 900)))).is_ok());
+    assert!(load_with(&rt, componentize(&core_module(1, &allow_fixed(), &data)), PluginOptions { limits: code(CodeLimits { data_bytes: 4096, ..base }), ..Default::default() }).is_ok());
+    assert_eq!(LoadError::CodeLimit { what: "locals", limit: 2_000 }.code(), "code-limit");
 }

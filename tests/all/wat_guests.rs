@@ -100,6 +100,27 @@ pub fn componentize_against(core_wat: &str, wit_subdir: &str, world: &str) -> Ve
         .expect("component encodes")
 }
 
+/// Like `componentize`, with the imports of `world` from the test guests'
+/// WIT package (`tests/guests/wit`, WASI 0.2.12) merged in, as wit-bindgen
+/// guests get them: one `component-type` section per world.
+pub fn componentize_importing(core_wat: &str, world: &str) -> Vec<u8> {
+    let mut module = wat::parse_str(core_wat).expect("test WAT parses");
+    let dirs = [(Path::new(env!("CARGO_MANIFEST_DIR")).join("../wit"), "plugin"), (Path::new(env!("CARGO_MANIFEST_DIR")).join("guests/wit"), world)];
+    for (dir, world) in dirs {
+        let mut resolve = wit_parser::Resolve::default();
+        let (package, _) = resolve.push_dir(&dir).expect("wit parses");
+        let world = resolve.select_world(&[package], Some(world)).expect("the world exists");
+        wit_component::embed_component_metadata(&mut module, &resolve, world, wit_component::StringEncoding::UTF8)
+            .expect("metadata embeds");
+    }
+    wit_component::ComponentEncoder::default()
+        .validate(true)
+        .module(&module)
+        .expect("module accepted")
+        .encode()
+        .expect("component encodes")
+}
+
 /// A component whose `authenticate` runs `body`.
 pub fn component(body: &str) -> Vec<u8> {
     componentize(&core_module(1, body, ""))

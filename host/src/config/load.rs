@@ -419,6 +419,30 @@ impl Loader<'_> {
         if let Some(v) = raw.max_concurrent {
             limits.max_concurrent = positive(v, &field("maxConcurrent"), self)?;
         }
+        let (code, at) = (&raw.code, format!("{at}.code"));
+        let field = |name: &str| format!("{at}.{name}");
+        let bounds = &mut limits.code;
+        if let Some(v) = code.functions {
+            bounds.functions = positive(v, &field("functions"), self)?;
+        }
+        if let Some(v) = code.function_bytes {
+            bounds.function_bytes = positive(v, &field("functionBytes"), self)?;
+        }
+        if let Some(v) = code.locals {
+            bounds.locals = positive(v, &field("locals"), self)?;
+        }
+        if let Some(v) = code.nesting {
+            bounds.nesting = positive(v, &field("nesting"), self)?;
+        }
+        if let Some(v) = code.locals_by_blocks {
+            bounds.locals_by_blocks = positive(v, &field("localsByBlocks"), self)?;
+        }
+        if let Some(v) = code.code_bytes {
+            bounds.code_bytes = positive(v, &field("codeBytes"), self)?;
+        }
+        if let Some(v) = code.data_bytes {
+            bounds.data_bytes = positive(v, &field("dataBytes"), self)?;
+        }
         Ok(limits)
     }
 

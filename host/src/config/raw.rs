@@ -111,6 +111,20 @@ pub(crate) struct RawLimits {
     pub table_elements: Option<usize>,
     pub max_credential_bytes: Option<usize>,
     pub max_concurrent: Option<usize>,
+    #[serde(default)]
+    pub code: RawCodeLimits,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(crate) struct RawCodeLimits {
+    pub functions: Option<u32>,
+    pub function_bytes: Option<u32>,
+    pub locals: Option<u32>,
+    pub nesting: Option<u32>,
+    pub locals_by_blocks: Option<u64>,
+    pub code_bytes: Option<u64>,
+    pub data_bytes: Option<u64>,
 }
 
 #[derive(Deserialize, Default)]

@@ -11,7 +11,7 @@ use super::abi::{AuthenticateParams, AuthenticateResults, Credential, KeyMateria
 use super::decision::{DenyReason, PluginDeny};
 use super::limits::{GuestLimiter, Limits, MAX_RESULT_BYTES};
 use super::output::{OutputError, read_claims};
-use super::wasi::DenyAllWasi;
+use super::wasi::{DenyAllView, DenyAllWasi, MAX_RESOURCES};
 
 /// What a store carries for one call.
 pub(crate) struct CallState {
@@ -22,9 +22,15 @@ pub(crate) struct CallState {
 
 impl WasiView for CallState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
+        self.deny_all().view()
+    }
+}
+
+impl DenyAllView for CallState {
+    fn deny_all(&mut self) -> &mut DenyAllWasi {
         // Built on first use so plugins that import nothing never pay for it.
         let now_ms = self.now_ms;
-        self.wasi.get_or_insert_with(|| DenyAllWasi::new(now_ms)).view()
+        self.wasi.get_or_insert_with(|| DenyAllWasi::new(now_ms))
     }
 }
 
@@ -50,6 +56,8 @@ pub(crate) fn armed_store(engine: &Engine, limits: &Limits, epoch_ticks: u64, no
     store.set_fuel(limits.fuel).map_err(|_| DenyReason::Trap)?;
     store.set_epoch_deadline(epoch_ticks);
     store.set_hostcall_fuel(MAX_RESULT_BYTES);
+    // Handles to host resources cost host memory the memory limit does not see.
+    store.set_max_component_handles(MAX_RESOURCES);
     Ok(store)
 }
 

@@ -20,6 +20,50 @@ pub struct Limits {
     pub max_credential_bytes: usize,
     /// Calls in flight at once; the next one is refused with `over-capacity`.
     pub max_concurrent: usize,
+    /// What the component may ask the compiler to do, checked before compiling.
+    pub code: CodeLimits,
+}
+
+/// Bounds on a component's code, checked on the raw bytes before the
+/// compiler sees them (`code-limit` at load). Cranelift's time and memory
+/// grow faster than linearly in a function's locals and control nesting: a
+/// signed 1.2 MB component of one function with 50 000 locals in deep blocks
+/// took a minute and gigabytes to compile. Within these bounds the worst
+/// shapes measured compile in about a second (docs/performance.md,
+/// "Compile bounds"); the defaults leave room for a JavaScript engine's
+/// interpreter loop, the largest function plugins are known to carry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CodeLimits {
+    /// Functions defined across all core modules of the component.
+    pub functions: u32,
+    /// Bytes of one function body.
+    pub function_bytes: u32,
+    /// Locals of one function (parameters not counted).
+    pub locals: u32,
+    /// Nesting of `block`/`loop`/`if`/`try_table` in one function.
+    pub nesting: u32,
+    /// One function's locals times its control blocks (`block`, `loop`,
+    /// `if`, `else`, `try_table`): what SSA construction and register
+    /// allocation grow with when every local is live across every block.
+    pub locals_by_blocks: u64,
+    /// Bytes of all function bodies together.
+    pub code_bytes: u64,
+    /// Bytes of all data segments together.
+    pub data_bytes: u64,
+}
+
+impl Default for CodeLimits {
+    fn default() -> Self {
+        Self {
+            functions: 50_000,
+            function_bytes: 1 << 20,
+            locals: 2_000,
+            nesting: 1_000,
+            locals_by_blocks: 4_000_000,
+            code_bytes: 16 << 20,
+            data_bytes: 16 << 20,
+        }
+    }
 }
 
 impl Default for Limits {
@@ -31,6 +75,7 @@ impl Default for Limits {
             table_elements: 10_000,
             max_credential_bytes: 8 << 10,
             max_concurrent: 64,
+            code: CodeLimits::default(),
         }
     }
 }

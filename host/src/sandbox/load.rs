@@ -1,9 +1,10 @@
 //! Turning a verified plugin into something callable: shape checks, import
 //! policy, compilation from the verified bytes, and a probe instantiation.
 
-use wasmparser::{Parser, Payload};
+use wasmparser::{FunctionBody, Operator, Parser, Payload};
 
 use super::decision::DenyReason;
+use super::limits::CodeLimits;
 
 /// Why a verified plugin could not be loaded. `code()` is stable. Messages
 /// never quote wasmtime's error text, which may contain names from the binary.
@@ -36,6 +37,17 @@ pub enum LoadError {
         /// How it faulted.
         reason: DenyReason,
     },
+    /// The component's code is beyond a [`CodeLimits`] bound; refused before
+    /// it is compiled.
+    #[error("component code exceeds the limit on {what} ({limit})")]
+    CodeLimit {
+        /// Which bound: `functions`, `functionBytes`, `locals`, `nesting`,
+        /// `localsByBlocks`, `codeBytes` or `dataBytes` (the config's field
+        /// names).
+        what: &'static str,
+        /// The bound.
+        limit: u64,
+    },
     /// The plugin's limits ask for more than the engine was built for.
     #[error("plugin limits exceed the runtime's: {why}")]
     LimitsExceedRuntime {
@@ -51,6 +63,7 @@ impl LoadError {
             Self::InvalidComponent { .. } => "invalid-component",
             Self::ForbiddenImport { .. } => "forbidden-import",
             Self::InitialMemoryTooLarge { .. } => "memory-limit",
+            Self::CodeLimit { .. } => "code-limit",
             Self::InstantiationFault { reason } => reason.code(),
             Self::LimitsExceedRuntime { .. } => "limits-exceed-runtime",
         }
@@ -58,24 +71,83 @@ impl LoadError {
 }
 
 /// Cheap checks on the raw bytes before the expensive compile: it must be a
-/// component, and no memory may start larger than the limit (the pooling
-/// allocator would otherwise fail it with a less useful error).
-pub(crate) fn precheck(bytes: &[u8], memory_limit: usize) -> Result<(), LoadError> {
+/// component, no memory may start larger than the limit (the pooling
+/// allocator would otherwise fail it with a less useful error), and its code
+/// must lie within `code` (one pass over the bytes, linear in their size).
+pub(crate) fn precheck(bytes: &[u8], memory_limit: usize, code: &CodeLimits) -> Result<(), LoadError> {
+    const MALFORMED: LoadError = LoadError::InvalidComponent { why: "malformed component binary" };
     if !Parser::is_component(bytes) {
         return Err(LoadError::InvalidComponent { why: "not a WebAssembly component (core modules and other files are refused)" });
     }
+    let mut totals = CodeTotals::default();
     for payload in Parser::new(0).parse_all(bytes) {
-        let payload = payload.map_err(|_| LoadError::InvalidComponent { why: "malformed component binary" })?;
-        if let Payload::MemorySection(reader) = payload {
-            for memory in reader {
-                let memory = memory.map_err(|_| LoadError::InvalidComponent { why: "malformed memory section" })?;
-                let page = 1u64.checked_shl(memory.page_size_log2.unwrap_or(16)).unwrap_or(u64::MAX);
-                let bytes = memory.initial.saturating_mul(page);
-                if bytes > memory_limit as u64 {
-                    return Err(LoadError::InitialMemoryTooLarge { bytes, limit: memory_limit });
+        match payload.map_err(|_| MALFORMED)? {
+            Payload::MemorySection(reader) => {
+                for memory in reader {
+                    let memory = memory.map_err(|_| LoadError::InvalidComponent { why: "malformed memory section" })?;
+                    let page = 1u64.checked_shl(memory.page_size_log2.unwrap_or(16)).unwrap_or(u64::MAX);
+                    let bytes = memory.initial.saturating_mul(page);
+                    if bytes > memory_limit as u64 {
+                        return Err(LoadError::InitialMemoryTooLarge { bytes, limit: memory_limit });
+                    }
                 }
             }
+            Payload::CodeSectionEntry(body) => totals.function(&body, code)?,
+            Payload::DataSection(reader) => {
+                for data in reader {
+                    let data = data.map_err(|_| MALFORMED)?;
+                    totals.data_bytes = totals.data_bytes.saturating_add(data.data.len() as u64);
+                    over(totals.data_bytes, code.data_bytes, "dataBytes")?;
+                }
+            }
+            _ => {}
         }
     }
     Ok(())
+}
+
+/// What the component's functions add up to so far.
+#[derive(Default)]
+struct CodeTotals {
+    functions: u64,
+    code_bytes: u64,
+    data_bytes: u64,
+}
+
+impl CodeTotals {
+    fn function(&mut self, body: &FunctionBody<'_>, code: &CodeLimits) -> Result<(), LoadError> {
+        const MALFORMED: LoadError = LoadError::InvalidComponent { why: "malformed function body" };
+        self.functions += 1;
+        over(self.functions, code.functions.into(), "functions")?;
+        let size = body.range().len() as u64;
+        over(size, code.function_bytes.into(), "functionBytes")?;
+        self.code_bytes = self.code_bytes.saturating_add(size);
+        over(self.code_bytes, code.code_bytes, "codeBytes")?;
+        let mut locals = 0u64;
+        for group in body.get_locals_reader().map_err(|_| MALFORMED)? {
+            let (count, _) = group.map_err(|_| MALFORMED)?;
+            locals = locals.saturating_add(count.into());
+            over(locals, code.locals.into(), "locals")?;
+        }
+        let mut operators = body.get_operators_reader().map_err(|_| MALFORMED)?;
+        let (mut depth, mut blocks) = (0u64, 0u64);
+        while !operators.eof() {
+            match operators.read().map_err(|_| MALFORMED)? {
+                Operator::Block { .. } | Operator::Loop { .. } | Operator::If { .. } | Operator::TryTable { .. } | Operator::Try { .. } => {
+                    depth += 1;
+                    over(depth, code.nesting.into(), "nesting")?;
+                    blocks += 1;
+                }
+                Operator::Else => blocks += 1,
+                Operator::End => depth = depth.saturating_sub(1),
+                _ => {}
+            }
+            over(locals.saturating_mul(blocks), code.locals_by_blocks, "localsByBlocks")?;
+        }
+        Ok(())
+    }
+}
+
+fn over(value: u64, limit: u64, what: &'static str) -> Result<(), LoadError> {
+    if value > limit { Err(LoadError::CodeLimit { what, limit }) } else { Ok(()) }
 }

@@ -29,7 +29,7 @@ mod wasi;
 pub use decision::{Decision, DenyReason, PluginDeny};
 pub use engine::{BoundsChecks, EngineSettings};
 pub use imports::WasiMode;
-pub use limits::Limits;
+pub use limits::{CodeLimits, Limits};
 pub use load::LoadError;
 #[doc(hidden)]
 pub use runtime::bench_support;

@@ -112,7 +112,7 @@ impl Runtime {
         if limits.memory_bytes > self.config.engine.max_memory_bytes {
             return Err(LoadError::LimitsExceedRuntime { why: "memory_bytes is above the runtime's max_memory_bytes" });
         }
-        precheck(plugin.entry(), limits.memory_bytes)?;
+        precheck(plugin.entry(), limits.memory_bytes, &limits.code)?;
         let started = std::time::Instant::now();
         let component = Component::new(&self.engine, plugin.entry())
             .map_err(|_| LoadError::InvalidComponent { why: "the component does not validate or compile" })?;
