@@ -10,8 +10,8 @@
 //! instead.
 
 // Indexing JSON the binary printed: a missing key reads as null and fails the
-// assertion. `expect` only on test setup, where stopping is right.
-#![allow(clippy::indexing_slicing, clippy::expect_used)]
+// assertion. `expect` and `panic!` only on test setup and assertions.
+#![allow(clippy::indexing_slicing, clippy::expect_used, clippy::panic)]
 
 #[path = "../../tests/all/wat_guests.rs"]
 #[allow(dead_code)]

@@ -158,6 +158,7 @@ mod tests {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // test setup: a temp dir and files it writes
 mod for_serve_tests {
     use std::os::unix::fs::PermissionsExt;
 
