@@ -297,40 +297,55 @@ fn outside_file() -> (tempfile::TempDir, PathBuf) {
     (dir, path)
 }
 
+/// A `ward serve --lockdown <mode>` asked to probe a file outside every
+/// directory it may read, a file inside its config's directory, and a
+/// listening port it has no business with.
+struct Probed {
+    serve: Serve,
+    outside: String,
+    inside: String,
+    port: String,
+    _site: Site,
+    _outside_dir: tempfile::TempDir,
+    _listener: TcpListener,
+}
+
+fn start_probed(mode: &str) -> Probed {
+    let site = Site::new();
+    let config = site.config(None, |_| {});
+    let (outside_dir, outside) = outside_file();
+    let inside = site.path("allow.wasm");
+    let paths = std::env::join_paths([&outside, &inside]).expect("join").into_string().expect("utf-8");
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").to_string();
+    let serve =
+        Serve::start(&config, mode, &[("WARD_LOCKDOWN_PROBE", paths), ("WARD_LOCKDOWN_PROBE_CONNECT", port.clone())]);
+    let (outside, inside) = (outside.display().to_string(), inside.display().to_string());
+    Probed { serve, outside, inside, port, _site: site, _outside_dir: outside_dir, _listener: listener }
+}
+
 #[test]
 fn locked_down_ward_cannot_open_a_file_outside_its_directories_nor_make_other_calls() {
     const TEST: &str = "locked_down_ward_cannot_open_a_file_outside_its_directories_nor_make_other_calls";
     if !probe_supported(TEST) {
         return;
     }
-    let site = Site::new();
-    let config = site.config(None, |_| {});
-    let (_keep, outside) = outside_file();
-    let inside = site.path("allow.wasm");
-    let paths = std::env::join_paths([&outside, &inside]).expect("join").into_string().expect("utf-8");
-    // A port ward has no business with: Landlock refuses the connect before
-    // the (closed) port could.
-    let unrelated = TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr");
-    let mut serve = Serve::start(
-        &config,
-        "auto",
-        &[("WARD_LOCKDOWN_PROBE", paths), ("WARD_LOCKDOWN_PROBE_CONNECT", unrelated.to_string())],
-    );
+    let Probed { mut serve, outside, inside, port, .. } = start_probed("auto");
     let landlock = serve.layer("landlock");
     if in_force(&landlock, TEST) {
         assert_eq!(landlock["level"], "INFO", "{landlock}");
-        let probe = serve.probe("path", &outside.display().to_string());
+        let probe = serve.probe("path", &outside);
         assert_eq!(probe["open"], "denied (EACCES)", "{probe}");
         // Inside the config's directory, the same open succeeds: the denial is the plan, not a broken probe.
-        assert_eq!(serve.probe("path", &inside.display().to_string())["open"], "ok");
+        assert_eq!(serve.probe("path", &inside)["open"], "ok");
         if landlock["fields"]["status"] == "applied" {
-            assert_eq!(serve.probe("addr", &unrelated.to_string())["connect"], "denied (EACCES)");
+            assert_eq!(serve.probe("addr", &port)["connect"], "denied (EACCES)");
         }
     }
     let seccomp = serve.layer("seccomp");
     if in_force(&seccomp, TEST) {
         assert_eq!(seccomp["fields"]["status"], "applied", "{seccomp}");
-        let probe = serve.probe("path", &inside.display().to_string());
+        let probe = serve.probe("path", &inside);
         assert_eq!(probe["chown"], "denied (ENOSYS)", "{probe}");
     }
     let (status, log) = serve.stop();
@@ -343,23 +358,14 @@ fn with_lockdown_off_the_same_file_opens_and_both_layers_say_off() {
     if !probe_supported(TEST) {
         return;
     }
-    let site = Site::new();
-    let config = site.config(None, |_| {});
-    let (_keep, outside) = outside_file();
-    let unrelated = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let addr = unrelated.local_addr().expect("addr").to_string();
-    let mut serve = Serve::start(
-        &config,
-        "off",
-        &[("WARD_LOCKDOWN_PROBE", outside.display().to_string()), ("WARD_LOCKDOWN_PROBE_CONNECT", addr.clone())],
-    );
+    let Probed { mut serve, outside, port, .. } = start_probed("off");
     for layer in ["landlock", "seccomp"] {
         let line = serve.layer(layer);
         assert_eq!((line["level"].as_str(), line["fields"]["status"].as_str()), (Some("WARN"), Some("off")), "{line}");
     }
-    let probe = serve.probe("path", &outside.display().to_string());
+    let probe = serve.probe("path", &outside);
     assert_eq!((probe["open"].as_str(), probe["chown"].as_str()), (Some("ok"), Some("ok")), "{probe}");
-    assert_eq!(serve.probe("addr", &addr)["connect"], "ok");
+    assert_eq!(serve.probe("addr", &port)["connect"], "ok");
     serve.stop();
 }
 
