@@ -79,7 +79,7 @@ const GROUPS: &[Calls] = &[
     calls![SYS_clock_gettime, SYS_clock_getres, SYS_clock_nanosleep, SYS_nanosleep, SYS_gettimeofday],
     // Files, judged by the Landlock layer: reading the config and every file it names at reload
     // (cap-std uses openat2), the audit log (lock, append, fdatasync, rotate by rename, repair by
-    // ftruncate), logs to stderr.
+    // ftruncate), logs to stderr; resolving a symlinked path (std::fs::canonicalize).
     calls![
         SYS_openat,
         SYS_openat2,
@@ -105,6 +105,8 @@ const GROUPS: &[Calls] = &[
         SYS_renameat,
         SYS_renameat2,
         SYS_getcwd,
+        SYS_readlink,
+        SYS_readlinkat,
     ],
     // Network, judged by the Landlock layer where the kernel can: serving HTTP on the listener,
     // fetching key material over HTTP(S), name resolution (UDP and TCP to DNS).
