@@ -46,9 +46,14 @@ pub(super) fn apply(plan: &Plan) -> Result<LayerStatus, LockdownError> {
         ruleset = ruleset.add_rule(NetPort::new(port, AccessNet::ConnectTcp)).map_err(failed)?;
     }
     let status = ruleset.restrict_self().map_err(failed)?;
-    Ok(match (status.ruleset, status.landlock) {
+    Ok(outcome(status.ruleset, status.landlock))
+}
+
+/// What the kernel made of the ruleset, for the log line.
+fn outcome(ruleset: RulesetStatus, landlock: LandlockStatus) -> LayerStatus {
+    match (ruleset, landlock) {
         (RulesetStatus::NotEnforced, LandlockStatus::NotImplemented) => LayerStatus::Unsupported(
-            "the kernel has no Landlock (built without CONFIG_SECURITY_LANDLOCK, or older than Linux 5.13)".into(),
+            "Landlock is not available: not in this kernel (it needs Linux 5.13 built with CONFIG_SECURITY_LANDLOCK), or a seccomp profile around ward refuses its calls".into(),
         ),
         (RulesetStatus::NotEnforced, LandlockStatus::NotEnabled) => LayerStatus::Unsupported(
             "Landlock is built in but not enabled (add landlock to the lsm= boot parameter)".into(),
@@ -61,7 +66,7 @@ pub(super) fn apply(plan: &Plan) -> Result<LayerStatus, LockdownError> {
         (RulesetStatus::PartiallyEnforced, _) => {
             LayerStatus::Partial("kernel ABI unknown; some rights not handled".into())
         }
-    })
+    }
 }
 
 /// What an older kernel left out, in the words an operator acts on.
@@ -78,4 +83,29 @@ fn partial(abi: ABI) -> LayerStatus {
 
 fn abi_number(abi: ABI) -> u8 {
     abi as u8
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn available(abi: ABI) -> LandlockStatus {
+        LandlockStatus::Available { effective_abi: abi, kernel_abi: None }
+    }
+
+    #[test]
+    fn each_kernel_gets_the_status_and_reason_an_operator_acts_on() {
+        let unsupported = outcome(RulesetStatus::NotEnforced, LandlockStatus::NotImplemented);
+        assert!(matches!(&unsupported, LayerStatus::Unsupported(why) if why.contains("Linux 5.13")), "{unsupported:?}");
+        let disabled = outcome(RulesetStatus::NotEnforced, LandlockStatus::NotEnabled);
+        assert!(matches!(&disabled, LayerStatus::Unsupported(why) if why.contains("lsm=")), "{disabled:?}");
+        // Below ABI 4 TCP ports stay open: partial, which --lockdown require refuses.
+        let old = outcome(RulesetStatus::PartiallyEnforced, available(ABI::V3));
+        assert!(matches!(&old, LayerStatus::Partial(why) if why.contains("ABI 3") && why.contains("TCP ports not confined")), "{old:?}");
+        // From ABI 4 files and ports are confined: applied, naming what is missing.
+        let net = outcome(RulesetStatus::PartiallyEnforced, available(ABI::V5));
+        assert!(matches!(&net, LayerStatus::Applied(what) if what.contains("ABI 5") && what.contains("not confined")), "{net:?}");
+        let full = outcome(RulesetStatus::FullyEnforced, available(ABI::V7));
+        assert_eq!(full, LayerStatus::Applied("ABI 7: files and TCP ports confined, signals scoped".into()));
+    }
 }
