@@ -36,6 +36,7 @@ pub enum LockdownError {
 
 impl LockdownError {
     #[cold]
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))] // the layers are Linux's
     pub(crate) fn apply(layer: Layer, reason: impl Into<String>) -> Self {
         Self::Apply { layer: layer.name(), reason: reason.into() }
     }

@@ -5,11 +5,11 @@
 //! Two kernel layers, applied once, before the first thread starts, and
 //! never lifted (the kernel offers no way back, for this process or anything
 //! it starts):
-//! - [`landlock`]: files and TCP ports. Reads only the config's directory,
+//! - `landlock.rs`: files and TCP ports. Reads only the config's directory,
 //!   `allowDirs` and a few system files; writes only the audit log's
 //!   directory; binds only the listen port; connects only to key-material
 //!   ports. Nothing may be executed.
-//! - [`seccomp`]: system calls. Only those `ward serve` was seen to make; the
+//! - `seccomp.rs`: system calls. Only those `ward serve` was seen to make; the
 //!   rest fail with `ENOSYS`.
 //!
 //! Guarantees of this room (`docs/SECURITY.md`, "Second layer"):
