@@ -266,6 +266,14 @@ impl Serve {
     }
 }
 
+/// A test that fails midway must not leave its `ward serve` running.
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// Whether `status` of a layer's line means it is in force. When it is not,
 /// says why on stdout so a skipped assertion is visible.
 fn in_force(line: &Value, test: &str) -> bool {
