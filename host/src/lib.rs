@@ -10,6 +10,7 @@
 //! - [`config`]: the operator's `ward.json`.
 //! - [`keymaterial`]: key material fetched by the host (SSRF-guarded) and cached for plugins.
 //! - [`server`]: the forward-auth HTTP sidecar.
+//! - [`lockdown`]: `ward serve`'s second layer on Linux (Landlock, seccomp).
 #![forbid(unsafe_code)]
 
 pub mod audit;
@@ -19,6 +20,7 @@ pub mod identity;
 pub mod lifecycle;
 mod keyed_mac;
 pub mod keymaterial;
+pub mod lockdown;
 pub mod sandbox;
 mod secret_file;
 pub mod server;

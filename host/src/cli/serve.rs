@@ -20,6 +20,11 @@ pub struct Args {
     /// Listen here instead of `server.listen`.
     #[arg(long)]
     listen: Option<SocketAddr>,
+    /// Landlock and seccomp on Linux (docs/SECURITY.md, "Second layer"):
+    /// auto applies what the kernel supports, require refuses to serve
+    /// without both, off applies neither.
+    #[arg(long, env = "WARD_LOCKDOWN", default_value = "auto")]
+    lockdown: ward::lockdown::Mode,
 }
 
 pub fn run(args: Args) -> Result<ExitCode, CliError> {
@@ -27,6 +32,8 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     ward::server::init_logging(config.server.json_logs);
     let options = server_options(&config.server, args.listen);
     options.validate().map_err(|e| CliError::new(e.to_string()))?;
+    // Before Gateway::start, which starts the first threads.
+    ward::lockdown::apply(&ward::lockdown::Plan::for_serve(&config, options.listen), args.lockdown).map_err(|e| CliError::new(e.to_string()))?;
     let gateway = Gateway::start(config).map_err(|e| CliError::new(e.to_string()))?;
     for status in gateway.plugins() {
         tracing::info!(plugin = %status.id, state = status.state, version = status.version.as_deref().unwrap_or("-"), "plugin");

@@ -175,6 +175,7 @@ impl Loader<'_> {
         }
         Ok(WardConfig {
             path: path.to_path_buf(),
+            allow_dirs: raw.allow_dirs,
             trust,
             identity_key,
             claims,

@@ -35,6 +35,8 @@ pub use trust::{read_trust_policy, trust_policy_from_json};
 pub struct WardConfig {
     /// Where it was read from (reloads read the same path).
     pub path: PathBuf,
+    /// `allowDirs`: directories outside the config's own that it may name.
+    pub allow_dirs: Vec<PathBuf>,
     /// The trust gate's policy.
     pub trust: TrustPolicy,
     /// The identity HMAC key (never enters a sandbox).
