@@ -157,6 +157,13 @@ fn config_trust_section() {
     assert_eq!(floor.json["reason"], "below-version-floor");
     assert_input_error(&config(serde_json::json!({ "trustAnchors": [] })), "trust.trustAnchors: is empty");
     assert_input_error(&config(serde_json::json!({ "trustAnchors": { "acme": pem }, "typo": 1 })), "unknown field `typo`");
+    // A second "revoked" would cancel the first if the last one won.
+    let text = serde_json::json!({ "trust": { "trustAnchors": { "acme": pem }, "allowCapabilities": ["readsCredentials"], "revoked": { "signerKeyIds": ["acme"] } } }).to_string();
+    let revoked = "\"revoked\":{\"signerKeyIds\":[\"acme\"]}";
+    let twice = text.replacen(revoked, &format!("{revoked},\"revoked\":{{}}"), 1);
+    assert_ne!(twice, text);
+    std::fs::write(s.dir.join("ward.json"), twice).unwrap_or_default();
+    assert_input_error(&verify(&s.dir, &["--config", "ward.json"]), "ward.json: trust.revoked: duplicate key");
 }
 
 #[test]
