@@ -23,3 +23,4 @@ pub mod sandbox;
 mod secret_file;
 pub mod server;
 pub mod trust;
+mod unique_keys;

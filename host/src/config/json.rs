@@ -7,15 +7,12 @@
 //! the `trust` section (kept as a `Value`) keep the last value, so a second
 //! `"revoked": {}` would silently cancel a revocation.
 
-use std::convert::Infallible;
-
 use serde::Deserialize;
-use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
-use serde_json::{Map, Number, Value};
+use serde_json::Value;
+
+use crate::unique_keys::UniqueKeys;
 
 use super::ConfigError;
-
-const DUPLICATE_KEY: &str = "duplicate key";
 
 type PathError = serde_path_to_error::Error<serde_json::Error>;
 
@@ -24,7 +21,7 @@ type PathError = serde_path_to_error::Error<serde_json::Error>;
 /// serde_json's recursion limit, which this pass goes through level by level.
 pub(crate) fn tree(bytes: &[u8], shown: &str, prefix: &str) -> Result<Value, ConfigError> {
     let mut de = serde_json::Deserializer::from_slice(bytes);
-    let UniqueKeys(tree) = serde_path_to_error::deserialize(&mut de).map_err(|e| refusal(&e, shown, prefix))?;
+    let UniqueKeys::<{ u64::MAX }>(tree) = serde_path_to_error::deserialize(&mut de).map_err(|e| refusal(&e, shown, prefix))?;
     de.end().map_err(|e| not_json(&e, shown))?;
     Ok(tree)
 }
@@ -68,91 +65,10 @@ fn refusal(err: &PathError, shown: &str, prefix: &str) -> ConfigError {
     }
 }
 
-/// A `Value` whose objects were read without a repeated key.
-struct UniqueKeys(Value);
-
-impl<'de> Deserialize<'de> for UniqueKeys {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(UniqueKeysVisitor)
-    }
-}
-
-/// The repeated key's value: refused before it is read, so the error's path
-/// (which `serde_path_to_error` takes from the innermost failing value) ends
-/// in the repeated key rather than in the object that holds it.
-struct Repeated;
-
-impl<'de> DeserializeSeed<'de> for Repeated {
-    type Value = Infallible;
-
-    fn deserialize<D: Deserializer<'de>>(self, _: D) -> Result<Infallible, D::Error> {
-        Err(de::Error::custom(DUPLICATE_KEY))
-    }
-}
-
-struct UniqueKeysVisitor;
-
-impl<'de> Visitor<'de> for UniqueKeysVisitor {
-    type Value = UniqueKeys;
-
-    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("a JSON value")
-    }
-
-    fn visit_bool<E>(self, v: bool) -> Result<UniqueKeys, E> {
-        Ok(UniqueKeys(Value::Bool(v)))
-    }
-
-    fn visit_u64<E>(self, v: u64) -> Result<UniqueKeys, E> {
-        Ok(UniqueKeys(Value::Number(v.into())))
-    }
-
-    fn visit_i64<E>(self, v: i64) -> Result<UniqueKeys, E> {
-        Ok(UniqueKeys(Value::Number(v.into())))
-    }
-
-    fn visit_f64<E: de::Error>(self, v: f64) -> Result<UniqueKeys, E> {
-        // serde_json hands over finite numbers only (1e400 is a syntax error).
-        Number::from_f64(v).map(|n| UniqueKeys(Value::Number(n))).ok_or_else(|| E::custom("non-finite number"))
-    }
-
-    fn visit_str<E>(self, v: &str) -> Result<UniqueKeys, E> {
-        Ok(UniqueKeys(Value::String(v.to_owned())))
-    }
-
-    fn visit_string<E>(self, v: String) -> Result<UniqueKeys, E> {
-        Ok(UniqueKeys(Value::String(v)))
-    }
-
-    fn visit_unit<E>(self) -> Result<UniqueKeys, E> {
-        Ok(UniqueKeys(Value::Null))
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<UniqueKeys, A::Error> {
-        let mut items = Vec::new();
-        while let Some(UniqueKeys(item)) = seq.next_element()? {
-            items.push(item);
-        }
-        Ok(UniqueKeys(Value::Array(items)))
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<UniqueKeys, A::Error> {
-        let mut map = Map::new();
-        // Keys are compared unescaped: `"a"` and `"\u0061"` are the same key.
-        while let Some(key) = access.next_key::<String>()? {
-            if map.contains_key(&key) {
-                match access.next_value_seed(Repeated)? {}
-            }
-            let UniqueKeys(value) = access.next_value()?;
-            map.insert(key, value);
-        }
-        Ok(UniqueKeys(Value::Object(map)))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::unique_keys::DUPLICATE_KEY;
 
     fn at(json: &str) -> Option<(String, String)> {
         match tree(json.as_bytes(), "ward.json", "") {
