@@ -25,3 +25,4 @@ pub mod sandbox;
 mod secret_file;
 pub mod server;
 pub mod trust;
+mod unique_keys;

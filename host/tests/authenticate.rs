@@ -164,6 +164,24 @@ fn a_swapped_component_is_refused_by_the_gate_with_exit_2() {
     assert_no_marker(&out);
 }
 
+/// A malformed envelope gets the gate's one reason, whatever is wrong with
+/// it, even where the CLI first looks for the signerKeyId to bind `--anchor` to.
+#[test]
+fn a_malformed_envelope_is_refused_by_the_gate_as_manifest_invalid() {
+    let setup = Setup::new();
+    let plugin = setup.plugin("wat-allow", &wat_guests::allow_fixed());
+    let good = std::fs::read_to_string(&plugin.0).unwrap_or_default();
+    for text in ["{ not json".to_owned(), good.replacen('{', "{\"x\": 1e400,", 1), good.replacen("\"signerKeyId\": \"t-signer\"", "\"signerKeyId\": \"\\ud800\"", 1)] {
+        assert_ne!(text, good);
+        std::fs::write(&plugin.0, &text).unwrap_or_default();
+        let out = setup.authenticate(&plugin, MARKER, &[]);
+        assert_eq!(out.status.code(), Some(2));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.starts_with("ward: the trust gate refused the plugin: manifest-invalid"), "{text}: {stderr}");
+        assert_no_marker(&out);
+    }
+}
+
 #[test]
 fn missing_files_and_a_group_readable_identity_key_are_one_line_errors() {
     let setup = Setup::new();

@@ -157,6 +157,13 @@ fn config_trust_section() {
     assert_eq!(floor.json["reason"], "below-version-floor");
     assert_input_error(&config(serde_json::json!({ "trustAnchors": [] })), "trust.trustAnchors: is empty");
     assert_input_error(&config(serde_json::json!({ "trustAnchors": { "acme": pem }, "typo": 1 })), "unknown field `typo`");
+    // A second "revoked" would cancel the first if the last one won.
+    let text = serde_json::json!({ "trust": { "trustAnchors": { "acme": pem }, "allowCapabilities": ["readsCredentials"], "revoked": { "signerKeyIds": ["acme"] } } }).to_string();
+    let revoked = "\"revoked\":{\"signerKeyIds\":[\"acme\"]}";
+    let twice = text.replacen(revoked, &format!("{revoked},\"revoked\":{{}}"), 1);
+    assert_ne!(twice, text);
+    std::fs::write(s.dir.join("ward.json"), twice).unwrap_or_default();
+    assert_input_error(&verify(&s.dir, &["--config", "ward.json"]), "ward.json: trust.revoked: duplicate key");
 }
 
 #[test]
@@ -167,8 +174,6 @@ fn bad_inputs_are_one_line_errors_with_exit_2() {
     assert_input_error(&ward(d, &["verify", "nope.json", "--entry", "plugin.wasm", "--anchor", "keys/acme.pub"]), "nope.json");
     assert_input_error(&verify(d, &["--anchor", "keys/missing.pub"]), "keys/missing.pub");
     assert_input_error(&ward(d, &["verify", "acme-auth.signed.json", "--entry", "missing.wasm", "--anchor", "keys/acme.pub"]), "missing.wasm");
-    std::fs::write(d.join("garbage.json"), "{ not json").unwrap_or_default();
-    assert_input_error(&ward(d, &["verify", "garbage.json", "--entry", "plugin.wasm", "--anchor", "keys/acme.pub"]), "not JSON");
     // A private key where the anchor belongs.
     assert_input_error(&verify(d, &["--anchor", "keys/acme.key", "--allow-capability", "readsCredentials"]), "expected \"PUBLIC KEY\"");
     // A public key where the signing key belongs.
@@ -183,6 +188,38 @@ fn bad_inputs_are_one_line_errors_with_exit_2() {
     assert_input_error(&ward(d, &["sign", "plugin.wasm", "--key", "keys/acme.key", "--signer-key-id", "a", "--plugin-id", "p", "--plugin-version", "1", "--core-range", "^1"]), "core range");
     // clap's own usage errors also exit 2.
     assert_eq!(ward(d, &["verify", "acme-auth.signed.json", "--entry", "plugin.wasm"]).code, 2);
+}
+
+/// Every malformed envelope is a refusal with one reason and one exit code:
+/// an envelope that is not JSON, holds a number beyond f64 or a lone
+/// surrogate (which serde_json refuses while parsing) is `manifest-invalid`
+/// like one with a repeated key or a field of the wrong type, never an
+/// "unusable input" exit 2.
+#[test]
+fn every_malformed_envelope_is_manifest_invalid_with_exit_1() {
+    let s = setup();
+    let good = std::fs::read_to_string(s.dir.join("acme-auth.signed.json")).unwrap_or_default();
+    let signer = "\"signerKeyId\": \"acme\"";
+    assert!(good.contains(signer), "{good}");
+    let malformed = [
+        ("not JSON", "{ not json".to_owned()),
+        ("number out of range", good.replacen(signer, &format!("\"x\": 1e400, {signer}"), 1)),
+        ("lone surrogate", good.replacen(signer, "\"signerKeyId\": \"\\ud800\"", 1)),
+        ("trailing bytes", format!("{good} x")),
+        ("repeated key", good.replacen(signer, &format!("{signer}, {signer}"), 1)),
+        ("wrong type", good.replacen(signer, "\"signerKeyId\": 7", 1)),
+    ];
+    for (what, text) in malformed {
+        std::fs::write(s.dir.join("bad.signed.json"), &text).unwrap_or_default();
+        // Without --anchor-key-id the CLI reads signerKeyId itself; with it, it does not.
+        for key_id in [&[][..], &["--anchor-key-id", "acme"][..]] {
+            let mut args = vec!["verify", "bad.signed.json", "--entry", "plugin.wasm", "--now", NOW, "--anchor", "keys/acme.pub", "--allow-capability", "readsCredentials"];
+            args.extend_from_slice(key_id);
+            let run = ward(&s.dir, &args);
+            assert_eq!((run.code, run.json["reason"].as_str()), (1, Some("manifest-invalid")), "{what} {key_id:?}: {}", run.stderr);
+            assert!(run.stderr.starts_with("ward: verify refused: manifest-invalid"), "{what}: {}", run.stderr);
+        }
+    }
 }
 
 /// An RSA public key: made with openssl when present, else the checked-in one.

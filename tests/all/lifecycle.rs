@@ -297,6 +297,59 @@ fn config_problems_name_their_json_path() {
     expect(&|c| c["audit"]["keyFile"] = json!("loose.key"), "audit.keyFile");
 }
 
+/// A repeated key anywhere in `ward.json` (or a file it names) is refused at
+/// its JSON path. A plain JSON reader keeps the last value, so a second
+/// `"revoked": {}` would cancel a revocation and a second setting would
+/// replace the first, unseen by whoever reviewed the first.
+#[test]
+fn a_repeated_key_is_refused_at_its_json_path() {
+    let site = hostile_site();
+    let pem = ward::trust::public_key_to_pem(&crate::support::signing_key().verifying_key());
+    let mut plugin = Site::plugin("hostile", bearer_route());
+    plugin["settings"] = json!({ "issuer": "https://a.example" });
+    let config = site.config(vec![plugin], |c| c["trust"]["revoked"] = json!({ "signerKeyIds": [SIGNER] }));
+    let written = std::fs::read_to_string(&config).unwrap();
+    assert!(site.load(&config).trust.revoked_signer_key_ids.contains(SIGNER));
+    // serde_json::Value cannot hold a repeated key: edit the written text.
+    let refused = |from: &str, to: &str| {
+        assert!(written.contains(from), "{from} not in {written}");
+        let text = written.replacen(from, to, 1);
+        site.write("ward.json", text.as_bytes());
+        let err = ward::config::load(&config).err().map(|e| (e.code(), e.to_string()));
+        (text, err)
+    };
+    let shown = config.display();
+
+    let revoked = r#""revoked":{"signerKeyIds":["test-signer"]}"#;
+    let (text, err) = refused(revoked, &format!(r#"{revoked},"revoked":{{}}"#));
+    assert_eq!(err, Some(("config-invalid", format!("{shown}: trust.revoked: duplicate key"))));
+    // What a last-wins reader would have made of it: no revocation at all.
+    assert_eq!(serde_json::from_str::<Value>(&text).unwrap()["trust"]["revoked"], json!({}));
+
+    let anchor = format!(r#""test-signer":{}"#, Value::from(pem.clone()));
+    let (_, err) = refused(&anchor, &format!("{anchor},{anchor}"));
+    assert_eq!(err.map(|e| e.1), Some(format!("{shown}: trust.trustAnchors.test-signer: duplicate key")));
+    let listed = format!(r#""trustAnchors":[{{"keyId":"test-signer","keyId":"other","publicKey":{}}}]"#, Value::from(pem));
+    let (_, err) = refused(&format!(r#""trustAnchors":{{{anchor}}}"#), &listed);
+    assert_eq!(err.map(|e| e.1), Some(format!("{shown}: trust.trustAnchors[0].keyId: duplicate key")));
+
+    let setting = r#""issuer":"https://a.example""#;
+    let (_, err) = refused(setting, &format!(r#"{setting},"issuer":"https://b.example""#));
+    let text = err.map(|e| e.1).unwrap_or_default();
+    assert_eq!(text, format!("{shown}: plugins[0].settings.issuer: duplicate key"));
+    assert!(!text.contains("example"), "a value is never quoted: {text}");
+
+    let (_, err) = refused("{", r#"{"pluginsEnabled":true,"pluginsEnabled":false,"#);
+    assert_eq!(err.map(|e| e.1), Some(format!("{shown}: pluginsEnabled: duplicate key")));
+    let (_, err) = refused(r#""id":"hostile""#, r#""id":"hostile","id":"hostile""#);
+    assert_eq!(err.map(|e| e.1), Some(format!("{shown}: plugins[0].id: duplicate key")));
+
+    // A conformance fixtures file is read the same way.
+    site.write("fixtures.json", br#"[{"credential":"ok:alice","scheme":"bearer","expect":"allow","expect":"deny"}]"#);
+    let (_, err) = refused(r#""id":"hostile""#, r#""id":"hostile","conformance":"fixtures.json""#);
+    assert_eq!(err.map(|e| e.1), Some(format!("fixtures.json (fixtures of {shown}): [0].expect: duplicate key")));
+}
+
 /// Serves `body` to every request on a loopback port, from a thread.
 fn serve_bytes(body: &'static [u8]) -> u16 {
     use std::io::{Read, Write};

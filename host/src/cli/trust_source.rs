@@ -35,11 +35,13 @@ impl TrustSource {
                 let key = public_key_from_pem(&pem).map_err(|err| {
                     CliError::new(format!("{}: {err}", anchor.display())).with_hint("--anchor takes an Ed25519 public key in SPKI PEM (the .pub file ward keygen writes)")
                 })?;
-                let key_id = match &self.anchor_key_id {
-                    Some(id) => id.clone(),
-                    None => signer_key_id(envelope)?,
-                };
-                TrustPolicy::default().with_anchor(key_id, key)
+                match self.anchor_key_id.clone().or_else(|| envelope_text(envelope, "/signerKeyId")) {
+                    Some(key_id) => TrustPolicy::default().with_anchor(key_id, key),
+                    // No signerKeyId to read: the envelope is malformed, and
+                    // the gate refuses it as `manifest-invalid` before it
+                    // looks for an anchor.
+                    None => TrustPolicy::default(),
+                }
             }
             (None, Some(config)) => super::config_trust_policy(config)?,
             (None, None) => return Err(CliError::new("no trust anchor given").with_hint("pass --anchor FILE.pub or --config ward.json")),
@@ -51,10 +53,11 @@ impl TrustSource {
     }
 }
 
-/// The envelope's `signerKeyId`, read leniently: the gate re-checks everything.
-fn signer_key_id(envelope: &[u8]) -> Result<String, CliError> {
-    serde_json::from_slice::<serde_json::Value>(envelope)
-        .ok()
-        .and_then(|value| value.get("signerKeyId").and_then(|id| id.as_str()).map(str::to_owned))
-        .ok_or_else(|| CliError::new("the envelope has no signerKeyId string").with_hint("pass --anchor-key-id ID"))
+/// A string in the envelope (`/signerKeyId`, `/payload/pluginId`), read as
+/// the gate reads the envelope; `None` when the envelope is malformed, which
+/// the gate then refuses as `manifest-invalid` (the CLI never refuses an
+/// envelope on its own: every malformed one gets the gate's one reason).
+pub(super) fn envelope_text(envelope: &[u8], pointer: &str) -> Option<String> {
+    let value = ward::trust::parse_strict(envelope).ok()?;
+    value.pointer(pointer).and_then(serde_json::Value::as_str).filter(|s| !s.is_empty()).map(str::to_owned)
 }

@@ -12,6 +12,7 @@ use ward::trust::{Anchor, MAX_ENVELOPE_BYTES, MAX_PEM_BYTES, Pin, TrustPolicy, p
 use super::CliError;
 use super::keygen::print;
 use super::sign::{MAX_ENTRY_BYTES, read_capped};
+use super::trust_source::envelope_text;
 
 /// Arguments of `ward verify`.
 #[derive(clap::Args)]
@@ -45,10 +46,10 @@ pub struct Args {
 /// Runs `ward verify`.
 pub fn run(args: Args) -> Result<ExitCode, CliError> {
     let envelope = read_capped(&args.envelope, MAX_ENVELOPE_BYTES as u64, "envelope")?;
-    // A file that is not JSON at all is the wrong file, not a refused envelope.
-    let parsed: Value = serde_json::from_slice(&envelope).map_err(|e| CliError::new(format!("envelope {}: not JSON ({e})", args.envelope.display())))?;
     let entry = read_capped(&args.entry, MAX_ENTRY_BYTES, "--entry")?;
-    let text_at = |pointer: &str| parsed.pointer(pointer).and_then(Value::as_str).unwrap_or_default().to_owned();
+    // A malformed envelope (not JSON, 1e400, a lone surrogate) has no text
+    // here; the gate refuses it below as `manifest-invalid`, like any other.
+    let text_at = |pointer: &str| envelope_text(&envelope, pointer).unwrap_or_default();
 
     let mut policy = match (&args.anchor, &args.config) {
         (Some(anchor), _) => {

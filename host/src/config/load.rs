@@ -20,6 +20,7 @@ use super::raw::{
     RawAudit, RawFetch, RawBreaker, RawCase, RawConfig, RawExpect, RawLimits, RawOverflow, RawPlugin,
     RawServer,
 };
+use super::json;
 use super::shape;
 use super::trust::trust_policy_from_section;
 use super::{
@@ -71,12 +72,10 @@ fn parse<'de, T: Deserialize<'de>>(
     prefix: &str,
     arrays: &shape::ArrayPaths,
 ) -> Result<T, ConfigError> {
-    let not_json = |e: &serde_json::Error| ConfigError::NotJson { path: shown.to_owned(), detail: format!("line {} column {}", e.line(), e.column()) };
-    // The shape first, on a plain tree (a config is small): serde would
-    // otherwise read an array where an object belongs by position. The typed
-    // pass below still reads the bytes, not the tree: a tree keeps only the
-    // last of two equal keys, while serde refuses a duplicate field.
-    let tree: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| not_json(&e))?;
+    // The shape first, on a plain tree that refuses repeated keys (a config
+    // is small): serde would otherwise read an array where an object belongs
+    // by position.
+    let tree = json::tree(bytes, shown, prefix)?;
     if let Some(at) = shape::misplaced_array(&tree, arrays) {
         return Err(ConfigError::Invalid {
             path: shown.to_owned(),
@@ -84,42 +83,7 @@ fn parse<'de, T: Deserialize<'de>>(
             problem: "invalid type: array, expected an object".to_owned(),
         });
     }
-    let mut de = serde_json::Deserializer::from_slice(bytes);
-    serde_path_to_error::deserialize(&mut de).map_err(|err| {
-        let inner = err.inner();
-        if inner.is_syntax() || inner.is_eof() {
-            return not_json(inner);
-        }
-        let at = match err.path().to_string().as_str() {
-            "." => prefix.trim_end_matches('.').to_owned(),
-            p => format!("{prefix}{p}"),
-        };
-        // serde's message names the field or type, never the value's text.
-        // serde quotes the offending value in type errors ("invalid type:
-        // string \"…\", expected u64"); a value may be a secret, so only the
-        // expectation is kept.
-        let problem = match inner.to_string() {
-            text if text.starts_with("invalid type") || text.starts_with("invalid value") => {
-                let kind = if text.starts_with("invalid type") { "invalid type" } else { "invalid value" };
-                text.split_once(", expected ").map_or_else(|| kind.to_owned(), |(_, expected)| format!("{kind}, expected {expected}"))
-            }
-            text => text,
-        };
-        let problem = problem
-            .split(" at line ")
-            .next()
-            .unwrap_or_default()
-            .to_owned();
-        ConfigError::Invalid {
-            path: shown.to_owned(),
-            at: if at.is_empty() {
-                "(top level)".into()
-            } else {
-                at
-            },
-            problem,
-        }
-    })
+    json::typed(bytes, shown, prefix)
 }
 
 struct Loader<'a> {

@@ -9,6 +9,7 @@
 
 mod dir;
 mod error;
+mod json;
 mod load;
 mod raw;
 mod shape;

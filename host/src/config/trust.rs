@@ -72,7 +72,9 @@ pub fn read_trust_policy(path: &Path) -> Result<TrustPolicy, ConfigError> {
 
 /// Builds the policy from `ward.json` bytes; `path` only labels errors.
 pub fn trust_policy_from_json(bytes: &[u8], path: &str) -> Result<TrustPolicy, ConfigError> {
-    let root: Value = serde_json::from_slice(bytes).map_err(|e| ConfigError::NotJson { path: path.into(), detail: e.to_string() })?;
+    // The same reader as `load`: a repeated key (a second `"revoked"`) is
+    // refused here too, or `ward verify --config` would disagree with serve.
+    let root = super::json::tree(bytes, path, "")?;
     let Value::Object(mut root) = root else {
         return Err(ConfigError::NotJson { path: path.into(), detail: "top level is not an object".into() });
     };

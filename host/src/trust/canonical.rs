@@ -19,29 +19,30 @@
 
 use std::fmt::Write as _;
 
-use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::Deserialize;
 use serde_json::{Map, Number, Value};
+
+use crate::unique_keys::{DUPLICATE_KEY, INTEGER_TOO_LARGE, UniqueKeys};
 
 use super::refusal::ManifestProblem;
 
 /// 2^53: beyond this not every integer is a JavaScript number.
 const MAX_SAFE_MAGNITUDE: u64 = 1 << 53;
 
-const DUPLICATE_KEY: &str = "ward:duplicate-key";
-const UNSAFE_INTEGER: &str = "ward:unsafe-integer";
-
 /// Parses JSON the way the gate needs it: `serde_json::Value` with insertion
 /// order kept, refusing duplicate keys and unsafe integers.
 pub fn parse_strict(bytes: &[u8]) -> Result<Value, ManifestProblem> {
     let mut de = serde_json::Deserializer::from_slice(bytes);
-    let parsed = StrictValue::deserialize(&mut de).and_then(|v| de.end().map(|()| v));
+    let parsed = UniqueKeys::<MAX_SAFE_MAGNITUDE>::deserialize(&mut de).and_then(|v| de.end().map(|()| v));
     match parsed {
-        Ok(StrictValue(value)) => Ok(value),
+        Ok(UniqueKeys(value)) => Ok(value),
+        // Only the visitor raises data errors (deserialize_any never meets
+        // a wrong type), so its own messages are told apart from syntax.
         Err(err) => {
             let text = err.to_string();
-            if text.starts_with(DUPLICATE_KEY) {
+            if err.is_data() && text.starts_with(DUPLICATE_KEY) {
                 Err(ManifestProblem::DuplicateKey)
-            } else if text.starts_with(UNSAFE_INTEGER) {
+            } else if err.is_data() && text.starts_with(INTEGER_TOO_LARGE) {
                 Err(ManifestProblem::UnsafeInteger)
             } else {
                 // serde_json's message names the syntax problem and position,
@@ -209,80 +210,6 @@ fn array_index(key: &str) -> Option<u32> {
         return None;
     }
     key.parse::<u32>().ok().filter(|i| *i != u32::MAX)
-}
-
-/// A `Value` built by a visitor that refuses what JavaScript would read
-/// differently. serde_json's own recursion limit still bounds nesting.
-struct StrictValue(Value);
-
-impl<'de> Deserialize<'de> for StrictValue {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(StrictVisitor)
-    }
-}
-
-struct StrictVisitor;
-
-impl<'de> Visitor<'de> for StrictVisitor {
-    type Value = StrictValue;
-
-    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("a JSON value")
-    }
-
-    fn visit_bool<E>(self, v: bool) -> Result<StrictValue, E> {
-        Ok(StrictValue(Value::Bool(v)))
-    }
-
-    fn visit_u64<E: de::Error>(self, v: u64) -> Result<StrictValue, E> {
-        if v > MAX_SAFE_MAGNITUDE {
-            return Err(E::custom(UNSAFE_INTEGER));
-        }
-        Ok(StrictValue(Value::Number(v.into())))
-    }
-
-    fn visit_i64<E: de::Error>(self, v: i64) -> Result<StrictValue, E> {
-        if v.unsigned_abs() > MAX_SAFE_MAGNITUDE {
-            return Err(E::custom(UNSAFE_INTEGER));
-        }
-        Ok(StrictValue(Value::Number(v.into())))
-    }
-
-    fn visit_f64<E: de::Error>(self, v: f64) -> Result<StrictValue, E> {
-        Number::from_f64(v).map(|n| StrictValue(Value::Number(n))).ok_or_else(|| E::custom("non-finite number"))
-    }
-
-    fn visit_str<E>(self, v: &str) -> Result<StrictValue, E> {
-        Ok(StrictValue(Value::String(v.to_owned())))
-    }
-
-    fn visit_string<E>(self, v: String) -> Result<StrictValue, E> {
-        Ok(StrictValue(Value::String(v)))
-    }
-
-    fn visit_unit<E>(self) -> Result<StrictValue, E> {
-        Ok(StrictValue(Value::Null))
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<StrictValue, A::Error> {
-        let mut items = Vec::new();
-        while let Some(StrictValue(item)) = seq.next_element()? {
-            items.push(item);
-        }
-        Ok(StrictValue(Value::Array(items)))
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<StrictValue, A::Error> {
-        let mut map = Map::new();
-        while let Some(key) = access.next_key::<String>()? {
-            if map.contains_key(&key) {
-                return Err(de::Error::custom(DUPLICATE_KEY));
-            }
-            let StrictValue(value) = access.next_value()?;
-            map.insert(key, value);
-        }
-        Ok(StrictValue(Value::Object(map)))
-    }
 }
 
 #[cfg(test)]
