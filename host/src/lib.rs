@@ -19,6 +19,7 @@ pub mod identity;
 pub mod lifecycle;
 mod keyed_mac;
 pub mod keymaterial;
+mod operator_file;
 pub mod sandbox;
 mod secret_file;
 pub mod server;
