@@ -21,6 +21,7 @@ pub mod lifecycle;
 mod keyed_mac;
 pub mod keymaterial;
 pub mod lockdown;
+mod operator_file;
 pub mod sandbox;
 mod secret_file;
 pub mod server;

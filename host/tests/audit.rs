@@ -505,6 +505,184 @@ fn second_process_on_the_same_log_is_refused() {
     assert!(stdout.contains("open-result audit.locked"), "{stdout}");
 }
 
+/// Another name for a live log cannot start a second writer on it: each
+/// writer appending its own chain would break both.
+mod other_names {
+    use super::*;
+
+    #[test]
+    fn a_symlink_to_a_live_log_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let other = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.log");
+        let link = other.path().join("audit.log");
+        std::os::unix::fs::symlink(&path, &link).unwrap();
+        let first = AuditLog::open(&path, &key(), options()).unwrap();
+        let err = AuditLog::open(&link, &key(), options()).unwrap_err();
+        assert_eq!(err.code(), "audit.locked", "{err}");
+        drop(first);
+        // Either name works once the other writer is gone.
+        AuditLog::open(&link, &key(), options()).unwrap();
+    }
+
+    #[test]
+    fn a_symlinked_directory_is_the_same_log() {
+        let dir = tempfile::tempdir().unwrap();
+        let other = tempfile::tempdir().unwrap();
+        let via = other.path().join("logs");
+        std::os::unix::fs::symlink(dir.path(), &via).unwrap();
+        let _first = AuditLog::open(&dir.path().join("audit.log"), &key(), options()).unwrap();
+        let err = AuditLog::open(&via.join("audit.log"), &key(), options()).unwrap_err();
+        assert_eq!(err.code(), "audit.locked", "{err}");
+    }
+
+    #[test]
+    fn a_hard_link_to_a_live_log_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.log");
+        let first = AuditLog::open(&path, &key(), options()).unwrap();
+        let hard = dir.path().join("hard.log");
+        std::fs::hard_link(&path, &hard).unwrap();
+        // The lock file beside `hard.log` is free; the log's own lock is not.
+        let err = AuditLog::open(&hard, &key(), options()).unwrap_err();
+        assert_eq!(err.code(), "audit.locked", "{err}");
+        assert!(err.to_string().contains(&format!("(lock {} is held)", hard.display())), "{err}");
+        drop(first);
+    }
+
+    #[test]
+    fn the_new_live_file_is_locked_after_a_rotation() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.log");
+        let opts = AuditOptions { max_file_bytes: 1000, ..options() };
+        let log = AuditLog::open(&path, &key(), opts.clone()).unwrap();
+        for i in 0..10 {
+            log.lifecycle(accepted(i)).unwrap();
+        }
+        assert!(rotated_path(&path, 1).exists());
+        let hard = dir.path().join("hard.log");
+        std::fs::hard_link(&path, &hard).unwrap();
+        assert_eq!(AuditLog::open(&hard, &key(), opts).unwrap_err().code(), "audit.locked");
+    }
+}
+
+/// The log is created owner-only whatever the umask; an existing log keeps
+/// its mode unless group or others may write it.
+mod modes {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn mode(path: &Path) -> u32 {
+        std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+    }
+
+    #[test]
+    fn a_new_log_and_its_lock_are_0600() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.log");
+        let log = AuditLog::open(&path, &key(), options()).unwrap();
+        log.close().unwrap();
+        assert_eq!(mode(&path), 0o600);
+        assert_eq!(mode(&dir.path().join("audit.log.lock")), 0o600);
+    }
+
+    #[test]
+    fn a_new_log_is_0600_under_any_umask() {
+        // umask is per process: run the open in a child under `umask 000`
+        // (which would leave a plain create 0666) and `umask 277` (0400).
+        for umask in ["000", "277"] {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("audit.log");
+            let out = Command::new("sh")
+                .args(["-c", &format!("umask {umask} && exec \"$0\" \"$@\"")])
+                .arg(std::env::current_exe().unwrap())
+                .args(["--exact", "child::open_only", "--nocapture", "--test-threads=1"])
+                .env("WARD_AUDIT_CHILD_LOG", &path)
+                .output()
+                .unwrap();
+            let stdout = String::from_utf8_lossy(&out.stdout);
+            assert!(stdout.contains("open-result ok"), "umask {umask}: {stdout}");
+            assert_eq!(mode(&path), 0o600, "umask {umask}");
+        }
+    }
+
+    #[test]
+    fn an_existing_log_keeps_its_mode_and_rotation_passes_it_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.log");
+        std::fs::write(&path, b"").unwrap();
+        // Group-readable, for a log shipper: kept.
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).unwrap();
+        let opts = AuditOptions { max_file_bytes: 1000, ..options() };
+        let log = AuditLog::open(&path, &key(), opts).unwrap();
+        for i in 0..10 {
+            log.lifecycle(accepted(i)).unwrap();
+        }
+        log.close().unwrap();
+        assert!(rotated_path(&path, 1).exists());
+        assert_eq!(mode(&rotated_path(&path, 1)), 0o640);
+        assert_eq!(mode(&path), 0o640, "the live file after a rotation");
+    }
+
+    #[test]
+    fn a_log_others_may_write_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.log");
+        std::fs::write(&path, b"").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o664)).unwrap();
+        let err = AuditLog::open(&path, &key(), options()).unwrap_err();
+        assert_eq!(err.code(), "audit.too_open");
+        assert!(err.to_string().contains("(mode 664); run: chmod 600"), "{err}");
+        assert_eq!(mode(&path), 0o664, "refused, not changed");
+    }
+}
+
+/// The log must be a regular file: a FIFO would block the open (or the tail
+/// read) forever, a device would swallow the records.
+mod not_regular {
+    use super::*;
+    use std::sync::mpsc;
+
+    fn open_within_deadline(path: PathBuf) -> Result<AuditLog, AuditError> {
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(AuditLog::open(&path, &key(), options()));
+        });
+        rx.recv_timeout(Duration::from_secs(10)).expect("AuditLog::open did not return (blocked on a FIFO?)")
+    }
+
+    #[test]
+    fn a_fifo_is_refused_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.log");
+        assert!(Command::new("mkfifo").arg(&path).status().unwrap().success());
+        std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+        let err = open_within_deadline(path).unwrap_err();
+        assert_eq!(err.code(), "audit.not_regular");
+        assert!(err.to_string().ends_with("is a FIFO, not a regular file"), "{err}");
+    }
+
+    #[test]
+    fn a_fifo_as_the_lock_file_is_refused_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.log");
+        assert!(Command::new("mkfifo").arg(dir.path().join("audit.log.lock")).status().unwrap().success());
+        assert_eq!(open_within_deadline(path).unwrap_err().code(), "audit.io");
+    }
+
+    #[test]
+    fn a_device_or_directory_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let link = dir.path().join("audit.log");
+        std::os::unix::fs::symlink("/dev/null", &link).unwrap();
+        let err = open_within_deadline(link).unwrap_err();
+        assert_eq!((err.code(), err.to_string().contains("is a character device")), ("audit.not_regular", true), "{err}");
+        let sub = dir.path().join("sub.log");
+        std::fs::create_dir(&sub).unwrap();
+        assert_eq!(open_within_deadline(sub).unwrap_err().code(), "audit.not_regular");
+    }
+}
+
 #[test]
 fn drop_and_count_accounts_for_every_event() {
     let dir = tempfile::tempdir().unwrap();

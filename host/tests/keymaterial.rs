@@ -561,6 +561,38 @@ fn a_bad_ca_file_is_refused_when_the_fetcher_is_built() {
 }
 
 #[test]
+fn a_ca_file_that_is_a_fifo_or_device_is_refused_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("ca.pem");
+    assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    // On a thread with a deadline: a blocking open would wait for a writer.
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(Fetcher::new(policy(&fifo)).map(|_| ()));
+    });
+    let err = rx.recv_timeout(Duration::from_secs(10)).expect("Fetcher::new blocked on a FIFO caFile").unwrap_err();
+    assert_eq!(err.code(), "keymaterial.ca_file");
+    assert!(err.to_string().ends_with("is a FIFO, not a regular file"), "{err}");
+    let err = Fetcher::new(policy(std::path::Path::new("/dev/null"))).unwrap_err();
+    assert!(err.to_string().ends_with("is a character device, not a regular file"), "{err}");
+}
+
+#[test]
+fn read_file_refuses_fifos_devices_and_directories() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("jwks.json");
+    assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    // Opened read-write, so the open itself does not wait; the check refuses it.
+    let handle = std::fs::OpenOptions::new().read(true).write(true).open(&fifo).unwrap();
+    let err = ward::keymaterial::read_file(handle, 64).unwrap_err();
+    assert_eq!((err.code(), err.to_string()), ("keymaterial.read", "cannot read key material: is a FIFO, not a regular file".to_owned()));
+    let err = ward::keymaterial::read_file(std::fs::File::open("/dev/null").unwrap(), 64).unwrap_err();
+    assert!(err.to_string().ends_with("is a character device, not a regular file"), "{err}");
+    let err = ward::keymaterial::read_file(std::fs::File::open(dir.path()).unwrap(), 64).unwrap_err();
+    assert!(err.to_string().ends_with("is a directory, not a regular file"), "{err}");
+}
+
+#[test]
 fn errors_never_show_the_query_path_or_userinfo() {
     let fx = Fixture::new(Reply::Status(401));
     let fetcher = fx.fetcher();

@@ -14,8 +14,27 @@ pub enum AuditError {
     Locked {
         /// The log path.
         path: String,
-        /// The lock file.
+        /// The lock that is held: the lock file, or the log itself (another
+        /// name for the same file, e.g. a hard link).
         lock: String,
+    },
+    /// The log (or its lock) is not a regular file: a FIFO, device, socket or
+    /// directory would block or swallow the records.
+    #[error("audit log {path} is {kind}, not a regular file")]
+    NotRegular {
+        /// The file concerned.
+        path: String,
+        /// What it is, e.g. `a FIFO`.
+        kind: &'static str,
+    },
+    /// The existing log may be written by group or others, who could cut or
+    /// rewrite it; ward creates it 0600.
+    #[error("audit log {path} is writable by group or others (mode {mode:o}); run: chmod 600 {path}")]
+    TooOpen {
+        /// The log path.
+        path: String,
+        /// Its permission bits.
+        mode: u32,
     },
     /// A file operation failed.
     #[error("audit log {path}: {op} failed: {reason}")]
@@ -67,6 +86,8 @@ impl AuditError {
     pub fn code(&self) -> &'static str {
         match self {
             Self::Locked { .. } => "audit.locked",
+            Self::NotRegular { .. } => "audit.not_regular",
+            Self::TooOpen { .. } => "audit.too_open",
             Self::Io { .. } => "audit.io",
             Self::CorruptTail { .. } => "audit.corrupt_tail",
             Self::KeyMismatch { .. } => "audit.key_mismatch",

@@ -1,20 +1,33 @@
-//! The file side of the log: the advisory lock, start-up recovery of a torn
+//! The file side of the log: the advisory locks, start-up recovery of a torn
 //! tail, appending records to the chain, `fdatasync`, and size-based rotation.
 //!
 //! Files: the live log at `PATH`, rotated files at `PATH.000001`,
-//! `PATH.000002`, ... (older = lower), and the lock at `PATH.lock`. The chain
-//! runs on across rotations: the first record of a new file links to the last
-//! record of the previous one.
+//! `PATH.000002`, ... (older = lower), and the lock file at `R.lock`, where
+//! `R` is `PATH` with every symlink resolved. Two locks keep a second writer
+//! off one file whatever name it uses: the lock file (every name that
+//! resolves to the same path, through symlinked files or directories, takes
+//! the same one, and it never moves, so it also covers the moment a rotation
+//! creates the new live file), and an `flock` on the live file itself (a hard
+//! link is another name for the same inode, which the lock file cannot see).
+//! The live file is created 0600 whatever the umask; a rotation creates the
+//! next one with the mode of the one it replaces, so a `chmod 640` for a log
+//! reader is kept. An existing log that group or others may write is refused.
 
 use std::fs::{File, OpenOptions};
-use std::io::{Read, Seek, SeekFrom, Write};
+use std::io::{ErrorKind, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+
+use cap_std::ambient_authority;
 
 use super::AuditError;
 use super::canonical::{self, Encoder, Parsed};
 use super::chain::{self, Chain, GENESIS, Mac};
 use super::event::Event;
 use super::key::AuditKey;
+use crate::operator_file::{self, FileRefusal, RegularFile, open_to_others};
+
+/// The mode of a log file ward creates (and of its lock file).
+pub(crate) const NEW_FILE_MODE: u32 = 0o600;
 
 /// How much of a file's end is read at start-up to find the last records.
 /// Records are a few hundred bytes; a longer last line is refused.
@@ -35,6 +48,8 @@ pub(crate) struct Sink {
     pending: Vec<u8>,
     unsynced: bool,
     poisoned: bool,
+    /// Permission bits of the live file, given to the next one at rotation.
+    mode: u32,
     _lock: File,
 }
 
@@ -52,10 +67,98 @@ pub fn rotated_path(path: &Path, index: u64) -> PathBuf {
     PathBuf::from(name)
 }
 
+/// `R.lock`, where `R` is the (existing) log's path with every symlink
+/// resolved, so every name for the log that goes through symlinks shares it.
 fn lock_path(path: &Path) -> PathBuf {
-    let mut name = path.as_os_str().to_owned();
+    // Unresolvable (the log was removed in between): the path as given.
+    let resolved = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    let mut name = resolved.into_os_string();
     name.push(".lock");
     PathBuf::from(name)
+}
+
+/// Maps a refused open onto the audit room's errors.
+fn refused(op: &'static str, path: &Path, refusal: FileRefusal) -> AuditError {
+    match refusal {
+        FileRefusal::NotRegular(kind) => AuditError::NotRegular { path: path.display().to_string(), kind },
+        FileRefusal::Unreadable(kind) => AuditError::Io { op, path: path.display().to_string(), reason: kind.to_string() },
+        other => AuditError::Io { op, path: path.display().to_string(), reason: other.to_string() },
+    }
+}
+
+/// Opens a log or lock file by name without blocking (a FIFO would wait for
+/// a reader), creating it with exactly `mode` when absent (set again on the
+/// handle after the create, since the umask may have taken bits away).
+/// Regular files only.
+fn open_or_create(path: &Path, options: &OpenOptions, mode: u32, op: &'static str) -> Result<RegularFile, AuditError> {
+    let open = |options: &mut OpenOptions| operator_file::open_ambient_with(path, with_mode(options, mode), ambient_authority());
+    match open(options.clone().create_new(true)) {
+        Ok(created) => {
+            let (file, _) = created.into_parts();
+            set_mode(&file, mode).map_err(|e| AuditError::io(op, path, &e))?;
+            RegularFile::check(file).map_err(|r| refused(op, path, r))
+        }
+        // It exists (or is a dangling symlink, which `create` follows).
+        Err(FileRefusal::Unreadable(ErrorKind::AlreadyExists)) => open(options.clone().create(true)).map_err(|r| refused(op, path, r)),
+        Err(refusal) => Err(refused(op, path, refusal)),
+    }
+}
+
+/// Opens (or creates) the live log, not yet locked: refused if it is not a
+/// regular file or if group or others may write it. Returns the file and
+/// its permission bits. Creating an empty file is harmless to a writer that
+/// holds the locks; nothing is read or cut before they are taken.
+fn open_live(path: &Path, new_mode: u32) -> Result<(File, u32), AuditError> {
+    let mut options = OpenOptions::new();
+    options.read(true).append(true);
+    let (file, meta) = open_or_create(path, &options, new_mode, "open")?.into_parts();
+    if let Some(mode) = open_to_others(&meta, 0o022) {
+        return Err(AuditError::TooOpen { path: path.display().to_string(), mode });
+    }
+    Ok((file, mode_bits(&meta)))
+}
+
+#[cfg(unix)]
+fn with_mode(options: &mut OpenOptions, mode: u32) -> &mut OpenOptions {
+    std::os::unix::fs::OpenOptionsExt::mode(options, mode)
+}
+
+#[cfg(unix)]
+fn set_mode(file: &File, mode: u32) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    file.set_permissions(std::fs::Permissions::from_mode(mode))
+}
+
+#[cfg(unix)]
+fn mode_bits(meta: &std::fs::Metadata) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    meta.permissions().mode() & 0o777
+}
+
+#[cfg(not(unix))]
+fn with_mode(options: &mut OpenOptions, _mode: u32) -> &mut OpenOptions {
+    options
+}
+
+#[cfg(not(unix))]
+fn set_mode(_file: &File, _mode: u32) -> std::io::Result<()> {
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn mode_bits(_meta: &std::fs::Metadata) -> u32 {
+    NEW_FILE_MODE
+}
+
+fn try_lock(file: &File, path: &Path, lock: &Path) -> Result<(), AuditError> {
+    match file.try_lock() {
+        Ok(()) => Ok(()),
+        Err(std::fs::TryLockError::WouldBlock) => Err(AuditError::Locked {
+            path: path.display().to_string(),
+            lock: lock.display().to_string(),
+        }),
+        Err(std::fs::TryLockError::Error(e)) => Err(AuditError::io("lock", lock, &e)),
+    }
 }
 
 /// The highest `N` of existing `PATH.N` files (0 when none).
@@ -152,34 +255,18 @@ impl Sink {
         key: &AuditKey,
         max_file_bytes: u64,
     ) -> Result<Opened, AuditError> {
+        // The live file first, so a log that is a device or FIFO is refused
+        // before a lock file is made beside what it resolves to.
+        let (mut file, mode) = open_live(path, NEW_FILE_MODE)?;
         let lock_file = lock_path(path);
-        let lock = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&lock_file)
-            .map_err(|e| AuditError::io("lock", &lock_file, &e))?;
-        match lock.try_lock() {
-            Ok(()) => {}
-            Err(std::fs::TryLockError::WouldBlock) => {
-                return Err(AuditError::Locked {
-                    path: path.display().to_string(),
-                    lock: lock_file.display().to_string(),
-                });
-            }
-            Err(std::fs::TryLockError::Error(e)) => {
-                return Err(AuditError::io("lock", &lock_file, &e));
-            }
-        }
+        let mut lock_options = OpenOptions::new();
+        lock_options.write(true).truncate(false);
+        let (lock, _) = open_or_create(&lock_file, &lock_options, NEW_FILE_MODE, "lock")?.into_parts();
+        try_lock(&lock, path, &lock_file)?;
+        try_lock(&file, path, path)?;
 
         let chain = Chain::new(key);
         let rotated = highest_rotated(path)?;
-        let mut file = OpenOptions::new()
-            .create(true)
-            .read(true)
-            .append(true)
-            .open(path)
-            .map_err(|e| AuditError::io("open", path, &e))?;
         let mut len = file
             .metadata()
             .map_err(|e| AuditError::io("open", path, &e))?
@@ -201,12 +288,10 @@ impl Sink {
         } else if rotated > 0 {
             // The live file is empty: continue from the last rotated file.
             let old = rotated_path(path, rotated);
-            let mut old_file = File::open(&old).map_err(|e| AuditError::io("open", &old, &e))?;
-            let old_len = old_file
-                .metadata()
-                .map_err(|e| AuditError::io("open", &old, &e))?
-                .len();
-            let old_tail = read_tail(&mut old_file, &old, old_len)?;
+            let (mut old_file, old_meta) = operator_file::open_ambient(&old, ambient_authority())
+                .map_err(|r| refused("open", &old, r))?
+                .into_parts();
+            let old_tail = read_tail(&mut old_file, &old, old_meta.len())?;
             if old_tail.torn > 0 {
                 return Err(AuditError::CorruptTail {
                     path: old.display().to_string(),
@@ -231,6 +316,7 @@ impl Sink {
             pending: Vec::with_capacity(64 * 1024),
             unsynced: false,
             poisoned: false,
+            mode,
             _lock: lock,
         };
         Ok(Opened {
@@ -316,12 +402,10 @@ impl Sink {
         }
         std::fs::rename(&self.path, &target)
             .map_err(|e| AuditError::io("rotate", &self.path, &e))?;
-        let file = OpenOptions::new()
-            .create(true)
-            .read(true)
-            .append(true)
-            .open(&self.path)
-            .map_err(|e| AuditError::io("rotate", &self.path, &e))?;
+        // Locked before anything is written; the old file's lock goes when
+        // its handle is dropped below.
+        let (file, _) = open_live(&self.path, self.mode)?;
+        try_lock(&file, &self.path, &self.path)?;
         sync_dir(&self.path)?;
         self.file = file;
         self.rotated = next;

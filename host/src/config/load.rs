@@ -8,14 +8,14 @@ use std::time::Duration;
 use serde::Deserialize;
 use zeroize::Zeroizing;
 
-use crate::capped_read::{CappedReadError, read_capped};
 use crate::audit::{AuditKey, AuditOptions, OverflowPolicy};
 use crate::identity::{ClaimsPolicy, IdentityKey};
 use crate::keymaterial::{Cidr, FetchPolicy, UrlSource};
 use crate::lifecycle::{BreakerSettings, ConformanceCase, Expect, Route};
 use crate::sandbox::{Limits, PluginOptions};
 
-use super::dir::{ConfinedDirs, DirError};
+use super::dir::{ConfinedDirs, read_config_file};
+use crate::operator_file::FileRefusal;
 use super::raw::{
     RawAudit, RawFetch, RawBreaker, RawCase, RawConfig, RawExpect, RawLimits, RawOverflow, RawPlugin,
     RawServer,
@@ -24,7 +24,7 @@ use super::json;
 use super::shape;
 use super::trust::trust_policy_from_section;
 use super::{
-    AuditConfig, ConfigError, MAX_CONFIG_BYTES, PluginConfig, PluginFiles, ServerConfig, WardConfig,
+    AuditConfig, ConfigError, PluginConfig, PluginFiles, ServerConfig, WardConfig,
 };
 
 const MAX_ENVELOPE_BYTES: u64 = 1 << 20;
@@ -41,7 +41,7 @@ const MAX_TIMEOUT_MS: u64 = 60_000;
 /// Reads and validates `path` and every file it names.
 pub fn load(path: &Path) -> Result<WardConfig, ConfigError> {
     let shown = path.display().to_string();
-    let bytes = read_config(path, &shown)?;
+    let bytes = read_config_file(path)?;
     let raw: RawConfig = parse(&bytes, &shown, "", &shape::CONFIG)?;
     let base = match path.parent() {
         Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
@@ -52,16 +52,6 @@ pub fn load(path: &Path) -> Result<WardConfig, ConfigError> {
         dirs: None,
     }
     .run(raw, path, &base)
-}
-
-fn read_config(path: &Path, shown: &str) -> Result<Vec<u8>, ConfigError> {
-    let unreadable = |reason: String| ConfigError::Unreadable { path: shown.to_owned(), reason };
-    let file = std::fs::File::open(path).map_err(|e| unreadable(e.kind().to_string()))?;
-    read_capped(file, MAX_CONFIG_BYTES).map_err(|err| match err {
-        CappedReadError::Io(kind) => unreadable(kind.to_string()),
-        // The read stops one byte past the cap.
-        CappedReadError::TooLarge => ConfigError::TooLarge { path: shown.to_owned(), len: MAX_CONFIG_BYTES + 1 },
-    })
 }
 
 /// Deserializes with the JSON path of the first problem; `prefix` places a
@@ -192,7 +182,7 @@ impl Loader<'_> {
             .map_err(|e| self.file_problem(at, path, &e))
     }
 
-    fn file_problem(&self, at: &str, path: &Path, err: &DirError) -> ConfigError {
+    fn file_problem(&self, at: &str, path: &Path, err: &FileRefusal) -> ConfigError {
         self.invalid(at, format!("{} {err}", path.display()))
     }
 

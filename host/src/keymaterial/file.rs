@@ -5,20 +5,20 @@ use std::io::Read;
 
 use super::error::KeyMaterialError;
 use crate::capped_read::CappedReadError;
+use crate::operator_file::{FileRefusal, RegularFile};
 
 /// Reads an opened key-material file, refusing anything but a regular file
 /// (a FIFO or device would block or never end) and anything over
 /// `max_bytes`. The size is checked before reading and again while reading,
-/// since the file can grow in between.
+/// since the file can grow in between. The check is the one every
+/// operator-named file gets ([`crate::operator_file`], which also opens
+/// without blocking: open the file that way, or a FIFO waits at the open).
 pub fn read_file(file: std::fs::File, max_bytes: u64) -> Result<Vec<u8>, KeyMaterialError> {
-    let meta = file.metadata().map_err(|err| KeyMaterialError::Read { reason: err.kind().to_string() })?;
-    if !meta.is_file() {
-        return Err(KeyMaterialError::Read { reason: "not a regular file".to_owned() });
-    }
-    if meta.len() > max_bytes {
-        return Err(KeyMaterialError::TooLarge { max_bytes });
-    }
-    read_capped(file, max_bytes)
+    RegularFile::check(file).and_then(|file| file.read(max_bytes)).map_err(|refusal| match refusal {
+        FileRefusal::TooLarge(_) => KeyMaterialError::TooLarge { max_bytes },
+        FileRefusal::Unreadable(kind) => KeyMaterialError::Read { reason: kind.to_string() },
+        other => KeyMaterialError::Read { reason: other.to_string() },
+    })
 }
 
 /// Reads at most `max_bytes` from `reader`; one byte more is
