@@ -19,6 +19,7 @@ use crate::server::{Gate, GateDecision};
 use super::assemble::{KeyFetching, assemble};
 use super::breaker::{Admission, Transition};
 use super::error::LifecycleError;
+use super::refresher::Refresher;
 use super::route::Slice;
 use super::set::{Active, Entry, PluginSet, Slot};
 
@@ -36,9 +37,8 @@ pub struct Gateway {
     reloads_applied: AtomicU64,
     reloads_refused: AtomicU64,
     audit_dropped: AtomicU64,
-    /// Runs the key-material refresh tasks: one small thread, apart from
-    /// any server runtime, so embedding ward needs no runtime of its own.
-    refresher: tokio::runtime::Runtime,
+    /// Runs the key-material refresh tasks.
+    refresher: Refresher,
 }
 
 /// One plugin's state, for `ward check` and `/metrics`.
@@ -74,12 +74,7 @@ impl Gateway {
         };
         let identity_key = config.identity_key.clone();
         let runtime = Runtime::new(runtime_config, identity_key)?;
-        let refresher = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .thread_name("ward-keys")
-            .enable_all()
-            .build()
-            .map_err(|err| LifecycleError::Runtime(crate::sandbox::RuntimeError::Ticker(err)))?;
+        let refresher = Refresher::new().map_err(|err| LifecycleError::Runtime(crate::sandbox::RuntimeError::Ticker(err)))?;
         let keys = KeyFetching { refresher: Some(refresher.handle()) };
         let next = assemble(&runtime, &config, &PluginSet::empty(), Some(&audit), now_ms(), &keys)?;
         for event in next.events {

@@ -11,6 +11,7 @@ mod breaker;
 mod conformance;
 mod error;
 mod gateway;
+mod refresher;
 mod route;
 mod set;
 

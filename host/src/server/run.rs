@@ -26,16 +26,21 @@ pub fn run(gate: Arc<dyn Gate>, options: ServerOptions) -> Result<(), ServerErro
         .max_blocking_threads(options.max_in_flight_decisions.saturating_add(BLOCKING_HEADROOM))
         .build()
         .map_err(ServerError::Runtime)?;
+    // The caller's reference outlives the runtime, so the gate is never
+    // dropped on one of its threads (whatever the gate owns may block when
+    // dropped, and tokio forbids blocking there).
+    let serving = Arc::clone(&gate);
     let result = runtime.block_on(async move {
         let signals = Signals::install()?;
         let listener = TcpListener::bind(options.listen)
             .await
             .map_err(|source| ServerError::Bind { addr: options.listen, source })?;
-        let (reloads, stop) = signals.start(gate.clone());
-        let result = serve(listener, gate, options, stop).await;
+        let (reloads, stop) = signals.start(serving.clone());
+        let result = serve(listener, serving, options, stop).await;
         reloads.abort();
         result
     });
     runtime.shutdown_timeout(EXIT_WAIT);
+    drop(gate);
     result
 }
