@@ -5,6 +5,10 @@
 // assertion. `expect` only on test setup (a temp dir), where stopping is right.
 #![allow(clippy::indexing_slicing, clippy::expect_used)]
 
+#[path = "../../tests/all/wat_guests.rs"]
+#[allow(dead_code)]
+mod wat_guests;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
@@ -231,7 +235,11 @@ fn every_command_has_help() {
 /// trust anchor, an identity key, an audit key, and a `ward.json` serving
 /// `plugins` on loopback.
 fn serve_setup(plugins: Value, edit: impl FnOnce(&mut Value)) -> Setup {
-    let s = setup();
+    serve_setup_in(setup(), plugins, edit)
+}
+
+/// [`serve_setup`] in a directory made by [`setup`].
+fn serve_setup_in(s: Setup, plugins: Value, edit: impl FnOnce(&mut Value)) -> Setup {
     for key in ["id.key", "audit.key"] {
         let run = ward(&s.dir, &["keygen", "--identity-key", key]);
         assert_eq!(run.code, 0, "{}", run.stderr);
@@ -395,4 +403,90 @@ fn serve_on_a_taken_port_exits_2_naming_the_bind_error() {
     let run = ward(&s.dir, &["serve", "--config", "ward.json", "--listen", &addr.to_string()]);
     assert_eq!(run.code, 2, "{}", run.stderr);
     assert!(run.stderr.lines().any(|l| l.starts_with(&format!("ward: cannot listen on {addr}"))), "{}", run.stderr);
+}
+
+/// Writes a WAT plugin that allows everyone as `<id>.wasm`, signed by the
+/// setup's signer, and returns its `plugins[]` entry.
+fn serve_plugin(dir: &Path, id: &str) -> Value {
+    std::fs::write(dir.join(format!("{id}.wasm")), wat_guests::component(&wat_guests::allow_fixed())).unwrap_or_default();
+    let envelope = format!("{id}.signed.json");
+    let component = format!("{id}.wasm");
+    let sign = ward(dir, &["sign", &component, "--key", "keys/acme.key", "--signer-key-id", "acme", "--plugin-id", id, "--plugin-version", "1.0.0", "--out", &envelope]);
+    assert_eq!(sign.code, 0, "{}", sign.stderr);
+    serde_json::json!({ "id": id, "envelope": envelope, "component": component, "route": { "header": "Authorization", "scheme": "Bearer" } })
+}
+
+/// Accepts one connection on `listener` while `served` runs; fails if it ends first.
+fn accept_while_running(listener: &std::net::TcpListener, served: &mut Served) -> std::net::TcpStream {
+    listener.set_nonblocking(true).expect("non-blocking listener");
+    let deadline = Instant::now() + SERVE_PATIENCE;
+    loop {
+        if let Ok((stream, _)) = listener.accept() {
+            stream.set_nonblocking(false).expect("blocking stream");
+            return stream;
+        }
+        if let Ok(Some(status)) = served.child.try_wait() {
+            panic!("ward serve ended ({status}):\n{}", served.stderr());
+        }
+        assert!(Instant::now() < deadline, "ward never fetched its key material:\n{}", served.stderr());
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Finding 8 of issue 15: the handlers were installed after every plugin had
+/// compiled, so a SIGHUP during start-up ended ward (exit 129). The plugin's
+/// key material is fetched at load from a listener this test holds: while the
+/// test has not answered, ward is provably still starting.
+#[test]
+fn serve_keeps_a_sighup_sent_during_start_up_and_reloads_once_ready() {
+    let keys = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
+    let url = format!("http://{}/jwks", keys.local_addr().expect("its address"));
+    let s = setup();
+    let mut plugin = serve_plugin(&s.dir, "slow-start");
+    plugin["keyMaterial"] = serde_json::json!([{ "name": "jwks", "url": url }]);
+    let s = serve_setup_in(s, serde_json::json!([plugin]), |c| {
+        c["keyMaterialFetch"] = serde_json::json!({ "allowHttpHosts": ["127.0.0.1"], "allowCidrs": ["127.0.0.0/8"] });
+    });
+    let mut served = Served::start(&s.dir);
+    let mut fetch = accept_while_running(&keys, &mut served);
+    served.signal("HUP");
+    served.signal("HUP");
+    {
+        use std::io::{Read as _, Write as _};
+        let mut request = [0u8; 4096];
+        let _ = fetch.read(&mut request);
+        let body = "{\"keys\":[]}";
+        let answer = format!("HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}", body.len());
+        fetch.write_all(answer.as_bytes()).expect("answer the fetch");
+    }
+    drop(fetch);
+    served.wait_ready();
+    // The two SIGHUPs sent while loading make one reload, after the start.
+    served.wait_log("reload done");
+    let audit = std::fs::read_to_string(s.dir.join("audit.log")).unwrap_or_default();
+    assert_eq!(audit.matches("\"config.reload.applied\"").count(), 1, "{audit}");
+    served.signal("TERM");
+    let (status, stderr) = served.finish();
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    assert_eq!(stderr.matches("reload done").count(), 1, "{stderr}");
+}
+
+/// A SIGTERM while plugins load stops ward at once, with exit 0, without serving.
+#[test]
+fn serve_stops_at_once_on_sigterm_during_start_up() {
+    let keys = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
+    let url = format!("http://{}/jwks", keys.local_addr().expect("its address"));
+    let s = setup();
+    let mut plugin = serve_plugin(&s.dir, "slow-start");
+    plugin["keyMaterial"] = serde_json::json!([{ "name": "jwks", "url": url }]);
+    let s = serve_setup_in(s, serde_json::json!([plugin]), |c| {
+        c["keyMaterialFetch"] = serde_json::json!({ "allowHttpHosts": ["127.0.0.1"], "allowCidrs": ["127.0.0.0/8"] });
+    });
+    let mut served = Served::start(&s.dir);
+    let _fetch = accept_while_running(&keys, &mut served);
+    served.signal("TERM");
+    let (status, stderr) = served.finish();
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("stopped before the gate was ready"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
 }
