@@ -14,6 +14,7 @@ mod gateway;
 mod refresher;
 mod route;
 mod set;
+mod unrecorded;
 
 pub use breaker::{Admission, Breaker, BreakerSettings, Transition};
 pub use conformance::{ConformanceCase, ConformanceFailure, Expect};
