@@ -138,6 +138,79 @@ fn breaker_opens_on_faults_refuses_without_running_the_guest_then_probes() {
     assert!(gateway.authenticate(&bearer("ok:alice"), 0).decision.is_allow());
 }
 
+/// What `run` logs on this thread, at every level.
+fn logged(run: impl FnOnce()) -> String {
+    #[derive(Clone, Default)]
+    struct Sink(Arc<std::sync::Mutex<Vec<u8>>>);
+    impl std::io::Write for Sink {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let sink = Sink::default();
+    let writer = sink.clone();
+    let subscriber = tracing_subscriber::fmt().with_ansi(false).with_max_level(tracing::Level::TRACE).with_writer(move || writer.clone()).finish();
+    tracing::subscriber::with_default(subscriber, run);
+    let bytes = sink.0.lock().unwrap().clone();
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+fn gate_metrics(gateway: &Gateway) -> String {
+    let mut out = String::new();
+    ward::server::Gate::write_metrics(gateway, &mut out);
+    out
+}
+
+/// Issue 15, finding 6: with the audit log failing, the breaker opened with no
+/// record, no log line and no metric. Now opening happens anyway (the plugin
+/// denies: fail closed) and says so in the log and `/metrics`; a half-open
+/// that cannot be recorded does not happen, so no probe runs unrecorded.
+#[test]
+fn a_breaker_the_audit_log_cannot_record_denies_and_says_so() {
+    let site = hostile_site();
+    let mut plugin = Site::plugin("hostile", bearer_route());
+    plugin["breaker"] = json!({ "failures": 2, "windowMs": 60000, "cooldownMs": 1000 });
+    // Every write rotates the log; once the next rotation's target exists,
+    // the log fails for good.
+    let gateway = start(&site, vec![plugin], |c| c["audit"]["maxFileBytes"] = json!(1));
+    std::fs::create_dir(site.path(&format!("{}.000002", crate::site::AUDIT_FILE))).unwrap();
+    assert_eq!(deny_code(&gateway.authenticate(&bearer("deny:expired"), 0).decision), "plugin:expired");
+    assert!(gateway.flush_audit().is_err(), "the audit log should have failed");
+
+    let opening = logged(|| {
+        assert_eq!(deny_code(&gateway.authenticate(&bearer("unreachable"), 0).decision), "trap");
+        assert_eq!(deny_code(&gateway.authenticate(&bearer("unreachable"), 0).decision), "trap");
+        // `ok:` would allow if the guest ran.
+        assert_eq!(deny_code(&gateway.authenticate(&bearer("ok:alice"), 0).decision), "plugin-unavailable");
+    });
+    assert!(opening.contains("ERROR") && opening.contains("could not be audited") && opening.contains("event=\"plugin.breaker.opened\"") && opening.contains("fail closed"), "{opening}");
+    let metrics = gate_metrics(&gateway);
+    assert!(metrics.contains("ward_audit_unrecorded_total{plugin=\"hostile\",event=\"plugin.breaker.opened\"} 1\n"), "{metrics}");
+    assert!(metrics.contains("ward_breaker_open{plugin=\"hostile\"} 1\n"), "{metrics}");
+
+    // After the cool-down the half-open cannot be recorded: the breaker stays
+    // open for another cool-down, so the next call is no unrecorded probe.
+    std::thread::sleep(Duration::from_millis(1100));
+    let half_open = logged(|| {
+        assert_eq!(deny_code(&gateway.authenticate(&bearer("ok:alice"), 0).decision), "plugin-unavailable");
+        assert_eq!(deny_code(&gateway.authenticate(&bearer("ok:alice"), 0).decision), "plugin-unavailable");
+    });
+    assert!(half_open.contains("event=\"plugin.breaker.half_open\"") && half_open.contains("stays open"), "{half_open}");
+    assert!(gate_metrics(&gateway).contains("ward_audit_unrecorded_total{plugin=\"hostile\",event=\"plugin.breaker.half_open\"} 1\n"));
+    let mut written = String::new();
+    for entry in std::fs::read_dir(site.path(".")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_file() && path.file_name().is_some_and(|n| n.to_string_lossy().starts_with(crate::site::AUDIT_FILE)) {
+            written.push_str(&std::fs::read_to_string(path).unwrap_or_default());
+        }
+    }
+    assert!(written.contains("plugin.load.accepted") && !written.contains("plugin.breaker"), "{written}");
+}
+
 #[test]
 fn reload_swaps_the_whole_set_while_calls_run() {
     let site = Site::new();

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use ward::config::ServerConfig;
 use ward::lifecycle::Gateway;
-use ward::server::ServerOptions;
+use ward::server::{Gate, LoadError, ServerOptions};
 
 use super::CliError;
 
@@ -32,13 +32,20 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     ward::server::init_logging(config.server.json_logs);
     let options = server_options(&config.server, args.listen);
     options.validate().map_err(|e| CliError::new(e.to_string()))?;
-    // Before Gateway::start, which starts the first threads.
+    // Before anything starts a thread (the signal handlers' runtime, the
+    // gateway): Landlock here confines the calling thread and its children.
     ward::lockdown::apply(&ward::lockdown::Plan::for_serve(&config, options.listen), args.lockdown).map_err(|e| CliError::new(e.to_string()))?;
-    let gateway = Gateway::start(config).map_err(|e| CliError::new(e.to_string()))?;
-    for status in gateway.plugins() {
-        tracing::info!(plugin = %status.id, state = status.state, version = status.version.as_deref().unwrap_or("-"), "plugin");
-    }
-    ward::server::run(Arc::new(gateway), options).map_err(|e| CliError::new(e.to_string()))?;
+    // The gateway is built inside `run_loading`, after the signal handlers
+    // are in place: loading may take long, and a SIGHUP meanwhile must not
+    // end the process.
+    let load = move || -> Result<Arc<dyn Gate>, LoadError> {
+        let gateway = Gateway::start(config)?;
+        for status in gateway.plugins() {
+            tracing::info!(plugin = %status.id, state = status.state, version = status.version.as_deref().unwrap_or("-"), "plugin");
+        }
+        Ok(Arc::new(gateway))
+    };
+    ward::server::run_loading(Box::new(load), options).map_err(|e| CliError::new(e.to_string()))?;
     Ok(ExitCode::SUCCESS)
 }
 

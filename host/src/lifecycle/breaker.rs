@@ -55,6 +55,17 @@ pub struct Transition {
     pub cause: &'static str,
 }
 
+impl Transition {
+    /// Whether it lets calls reach the plugin again (half-open, closed).
+    ///
+    /// The rule for a transition whose record cannot be written: one that
+    /// lets calls through does not happen ([`Breaker::reopen`]); opening stops
+    /// calls, which is the safe side, so it happens anyway (fail closed).
+    pub fn admits_calls(&self) -> bool {
+        self.to != BreakerState::Opened
+    }
+}
+
 #[derive(Debug)]
 enum State {
     Closed { faults: VecDeque<Instant> },
@@ -140,11 +151,15 @@ impl Breaker {
         }
     }
 
-    /// Puts a probe slot back when its transition could not be recorded, so
-    /// the breaker stays half-open instead of closing unaudited.
-    pub fn abandon_probe(&self) {
+    /// Undoes a transition that [admits calls](Transition::admits_calls) but
+    /// could not be recorded: open again for a whole cool-down. Calls keep
+    /// being refused, and the next half-open (with its record) is tried one
+    /// cool-down later, not at request rate.
+    pub fn reopen(&self, now: Instant) {
         let mut state = self.lock();
-        *state = State::HalfOpen { probing: false };
+        *state = State::Open {
+            until: now + self.settings.cooldown,
+        };
         self.tripped.store(true, Ordering::Release);
     }
 
@@ -253,5 +268,30 @@ mod tests {
         assert_eq!(closed.map(|t| t.to), Some(BreakerState::Closed));
         assert_eq!(b.admit(t0 + 106 * MS), (Admission::Call, None));
         assert!(!b.is_tripped());
+    }
+
+    #[test]
+    fn a_reopened_breaker_waits_a_whole_cooldown_and_only_opening_needs_no_record() {
+        let b = breaker();
+        let t0 = Instant::now();
+        for _ in 0..3 {
+            let _ = b.record(Admission::Call, true, t0);
+        }
+        // The half-open could not be recorded: back to open, no probe runs.
+        let (probe, half) = b.admit(t0 + 51 * MS);
+        assert_eq!(probe, Admission::Probe);
+        assert!(half.is_some_and(|t| t.admits_calls()));
+        b.reopen(t0 + 51 * MS);
+        assert_eq!(b.admit(t0 + 100 * MS), (Admission::Refuse, None));
+        let (probe, half) = b.admit(t0 + 102 * MS);
+        assert_eq!((probe, half.map(|t| t.to)), (Admission::Probe, Some(BreakerState::HalfOpen)));
+        // A close that could not be recorded: the same.
+        let closed = b.record(Admission::Probe, false, t0 + 103 * MS);
+        assert!(closed.is_some_and(|t| t.admits_calls()));
+        b.reopen(t0 + 103 * MS);
+        assert!(b.is_tripped());
+        assert_eq!(b.admit(t0 + 104 * MS).0, Admission::Refuse);
+        let opened = Transition { to: BreakerState::Opened, cause: "faults" };
+        assert!(!opened.admits_calls());
     }
 }

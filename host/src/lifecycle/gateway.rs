@@ -11,7 +11,7 @@ use arc_swap::ArcSwap;
 use http::HeaderMap;
 use sha2::{Digest, Sha256};
 
-use crate::audit::{AuditLog, Code, Enqueued, Event, IdentityId, TrapKind};
+use crate::audit::{AuditError, AuditLog, Code, Enqueued, Event, IdentityId, TrapKind};
 use crate::config::WardConfig;
 use crate::sandbox::{Credential, Decision, DenyReason, Runtime, RuntimeConfig};
 use crate::server::{Gate, GateDecision};
@@ -19,8 +19,10 @@ use crate::server::{Gate, GateDecision};
 use super::assemble::{KeyFetching, assemble};
 use super::breaker::{Admission, Transition};
 use super::error::LifecycleError;
+use super::refresher::Refresher;
 use super::route::Slice;
 use super::set::{Active, Entry, PluginSet, Slot};
+use super::unrecorded::Unrecorded;
 
 /// Serves decisions from the current plugin set and swaps sets atomically.
 /// `Send + Sync`; share it behind an `Arc`.
@@ -36,9 +38,9 @@ pub struct Gateway {
     reloads_applied: AtomicU64,
     reloads_refused: AtomicU64,
     audit_dropped: AtomicU64,
-    /// Runs the key-material refresh tasks: one small thread, apart from
-    /// any server runtime, so embedding ward needs no runtime of its own.
-    refresher: tokio::runtime::Runtime,
+    unrecorded: Unrecorded,
+    /// Runs the key-material refresh tasks.
+    refresher: Refresher,
 }
 
 /// One plugin's state, for `ward check` and `/metrics`.
@@ -74,12 +76,7 @@ impl Gateway {
         };
         let identity_key = config.identity_key.clone();
         let runtime = Runtime::new(runtime_config, identity_key)?;
-        let refresher = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .thread_name("ward-keys")
-            .enable_all()
-            .build()
-            .map_err(|err| LifecycleError::Runtime(crate::sandbox::RuntimeError::Ticker(err)))?;
+        let refresher = Refresher::new().map_err(|err| LifecycleError::Runtime(crate::sandbox::RuntimeError::Ticker(err)))?;
         let keys = KeyFetching { refresher: Some(refresher.handle()) };
         let next = assemble(&runtime, &config, &PluginSet::empty(), Some(&audit), now_ms(), &keys)?;
         for event in next.events {
@@ -96,6 +93,7 @@ impl Gateway {
             reloads_applied: AtomicU64::new(0),
             reloads_refused: AtomicU64::new(0),
             audit_dropped: AtomicU64::new(0),
+            unrecorded: Unrecorded::default(),
             refresher,
         })
     }
@@ -221,11 +219,12 @@ impl Gateway {
         now_ms: u64,
         started: Instant,
     ) -> Decision {
-        let (admission, opened) = active.breaker.admit(started);
-        if let Some(transition) = opened
-            && self.transition(entry, transition).is_err()
+        let (admission, half_open) = active.breaker.admit(started);
+        if let Some(transition) = half_open
+            && !self.transition(entry, transition)
         {
-            active.breaker.abandon_probe();
+            // No probe runs unrecorded.
+            active.breaker.reopen(Instant::now());
             return Decision::Deny(DenyReason::PluginUnavailable);
         }
         if admission == Admission::Refuse {
@@ -244,26 +243,43 @@ impl Gateway {
             Err(_) => Decision::Deny(DenyReason::KeyMaterialUnavailable),
         };
         let fault = matches!(&decision, Decision::Deny(reason) if reason.is_fault());
-        if let Some(transition) = active.breaker.record(admission, fault, Instant::now()) {
-            // A close that cannot be recorded does not happen.
-            if self.transition(entry, transition).is_err()
-                && transition.to == crate::audit::BreakerState::Closed
-            {
-                active.breaker.abandon_probe();
-            }
+        if let Some(transition) = active.breaker.record(admission, fault, Instant::now())
+            && !self.transition(entry, transition)
+            && transition.admits_calls()
+        {
+            active.breaker.reopen(Instant::now());
         }
         decision
     }
 
-    fn transition(&self, entry: &Entry, transition: Transition) -> Result<(), LifecycleError> {
-        let event = Event::Breaker {
-            state: transition.to,
-            plugin_id: entry.audit_id.clone(),
-            cause: Code::new(transition.cause)?,
+    /// Records a breaker transition before it takes effect. `false` when the
+    /// record could not be written, which is logged and counted; the caller
+    /// then follows [`Transition::admits_calls`]'s rule.
+    fn transition(&self, entry: &Entry, transition: Transition) -> bool {
+        let event = match Code::new(transition.cause) {
+            Ok(cause) => Event::Breaker { state: transition.to, plugin_id: entry.audit_id.clone(), cause },
+            Err(err) => return self.unrecorded_transition(entry, transition, "plugin.breaker", &err),
         };
-        self.audit.lifecycle(event)?;
-        tracing::warn!(plugin = &*entry.id, state = ?transition.to, cause = transition.cause, "circuit breaker");
-        Ok(())
+        let name = event.name();
+        match self.audit.lifecycle(event) {
+            Ok(_) => {
+                tracing::warn!(plugin = &*entry.id, event = name, cause = transition.cause, "circuit breaker");
+                true
+            }
+            Err(err) => self.unrecorded_transition(entry, transition, name, &err),
+        }
+    }
+
+    /// Logs and counts a transition the audit log refused; always `false`.
+    fn unrecorded_transition(&self, entry: &Entry, transition: Transition, event: &'static str, err: &AuditError) -> bool {
+        self.unrecorded.count(&entry.audit_id, event);
+        let outcome = if transition.admits_calls() {
+            "so it does not happen: the breaker stays open"
+        } else {
+            "the breaker opens anyway and the plugin denies (fail closed)"
+        };
+        tracing::error!(plugin = &*entry.id, event, cause = transition.cause, code = err.code(), "circuit breaker transition could not be audited; {outcome}");
+        false
     }
 
     /// Per-request records: never the credential, never claims; the identity
@@ -434,6 +450,7 @@ impl Gate for Gateway {
             "ward_audit_dropped_total {}",
             self.audit_dropped.load(Ordering::Relaxed)
         );
+        self.unrecorded.write(out);
     }
 
     fn shutdown(&self) {

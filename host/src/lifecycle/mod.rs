@@ -11,8 +11,10 @@ mod breaker;
 mod conformance;
 mod error;
 mod gateway;
+mod refresher;
 mod route;
 mod set;
+mod unrecorded;
 
 pub use breaker::{Admission, Breaker, BreakerSettings, Transition};
 pub use conformance::{ConformanceCase, ConformanceFailure, Expect};

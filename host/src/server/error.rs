@@ -31,6 +31,10 @@ pub enum ServerError {
     /// The async runtime could not be built.
     #[error("cannot start the async runtime: {0}")]
     Runtime(#[source] io::Error),
+    /// The gate could not be built ([`crate::server::run_loading`]); the
+    /// message is the loader's own.
+    #[error(transparent)]
+    Load(crate::server::LoadError),
     /// A signal handler could not be installed.
     #[error("cannot install the {signal} handler: {source}")]
     Signal {
@@ -50,6 +54,7 @@ impl ServerError {
             Self::LocalAddr(_) => "server.local_addr",
             Self::Runtime(_) => "server.runtime",
             Self::Signal { .. } => "server.signal",
+            Self::Load(_) => "server.load",
         }
     }
 }

@@ -30,4 +30,4 @@ pub use gate::{Gate, GateDecision};
 pub use listen::serve;
 pub use logging::init_logging;
 pub use options::{MAX_HEADER_BYTES, MIN_HEADER_BYTES, ServerOptions};
-pub use run::run;
+pub use run::{LoadError, LoadGate, run, run_loading};

@@ -9,8 +9,9 @@ use tracing::{error, info, warn};
 
 use super::{Gate, ServerError};
 
-/// Installed handlers. Installing before binding means that once the port
-/// answers, a signal can no longer kill the process by its default action.
+/// Installed handlers. Installing them first thing means that from then on
+/// no signal can end the process by its default action, during start-up
+/// included.
 pub(crate) struct Signals {
     #[cfg(unix)]
     hangup: tokio::signal::unix::Signal,
@@ -18,6 +19,13 @@ pub(crate) struct Signals {
     terminate: tokio::signal::unix::Signal,
     #[cfg(unix)]
     interrupt: tokio::signal::unix::Signal,
+}
+
+/// SIGHUPs, received from installation on; the ones that arrive before
+/// [`Hangups::start`] wait for it.
+pub(crate) struct Hangups {
+    #[cfg(unix)]
+    hangup: tokio::signal::unix::Signal,
 }
 
 impl Signals {
@@ -38,17 +46,10 @@ impl Signals {
         Ok(Self {})
     }
 
-    /// Starts the reload loop and returns it with a future that completes at
-    /// the first SIGTERM or SIGINT.
+    /// The SIGHUPs, and a future that completes at the first SIGTERM or SIGINT.
     #[cfg(unix)]
-    pub(crate) fn start(self, gate: Arc<dyn Gate>) -> (JoinHandle<()>, impl Future<Output = ()>) {
-        let Self { mut hangup, mut terminate, mut interrupt } = self;
-        let reloads = tokio::spawn(async move {
-            // One reload at a time: signals that arrive meanwhile coalesce into one more.
-            while hangup.recv().await.is_some() {
-                reload(gate.clone()).await;
-            }
-        });
+    pub(crate) fn split(self) -> (Hangups, impl Future<Output = ()>) {
+        let Self { hangup, mut terminate, mut interrupt } = self;
         let stop = async move {
             let signal = tokio::select! {
                 _ = terminate.recv() => "SIGTERM",
@@ -56,16 +57,35 @@ impl Signals {
             };
             info!(signal, "shutting down");
         };
-        (reloads, stop)
+        (Hangups { hangup }, stop)
     }
 
     #[cfg(not(unix))]
-    pub(crate) fn start(self, _gate: Arc<dyn Gate>) -> (JoinHandle<()>, impl Future<Output = ()>) {
+    pub(crate) fn split(self) -> (Hangups, impl Future<Output = ()>) {
         let stop = async {
             let _ = tokio::signal::ctrl_c().await;
             info!(signal = "ctrl-c", "shutting down");
         };
-        (tokio::spawn(async {}), stop)
+        (Hangups {}, stop)
+    }
+}
+
+impl Hangups {
+    /// Starts the reload loop: SIGHUP calls `gate.reload()`.
+    #[cfg(unix)]
+    pub(crate) fn start(self, gate: Arc<dyn Gate>) -> JoinHandle<()> {
+        let Self { mut hangup } = self;
+        tokio::spawn(async move {
+            // One reload at a time: signals that arrive meanwhile coalesce into one more.
+            while hangup.recv().await.is_some() {
+                reload(gate.clone()).await;
+            }
+        })
+    }
+
+    #[cfg(not(unix))]
+    pub(crate) fn start(self, _gate: Arc<dyn Gate>) -> JoinHandle<()> {
+        tokio::spawn(async {})
     }
 }
 
