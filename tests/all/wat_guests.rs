@@ -85,31 +85,25 @@ pub fn componentize(core_wat: &str) -> Vec<u8> {
 
 /// Like `componentize`, against `world` of the WIT package in `wit/<wit_subdir>`.
 pub fn componentize_against(core_wat: &str, wit_subdir: &str, world: &str) -> Vec<u8> {
-    let mut module = wat::parse_str(core_wat).expect("test WAT parses");
     let wit_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../wit").join(wit_subdir);
-    let mut resolve = wit_parser::Resolve::default();
-    let (package, _) = resolve.push_dir(&wit_dir).expect("wit/ parses");
-    let world = resolve.select_world(&[package], Some(world)).expect("the world exists");
-    wit_component::embed_component_metadata(&mut module, &resolve, world, wit_component::StringEncoding::UTF8)
-        .expect("metadata embeds");
-    wit_component::ComponentEncoder::default()
-        .validate(true)
-        .module(&module)
-        .expect("module accepted")
-        .encode()
-        .expect("component encodes")
+    encode_with_worlds(core_wat, &[(wit_dir, world)])
 }
 
 /// Like `componentize`, with the imports of `world` from the test guests'
 /// WIT package (`tests/guests/wit`, WASI 0.2.12) merged in, as wit-bindgen
 /// guests get them: one `component-type` section per world.
 pub fn componentize_importing(core_wat: &str, world: &str) -> Vec<u8> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    encode_with_worlds(core_wat, &[(root.join("../wit"), "plugin"), (root.join("guests/wit"), world)])
+}
+
+/// Embeds each (WIT directory, world) pair's type information and encodes a component.
+fn encode_with_worlds(core_wat: &str, worlds: &[(std::path::PathBuf, &str)]) -> Vec<u8> {
     let mut module = wat::parse_str(core_wat).expect("test WAT parses");
-    let dirs = [(Path::new(env!("CARGO_MANIFEST_DIR")).join("../wit"), "plugin"), (Path::new(env!("CARGO_MANIFEST_DIR")).join("guests/wit"), world)];
-    for (dir, world) in dirs {
+    for (dir, world) in worlds {
         let mut resolve = wit_parser::Resolve::default();
-        let (package, _) = resolve.push_dir(&dir).expect("wit parses");
-        let world = resolve.select_world(&[package], Some(world)).expect("the world exists");
+        let (package, _) = resolve.push_dir(dir).expect("wit parses");
+        let world = resolve.select_world(&[package], Some(*world)).expect("the world exists");
         wit_component::embed_component_metadata(&mut module, &resolve, world, wit_component::StringEncoding::UTF8)
             .expect("metadata embeds");
     }
