@@ -223,6 +223,7 @@ fn kind_name(file_type: FileType) -> &'static str {
 }
 
 #[cfg(all(test, unix))]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
 mod tests {
     use super::*;
     use std::os::unix::fs::PermissionsExt;

@@ -45,6 +45,7 @@ pub(crate) fn read_secret_file(path: &Path, max: usize) -> Result<Zeroizing<Vec<
 }
 
 #[cfg(all(test, unix))]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
 mod tests {
     use super::*;
     use std::io::Write;

@@ -525,6 +525,9 @@ mod other_names {
         AuditLog::open(&link, &key(), options()).unwrap();
     }
 
+    /// A guard, not a regression test: this case was already refused (the
+    /// lock file's own path goes through the same directory); resolving the
+    /// path must keep it so.
     #[test]
     fn a_symlinked_directory_is_the_same_log() {
         let dir = tempfile::tempdir().unwrap();
@@ -576,6 +579,14 @@ mod modes {
         std::fs::metadata(path).unwrap().permissions().mode() & 0o777
     }
 
+    /// An existing, empty `dir/audit.log` with `mode`.
+    fn empty_log(dir: &Path, mode: u32) -> PathBuf {
+        let path = dir.join("audit.log");
+        std::fs::write(&path, b"").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+        path
+    }
+
     #[test]
     fn a_new_log_and_its_lock_are_0600() {
         let dir = tempfile::tempdir().unwrap();
@@ -609,10 +620,8 @@ mod modes {
     #[test]
     fn an_existing_log_keeps_its_mode_and_rotation_passes_it_on() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("audit.log");
-        std::fs::write(&path, b"").unwrap();
         // Group-readable, for a log shipper: kept.
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).unwrap();
+        let path = empty_log(dir.path(), 0o640);
         let opts = AuditOptions { max_file_bytes: 1000, ..options() };
         let log = AuditLog::open(&path, &key(), opts).unwrap();
         for i in 0..10 {
@@ -627,9 +636,7 @@ mod modes {
     #[test]
     fn a_log_others_may_write_is_refused() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("audit.log");
-        std::fs::write(&path, b"").unwrap();
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o664)).unwrap();
+        let path = empty_log(dir.path(), 0o664);
         let err = AuditLog::open(&path, &key(), options()).unwrap_err();
         assert_eq!(err.code(), "audit.too_open");
         assert!(err.to_string().contains("(mode 664); run: chmod 600"), "{err}");

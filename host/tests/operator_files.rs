@@ -36,6 +36,9 @@ fn within_deadline<T: Send + 'static>(what: &str, f: impl FnOnce() -> T + Send +
         .unwrap_or_else(|_| panic!("{what}: did not return within {DEADLINE:?} (blocked opening a FIFO?)"))
 }
 
+/// A JSON path and the edit that puts `fifo` there.
+type Case = (&'static str, &'static dyn Fn(&mut Value));
+
 fn mkfifo(path: &Path) {
     let status = std::process::Command::new("mkfifo").arg(path).status().unwrap();
     assert!(status.success(), "mkfifo {}", path.display());
@@ -111,7 +114,7 @@ fn the_base_config_loads() {
 
 #[test]
 fn a_fifo_named_anywhere_in_the_config_is_refused_at_once() {
-    let cases: [(&str, &dyn Fn(&mut Value)); 6] = [
+    let cases: [Case; 6] = [
         ("plugins[0].component", &|c| c["plugins"][0]["component"] = json!("fifo")),
         ("plugins[0].envelope", &|c| c["plugins"][0]["envelope"] = json!("fifo")),
         ("identity.keyFile", &|c| c["identity"]["keyFile"] = json!("fifo")),

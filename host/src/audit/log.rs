@@ -115,7 +115,9 @@ impl std::fmt::Debug for AuditLog {
 }
 
 impl AuditLog {
-    /// Locks the log (a second process gets [`AuditError::Locked`]), cuts a
+    /// Opens the log (a regular file, created 0600; one that group or others
+    /// may write is refused), locks it (a second writer under any name, a
+    /// symlink or a hard link included, gets [`AuditError::Locked`]), cuts a
     /// torn last line and records `audit.recovered`, then starts the writer.
     pub fn open(path: &Path, key: &AuditKey, options: AuditOptions) -> Result<Self, AuditError> {
         let opened = Sink::open(path, key, options.max_file_bytes)?;
