@@ -200,3 +200,15 @@ fn a_symlink_to_a_fifo_is_refused_like_the_fifo() {
     std::os::unix::fs::symlink("fifo", site.path("link.wasm")).unwrap();
     assert_refused(site.load(|c| c["plugins"][0]["component"] = json!("link.wasm")), "plugins[0].component", "a FIFO");
 }
+
+/// `ward verify --config` reads the trust section with the same rules.
+#[test]
+fn the_trust_policy_reader_refuses_a_fifo_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("ward.json");
+    mkfifo(&fifo);
+    let outcome = within_deadline("read_trust_policy", move || ward::config::read_trust_policy(&fifo).map(|_| ()));
+    let err = outcome.unwrap_err();
+    assert_eq!(err.code(), "config-unreadable", "{err}");
+    assert!(err.to_string().contains("FIFO"), "{err}");
+}

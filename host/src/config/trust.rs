@@ -25,7 +25,6 @@ use crate::trust::{Anchor, Pin, TrustPolicy, public_key_from_pem};
 
 use super::ConfigError;
 
-use super::MAX_CONFIG_BYTES;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
@@ -60,14 +59,10 @@ struct RawPin {
 
 /// Reads `path` and builds the policy from its `trust` section.
 pub fn read_trust_policy(path: &Path) -> Result<TrustPolicy, ConfigError> {
-    let shown = path.display().to_string();
-    let unreadable = |e: std::io::Error| ConfigError::Unreadable { path: shown.clone(), reason: e.to_string() };
-    let len = std::fs::metadata(path).map_err(unreadable)?.len();
-    if len > MAX_CONFIG_BYTES {
-        return Err(ConfigError::TooLarge { path: shown, len });
-    }
-    let bytes = std::fs::read(path).map_err(unreadable)?;
-    trust_policy_from_json(&bytes, &shown)
+    // The same reader as `load`: regular files only, opened without
+    // blocking, read capped (a FIFO here would otherwise hang `ward verify`).
+    let bytes = super::dir::read_config_file(path)?;
+    trust_policy_from_json(&bytes, &path.display().to_string())
 }
 
 /// Builds the policy from `ward.json` bytes; `path` only labels errors.
