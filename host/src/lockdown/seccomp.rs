@@ -98,6 +98,7 @@ const GROUPS: &[Calls] = &[
         SYS_getdents64,
         SYS_fcntl,
         SYS_flock,
+        SYS_fchmod,
         SYS_fsync,
         SYS_fdatasync,
         SYS_ftruncate,
