@@ -281,7 +281,13 @@ fn serve_setup_in(s: Setup, plugins: Value, edit: impl FnOnce(&mut Value)) -> Se
         let run = ward(&s.dir, &["keygen", "--identity-key", key]);
         assert_eq!(run.code, 0, "{}", run.stderr);
     }
-    let pem = std::fs::read_to_string(s.dir.join("keys/acme.pub")).unwrap_or_default();
+    serve_config(&s.dir, plugins, edit);
+    s
+}
+
+/// (Re)writes `dir/ward.json` for [`serve_setup`]'s keys.
+fn serve_config(dir: &Path, plugins: Value, edit: impl FnOnce(&mut Value)) {
+    let pem = std::fs::read_to_string(dir.join("keys/acme.pub")).unwrap_or_default();
     let mut config = serde_json::json!({
         "trust": { "trustAnchors": { "acme": pem }, "allowCapabilities": ["readsCredentials"] },
         "identity": { "keyFile": "id.key" },
@@ -289,8 +295,7 @@ fn serve_setup_in(s: Setup, plugins: Value, edit: impl FnOnce(&mut Value)) -> Se
         "plugins": plugins,
     });
     edit(&mut config);
-    std::fs::write(s.dir.join("ward.json"), config.to_string()).unwrap_or_default();
-    s
+    std::fs::write(dir.join("ward.json"), config.to_string()).unwrap_or_default();
 }
 
 /// A loopback port nothing listens on (bound and released at once).
@@ -312,9 +317,14 @@ const SERVE_PATIENCE: Duration = Duration::from_secs(60);
 
 impl Served {
     fn start(dir: &Path) -> Self {
+        Self::start_with(dir, &[])
+    }
+
+    fn start_with(dir: &Path, extra: &[&str]) -> Self {
         let port = free_port();
         let mut child = Command::new(env!("CARGO_BIN_EXE_ward"))
             .args(["serve", "--config", "ward.json", "--listen", &format!("127.0.0.1:{port}")])
+            .args(extra)
             .current_dir(dir)
             .env("RUST_BACKTRACE", "1")
             .env("RUST_LOG", "info")
@@ -353,10 +363,21 @@ impl Served {
 
     /// `GET path` on the served port: the status line, or `None` if nothing answers.
     fn get(&self, path: &str) -> Option<String> {
+        self.get_with(path, "")
+    }
+
+    /// `/auth` with a bearer token: the status code.
+    fn auth(&self) -> Option<u16> {
+        let line = self.get_with("/auth", "authorization: Bearer anything\r\n")?;
+        line.split(' ').nth(1)?.parse().ok()
+    }
+
+    /// [`Served::get`] with `headers` (complete lines) added.
+    fn get_with(&self, path: &str, headers: &str) -> Option<String> {
         use std::io::{Read as _, Write as _};
         let mut stream = std::net::TcpStream::connect(("127.0.0.1", self.port)).ok()?;
         stream.set_read_timeout(Some(SERVE_PATIENCE)).ok()?;
-        stream.write_all(format!("GET {path} HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n").as_bytes()).ok()?;
+        stream.write_all(format!("GET {path} HTTP/1.1\r\nhost: x\r\n{headers}connection: close\r\n\r\n").as_bytes()).ok()?;
         let mut answer = String::new();
         stream.read_to_string(&mut answer).ok()?;
         answer.lines().next().map(str::to_owned)
@@ -366,9 +387,8 @@ impl Served {
     fn wait_ready(&mut self) {
         let deadline = Instant::now() + SERVE_PATIENCE;
         loop {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                panic!("ward serve ended before it was ready ({status}):\n{}", self.stderr());
-            }
+            let ended = self.child.try_wait();
+            assert!(!matches!(ended, Ok(Some(_))), "ward serve ended before it was ready ({ended:?}):\n{}", self.stderr());
             if self.get("/readyz").is_some_and(|line| line.contains(" 200 ")) {
                 return;
             }
@@ -393,10 +413,8 @@ impl Served {
             if let Ok(Some(status)) = self.child.try_wait() {
                 break status;
             }
-            if Instant::now() > deadline {
-                let _ = self.child.kill();
-                panic!("ward serve did not stop:\n{}", self.stderr());
-            }
+            // (`Drop` kills it.)
+            assert!(Instant::now() < deadline, "ward serve did not stop:\n{}", self.stderr());
             std::thread::sleep(Duration::from_millis(20));
         };
         if let Some(reader) = self.reader.take() {
@@ -462,28 +480,35 @@ fn accept_while_running(listener: &std::net::TcpListener, served: &mut Served) -
             stream.set_nonblocking(false).expect("blocking stream");
             return stream;
         }
-        if let Ok(Some(status)) = served.child.try_wait() {
-            panic!("ward serve ended ({status}):\n{}", served.stderr());
-        }
+        let ended = served.child.try_wait();
+        assert!(!matches!(ended, Ok(Some(_))), "ward serve ended ({ended:?}):\n{}", served.stderr());
         assert!(Instant::now() < deadline, "ward never fetched its key material:\n{}", served.stderr());
         std::thread::sleep(Duration::from_millis(10));
     }
 }
 
-/// Finding 8 of issue 15: the handlers were installed after every plugin had
-/// compiled, so a SIGHUP during start-up ended ward (exit 129). The plugin's
-/// key material is fetched at load from a listener this test holds: while the
-/// test has not answered, ward is provably still starting.
-#[test]
-fn serve_keeps_a_sighup_sent_during_start_up_and_reloads_once_ready() {
+/// `keyMaterialFetch` allowing this test's loopback servers, with a fetch
+/// timeout far beyond any wait here.
+fn loopback_fetch() -> Value {
+    serde_json::json!({ "allowHttpHosts": ["127.0.0.1"], "allowCidrs": ["127.0.0.0/8"], "totalTimeoutMs": 300_000 })
+}
+
+/// A setup whose plugin fetches its key material at load from the returned
+/// listener: until the test answers, ward is provably still starting.
+fn slow_start() -> (Setup, std::net::TcpListener) {
     let keys = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
     let url = format!("http://{}/jwks", keys.local_addr().expect("its address"));
     let s = setup();
     let mut plugin = serve_plugin(&s.dir, "slow-start");
     plugin["keyMaterial"] = serde_json::json!([{ "name": "jwks", "url": url }]);
-    let s = serve_setup_in(s, serde_json::json!([plugin]), |c| {
-        c["keyMaterialFetch"] = serde_json::json!({ "allowHttpHosts": ["127.0.0.1"], "allowCidrs": ["127.0.0.0/8"] });
-    });
+    (serve_setup_in(s, serde_json::json!([plugin]), |c| c["keyMaterialFetch"] = loopback_fetch()), keys)
+}
+
+/// Finding 8 of issue 15: the handlers were installed after every plugin had
+/// compiled, so a SIGHUP during start-up ended ward (exit 129).
+#[test]
+fn serve_keeps_a_sighup_sent_during_start_up_and_reloads_once_ready() {
+    let (s, keys) = slow_start();
     let mut served = Served::start(&s.dir);
     let mut fetch = accept_while_running(&keys, &mut served);
     served.signal("HUP");
@@ -511,14 +536,7 @@ fn serve_keeps_a_sighup_sent_during_start_up_and_reloads_once_ready() {
 /// A SIGTERM while plugins load stops ward at once, with exit 0, without serving.
 #[test]
 fn serve_stops_at_once_on_sigterm_during_start_up() {
-    let keys = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
-    let url = format!("http://{}/jwks", keys.local_addr().expect("its address"));
-    let s = setup();
-    let mut plugin = serve_plugin(&s.dir, "slow-start");
-    plugin["keyMaterial"] = serde_json::json!([{ "name": "jwks", "url": url }]);
-    let s = serve_setup_in(s, serde_json::json!([plugin]), |c| {
-        c["keyMaterialFetch"] = serde_json::json!({ "allowHttpHosts": ["127.0.0.1"], "allowCidrs": ["127.0.0.0/8"] });
-    });
+    let (s, keys) = slow_start();
     let mut served = Served::start(&s.dir);
     let _fetch = accept_while_running(&keys, &mut served);
     served.signal("TERM");
@@ -526,4 +544,56 @@ fn serve_stops_at_once_on_sigterm_during_start_up() {
     assert_eq!(status.code(), Some(0), "{stderr}");
     assert!(stderr.contains("stopped before the gate was ready"), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+/// Issue 15, finding 4: a reload that hung held the reload lock, so a later
+/// SIGHUP revoking the signer was never applied and the revoked plugin kept
+/// answering 200. The hang here is a key-material server that accepts and
+/// never answers (its fetch timeout is far beyond the reload deadline).
+#[test]
+fn serve_applies_a_revocation_while_a_reload_hangs_then_refuses_the_hung_one() {
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
+    let url = format!("http://{}/jwks", silent.local_addr().expect("its address"));
+    let fetch = loopback_fetch();
+    let s = setup();
+    let plugin = serve_plugin(&s.dir, "steady");
+    let s = serve_setup_in(s, serde_json::json!([plugin.clone()]), |c| c["keyMaterialFetch"] = fetch.clone());
+    let mut served = Served::start_with(&s.dir, &["--reload-timeout", "10"]);
+    served.wait_ready();
+    assert_eq!(served.auth(), Some(200));
+
+    // SIGHUP 1: the plugin now fetches key material, from the silent server.
+    let mut hanging = plugin;
+    hanging["keyMaterial"] = serde_json::json!([{ "name": "jwks", "url": url }]);
+    serve_config(&s.dir, serde_json::json!([hanging.clone()]), |c| c["keyMaterialFetch"] = fetch.clone());
+    served.signal("HUP");
+    let _held = accept_while_running(&silent, &mut served);
+
+    // SIGHUP 2 revokes the signer: the plugin stops while reload 1 hangs.
+    serve_config(&s.dir, serde_json::json!([hanging]), |c| {
+        c["keyMaterialFetch"] = fetch.clone();
+        c["trust"]["revoked"] = serde_json::json!({ "signerKeyIds": ["acme"] });
+    });
+    served.signal("HUP");
+    let deadline = Instant::now() + SERVE_PATIENCE;
+    while served.auth() == Some(200) {
+        assert!(Instant::now() < deadline, "the revoked plugin still answers 200:\n{}", served.stderr());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(served.auth(), Some(503));
+    let audit = std::fs::read_to_string(s.dir.join("audit.log")).unwrap_or_default();
+    assert!(audit.contains("\"cause\":\"revoked\""), "{audit}");
+    assert!(!audit.contains("reload-timeout"), "the revocation waited for reload 1's deadline: {audit}");
+
+    // Reload 1 is refused at its deadline; the queued one then applies the
+    // revoking config in full.
+    served.wait_log("reload-timeout");
+    served.wait_log("reload done");
+    let audit = std::fs::read_to_string(s.dir.join("audit.log")).unwrap_or_default();
+    assert!(audit.contains("\"event\":\"config.reload.refused\"") && audit.contains("\"reason\":\"reload-timeout\""), "{audit}");
+    assert_eq!(audit.matches("\"config.reload.applied\"").count(), 1, "{audit}");
+    assert_eq!(served.auth(), Some(503));
+    served.signal("TERM");
+    let (status, stderr) = served.finish();
+    assert_eq!(status.code(), Some(0), "{stderr}");
 }

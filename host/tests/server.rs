@@ -30,6 +30,9 @@ struct FakeGate {
     calls: AtomicUsize,
     finished: AtomicUsize,
     reloads: AtomicUsize,
+    revokes: AtomicUsize,
+    /// While set, each `reload` waits for one message on it.
+    hold_reloads: Mutex<Option<std::sync::mpsc::Receiver<()>>>,
     shutdowns: AtomicUsize,
     /// Decisions finished when `shutdown` ran.
     finished_at_shutdown: AtomicUsize,
@@ -44,6 +47,8 @@ impl FakeGate {
             calls: AtomicUsize::new(0),
             finished: AtomicUsize::new(0),
             reloads: AtomicUsize::new(0),
+            revokes: AtomicUsize::new(0),
+            hold_reloads: Mutex::new(None),
             shutdowns: AtomicUsize::new(0),
             finished_at_shutdown: AtomicUsize::new(usize::MAX),
             seen: Mutex::new(Vec::new()),
@@ -62,8 +67,15 @@ impl Gate for FakeGate {
     fn is_ready(&self) -> bool {
         self.ready.load(Ordering::SeqCst)
     }
+    fn revoke(&self) -> Result<usize, &'static str> {
+        self.revokes.fetch_add(1, Ordering::SeqCst);
+        Ok(0)
+    }
     fn reload(&self) -> Result<(), &'static str> {
         self.reloads.fetch_add(1, Ordering::SeqCst);
+        if let Some(hold) = &*self.hold_reloads.lock().unwrap() {
+            let _ = hold.recv_timeout(Duration::from_secs(30));
+        }
         Err("config-invalid")
     }
     fn write_metrics(&self, out: &mut String) {
@@ -805,11 +817,31 @@ fn run_reloads_on_sighup_and_stops_on_sigterm() {
         let status = std::process::Command::new("sh").arg("-c").arg(format!("kill -{name} {}", std::process::id())).status().unwrap();
         assert!(status.success());
     };
+    let wait = |what: &str, counter: &AtomicUsize, want: usize| {
+        while counter.load(Ordering::SeqCst) < want {
+            assert!(Instant::now() < deadline, "{what}: {} of {want}", counter.load(Ordering::SeqCst));
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    };
     signal("HUP");
-    while gate.reloads.load(Ordering::SeqCst) == 0 {
-        assert!(Instant::now() < deadline, "SIGHUP did not reload");
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    wait("SIGHUP did not revoke", &gate.revokes, 1);
+    wait("SIGHUP did not reload", &gate.reloads, 1);
+
+    // A reload that hangs holds up neither the next SIGHUPs' revocations nor
+    // the signal loop; the SIGHUPs meanwhile make one more reload, after it.
+    let (release, held) = std::sync::mpsc::channel();
+    *gate.hold_reloads.lock().unwrap() = Some(held);
+    signal("HUP");
+    wait("the held reload did not start", &gate.reloads, 2);
+    signal("HUP");
+    wait("a revocation waited for the held reload", &gate.revokes, 3);
+    signal("HUP");
+    wait("a revocation waited for the held reload", &gate.revokes, 4);
+    assert_eq!(gate.reloads.load(Ordering::SeqCst), 2, "a second reload ran beside the held one");
+    release.send(()).unwrap();
+    wait("the queued reload did not run", &gate.reloads, 3);
+    release.send(()).unwrap();
+    *gate.hold_reloads.lock().unwrap() = None;
     // A refused reload is logged and the server keeps serving.
     let mut stream = std::net::TcpStream::connect(addr).unwrap();
     stream.write_all(b"GET /healthz HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n").unwrap();
@@ -824,6 +856,7 @@ fn run_reloads_on_sighup_and_stops_on_sigterm() {
     }
     runner.join().unwrap().unwrap();
     assert_eq!(gate.shutdowns.load(Ordering::SeqCst), 1);
+    assert_eq!(gate.reloads.load(Ordering::SeqCst), 3, "the SIGHUPs during the held reload did not coalesce");
     let logged = String::from_utf8_lossy(&logs().lock().unwrap()).into_owned();
     assert!(logged.contains("config-invalid"), "the reload result code was not logged");
 }

@@ -299,6 +299,147 @@ fn revocation_on_reload_unloads_even_unchanged_plugins() {
     }
 }
 
+/// A loopback server that accepts connections and never answers: a key-material
+/// fetch from it hangs until the test drops the returned streams.
+struct Silent {
+    listener: std::net::TcpListener,
+}
+
+impl Silent {
+    fn new() -> Self {
+        Self { listener: std::net::TcpListener::bind("127.0.0.1:0").unwrap() }
+    }
+
+    fn url(&self) -> String {
+        format!("http://{}/jwks", self.listener.local_addr().unwrap())
+    }
+
+    /// Waits for the next fetch: proof that whoever fetches is stuck in it.
+    fn accept(&self) -> std::net::TcpStream {
+        self.listener.accept().unwrap().0
+    }
+}
+
+/// `hostile` fetching key material from `url`, with loopback allowed and a
+/// fetch timeout far beyond any reload deadline used here.
+fn fetching_config(site: &Site, url: &str, edit: impl FnOnce(&mut Value)) -> std::path::PathBuf {
+    let mut plugin = Site::plugin("hostile", bearer_route());
+    plugin["keyMaterial"] = json!([{ "name": "jwks", "url": url }]);
+    site.config(vec![plugin], |c| {
+        c["keyMaterialFetch"] = json!({ "allowHttpHosts": ["127.0.0.1"], "allowCidrs": ["127.0.0.0/8"], "totalTimeoutMs": 300000 });
+        edit(c);
+    })
+}
+
+/// Issue 15, finding 4: a reload that hung held the reload lock, so a later
+/// reload revoking the plugin's signer was never applied and the plugin kept
+/// allowing. Now a reload applies its revocations before anything else, and a
+/// hung reload is refused at its deadline.
+#[test]
+fn a_hung_reload_neither_delays_a_revocation_nor_outlives_its_deadline() {
+    const DEADLINE: Duration = Duration::from_secs(5);
+    let site = hostile_site();
+    let gateway = Arc::new(start(&site, vec![Site::plugin("hostile", bearer_route())], |_| {}).with_reload_deadline(DEADLINE));
+    assert!(gateway.authenticate(&bearer("ok:alice"), 0).decision.is_allow());
+
+    // Reload 1 recompiles the plugin and fetches its key material from a
+    // server that never answers.
+    let silent = Silent::new();
+    fetching_config(&site, &silent.url(), |_| {});
+    let started = std::time::Instant::now();
+    let hung = {
+        let gateway = Arc::clone(&gateway);
+        std::thread::spawn(move || gateway.reload_from_disk())
+    };
+    let _held = silent.accept();
+
+    // Reload 2 revokes the signer: the plugin stops while reload 1 still hangs.
+    fetching_config(&site, &silent.url(), |c| c["trust"]["revoked"] = json!({ "signerKeyIds": [SIGNER] }));
+    let second = {
+        let gateway = Arc::clone(&gateway);
+        std::thread::spawn(move || gateway.reload_from_disk())
+    };
+    let patience = started + DEADLINE;
+    while gateway.authenticate(&bearer("ok:alice"), 0).decision.is_allow() {
+        assert!(std::time::Instant::now() < patience, "the revocation waited for the hung reload");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert!(!hung.is_finished(), "reload 1 should still hang");
+    assert_eq!(deny_code(&gateway.authenticate(&bearer("ok:alice"), 0).decision), "plugin-unavailable");
+    assert_eq!(gateway.plugins()[0].state, "revoked");
+    site.assert_audit("plugin.unloaded", 1);
+    assert!(site.audit_text().contains("\"cause\":\"revoked\""), "{}", site.audit_text());
+
+    // Reload 1 is refused at its deadline; reload 2 then applies in full.
+    let err = hung.join().unwrap().unwrap_err();
+    assert_eq!(err.code(), "reload-timeout");
+    assert!(started.elapsed() >= DEADLINE);
+    second.join().unwrap().unwrap();
+    assert!(site.audit_text().contains("\"reason\":\"reload-timeout\""), "{}", site.audit_text());
+    site.assert_audit("config.reload.refused", 1);
+    site.assert_audit("config.reload.applied", 1);
+    assert_eq!(gateway.plugins()[0].state, "revoked");
+}
+
+/// A reload that read the config before a revocation was applied must not
+/// swap in a set that serves the revoked plugin again, even when it ends in
+/// time: it is refused as superseded, and the reload after it applies.
+#[test]
+fn a_reload_of_an_older_config_cannot_undo_a_newer_revocation() {
+    let site = hostile_site();
+    let gateway = Arc::new(start(&site, vec![Site::plugin("hostile", bearer_route())], |_| {}));
+    let silent = Silent::new();
+    fetching_config(&site, &silent.url(), |_| {});
+    let older = {
+        let gateway = Arc::clone(&gateway);
+        std::thread::spawn(move || gateway.reload_from_disk())
+    };
+    let fetch = silent.accept();
+    // The revocation lands while the older reload is still fetching…
+    fetching_config(&site, &silent.url(), |c| c["trust"]["revoked"] = json!({ "signerKeyIds": [SIGNER] }));
+    assert_eq!(gateway.revoke_from_disk().unwrap(), 1);
+    // …then its fetch fails at once and it finishes its set, which would
+    // serve the plugin again.
+    drop(fetch);
+    assert_eq!(older.join().unwrap().unwrap_err().code(), "reload-superseded");
+    assert_eq!(deny_code(&gateway.authenticate(&bearer("ok:alice"), 0).decision), "plugin-unavailable");
+    gateway.reload_from_disk().unwrap();
+    assert_eq!(gateway.plugins()[0].state, "revoked");
+    site.assert_audit("config.reload.applied", 1);
+    assert!(site.audit_text().contains("\"reason\":\"reload-superseded\""), "{}", site.audit_text());
+}
+
+/// Reloads abandoned at their deadline are bounded while they still run, and
+/// what they finish late never swaps in.
+#[test]
+fn abandoned_reloads_are_bounded_and_their_late_results_discarded() {
+    let site = hostile_site();
+    let plain = site.config(vec![Site::plugin("hostile", bearer_route())], |_| {});
+    let gateway = start(&site, vec![Site::plugin("hostile", bearer_route())], |_| {}).with_reload_deadline(Duration::from_millis(300));
+    let silent = Silent::new();
+    fetching_config(&site, &silent.url(), |_| {});
+    for _ in 0..4 {
+        assert_eq!(gateway.reload_from_disk().unwrap_err().code(), "reload-timeout");
+    }
+    assert_eq!(gateway.reload_from_disk().unwrap_err().code(), "reload-busy");
+    assert!(gateway.authenticate(&bearer("ok:alice"), 0).decision.is_allow());
+    // Every hung fetch fails now: the abandoned reloads finish, and are discarded.
+    drop(silent);
+    let patience = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        match gateway.reload(site.load(&plain)) {
+            Ok(()) => break,
+            Err(err) => assert_eq!(err.code(), "reload-busy"),
+        }
+        assert!(std::time::Instant::now() < patience, "the abandoned reloads never ended");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(gate_metrics(&gateway).contains("ward_reloads_total{result=\"applied\"} 1\n"));
+    site.assert_audit("config.reload.applied", 1);
+    assert_eq!(site.audit_text().matches("\"reason\":\"reload-timeout\"").count(), 4);
+    assert!(site.audit_text().contains("\"reason\":\"reload-busy\""));
+}
+
 #[test]
 fn kill_switches_unload_without_restart() {
     let site = hostile_site();

@@ -4,9 +4,10 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use ward::config::ServerConfig;
-use ward::lifecycle::Gateway;
+use ward::lifecycle::{DEFAULT_RELOAD_DEADLINE, Gateway};
 use ward::server::{Gate, LoadError, ServerOptions};
 
 use super::CliError;
@@ -25,6 +26,10 @@ pub struct Args {
     /// without both, off applies neither.
     #[arg(long, env = "WARD_LOCKDOWN", default_value = "auto")]
     lockdown: ward::lockdown::Mode,
+    /// Longest a reload may take; past it the reload is refused
+    /// (`reload-timeout`) and the previous plugin set keeps serving.
+    #[arg(long, value_name = "SECONDS", default_value_t = DEFAULT_RELOAD_DEADLINE.as_secs(), value_parser = clap::value_parser!(u64).range(1..=3600))]
+    reload_timeout: u64,
 }
 
 pub fn run(args: Args) -> Result<ExitCode, CliError> {
@@ -38,8 +43,9 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     // The gateway is built inside `run_loading`, after the signal handlers
     // are in place: loading may take long, and a SIGHUP meanwhile must not
     // end the process.
+    let reload_deadline = Duration::from_secs(args.reload_timeout);
     let load = move || -> Result<Arc<dyn Gate>, LoadError> {
-        let gateway = Gateway::start(config)?;
+        let gateway = Gateway::start(config)?.with_reload_deadline(reload_deadline);
         for status in gateway.plugins() {
             tracing::info!(plugin = %status.id, state = status.state, version = status.version.as_deref().unwrap_or("-"), "plugin");
         }

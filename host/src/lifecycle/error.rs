@@ -29,6 +29,29 @@ pub enum LifecycleError {
     /// The key-material fetcher could not be built (e.g. an unreadable `caFile`).
     #[error("key material: {0}")]
     KeyMaterial(#[from] crate::keymaterial::KeyMaterialError),
+    /// The reload did not finish within its deadline and was abandoned;
+    /// whatever it finishes later is discarded.
+    #[error("the reload did not finish within {} ms; the previous plugin set keeps serving", .after.as_millis())]
+    ReloadTimeout {
+        /// The deadline.
+        after: std::time::Duration,
+    },
+    /// A revocation read after this reload's config was applied meanwhile,
+    /// and this reload's config does not revoke as much.
+    #[error("a newer revocation was applied while this reload ran; the next reload applies the config")]
+    ReloadSuperseded,
+    /// Too many abandoned reloads are still running.
+    #[error("{running} reloads abandoned at their deadline are still running; fix what makes them hang, or restart")]
+    ReloadBusy {
+        /// How many.
+        running: usize,
+    },
+    /// The reload's thread panicked.
+    #[error("the reload panicked")]
+    ReloadPanicked,
+    /// No thread could be started for the reload.
+    #[error("cannot start a reload thread: {0}")]
+    Thread(#[source] std::io::Error),
     /// The reload changes something only a restart may change.
     #[error("{what} changed; restart ward to apply it")]
     RestartRequired {
@@ -47,6 +70,11 @@ impl LifecycleError {
             Self::PluginRefused { reason, .. } => reason,
             Self::RestartRequired { .. } => "restart-required",
             Self::KeyMaterial(err) => err.code(),
+            Self::ReloadTimeout { .. } => "reload-timeout",
+            Self::ReloadSuperseded => "reload-superseded",
+            Self::ReloadBusy { .. } => "reload-busy",
+            Self::ReloadPanicked => "reload-panicked",
+            Self::Thread(_) => "runtime-unavailable",
         }
     }
 }

@@ -1,15 +1,12 @@
 //! The gateway: the plugin set that serves now, the audit log every
-//! lifecycle step goes through, and atomic reloads.
+//! lifecycle step goes through, and atomic reloads (`reload.rs`).
 
-use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use arc_swap::ArcSwap;
 use http::HeaderMap;
-use sha2::{Digest, Sha256};
 
 use crate::audit::{AuditError, AuditLog, Code, Enqueued, Event, IdentityId, TrapKind};
 use crate::config::WardConfig;
@@ -19,26 +16,28 @@ use crate::server::{Gate, GateDecision};
 use super::assemble::{KeyFetching, assemble};
 use super::breaker::{Admission, Transition};
 use super::error::LifecycleError;
+use super::metrics;
 use super::refresher::Refresher;
+use super::reload::{Attempt, DEFAULT_RELOAD_DEADLINE, Serving, Source, restart_fingerprint};
 use super::route::Slice;
 use super::set::{Active, Entry, PluginSet, Slot};
-use super::unrecorded::Unrecorded;
 
 /// Serves decisions from the current plugin set and swaps sets atomically.
-/// `Send + Sync`; share it behind an `Arc`.
+/// `Send + Sync`; share it behind an `Arc`. Dropping it closes the audit log
+/// once no reload abandoned at its deadline is still running.
 pub struct Gateway {
     runtime: Runtime,
-    audit: AuditLog,
-    current: ArcSwap<PluginSet>,
+    /// The set, the audit log and the reload bookkeeping, shared with reload
+    /// threads (which may outlive a wait for them).
+    serving: Arc<Serving>,
     config_path: PathBuf,
     /// Identity key, label keys and audit file: changing them needs a restart.
     restart_fingerprint: [u8; 32],
+    /// One full reload at a time, each bounded by `reload_deadline`.
     reload_lock: Mutex<()>,
+    reload_deadline: Duration,
     ready: AtomicBool,
-    reloads_applied: AtomicU64,
-    reloads_refused: AtomicU64,
     audit_dropped: AtomicU64,
-    unrecorded: Unrecorded,
     /// Runs the key-material refresh tasks.
     refresher: Refresher,
 }
@@ -84,18 +83,23 @@ impl Gateway {
         }
         Ok(Self {
             runtime,
-            audit,
-            current: ArcSwap::from_pointee(next.set),
+            serving: Arc::new(Serving::new(audit, next.set)),
             restart_fingerprint: restart_fingerprint(&config),
             config_path: config.path,
             reload_lock: Mutex::new(()),
+            reload_deadline: DEFAULT_RELOAD_DEADLINE,
             ready: AtomicBool::new(true),
-            reloads_applied: AtomicU64::new(0),
-            reloads_refused: AtomicU64::new(0),
             audit_dropped: AtomicU64::new(0),
-            unrecorded: Unrecorded::default(),
             refresher,
         })
+    }
+
+    /// How long a reload may take before it is abandoned (`reload-timeout`);
+    /// default [`DEFAULT_RELOAD_DEADLINE`].
+    #[must_use]
+    pub fn with_reload_deadline(mut self, deadline: Duration) -> Self {
+        self.reload_deadline = deadline;
+        self
     }
 
     /// Everything `start` checks (signatures, compilation, probes, conformance)
@@ -110,61 +114,61 @@ impl Gateway {
         Ok(statuses(&next.set))
     }
 
-    /// Re-reads the config file this gateway started from and applies it.
+    /// Reads only the `trust` section of the config file this gateway started
+    /// from and stops, at once, every serving plugin whose signer or entry
+    /// digest it revokes (`plugin.unloaded`, `revoked`, recorded first; a
+    /// record the log refuses does not hold the stop back). Waits for no
+    /// reload. Returns how many plugins it stopped.
+    pub fn revoke_from_disk(&self) -> Result<usize, LifecycleError> {
+        let ticket = self.serving.ticket();
+        let policy = crate::config::read_trust_policy(&self.config_path)?;
+        Ok(self.serving.revoke(ticket, &policy))
+    }
+
+    /// Applies the config file's revocations at once ([`Gateway::revoke_from_disk`]),
+    /// then re-reads the whole file and applies it ([`Gateway::reload`]).
     pub fn reload_from_disk(&self) -> Result<(), LifecycleError> {
-        match crate::config::load(&self.config_path) {
-            Ok(config) => self.reload(config),
-            Err(err) => {
-                let err = LifecycleError::from(err);
-                self.refused(&err);
-                Err(err)
-            }
+        if let Err(err) = self.revoke_from_disk() {
+            // The full reload reads the same file and records the refusal.
+            tracing::warn!(code = err.code(), "revocations could not be read; the full reload follows");
         }
+        self.reload_source(Source::Disk(self.config_path.clone()))
     }
 
     /// Verifies, compiles and conformance-tests the whole new set, records
     /// what changes, then swaps it in at once. On any failure the old set
-    /// keeps serving and `config.reload.refused` is recorded.
+    /// keeps serving and `config.reload.refused` is recorded. Returns within
+    /// the reload deadline: past it the reload is refused (`reload-timeout`)
+    /// and whatever it finishes later is discarded. `config` counts as read
+    /// at the call.
     pub fn reload(&self, config: WardConfig) -> Result<(), LifecycleError> {
+        self.reload_source(Source::Given(Box::new(config)))
+    }
+
+    fn reload_source(&self, source: Source) -> Result<(), LifecycleError> {
         let _one_at_a_time = self
             .reload_lock
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        let outcome = self.try_reload(&config);
+        let attempt = Attempt {
+            source,
+            runtime: self.runtime.clone(),
+            refresher: self.refresher.handle().clone(),
+            restart_fingerprint: self.restart_fingerprint,
+        };
+        let outcome = self.serving.reload(attempt, self.reload_deadline);
         if let Err(err) = &outcome {
             self.refused(err);
         }
         outcome
     }
 
-    fn try_reload(&self, config: &WardConfig) -> Result<(), LifecycleError> {
-        if restart_fingerprint(config) != self.restart_fingerprint {
-            return Err(LifecycleError::RestartRequired {
-                what: "the identity, audit or server section",
-            });
-        }
-        let old = self.current.load_full();
-        let keys = KeyFetching { refresher: Some(self.refresher.handle()) };
-        let next = assemble(&self.runtime, config, &old, Some(&self.audit), now_ms(), &keys)?;
-        // Durable before the swap: a plugin serves only after its
-        // load.accepted is on disk, and stops only with its unload recorded.
-        for event in next.events {
-            self.audit.lifecycle(event)?;
-        }
-        self.audit.lifecycle(Event::ReloadApplied {
-            reason: Code::new("reload")?,
-        })?;
-        self.current.store(Arc::new(next.set));
-        self.reloads_applied.fetch_add(1, Ordering::Relaxed);
-        Ok(())
-    }
-
     fn refused(&self, err: &LifecycleError) {
-        self.reloads_refused.fetch_add(1, Ordering::Relaxed);
+        self.serving.reloads_refused.fetch_add(1, Ordering::Relaxed);
         if let Ok(reason) = Code::new(err.code()) {
             // If the log itself is what failed, there is nowhere to record
             // this; the error still reaches the caller.
-            let _ = self.audit.lifecycle(Event::ReloadRefused { reason });
+            let _ = self.serving.audit.lifecycle(Event::ReloadRefused { reason });
         }
         tracing::warn!(
             code = err.code(),
@@ -174,7 +178,7 @@ impl Gateway {
 
     /// Decides one request from its headers at `now_ms`.
     pub fn authenticate(&self, headers: &HeaderMap, now_ms: u64) -> GateDecision {
-        let set = self.current.load();
+        let set = self.serving.current.load();
         let mut malformed = false;
         for entry in &set.entries {
             match entry.route.slice(headers) {
@@ -261,7 +265,7 @@ impl Gateway {
             Err(err) => return self.unrecorded_transition(entry, transition, "plugin.breaker", &err),
         };
         let name = event.name();
-        match self.audit.lifecycle(event) {
+        match self.serving.audit.lifecycle(event) {
             Ok(_) => {
                 tracing::warn!(plugin = &*entry.id, event = name, cause = transition.cause, "circuit breaker");
                 true
@@ -272,7 +276,7 @@ impl Gateway {
 
     /// Logs and counts a transition the audit log refused; always `false`.
     fn unrecorded_transition(&self, entry: &Entry, transition: Transition, event: &'static str, err: &AuditError) -> bool {
-        self.unrecorded.count(&entry.audit_id, event);
+        self.serving.unrecorded.count(&entry.audit_id, event);
         let outcome = if transition.admits_calls() {
             "so it does not happen: the breaker stays open"
         } else {
@@ -315,7 +319,7 @@ impl Gateway {
             }
         }
         for event in events {
-            if self.audit.request(event) == Enqueued::Dropped {
+            if self.serving.audit.request(event) == Enqueued::Dropped {
                 self.audit_dropped.fetch_add(1, Ordering::Relaxed);
             }
         }
@@ -323,12 +327,12 @@ impl Gateway {
 
     /// Each configured plugin and its state.
     pub fn plugins(&self) -> Vec<PluginStatus> {
-        statuses(&self.current.load())
+        statuses(&self.serving.current.load())
     }
 
     /// Writes queued audit events and syncs the log.
     pub fn flush_audit(&self) -> Result<u64, LifecycleError> {
-        Ok(self.audit.flush()?)
+        Ok(self.serving.audit.flush()?)
     }
 }
 
@@ -364,20 +368,6 @@ fn trap_kind(reason: DenyReason) -> Option<TrapKind> {
     })
 }
 
-fn restart_fingerprint(config: &WardConfig) -> [u8; 32] {
-    let mut hash = Sha256::new();
-    hash.update(config.identity_key.expose());
-    hash.update([0]);
-    hash.update(format!("{:?}", config.claims).as_bytes());
-    hash.update([0]);
-    hash.update(config.audit.file.as_os_str().as_encoded_bytes());
-    hash.update([0]);
-    hash.update(config.audit.key.expose());
-    hash.update([0]);
-    hash.update(format!("{:?}|{:?}", config.audit.options, config.server).as_bytes());
-    hash.finalize().into()
-}
-
 /// Unix milliseconds; a clock before 1970 reads as 0 (the trust window then fails closed).
 pub(crate) fn now_ms() -> u64 {
     std::time::SystemTime::now()
@@ -399,63 +389,17 @@ impl Gate for Gateway {
         self.reload_from_disk().map_err(|err| err.code())
     }
 
+    fn revoke(&self) -> Result<usize, &'static str> {
+        self.revoke_from_disk().map_err(|err| err.code())
+    }
+
     fn write_metrics(&self, out: &mut String) {
-        let set = self.current.load();
-        let _ = writeln!(
-            out,
-            "# HELP ward_plugin_state 1 for the state each configured plugin is in.\n# TYPE ward_plugin_state gauge"
-        );
-        for entry in &set.entries {
-            let state = entry.slot.state();
-            let _ = writeln!(
-                out,
-                "ward_plugin_state{{plugin=\"{}\",state=\"{state}\"}} 1",
-                entry.audit_id.as_str()
-            );
-        }
-        let _ = writeln!(
-            out,
-            "# HELP ward_breaker_open 1 while a plugin's circuit breaker is open or half-open.\n# TYPE ward_breaker_open gauge"
-        );
-        for entry in &set.entries {
-            if let Slot::Active(active) = &entry.slot {
-                let _ = writeln!(
-                    out,
-                    "ward_breaker_open{{plugin=\"{}\"}} {}",
-                    entry.audit_id.as_str(),
-                    u8::from(active.breaker.is_tripped())
-                );
-            }
-        }
-        let _ = writeln!(
-            out,
-            "# HELP ward_reloads_total Config reloads by result.\n# TYPE ward_reloads_total counter"
-        );
-        let _ = writeln!(
-            out,
-            "ward_reloads_total{{result=\"applied\"}} {}",
-            self.reloads_applied.load(Ordering::Relaxed)
-        );
-        let _ = writeln!(
-            out,
-            "ward_reloads_total{{result=\"refused\"}} {}",
-            self.reloads_refused.load(Ordering::Relaxed)
-        );
-        let _ = writeln!(
-            out,
-            "# HELP ward_audit_dropped_total Request audit events dropped by the overflow policy (each recorded as audit.dropped).\n# TYPE ward_audit_dropped_total counter"
-        );
-        let _ = writeln!(
-            out,
-            "ward_audit_dropped_total {}",
-            self.audit_dropped.load(Ordering::Relaxed)
-        );
-        self.unrecorded.write(out);
+        metrics::write(&self.serving, self.audit_dropped.load(Ordering::Relaxed), out);
     }
 
     fn shutdown(&self) {
         self.ready.store(false, Ordering::Release);
-        if let Err(err) = self.audit.flush() {
+        if let Err(err) = self.serving.audit.flush() {
             tracing::error!(code = err.code(), "audit flush at shutdown failed");
         }
     }

@@ -3,15 +3,19 @@
 //! - [`Gateway`]: routes a request to one plugin (`route.rs`), runs it behind
 //!   its circuit breaker (`breaker.rs`), records the outcome in the audit log.
 //! - Reloads build a whole new set (`assemble.rs`: trust gate, compile,
-//!   conformance gate in `conformance.rs`) and swap it in at once (`set.rs`).
-//! - Revocation and the kill switches unload without a restart.
+//!   conformance gate in `conformance.rs`) and swap it in at once (`set.rs`),
+//!   each on a thread of its own within a deadline (`reload.rs`).
+//! - Revocation and the kill switches unload without a restart; a revocation
+//!   takes a fast path that waits for no reload (`reload.rs`).
 
 mod assemble;
 mod breaker;
 mod conformance;
 mod error;
 mod gateway;
+mod metrics;
 mod refresher;
+mod reload;
 mod route;
 mod set;
 mod unrecorded;
@@ -20,4 +24,5 @@ pub use breaker::{Admission, Breaker, BreakerSettings, Transition};
 pub use conformance::{ConformanceCase, ConformanceFailure, Expect};
 pub use error::LifecycleError;
 pub use gateway::{Gateway, PluginStatus};
+pub use reload::DEFAULT_RELOAD_DEADLINE;
 pub use route::{Route, RouteError, Slice};

@@ -15,6 +15,7 @@ pub(crate) struct PluginSet {
     pub entries: Vec<Entry>,
 }
 
+#[derive(Clone)]
 pub(crate) struct Entry {
     pub id: Arc<str>,
     pub audit_id: PluginId,
@@ -22,6 +23,7 @@ pub(crate) struct Entry {
     pub slot: Slot,
 }
 
+#[derive(Clone)]
 pub(crate) enum Slot {
     Active(Arc<Active>),
     /// `enabled: false` or `pluginsEnabled: false`.

@@ -29,8 +29,15 @@ pub trait Gate: Send + Sync + 'static {
     fn decide(&self, headers: &http::HeaderMap) -> GateDecision;
     /// True once a plugin set is loaded and may serve.
     fn is_ready(&self) -> bool;
+    /// Applies, at once, the revocations of the configuration on disk: stops
+    /// every serving plugin it now revokes, and returns how many (each
+    /// SIGHUP, before `reload`). Must be quick and must not wait for a
+    /// running `reload`, so that a revocation never waits behind one.
+    fn revoke(&self) -> Result<usize, &'static str>;
     /// Re-reads the configuration and swaps the plugin set atomically
-    /// (SIGHUP). On error the old set keeps serving; the error is a stable code.
+    /// (SIGHUP). On error the old set keeps serving; the error is a stable
+    /// code. Must return within a bounded time even if loading hangs (the
+    /// gateway's reload deadline).
     fn reload(&self) -> Result<(), &'static str>;
     /// Appends the gate's own metrics (breaker state, reloads, audit drops) in
     /// Prometheus text format. No label value may come from a credential or claims.

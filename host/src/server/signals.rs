@@ -1,13 +1,20 @@
-//! Process signals: SIGHUP reloads the gate, SIGTERM and SIGINT stop the server.
+//! Process signals: SIGHUP applies revocations and reloads the gate, SIGTERM
+//! and SIGINT stop the server.
 
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use tokio::task::{JoinHandle, spawn_blocking};
+use tokio::task::{JoinError, JoinHandle, JoinSet, spawn_blocking};
+use tokio::time::timeout;
 use tracing::{error, info, warn};
 
 use super::{Gate, ServerError};
+
+/// How long a SIGHUP waits for `Gate::revoke` before the full reload starts
+/// anyway. It reads one small file, so past this the file system is stalled,
+/// and the reload (which the gate bounds by its own deadline) reports it.
+const REVOKE_WAIT: Duration = Duration::from_secs(5);
 
 /// Installed handlers. Installing them first thing means that from then on
 /// no signal can end the process by its default action, during start-up
@@ -71,14 +78,39 @@ impl Signals {
 }
 
 impl Hangups {
-    /// Starts the reload loop: SIGHUP calls `gate.reload()`.
+    /// Starts the reload loop. Each SIGHUP first applies revocations
+    /// (`Gate::revoke`), then starts the full reload (`Gate::reload`) on the
+    /// blocking pool, or, while one runs, queues one more: the SIGHUPs that
+    /// arrive meanwhile coalesce into it. A running reload never holds up the
+    /// loop, so the revocations of a later SIGHUP apply at once.
     #[cfg(unix)]
     pub(crate) fn start(self, gate: Arc<dyn Gate>) -> JoinHandle<()> {
         let Self { mut hangup } = self;
         tokio::spawn(async move {
-            // One reload at a time: signals that arrive meanwhile coalesce into one more.
-            while hangup.recv().await.is_some() {
-                reload(gate.clone()).await;
+            // Holds at most one reload.
+            let mut running = JoinSet::new();
+            let mut queued = false;
+            loop {
+                tokio::select! {
+                    received = hangup.recv() => {
+                        if received.is_none() {
+                            return;
+                        }
+                        info!(signal = "SIGHUP", "reloading");
+                        revoke(&gate).await;
+                        if running.is_empty() {
+                            running.spawn_blocking(reload(gate.clone()));
+                        } else if !std::mem::replace(&mut queued, true) {
+                            info!("a reload is running; one more follows it");
+                        }
+                    }
+                    Some(done) = running.join_next() => {
+                        report(done);
+                        if std::mem::take(&mut queued) {
+                            running.spawn_blocking(reload(gate.clone()));
+                        }
+                    }
+                }
             }
         })
     }
@@ -89,15 +121,37 @@ impl Hangups {
     }
 }
 
+/// Applies revocations, waiting at most [`REVOKE_WAIT`].
 #[cfg(unix)]
-async fn reload(gate: Arc<dyn Gate>) {
-    info!(signal = "SIGHUP", "reloading");
-    let started = Instant::now();
-    let result = spawn_blocking(move || gate.reload()).await;
-    let millis = started.elapsed().as_millis() as u64;
-    match result {
-        Ok(Ok(())) => info!(code = "ok", millis, "reload done"),
-        Ok(Err(code)) => warn!(code, millis, "reload refused; the previous plugin set keeps serving"),
-        Err(_) => error!(code = "panicked", millis, "reload panicked; the previous plugin set keeps serving"),
+async fn revoke(gate: &Arc<dyn Gate>) {
+    let gate = gate.clone();
+    match timeout(REVOKE_WAIT, spawn_blocking(move || gate.revoke())).await {
+        Ok(Ok(Ok(0))) => {}
+        Ok(Ok(Ok(stopped))) => warn!(stopped, "revoked plugins stopped before the reload"),
+        Ok(Ok(Err(code))) => warn!(code, "revocations could not be read; the reload follows"),
+        Ok(Err(_)) => error!(code = "panicked", "the revocation check panicked; the reload follows"),
+        Err(_) => warn!(
+            waited_ms = REVOKE_WAIT.as_millis() as u64,
+            "the revocation check is still running; the reload starts anyway"
+        ),
+    }
+}
+
+/// One full reload, timed.
+#[cfg(unix)]
+fn reload(gate: Arc<dyn Gate>) -> impl FnOnce() -> (Result<(), &'static str>, u64) {
+    move || {
+        let started = Instant::now();
+        let result = gate.reload();
+        (result, started.elapsed().as_millis() as u64)
+    }
+}
+
+#[cfg(unix)]
+fn report(done: Result<(Result<(), &'static str>, u64), JoinError>) {
+    match done {
+        Ok((Ok(()), millis)) => info!(code = "ok", millis, "reload done"),
+        Ok((Err(code), millis)) => warn!(code, millis, "reload refused; the previous plugin set keeps serving"),
+        Err(_) => error!(code = "panicked", "reload panicked; the previous plugin set keeps serving"),
     }
 }

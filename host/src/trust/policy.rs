@@ -74,4 +74,14 @@ impl TrustPolicy {
         self.allow_capabilities.insert(capability.into());
         self
     }
+
+    /// Whether this signer key id is revoked.
+    pub fn revokes_signer(&self, key_id: &str) -> bool {
+        self.revoked_signer_key_ids.contains(key_id)
+    }
+
+    /// Whether this entry digest (hex, any case) is revoked.
+    pub fn revokes_entry(&self, entry_sha256: &str) -> bool {
+        self.revoked_entry_sha256.iter().any(|r| r.eq_ignore_ascii_case(entry_sha256))
+    }
 }

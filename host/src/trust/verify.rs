@@ -94,7 +94,7 @@ pub fn verify(envelope_json: &[u8], entry: Vec<u8>, policy: &TrustPolicy, now_ms
         Some(Anchor::Ed25519(key)) => key,
     };
 
-    if policy.revoked_signer_key_ids.contains(&env.signer_key_id) {
+    if policy.revokes_signer(&env.signer_key_id) {
         return Err(Refusal::RevokedSigner { key_id: env.signer_key_id });
     }
 
@@ -102,7 +102,7 @@ pub fn verify(envelope_json: &[u8], entry: Vec<u8>, policy: &TrustPolicy, now_ms
     if !ct_eq(text("entrySha256"), &entry_sha256) {
         return Err(Refusal::TamperedEntry);
     }
-    if policy.revoked_entry_sha256.iter().any(|r| r.eq_ignore_ascii_case(&entry_sha256)) {
+    if policy.revokes_entry(&entry_sha256) {
         return Err(Refusal::RevokedEntry { entry_sha256 });
     }
 
