@@ -558,7 +558,10 @@ fn serve_applies_a_revocation_while_a_reload_hangs_then_refuses_the_hung_one() {
     let s = setup();
     let plugin = serve_plugin(&s.dir, "steady");
     let s = serve_setup_in(s, serde_json::json!([plugin.clone()]), |c| c["keyMaterialFetch"] = fetch.clone());
-    let mut served = Served::start_with(&s.dir, &["--reload-timeout", "10"]);
+    // Lockdown fixes the ports ward may connect to at start, and the silent
+    // server's port only enters the config at the first reload: with it on,
+    // that fetch is refused at once instead of hanging (docs/deployment.md).
+    let mut served = Served::start_with(&s.dir, &["--reload-timeout", "10", "--lockdown", "off"]);
     served.wait_ready();
     assert_eq!(served.auth(), Some(200));
 
