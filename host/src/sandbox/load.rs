@@ -131,18 +131,23 @@ impl CodeTotals {
         }
         let mut operators = body.get_operators_reader().map_err(|_| MALFORMED)?;
         let (mut depth, mut blocks) = (0u64, 0u64);
+        // The product changes only when a block opens, so it is checked there.
+        let within_product = |blocks: u64| over(locals.saturating_mul(blocks), code.locals_by_blocks, "localsByBlocks");
         while !operators.eof() {
             match operators.read().map_err(|_| MALFORMED)? {
                 Operator::Block { .. } | Operator::Loop { .. } | Operator::If { .. } | Operator::TryTable { .. } | Operator::Try { .. } => {
                     depth += 1;
                     over(depth, code.nesting.into(), "nesting")?;
                     blocks += 1;
+                    within_product(blocks)?;
                 }
-                Operator::Else => blocks += 1,
+                Operator::Else => {
+                    blocks += 1;
+                    within_product(blocks)?;
+                }
                 Operator::End => depth = depth.saturating_sub(1),
                 _ => {}
             }
-            over(locals.saturating_mul(blocks), code.locals_by_blocks, "localsByBlocks")?;
         }
         Ok(())
     }
