@@ -330,6 +330,10 @@ fn code_bombs_are_refused_before_compiling() {
     assert_eq!(refused(&deep_function(50_000, 5_000), defaults), "locals");
     assert_eq!(refused(&deep_function(10, 1_001), defaults), "nesting");
     assert_eq!(refused(&function_with(2_000, 2_001, false), defaults), "localsByBlocks");
+    // Copies of a function just inside that bound add up: twenty of them
+    // compiled for 11 s of CPU before the sum was bounded.
+    let copies: String = (0..5).map(|i| function_with(2_000, 2_000, false).replacen("$bomb", &format!("$bomb{i}"), 1)).collect();
+    assert_eq!(refused(&copies, defaults), "localsByBlocksTotal");
     // Each remaining bound, lowered so the test stays small.
     let code = |c: CodeLimits| Limits { code: c, ..defaults };
     let base = CodeLimits::default();

@@ -392,6 +392,9 @@ impl Loader<'_> {
         if let Some(v) = code.locals_by_blocks {
             bounds.locals_by_blocks = positive(v, &field("localsByBlocks"), self)?;
         }
+        if let Some(v) = code.locals_by_blocks_total {
+            bounds.locals_by_blocks_total = positive(v, &field("localsByBlocksTotal"), self)?;
+        }
         if let Some(v) = code.code_bytes {
             bounds.code_bytes = positive(v, &field("codeBytes"), self)?;
         }

@@ -123,6 +123,7 @@ pub(crate) struct RawCodeLimits {
     pub locals: Option<u32>,
     pub nesting: Option<u32>,
     pub locals_by_blocks: Option<u64>,
+    pub locals_by_blocks_total: Option<u64>,
     pub code_bytes: Option<u64>,
     pub data_bytes: Option<u64>,
 }

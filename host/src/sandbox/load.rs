@@ -42,7 +42,7 @@ pub enum LoadError {
     #[error("component code exceeds the limit on {what} ({limit})")]
     CodeLimit {
         /// Which bound: `functions`, `functionBytes`, `locals`, `nesting`,
-        /// `localsByBlocks`, `codeBytes` or `dataBytes` (the config's field
+        /// `localsByBlocks`, `localsByBlocksTotal`, `codeBytes` or `dataBytes` (the config's field
         /// names).
         what: &'static str,
         /// The bound.
@@ -112,6 +112,7 @@ struct CodeTotals {
     functions: u64,
     code_bytes: u64,
     data_bytes: u64,
+    locals_by_blocks: u64,
 }
 
 impl CodeTotals {
@@ -149,7 +150,8 @@ impl CodeTotals {
                 _ => {}
             }
         }
-        Ok(())
+        self.locals_by_blocks = self.locals_by_blocks.saturating_add(locals.saturating_mul(blocks));
+        over(self.locals_by_blocks, code.locals_by_blocks_total, "localsByBlocksTotal")
     }
 }
 
