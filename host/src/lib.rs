@@ -11,6 +11,9 @@
 //! - [`keymaterial`]: key material fetched by the host (SSRF-guarded) and cached for plugins.
 //! - [`server`]: the forward-auth HTTP sidecar.
 //! - [`lockdown`]: `ward serve`'s second layer on Linux (Landlock, seccomp).
+//!
+//! Which room may import which (no cycles; `host/tests/rooms.rs` checks it)
+//! is in `docs/architecture.md`, "Room order".
 #![forbid(unsafe_code)]
 
 pub mod audit;

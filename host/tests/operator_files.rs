@@ -109,7 +109,7 @@ fn assert_refused(result: Result<ward::config::WardConfig, ConfigError>, at: &st
 fn the_base_config_loads() {
     let site = Site::new();
     let config = site.load(|_| {}).unwrap();
-    assert_eq!(config.plugins[0].options.keys, vec![("jwks".to_owned(), b"{\"keys\":[]}".to_vec())]);
+    assert_eq!(config.plan.plugins[0].options.keys, vec![("jwks".to_owned(), b"{\"keys\":[]}".to_vec())]);
 }
 
 #[test]
@@ -178,7 +178,7 @@ fn symlinks_to_regular_files_inside_the_allowed_dirs_still_work() {
     let site = Site::new();
     std::os::unix::fs::symlink("p.wasm", site.path("alias.wasm")).unwrap();
     let config = site.load(|c| c["plugins"][0]["component"] = json!("alias.wasm")).unwrap();
-    assert_eq!(config.plugins[0].files.as_ref().unwrap().component, b"not a component");
+    assert_eq!(config.plan.plugins[0].files.as_ref().unwrap().component, b"not a component");
 
     // Inside an allowDirs entry, through that entry's handle.
     let keys = tempfile::tempdir().unwrap();
@@ -190,7 +190,7 @@ fn symlinks_to_regular_files_inside_the_allowed_dirs_still_work() {
             c["plugins"][0]["keyMaterial"][0]["file"] = json!(keys.path().join("jwks.json"));
         })
         .unwrap();
-    assert_eq!(config.plugins[0].options.keys[0].1, b"{\"keys\":[1]}");
+    assert_eq!(config.plan.plugins[0].options.keys[0].1, b"{\"keys\":[1]}");
 }
 
 #[test]

@@ -210,13 +210,13 @@ fn properties<'s>(schema: &'s Value, def: &str) -> &'s serde_json::Map<String, V
 fn the_example_loads_and_checks_as_written() {
     let d = Deployment::new();
     let config = d.load(&d.example).unwrap_or_else(|err| panic!("docs/ward.example.json: {err}"));
-    let ids: Vec<_> = config.plugins.iter().map(|p| (p.id.as_str(), p.enabled, p.files.is_some())).collect();
+    let ids: Vec<_> = config.plan.plugins.iter().map(|p| (p.id.as_str(), p.enabled, p.files.is_some())).collect();
     assert_eq!(ids, [("example-token", true, true), ("api-key", true, true), ("partner-jwt", false, false)]);
     let fixtures = docs("conformance.example.json");
-    assert_eq!(config.plugins[0].conformance.len(), fixtures.as_array().unwrap().len());
-    let keys: Vec<_> = config.plugins[1].options.keys.iter().map(|(name, bytes)| (name.as_str(), bytes.len())).collect();
+    assert_eq!(config.plan.plugins[0].conformance.len(), fixtures.as_array().unwrap().len());
+    let keys: Vec<_> = config.plan.plugins[1].options.keys.iter().map(|(name, bytes)| (name.as_str(), bytes.len())).collect();
     assert_eq!(keys, [("api-keys", keys_file().len())]);
-    let urls: Vec<_> = config.plugins[2].key_urls.iter().map(|(name, source)| (name.as_str(), source.url.as_str())).collect();
+    let urls: Vec<_> = config.plan.plugins[2].key_urls.iter().map(|(name, source)| (name.as_str(), source.url.as_str())).collect();
     assert_eq!(urls, [("jwks", "https://login.partner.example/.well-known/jwks.json")]);
     // The disabled plugin's files do not exist: ward did not read them.
     assert!(!d.resolve(&d.example["plugins"][2]["component"]).exists());
@@ -232,7 +232,7 @@ fn the_example_loads_and_checks_as_written() {
         plugin["limits"]["timeoutMs"] = json!(10_000);
     }
     let config = d.load(&checked).unwrap();
-    let statuses = Gateway::check(&config).unwrap_or_else(|err| panic!("ward check refuses the example: {err}"));
+    let statuses = Gateway::check(&config.plan).unwrap_or_else(|err| panic!("ward check refuses the example: {err}"));
     let states: Vec<_> = statuses.iter().map(|s| (s.id.as_str(), s.state)).collect();
     assert_eq!(states, [("example-token", "active"), ("api-key", "active"), ("partner-jwt", "disabled")]);
 
@@ -240,7 +240,7 @@ fn the_example_loads_and_checks_as_written() {
     let mut flipped = fixtures.clone();
     flipped[1]["expect"] = json!("allow");
     put(&d.fixtures_path(), flipped.to_string().as_bytes(), 0o644);
-    let err = Gateway::check(&d.load(&checked).unwrap()).err().map(|e| e.code());
+    let err = Gateway::check(&d.load(&checked).unwrap().plan).err().map(|e| e.code());
     assert_eq!(err, Some("conformance-failed"));
 }
 

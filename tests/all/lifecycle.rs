@@ -42,7 +42,7 @@ fn deny_code(decision: &Decision) -> &'static str {
 
 fn start(site: &Site, plugins: Vec<Value>, edit: impl FnOnce(&mut Value)) -> Gateway {
     let config = site.config(plugins, edit);
-    Gateway::start(site.load(&config)).unwrap()
+    site.gateway(&config).unwrap()
 }
 
 #[test]
@@ -88,7 +88,7 @@ fn conformance_gate_refuses_a_plugin_that_allows_what_it_must_deny() {
     let mut plugin = Site::plugin("hostile", bearer_route());
     plugin["conformance"] = json!("fixtures.json");
     let config = site.config(vec![plugin.clone()], |_| {});
-    let err = Gateway::start(site.load(&config)).err().expect("a non-conforming plugin must not load");
+    let err = site.gateway(&config).err().expect("a non-conforming plugin must not load");
     assert_eq!(err.code(), "conformance-failed");
     assert!(!err.to_string().contains(MARKER));
     site.assert_audit("plugin.conformance.failed", 1);
@@ -100,15 +100,15 @@ fn conformance_gate_refuses_a_plugin_that_allows_what_it_must_deny() {
     // The same plugin with correct expectations serves; subject hashes are checked too.
     let good = json!([{ "credential": "ok:alice", "scheme": "bearer", "expect": "allow" }, { "credential": "deny:expired", "scheme": "bearer", "expect": "deny" }]);
     site.write("fixtures.json", good.to_string().as_bytes());
-    let gateway = Gateway::start(site.load(&config)).unwrap();
+    let gateway = site.gateway(&config).unwrap();
     let Decision::Allow(alice) = gateway.authenticate(&bearer("ok:alice"), 0).decision else { panic!() };
     drop(gateway);
     let pinned = json!([{ "credential": "ok:alice", "scheme": "bearer", "expect": "allow", "subject_hash": alice.id }]);
     site.write("fixtures.json", pinned.to_string().as_bytes());
-    assert!(Gateway::start(site.load(&config)).is_ok());
+    assert!(site.gateway(&config).is_ok());
     let wrong = json!([{ "credential": "ok:alice", "scheme": "bearer", "expect": "allow", "subjectHash": "00".repeat(16) }]);
     site.write("fixtures.json", wrong.to_string().as_bytes());
-    assert_eq!(Gateway::start(site.load(&config)).err().map(|e| e.code()), Some("conformance-failed"));
+    assert_eq!(site.gateway(&config).err().map(|e| e.code()), Some("conformance-failed"));
 }
 
 #[test]
@@ -224,7 +224,7 @@ fn reload_swaps_the_whole_set_while_calls_run() {
         plugin["limits"] = json!({ "timeoutMs": 10000 });
         site.config(vec![plugin], |_| {})
     };
-    let gateway = Arc::new(Gateway::start(site.load(&config_for("alpha"))).unwrap());
+    let gateway = Arc::new(site.gateway(&config_for("alpha")).unwrap());
     let stop = Arc::new(AtomicBool::new(false));
     let callers: Vec<_> = (0..4)
         .map(|_| {
@@ -245,7 +245,7 @@ fn reload_swaps_the_whole_set_while_calls_run() {
         .collect();
     for round in 0..100 {
         let id = if round % 2 == 0 { "beta" } else { "alpha" };
-        gateway.reload(site.load(&config_for(id))).unwrap();
+        gateway.reload(site.load(&config_for(id)).plan).unwrap();
     }
     stop.store(true, Ordering::Relaxed);
     let (mut total, mut seen) = (0, [false; 2]);
@@ -267,15 +267,40 @@ fn a_failed_reload_keeps_the_old_set_serving() {
     let gateway = start(&site, vec![Site::plugin("hostile", bearer_route())], |_| {});
     // The component changes under the same envelope: the gate refuses it.
     site.write("hostile.wasm", &component(&allow_fixed()));
-    let err = gateway.reload(site.load(&config)).unwrap_err();
+    let err = gateway.reload(site.load(&config).plan).unwrap_err();
     assert_eq!(err.code(), "tampered-entry");
     assert!(gateway.authenticate(&bearer("ok:alice"), 0).decision.is_allow());
     site.assert_audit("config.reload.refused", 1);
     // A config that no longer parses is refused the same way.
     site.write("ward.json", b"{ \"trust\": ");
-    assert_eq!(gateway.reload_from_disk().unwrap_err().code(), "config-not-json");
+    assert_eq!(gateway.reload_from_source().unwrap_err().code(), "config-not-json");
     assert!(gateway.authenticate(&bearer("ok:alice"), 0).decision.is_allow());
     site.assert_audit("config.reload.refused", 2);
+}
+
+/// What `ward serve` applies once at start: the identity and audit sections
+/// (the gateway compares them) and the server section (the config file, as
+/// the reloads' source, compares it). The same file back as it was reloads.
+#[test]
+fn a_reload_that_changes_what_only_a_restart_applies_is_refused() {
+    let site = hostile_site();
+    let plugins = || vec![Site::plugin("hostile", bearer_route())];
+    let gateway = start(&site, plugins(), |_| {});
+    let changes: [(&str, fn(&mut Value)); 4] = [
+        ("identity.labelKeys", |c| c["identity"]["labelKeys"] = json!(["team"])),
+        ("audit.recordAllowed", |c| c["audit"]["recordAllowed"] = json!(true)),
+        ("server.listen", |c| c["server"] = json!({ "listen": "127.0.0.1:9181" })),
+        ("server.jsonLogs", |c| c["server"] = json!({ "jsonLogs": true })),
+    ];
+    for (refused, (what, change)) in changes.into_iter().enumerate() {
+        site.config(plugins(), change);
+        let err = gateway.reload_from_source().unwrap_err();
+        assert_eq!(err.code(), "restart-required", "{what}: {err}");
+        assert!(gateway.authenticate(&bearer("ok:alice"), 0).decision.is_allow(), "{what}");
+        site.assert_audit("config.reload.refused", refused + 1);
+    }
+    site.config(plugins(), |_| {});
+    gateway.reload_from_source().unwrap();
 }
 
 #[test]
@@ -291,7 +316,7 @@ fn revocation_on_reload_unloads_even_unchanged_plugins() {
                 _ => json!({ "entrySha256": [entry] }),
             };
         });
-        gateway.reload(site.load(&config)).unwrap();
+        gateway.reload(site.load(&config).plan).unwrap();
         assert_eq!(deny_code(&gateway.authenticate(&bearer("ok:alice"), 0).decision), "plugin-unavailable");
         assert_eq!(gateway.plugins()[0].state, "revoked");
         site.assert_audit("plugin.unloaded", 1);
@@ -349,7 +374,7 @@ fn a_hung_reload_neither_delays_a_revocation_nor_outlives_its_deadline() {
     let started = std::time::Instant::now();
     let hung = {
         let gateway = Arc::clone(&gateway);
-        std::thread::spawn(move || gateway.reload_from_disk())
+        std::thread::spawn(move || gateway.reload_from_source())
     };
     let _held = silent.accept();
 
@@ -357,7 +382,7 @@ fn a_hung_reload_neither_delays_a_revocation_nor_outlives_its_deadline() {
     fetching_config(&site, &silent.url(), |c| c["trust"]["revoked"] = json!({ "signerKeyIds": [SIGNER] }));
     let second = {
         let gateway = Arc::clone(&gateway);
-        std::thread::spawn(move || gateway.reload_from_disk())
+        std::thread::spawn(move || gateway.reload_from_source())
     };
     let patience = started + DEADLINE;
     while gateway.authenticate(&bearer("ok:alice"), 0).decision.is_allow() {
@@ -392,18 +417,18 @@ fn a_reload_of_an_older_config_cannot_undo_a_newer_revocation() {
     fetching_config(&site, &silent.url(), |_| {});
     let older = {
         let gateway = Arc::clone(&gateway);
-        std::thread::spawn(move || gateway.reload_from_disk())
+        std::thread::spawn(move || gateway.reload_from_source())
     };
     let fetch = silent.accept();
     // The revocation lands while the older reload is still fetching…
     fetching_config(&site, &silent.url(), |c| c["trust"]["revoked"] = json!({ "signerKeyIds": [SIGNER] }));
-    assert_eq!(gateway.revoke_from_disk().unwrap(), 1);
+    assert_eq!(gateway.revoke_from_source().unwrap(), 1);
     // …then its fetch fails at once and it finishes its set, which would
     // serve the plugin again.
     drop(fetch);
     assert_eq!(older.join().unwrap().unwrap_err().code(), "reload-superseded");
     assert_eq!(deny_code(&gateway.authenticate(&bearer("ok:alice"), 0).decision), "plugin-unavailable");
-    gateway.reload_from_disk().unwrap();
+    gateway.reload_from_source().unwrap();
     assert_eq!(gateway.plugins()[0].state, "revoked");
     site.assert_audit("config.reload.applied", 1);
     assert!(site.audit_text().contains("\"reason\":\"reload-superseded\""), "{}", site.audit_text());
@@ -419,15 +444,15 @@ fn abandoned_reloads_are_bounded_and_their_late_results_discarded() {
     let silent = Silent::new();
     fetching_config(&site, &silent.url(), |_| {});
     for _ in 0..4 {
-        assert_eq!(gateway.reload_from_disk().unwrap_err().code(), "reload-timeout");
+        assert_eq!(gateway.reload_from_source().unwrap_err().code(), "reload-timeout");
     }
-    assert_eq!(gateway.reload_from_disk().unwrap_err().code(), "reload-busy");
+    assert_eq!(gateway.reload_from_source().unwrap_err().code(), "reload-busy");
     assert!(gateway.authenticate(&bearer("ok:alice"), 0).decision.is_allow());
     // Every hung fetch fails now: the abandoned reloads finish, and are discarded.
     drop(silent);
     let patience = std::time::Instant::now() + Duration::from_secs(60);
     loop {
-        match gateway.reload(site.load(&plain)) {
+        match gateway.reload(site.load(&plain).plan) {
             Ok(()) => break,
             Err(err) => assert_eq!(err.code(), "reload-busy"),
         }
@@ -445,12 +470,12 @@ fn kill_switches_unload_without_restart() {
     let site = hostile_site();
     let gateway = start(&site, vec![Site::plugin("hostile", bearer_route())], |_| {});
     let global_off = site.config(vec![Site::plugin("hostile", bearer_route())], |c| c["pluginsEnabled"] = json!(false));
-    gateway.reload(site.load(&global_off)).unwrap();
+    gateway.reload(site.load(&global_off).plan).unwrap();
     assert_eq!(gateway.authenticate(&bearer("ok:alice"), 0).decision, Decision::Deny(DenyReason::PluginsDisabled));
     assert!(site.audit_text().contains("\"cause\":\"disabled\""));
 
     let on = site.config(vec![Site::plugin("hostile", bearer_route())], |_| {});
-    gateway.reload(site.load(&on)).unwrap();
+    gateway.reload(site.load(&on).plan).unwrap();
     assert!(gateway.authenticate(&bearer("ok:alice"), 0).decision.is_allow());
 
     let mut disabled = Site::plugin("hostile", bearer_route());
@@ -458,7 +483,7 @@ fn kill_switches_unload_without_restart() {
     // A disabled plugin's files are not needed.
     disabled["component"] = json!("gone.wasm");
     let one_off = site.config(vec![disabled], |_| {});
-    gateway.reload(site.load(&one_off)).unwrap();
+    gateway.reload(site.load(&one_off).plan).unwrap();
     assert_eq!(gateway.authenticate(&bearer("ok:alice"), 0).decision, Decision::Deny(DenyReason::PluginsDisabled));
     assert_eq!(gateway.plugins()[0].state, "disabled");
     site.assert_audit("plugin.unloaded", 2);
@@ -523,7 +548,7 @@ fn a_repeated_key_is_refused_at_its_json_path() {
     plugin["settings"] = json!({ "issuer": "https://a.example" });
     let config = site.config(vec![plugin], |c| c["trust"]["revoked"] = json!({ "signerKeyIds": [SIGNER] }));
     let written = std::fs::read_to_string(&config).unwrap();
-    assert!(site.load(&config).trust.revoked_signer_key_ids.contains(SIGNER));
+    assert!(site.load(&config).plan.trust.revoked_signer_key_ids.contains(SIGNER));
     // serde_json::Value cannot hold a repeated key: edit the written text.
     let refused = |from: &str, to: &str| {
         assert!(written.contains(from), "{from} not in {written}");
@@ -592,13 +617,13 @@ fn url_key_material_is_fetched_by_the_host_or_the_call_denies() {
     };
     // Nothing listens there: the plugin loads, and its calls deny without running.
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let gateway = Gateway::start(site.load(&with_url(closed))).unwrap();
+    let gateway = site.gateway(&with_url(closed)).unwrap();
     assert_eq!(gateway.authenticate(&bearer("ok:alice"), 0).decision, Decision::Deny(DenyReason::KeyMaterialUnavailable));
     gateway.flush_audit().unwrap();
     assert!(site.audit_text().contains("\"reason\":\"key-material-unavailable\""), "{}", site.audit_text());
 
     let port = serve_bytes(b"{\"keys\":[]}");
-    gateway.reload(site.load(&with_url(port))).unwrap();
+    gateway.reload(site.load(&with_url(port)).plan).unwrap();
     assert!(gateway.authenticate(&bearer("ok:alice"), 0).decision.is_allow());
 
     // The SSRF guard applies: without the loopback allowance the fetch is refused.
@@ -606,7 +631,7 @@ fn url_key_material_is_fetched_by_the_host_or_the_call_denies() {
     let mut plugin = Site::plugin("hostile", bearer_route());
     plugin["keyMaterial"] = json!([{ "name": "jwks", "url": format!("http://127.0.0.1:{port}/jwks") }]);
     let guarded = site.config(vec![plugin], |c| c["keyMaterialFetch"] = json!({ "allowHttpHosts": ["127.0.0.1"] }));
-    let gateway = Gateway::start(site.load(&guarded)).unwrap();
+    let gateway = site.gateway(&guarded).unwrap();
     assert_eq!(gateway.authenticate(&bearer("ok:alice"), 0).decision, Decision::Deny(DenyReason::KeyMaterialUnavailable));
 }
 
@@ -614,11 +639,11 @@ fn url_key_material_is_fetched_by_the_host_or_the_call_denies() {
 fn check_runs_every_gate_without_the_audit_log_and_allows_are_audited_only_on_request() {
     let site = hostile_site();
     let config = site.config(vec![Site::plugin("hostile", bearer_route())], |_| {});
-    let statuses = Gateway::check(&site.load(&config)).unwrap();
+    let statuses = Gateway::check(&site.load(&config).plan).unwrap();
     assert_eq!((statuses[0].id.as_str(), statuses[0].state), ("hostile", "active"));
     assert!(site.audit_text().is_empty(), "ward check must not write the audit log");
     site.write("hostile.wasm", &component(&allow_fixed()));
-    assert_eq!(Gateway::check(&site.load(&config)).err().map(|e| e.code()), Some("tampered-entry"));
+    assert_eq!(Gateway::check(&site.load(&config).plan).err().map(|e| e.code()), Some("tampered-entry"));
     site.add_plugin("hostile", &std::fs::read(ward_tests::HOSTILE).unwrap());
 
     let gateway = start(&site, vec![Site::plugin("hostile", bearer_route())], |_| {});

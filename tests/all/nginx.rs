@@ -28,7 +28,6 @@ use serde_json::json;
 use sha2::Sha256;
 use tempfile::TempDir;
 use tokio::sync::oneshot;
-use ward::lifecycle::Gateway;
 use ward::sandbox::Decision;
 use ward::server::{ServerOptions, serve};
 
@@ -278,7 +277,7 @@ fn nginx_auth_request_forwards_only_ward_identities_and_fails_closed() {
     // Faults on purpose below must not open the breaker between checks.
     hostile["breaker"] = json!({ "failures": 1000 });
     let config = site.config(vec![example, hostile], |_| {});
-    let gateway = Arc::new(Gateway::start(site.load(&config)).unwrap());
+    let gateway = Arc::new(site.gateway(&config).unwrap());
 
     let good = example_token(SECRET, "alice");
     let forged = format!("demo.alice.{}", example_token(SECRET, "mallory").rsplit('.').next().unwrap());

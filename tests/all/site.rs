@@ -74,6 +74,13 @@ impl Site {
         ward::config::load(config).unwrap()
     }
 
+    /// A gateway started as `ward serve` starts one: from the config's plan,
+    /// its reloads re-reading the same file.
+    pub fn gateway(&self, config: &Path) -> Result<ward::lifecycle::Gateway, ward::lifecycle::LifecycleError> {
+        let (plan, file) = self.load(config).into_plan();
+        ward::lifecycle::Gateway::start(plan, file)
+    }
+
     pub fn audit_text(&self) -> String {
         std::fs::read_to_string(self.path(AUDIT_FILE)).unwrap_or_default()
     }

@@ -30,7 +30,7 @@ pub enum OverflowPolicy {
 }
 
 /// Settings of an [`AuditLog`].
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuditOptions {
     /// Rotate the live file once it reaches this size (after the batch that
     /// crossed it). Default 64 MiB.

@@ -18,10 +18,10 @@ pub struct Args {
 
 pub fn run(args: Args) -> Result<ExitCode, CliError> {
     let config = ward::config::load(&args.config).map_err(|e| CliError::new(e.to_string()))?;
-    let audit_file = config.audit.file.display().to_string();
+    let audit_file = config.plan.audit.file.display().to_string();
     let listen = config.server.listen;
     super::serve::server_options(&config.server, None).validate().map_err(|e| CliError::new(format!("server: {e}")))?;
-    let statuses = Gateway::check(&config).map_err(|e| CliError::new(e.to_string()))?;
+    let statuses = Gateway::check(&config.plan).map_err(|e| CliError::new(e.to_string()))?;
     let statuses_revoked = statuses.iter().find(|s| s.state == "revoked").map(|s| s.id.clone());
     println!("{}: ok (listen {listen}, audit {audit_file})", args.config.display());
     for status in statuses {

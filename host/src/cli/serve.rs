@@ -45,7 +45,9 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     // end the process.
     let reload_deadline = Duration::from_secs(args.reload_timeout);
     let load = move || -> Result<Arc<dyn Gate>, LoadError> {
-        let gateway = Gateway::start(config)?.with_reload_deadline(reload_deadline);
+        // SIGHUP re-reads the same file.
+        let (plan, file) = config.into_plan();
+        let gateway = Gateway::start(plan, file)?.with_reload_deadline(reload_deadline);
         for status in gateway.plugins() {
             tracing::info!(plugin = %status.id, state = status.state, version = status.version.as_deref().unwrap_or("-"), "plugin");
         }

@@ -11,7 +11,7 @@ use zeroize::Zeroizing;
 use crate::audit::{AuditKey, AuditOptions, OverflowPolicy};
 use crate::identity::{ClaimsPolicy, IdentityKey};
 use crate::keymaterial::{Cidr, FetchPolicy, UrlSource};
-use crate::lifecycle::{BreakerSettings, ConformanceCase, Expect, Route};
+use crate::lifecycle::{AuditSpec, BreakerSettings, ConformanceCase, Expect, Plan, PluginFiles, PluginSpec, Route};
 use crate::sandbox::{Limits, PluginOptions};
 
 use super::dir::{ConfinedDirs, read_config_file};
@@ -23,9 +23,7 @@ use super::raw::{
 use super::json;
 use super::shape;
 use super::trust::trust_policy_from_section;
-use super::{
-    AuditConfig, ConfigError, PluginConfig, PluginFiles, ServerConfig, WardConfig,
-};
+use super::{ConfigError, ServerConfig, WardConfig};
 
 const MAX_ENVELOPE_BYTES: u64 = 1 << 20;
 const MAX_COMPONENT_BYTES: u64 = 64 << 20;
@@ -122,7 +120,7 @@ impl Loader<'_> {
         let mut plugins = Vec::with_capacity(raw.plugins.len());
         for (index, plugin) in raw.plugins.into_iter().enumerate() {
             let at = format!("plugins[{index}]");
-            if plugins.iter().any(|p: &PluginConfig| p.id == plugin.id) {
+            if plugins.iter().any(|p: &PluginSpec| p.id == plugin.id) {
                 return Err(self.invalid(format!("{at}.id"), "repeats another plugin's id"));
             }
             plugins.push(self.plugin(plugin, &at, raw.plugins_enabled, &fetch)?);
@@ -130,14 +128,16 @@ impl Loader<'_> {
         Ok(WardConfig {
             path: path.to_path_buf(),
             allow_dirs: raw.allow_dirs,
-            trust,
-            identity_key,
-            claims,
-            audit,
             server,
-            plugins_enabled: raw.plugins_enabled,
-            plugins,
-            fetch,
+            plan: Plan {
+                trust,
+                identity_key,
+                claims,
+                audit,
+                plugins_enabled: raw.plugins_enabled,
+                plugins,
+                fetch,
+            },
         })
     }
 
@@ -186,7 +186,7 @@ impl Loader<'_> {
         self.invalid(at, format!("{} {err}", path.display()))
     }
 
-    fn audit(&self, raw: RawAudit) -> Result<AuditConfig, ConfigError> {
+    fn audit(&self, raw: RawAudit) -> Result<AuditSpec, ConfigError> {
         let file = self
             .dirs()?
             .resolve_for_writing(&raw.file)
@@ -214,7 +214,7 @@ impl Loader<'_> {
         if let Some(capacity) = raw.queue_capacity {
             options.queue_capacity = positive(capacity, "audit.queueCapacity", self)?;
         }
-        Ok(AuditConfig { file, key, options })
+        Ok(AuditSpec { file, key, options })
     }
 
     fn server(&self, raw: RawServer) -> Result<ServerConfig, ConfigError> {
@@ -251,7 +251,7 @@ impl Loader<'_> {
         at: &str,
         plugins_enabled: bool,
         fetch: &FetchPolicy,
-    ) -> Result<PluginConfig, ConfigError> {
+    ) -> Result<PluginSpec, ConfigError> {
         // The audit log's plugin-id alphabet: the id must be recordable as is.
         if raw.id.is_empty()
             || raw.id.len() > 64
@@ -337,7 +337,7 @@ impl Loader<'_> {
             (Some(fixtures), true) => self.fixtures(fixtures, &format!("{at}.conformance"))?,
             _ => Vec::new(),
         };
-        Ok(PluginConfig {
+        Ok(PluginSpec {
             id: raw.id,
             enabled: raw.enabled,
             route,

@@ -6,6 +6,10 @@
 //! every file the config names through the confined directories of `dir.rs`.
 //! The schema is in `docs/ward.schema.json`, an annotated example in
 //! `docs/configuration.md`.
+//!
+//! An outer room: it builds the lifecycle's [`Plan`] (and maps its raw JSON
+//! into the lifecycle's types: routes, breakers, conformance cases), and
+//! [`ConfigFile`] builds the next plan on each reload.
 
 mod dir;
 mod error;
@@ -13,24 +17,22 @@ mod json;
 mod load;
 mod raw;
 mod shape;
+mod source;
 pub mod trust;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::audit::{AuditKey, AuditOptions};
-use crate::identity::{ClaimsPolicy, IdentityKey};
-use crate::keymaterial::{FetchPolicy, UrlSource};
-use crate::lifecycle::{BreakerSettings, ConformanceCase, Route};
-use crate::sandbox::PluginOptions;
-use crate::trust::TrustPolicy;
+use crate::lifecycle::Plan;
 
 pub use error::{ConfigError, MAX_CONFIG_BYTES};
 pub use load::load;
+pub use source::ConfigFile;
 pub use trust::{read_trust_policy, trust_policy_from_json};
 
-/// A validated `ward.json`, with every file it names already read.
+/// A validated `ward.json`, with every file it names already read: the
+/// plan the lifecycle runs, and what only the outer rooms use.
 #[derive(Debug)]
 #[non_exhaustive]
 pub struct WardConfig {
@@ -38,38 +40,15 @@ pub struct WardConfig {
     pub path: PathBuf,
     /// `allowDirs`: directories outside the config's own that it may name.
     pub allow_dirs: Vec<PathBuf>,
-    /// The trust gate's policy.
-    pub trust: TrustPolicy,
-    /// The identity HMAC key (never enters a sandbox).
-    pub identity_key: IdentityKey,
-    /// The claims sanitizer's label-key allowlist.
-    pub claims: ClaimsPolicy,
-    /// The audit log.
-    pub audit: AuditConfig,
     /// The HTTP sidecar.
     pub server: ServerConfig,
-    /// The global kill switch: `false` unloads every plugin.
-    pub plugins_enabled: bool,
-    /// Plugins, in routing order.
-    pub plugins: Vec<PluginConfig>,
-    /// How `url` key material is fetched (`keyMaterialFetch`).
-    pub fetch: FetchPolicy,
-}
-
-/// The `audit` section.
-#[derive(Debug)]
-#[non_exhaustive]
-pub struct AuditConfig {
-    /// The live log file.
-    pub file: PathBuf,
-    /// The chain key (separate from the identity key).
-    pub key: AuditKey,
-    /// Rotation, queue and overflow policy.
-    pub options: AuditOptions,
+    /// Trust policy, identity, audit, key-material fetching and plugins, in
+    /// routing order: what [`crate::lifecycle::Gateway`] starts and reloads.
+    pub plan: Plan,
 }
 
 /// The `server` section; `ward serve` maps it onto the server's options.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ServerConfig {
     /// Listen address. Default `127.0.0.1:8181`.
@@ -86,48 +65,4 @@ pub struct ServerConfig {
     pub drain_timeout: Option<Duration>,
     /// Log as JSON lines instead of text.
     pub json_logs: bool,
-}
-
-/// One `plugins[]` entry.
-#[derive(Debug)]
-#[non_exhaustive]
-pub struct PluginConfig {
-    /// The operator's id for it; must equal the signed envelope's `pluginId`.
-    pub id: String,
-    /// The `enabled` switch.
-    pub enabled: bool,
-    /// Which requests it handles.
-    pub route: Route,
-    /// The envelope and component bytes, or `None` when disabled (a disabled
-    /// plugin's files are not read, so an operator can switch off one whose
-    /// files are gone).
-    pub files: Option<PluginFiles>,
-    /// Limits, settings and file key material.
-    pub options: PluginOptions,
-    /// `url` key material: (name, source), fetched by the host.
-    pub key_urls: Vec<(String, UrlSource)>,
-    /// Conformance cases that must pass before it serves.
-    pub conformance: Vec<ConformanceCase>,
-    /// Its circuit breaker.
-    pub breaker: BreakerSettings,
-}
-
-/// A plugin's signed envelope and component, as read from disk.
-#[derive(Clone)]
-pub struct PluginFiles {
-    /// The Haechi-compatible signed envelope (JSON).
-    pub envelope: Vec<u8>,
-    /// The component the envelope signs.
-    pub component: Vec<u8>,
-}
-
-impl std::fmt::Debug for PluginFiles {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "PluginFiles {{ envelope: {} bytes, component: {} bytes }}",
-            self.envelope.len(),
-            self.component.len()
-        )
-    }
 }

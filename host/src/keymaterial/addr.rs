@@ -1,4 +1,5 @@
-//! The SSRF guard's address classifier and the operator's CIDR allowlist.
+//! The SSRF guard's address classifier (the operator's exceptions to it are
+//! in `guard.rs`).
 //!
 //! A key-material URL is operator config, but the address its name resolves
 //! to is decided by whoever controls DNS for that name. The classifier names
@@ -9,9 +10,6 @@
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use std::str::FromStr;
-
-use super::error::KeyMaterialError;
 
 /// Why an address is refused. Each variant has a stable [`DeniedRange::code`].
 #[non_exhaustive]
@@ -156,119 +154,6 @@ fn v4_from_segments(hi: u16, lo: u16) -> Ipv4Addr {
     let [a, b] = hi.to_be_bytes();
     let [c, d] = lo.to_be_bytes();
     Ipv4Addr::new(a, b, c, d)
-}
-
-/// An address block, `a.b.c.d/n` or `x:y::/n`, as the operator writes it in
-/// `allowCidrs`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Cidr {
-    network: IpAddr,
-    prefix: u8,
-}
-
-impl Cidr {
-    /// Whether `ip` is inside the block. An IPv4 block never contains an
-    /// IPv6 address and vice versa; the guard compares the IPv4 form of a
-    /// mapped address itself.
-    pub fn contains(&self, ip: IpAddr) -> bool {
-        match (self.network, ip) {
-            (IpAddr::V4(net), IpAddr::V4(ip)) => {
-                let mask = prefix_mask_32(self.prefix);
-                u32::from(ip) & mask == u32::from(net)
-            }
-            (IpAddr::V6(net), IpAddr::V6(ip)) => {
-                let mask = prefix_mask_128(self.prefix);
-                u128::from(ip) & mask == u128::from(net)
-            }
-            _ => false,
-        }
-    }
-
-    /// The network address.
-    pub fn network(&self) -> IpAddr {
-        self.network
-    }
-
-    /// The prefix length.
-    pub fn prefix(&self) -> u8 {
-        self.prefix
-    }
-}
-
-fn prefix_mask_32(prefix: u8) -> u32 {
-    u32::MAX.checked_shl(32 - u32::from(prefix.min(32))).unwrap_or(0)
-}
-
-fn prefix_mask_128(prefix: u8) -> u128 {
-    u128::MAX.checked_shl(128 - u32::from(prefix.min(128))).unwrap_or(0)
-}
-
-impl FromStr for Cidr {
-    type Err = KeyMaterialError;
-
-    /// Strict: the prefix length is required and the address must be the
-    /// network itself (`10.0.0.0/8`, not `10.0.0.1/8`), because a stray host
-    /// bit usually means the operator meant a different block.
-    fn from_str(text: &str) -> Result<Self, Self::Err> {
-        let invalid = |reason: &str| KeyMaterialError::InvalidOption {
-            field: "allowCidrs",
-            reason: format!("{:?}: {reason}", truncate(text)),
-        };
-        let (addr, prefix) = text.split_once('/').ok_or_else(|| invalid("expected address/prefix"))?;
-        let network: IpAddr = addr.parse().map_err(|_| invalid("not an IP address"))?;
-        let max = if network.is_ipv4() { 32 } else { 128 };
-        let prefix: u8 = match prefix.parse() {
-            Ok(p) if p <= max && !prefix.starts_with('+') => p,
-            _ => return Err(invalid("prefix length out of range")),
-        };
-        let cidr = Self { network, prefix };
-        let host_bits = match network {
-            IpAddr::V4(v4) => u32::from(v4) & !prefix_mask_32(prefix) != 0,
-            IpAddr::V6(v6) => u128::from(v6) & !prefix_mask_128(prefix) != 0,
-        };
-        if host_bits {
-            return Err(invalid("address has bits set beyond the prefix"));
-        }
-        Ok(cidr)
-    }
-}
-
-impl fmt::Display for Cidr {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}", self.network, self.prefix)
-    }
-}
-
-fn truncate(text: &str) -> &str {
-    match text.char_indices().nth(64) {
-        Some((at, _)) => text.get(..at).unwrap_or(text),
-        None => text,
-    }
-}
-
-/// The deny list plus the operator's exceptions.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct AddressGuard {
-    allow: Vec<Cidr>,
-}
-
-impl AddressGuard {
-    pub(crate) fn new(allow: &[Cidr]) -> Self {
-        Self { allow: allow.to_vec() }
-    }
-
-    /// `None` when `ip` may be connected to. A mapped `::ffff:a.b.c.d` is the
-    /// same destination as `a.b.c.d`, so an IPv4 allowlist entry covers it;
-    /// NAT64 and 6to4 forms go through a translator to a different host and
-    /// must be allowlisted in their IPv6 form.
-    pub(crate) fn check(&self, ip: IpAddr) -> Option<DeniedRange> {
-        let range = classify(ip)?;
-        let canonical = ip.to_canonical();
-        if self.allow.iter().any(|cidr| cidr.contains(ip) || cidr.contains(canonical)) {
-            return None;
-        }
-        Some(range)
-    }
 }
 
 #[cfg(test)]
@@ -422,50 +307,5 @@ mod tests {
         ] {
             assert_eq!(class(text), None, "{text}");
         }
-    }
-
-    #[test]
-    fn cidr_parsing_is_strict() {
-        for good in ["127.0.0.0/8", "10.1.2.3/32", "0.0.0.0/0", "fd00::/8", "::1/128", "::/0"] {
-            let cidr: Cidr = good.parse().unwrap();
-            assert_eq!(cidr.to_string(), good);
-        }
-        for bad in [
-            "127.0.0.1", "127.0.0.1/8", "10.0.0.0/33", "10.0.0.0/-1", "10.0.0.0/+8", "fd00::/129",
-            "fd00::1/8", "localhost/8", "", "/8", "10.0.0.0/", "010.0.0.0/8",
-        ] {
-            let err = bad.parse::<Cidr>().unwrap_err();
-            assert_eq!(err.code(), "keymaterial.invalid_option", "{bad}");
-        }
-    }
-
-    #[test]
-    fn cidr_contains() {
-        let v4: Cidr = "127.0.0.0/8".parse().unwrap();
-        assert!(v4.contains("127.0.0.1".parse().unwrap()));
-        assert!(v4.contains("127.255.255.255".parse().unwrap()));
-        assert!(!v4.contains("128.0.0.0".parse().unwrap()));
-        assert!(!v4.contains("::ffff:127.0.0.1".parse().unwrap()));
-        let all: Cidr = "0.0.0.0/0".parse().unwrap();
-        assert!(all.contains("10.0.0.1".parse().unwrap()));
-        let ula: Cidr = "fd00::/8".parse().unwrap();
-        assert!(ula.contains("fd12:3456::1".parse().unwrap()));
-        assert!(!ula.contains("fc00::1".parse().unwrap()));
-        let host: Cidr = "::1/128".parse().unwrap();
-        assert!(host.contains("::1".parse().unwrap()));
-        assert!(!host.contains("::2".parse().unwrap()));
-    }
-
-    #[test]
-    fn guard_allowlist_covers_the_mapped_form_but_not_translators() {
-        let guard = AddressGuard::new(&["127.0.0.0/8".parse().unwrap()]);
-        assert_eq!(guard.check("127.0.0.1".parse().unwrap()), None);
-        assert_eq!(guard.check("::ffff:127.0.0.1".parse().unwrap()), None);
-        assert_eq!(guard.check("64:ff9b::7f00:1".parse().unwrap()), Some(DeniedRange::Loopback));
-        assert_eq!(guard.check("10.0.0.1".parse().unwrap()), Some(DeniedRange::Private));
-        assert_eq!(guard.check("::1".parse().unwrap()), Some(DeniedRange::Loopback));
-        assert_eq!(guard.check("8.8.8.8".parse().unwrap()), None);
-        let empty = AddressGuard::default();
-        assert_eq!(empty.check("127.0.0.1".parse().unwrap()), Some(DeniedRange::Loopback));
     }
 }

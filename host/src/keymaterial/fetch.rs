@@ -18,7 +18,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 
-use super::addr::AddressGuard;
+use super::guard::AddressGuard;
 use super::error::KeyMaterialError;
 use super::options::{FetchPolicy, UrlSource, check_max_bytes};
 use super::resolve::{Resolve, SystemResolver};

@@ -13,7 +13,7 @@
 //! - SSRF guard: the host name is resolved once, every address is checked
 //!   against the deny list in `addr.rs` (and an IPv6 form carrying an IPv4
 //!   address is judged by that address), one denied address refuses the
-//!   whole name unless `allowCidrs` covers it, and the connection goes to a
+//!   whole name unless `allowCidrs` covers it (`guard.rs`), and the connection goes to a
 //!   checked address with SNI and `Host` set to the name.
 //! - [`KeyMaterialSource::current`] never blocks and serves the last good
 //!   copy up to its maximum staleness; after that, or before the first
@@ -25,13 +25,15 @@ mod addr;
 mod error;
 mod fetch;
 mod file;
+mod guard;
 mod options;
 mod resolve;
 mod source;
 mod target;
 mod tls;
 
-pub use addr::{Cidr, DeniedRange, classify};
+pub use addr::{DeniedRange, classify};
+pub use guard::Cidr;
 pub use error::{KeyMaterialError, KeyMaterialUnavailable};
 pub use fetch::Fetcher;
 pub use file::{read_capped, read_file};

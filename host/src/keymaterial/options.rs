@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::addr::Cidr;
+use super::guard::Cidr;
 use super::error::KeyMaterialError;
 use super::target::{Scheme, Target};
 

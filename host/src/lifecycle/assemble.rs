@@ -1,4 +1,4 @@
-//! Building the next plugin set from a config, reusing what has not changed.
+//! Building the next plugin set from a plan, reusing what has not changed.
 //!
 //! Everything that can fail happens here, before anything serves: trust
 //! verification (every plugin, every time, so a revocation bites even if the
@@ -13,7 +13,6 @@ use sha2::{Digest, Sha256};
 use crate::audit::{
     AuditError, AuditLog, Code, Event, KeyId, PluginId, Sha256Digest, UnloadCause, Version,
 };
-use crate::config::{PluginConfig, WardConfig};
 use crate::keymaterial::{Fetcher, KeyMaterialSource, RefreshTask};
 use crate::sandbox::{Plugin, Runtime};
 use crate::trust::verify;
@@ -21,11 +20,12 @@ use crate::trust::verify;
 use super::breaker::Breaker;
 use super::conformance;
 use super::error::LifecycleError;
+use super::plan::{Plan, PluginSpec};
 use super::set::{Active, Entry, PluginSet, Slot};
 
 pub(crate) struct NextSet {
     pub set: PluginSet,
-    /// `plugin.load.accepted` and `plugin.unloaded`, in config order.
+    /// `plugin.load.accepted` and `plugin.unloaded`, in plan order.
     pub events: Vec<Event>,
 }
 
@@ -37,15 +37,15 @@ pub(crate) struct KeyFetching<'a> {
 
 pub(crate) fn assemble(
     runtime: &Runtime,
-    config: &WardConfig,
+    plan: &Plan,
     old: &PluginSet,
     audit: Option<&AuditLog>,
     now_ms: u64,
     keys: &KeyFetching<'_>,
 ) -> Result<NextSet, LifecycleError> {
-    let serving = |p: &&PluginConfig| config.plugins_enabled && p.enabled;
-    let fetcher = if config.plugins.iter().filter(serving).any(|p| !p.key_urls.is_empty()) {
-        Some(Arc::new(Fetcher::new(config.fetch.clone())?))
+    let serving = |p: &&PluginSpec| plan.plugins_enabled && p.enabled;
+    let fetcher = if plan.plugins.iter().filter(serving).any(|p| !p.key_urls.is_empty()) {
+        Some(Arc::new(Fetcher::new(plan.fetch.clone())?))
     } else {
         None
     };
@@ -54,20 +54,20 @@ pub(crate) fn assemble(
         set: PluginSet::empty(),
         events: Vec::new(),
     };
-    for plugin in &config.plugins {
+    for plugin in &plan.plugins {
         let audit_id = PluginId::new(&plugin.id)?;
         let was_active = old.active(&plugin.id).is_some();
         let unloaded = |cause| Event::Unloaded {
             plugin_id: audit_id.clone(),
             cause,
         };
-        let slot = if !(config.plugins_enabled && plugin.enabled) {
+        let slot = if !(plan.plugins_enabled && plugin.enabled) {
             if was_active {
                 next.events.push(unloaded(UnloadCause::Disabled));
             }
             Slot::Disabled
         } else {
-            match load_one(&Ctx { runtime, config, old, audit, now_ms, keys: &keys }, plugin, &audit_id)? {
+            match load_one(&Ctx { runtime, plan, old, audit, now_ms, keys: &keys }, plugin, &audit_id)? {
                 Loaded::Revoked => {
                     if was_active {
                         next.events.push(unloaded(UnloadCause::Revoked));
@@ -89,7 +89,7 @@ pub(crate) fn assemble(
         });
     }
     for gone in &old.entries {
-        if matches!(gone.slot, Slot::Active(_)) && !config.plugins.iter().any(|p| *p.id == *gone.id)
+        if matches!(gone.slot, Slot::Active(_)) && !plan.plugins.iter().any(|p| *p.id == *gone.id)
         {
             next.events.push(Event::Unloaded {
                 plugin_id: gone.audit_id.clone(),
@@ -109,15 +109,15 @@ enum Loaded {
 /// What every plugin of one assembly shares.
 struct Ctx<'a> {
     runtime: &'a Runtime,
-    config: &'a WardConfig,
+    plan: &'a Plan,
     old: &'a PluginSet,
     audit: Option<&'a AuditLog>,
     now_ms: u64,
     keys: &'a Keys<'a>,
 }
 
-fn load_one(ctx: &Ctx<'_>, plugin: &PluginConfig, audit_id: &PluginId) -> Result<Loaded, LifecycleError> {
-    let Ctx { runtime, config, old, audit, now_ms, keys } = *ctx;
+fn load_one(ctx: &Ctx<'_>, plugin: &PluginSpec, audit_id: &PluginId) -> Result<Loaded, LifecycleError> {
+    let Ctx { runtime, plan, old, audit, now_ms, keys } = *ctx;
     let refuse = |reason: &'static str| -> LifecycleError {
         let recorded = Code::new(reason).and_then(|reason| {
             record(
@@ -143,7 +143,7 @@ fn load_one(ctx: &Ctx<'_>, plugin: &PluginConfig, audit_id: &PluginId) -> Result
     let verified = match verify(
         &files.envelope,
         files.component.clone(),
-        &config.trust,
+        &plan.trust,
         now_ms,
     ) {
         Ok(verified) => verified,
@@ -163,7 +163,7 @@ fn load_one(ctx: &Ctx<'_>, plugin: &PluginConfig, audit_id: &PluginId) -> Result
     if verified.payload().plugin_id() != plugin.id {
         return Err(refuse("plugin-id-mismatch"));
     }
-    let fingerprint = fingerprint(plugin, &config.fetch, verified.manifest_sha256(), verified.entry_sha256());
+    let fingerprint = fingerprint(plugin, &plan.fetch, verified.manifest_sha256(), verified.entry_sha256());
     if let Some(kept) = old
         .active(&plugin.id)
         .filter(|a| a.fingerprint == fingerprint)
@@ -198,7 +198,7 @@ fn load_one(ctx: &Ctx<'_>, plugin: &PluginConfig, audit_id: &PluginId) -> Result
 /// `Err(None)`: the plugin failed a case (recorded); `Err(Some)`: the record failed.
 fn check_conformance(
     loaded: &Plugin,
-    plugin: &PluginConfig,
+    plugin: &PluginSpec,
     fetched: &[Arc<KeyMaterialSource>],
     audit_id: &PluginId,
     audit: Option<&AuditLog>,
@@ -229,7 +229,7 @@ impl Keys<'_> {
     /// and starts its background refresh. A failed first fetch does not
     /// refuse the plugin: its calls deny with `key-material-unavailable`
     /// until a refresh succeeds, which is the documented behaviour.
-    fn sources(&self, plugin: &PluginConfig) -> Result<(Vec<Arc<KeyMaterialSource>>, Vec<RefreshTask>), LifecycleError> {
+    fn sources(&self, plugin: &PluginSpec) -> Result<(Vec<Arc<KeyMaterialSource>>, Vec<RefreshTask>), LifecycleError> {
         let (mut sources, mut tasks) = (Vec::new(), Vec::new());
         let Some(fetcher) = &self.fetcher else {
             return Ok((sources, tasks));
@@ -257,7 +257,7 @@ fn record(audit: Option<&AuditLog>, event: Event) -> Result<(), AuditError> {
     audit.map_or(Ok(()), |log| log.lifecycle(event).map(drop))
 }
 
-fn fingerprint(plugin: &PluginConfig, fetch: &crate::keymaterial::FetchPolicy, manifest_sha256: &str, entry_sha256: &str) -> [u8; 32] {
+fn fingerprint(plugin: &PluginSpec, fetch: &crate::keymaterial::FetchPolicy, manifest_sha256: &str, entry_sha256: &str) -> [u8; 32] {
     let mut hash = Sha256::new();
     let mut field = |bytes: &[u8]| {
         hash.update((bytes.len() as u64).to_be_bytes());

@@ -1,16 +1,21 @@
 //! Why a gateway could not start or a reload was refused.
 
 use crate::audit::AuditError;
-use crate::config::ConfigError;
 use crate::sandbox::RuntimeError;
 
 /// A start or reload failure. `code()` is what `config.reload.refused` records.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum LifecycleError {
-    /// The config could not be read or validated.
-    #[error(transparent)]
-    Config(#[from] ConfigError),
+    /// The plan source could not produce a plan (for `ward serve`: the
+    /// config could not be read or validated).
+    #[error("{error}")]
+    Source {
+        /// The source's stable code, e.g. `config-invalid`.
+        code: &'static str,
+        /// Why, in the source's words (a `ConfigError` for the config).
+        error: Box<dyn std::error::Error + Send + Sync>,
+    },
     /// The audit log refused a write: nothing it would have recorded happened.
     #[error("audit log: {0}")]
     Audit(#[from] AuditError),
@@ -64,7 +69,7 @@ impl LifecycleError {
     /// The stable reason code.
     pub fn code(&self) -> &'static str {
         match self {
-            Self::Config(err) => err.code(),
+            Self::Source { code, .. } => code,
             Self::Audit(_) => "audit-unavailable",
             Self::Runtime(_) => "runtime-unavailable",
             Self::PluginRefused { reason, .. } => reason,

@@ -1,7 +1,6 @@
 //! The gateway: the plugin set that serves now, the audit log every
 //! lifecycle step goes through, and atomic reloads (`reload.rs`).
 
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -9,16 +8,18 @@ use std::time::{Duration, Instant};
 use http::HeaderMap;
 
 use crate::audit::{AuditError, AuditLog, Code, Enqueued, Event, IdentityId, TrapKind};
-use crate::config::WardConfig;
 use crate::sandbox::{Credential, Decision, DenyReason, Runtime, RuntimeConfig};
 use crate::server::{Gate, GateDecision};
 
 use super::assemble::{KeyFetching, assemble};
 use super::breaker::{Admission, Transition};
+use super::clock::now_ms;
 use super::error::LifecycleError;
 use super::metrics;
+use super::plan::{Plan, PlanSource};
 use super::refresher::Refresher;
-use super::reload::{Attempt, DEFAULT_RELOAD_DEADLINE, Serving, Source, restart_fingerprint};
+use super::reload::{Attempt, DEFAULT_RELOAD_DEADLINE, Next, Serving};
+use super::restart::RestartOnly;
 use super::route::Slice;
 use super::set::{Active, Entry, PluginSet, Slot};
 
@@ -30,9 +31,10 @@ pub struct Gateway {
     /// The set, the audit log and the reload bookkeeping, shared with reload
     /// threads (which may outlive a wait for them).
     serving: Arc<Serving>,
-    config_path: PathBuf,
-    /// Identity key, label keys and audit file: changing them needs a restart.
-    restart_fingerprint: [u8; 32],
+    /// Where reloads read the next plan.
+    source: Arc<dyn PlanSource>,
+    /// What the plan started with that only a restart may change.
+    restart_only: RestartOnly,
     /// One full reload at a time, each bounded by `reload_deadline`.
     reload_lock: Mutex<()>,
     reload_deadline: Duration,
@@ -45,7 +47,7 @@ pub struct Gateway {
 /// One plugin's state, for `ward check` and `/metrics`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PluginStatus {
-    /// The config's id.
+    /// The plan's id for it.
     pub id: String,
     /// `active`, `disabled` or `revoked`.
     pub state: &'static str,
@@ -60,32 +62,33 @@ pub struct PluginStatus {
 }
 
 impl Gateway {
-    /// Opens the audit log, builds the runtime and loads every plugin. Any
-    /// plugin failure (other than a revocation, which unloads it) stops the
-    /// start: ward does not serve a partial set.
-    pub fn start(config: WardConfig) -> Result<Self, LifecycleError> {
+    /// Opens the audit log, builds the runtime and loads every plugin of
+    /// `plan`. Any plugin failure (other than a revocation, which unloads
+    /// it) stops the start: ward does not serve a partial set. Reloads read
+    /// the next plan from `source`.
+    pub fn start(plan: Plan, source: impl PlanSource + 'static) -> Result<Self, LifecycleError> {
         let audit = AuditLog::open(
-            &config.audit.file,
-            &config.audit.key,
-            config.audit.options.clone(),
+            &plan.audit.file,
+            &plan.audit.key,
+            plan.audit.options.clone(),
         )?;
         let runtime_config = RuntimeConfig {
-            claims: config.claims.clone(),
+            claims: plan.claims.clone(),
             ..RuntimeConfig::default()
         };
-        let identity_key = config.identity_key.clone();
+        let identity_key = plan.identity_key.clone();
         let runtime = Runtime::new(runtime_config, identity_key)?;
         let refresher = Refresher::new().map_err(|err| LifecycleError::Runtime(crate::sandbox::RuntimeError::Ticker(err)))?;
         let keys = KeyFetching { refresher: Some(refresher.handle()) };
-        let next = assemble(&runtime, &config, &PluginSet::empty(), Some(&audit), now_ms(), &keys)?;
+        let next = assemble(&runtime, &plan, &PluginSet::empty(), Some(&audit), now_ms(), &keys)?;
         for event in next.events {
             audit.lifecycle(event)?;
         }
         Ok(Self {
             runtime,
             serving: Arc::new(Serving::new(audit, next.set)),
-            restart_fingerprint: restart_fingerprint(&config),
-            config_path: config.path,
+            source: Arc::new(source),
+            restart_only: RestartOnly::of(&plan),
             reload_lock: Mutex::new(()),
             reload_deadline: DEFAULT_RELOAD_DEADLINE,
             ready: AtomicBool::new(true),
@@ -104,57 +107,58 @@ impl Gateway {
 
     /// Everything `start` checks (signatures, compilation, probes, conformance)
     /// without opening the audit log or serving: `ward check`.
-    pub fn check(config: &WardConfig) -> Result<Vec<PluginStatus>, LifecycleError> {
+    pub fn check(plan: &Plan) -> Result<Vec<PluginStatus>, LifecycleError> {
         let runtime_config = RuntimeConfig {
-            claims: config.claims.clone(),
+            claims: plan.claims.clone(),
             ..RuntimeConfig::default()
         };
-        let runtime = Runtime::new(runtime_config, config.identity_key.clone())?;
-        let next = assemble(&runtime, config, &PluginSet::empty(), None, now_ms(), &KeyFetching { refresher: None })?;
+        let runtime = Runtime::new(runtime_config, plan.identity_key.clone())?;
+        let next = assemble(&runtime, plan, &PluginSet::empty(), None, now_ms(), &KeyFetching { refresher: None })?;
         Ok(statuses(&next.set))
     }
 
-    /// Reads only the `trust` section of the config file this gateway started
-    /// from and stops, at once, every serving plugin whose signer or entry
-    /// digest it revokes (`plugin.unloaded`, `revoked`, recorded first; a
-    /// record the log refuses does not hold the stop back). Waits for no
-    /// reload. Returns how many plugins it stopped.
-    pub fn revoke_from_disk(&self) -> Result<usize, LifecycleError> {
+    /// Reads only the trust policy from the plan source (for `ward serve`,
+    /// the `trust` section of its config file) and stops, at once, every
+    /// serving plugin whose signer or entry digest it revokes
+    /// (`plugin.unloaded`, `revoked`, recorded first; a record the log
+    /// refuses does not hold the stop back). Waits for no reload. Returns
+    /// how many plugins it stopped.
+    pub fn revoke_from_source(&self) -> Result<usize, LifecycleError> {
         let ticket = self.serving.ticket();
-        let policy = crate::config::read_trust_policy(&self.config_path)?;
+        let policy = self.source.trust_policy()?;
         Ok(self.serving.revoke(ticket, &policy))
     }
 
-    /// Applies the config file's revocations at once ([`Gateway::revoke_from_disk`]),
-    /// then re-reads the whole file and applies it ([`Gateway::reload`]).
-    pub fn reload_from_disk(&self) -> Result<(), LifecycleError> {
-        if let Err(err) = self.revoke_from_disk() {
-            // The full reload reads the same file and records the refusal.
+    /// Applies the source's revocations at once ([`Gateway::revoke_from_source`]),
+    /// then reads the whole next plan from it and applies that ([`Gateway::reload`]).
+    pub fn reload_from_source(&self) -> Result<(), LifecycleError> {
+        if let Err(err) = self.revoke_from_source() {
+            // The full reload reads the same source and records the refusal.
             tracing::warn!(code = err.code(), "revocations could not be read; the full reload follows");
         }
-        self.reload_source(Source::Disk(self.config_path.clone()))
+        self.reload_next(Next::Read(Arc::clone(&self.source)))
     }
 
     /// Verifies, compiles and conformance-tests the whole new set, records
     /// what changes, then swaps it in at once. On any failure the old set
     /// keeps serving and `config.reload.refused` is recorded. Returns within
     /// the reload deadline: past it the reload is refused (`reload-timeout`)
-    /// and whatever it finishes later is discarded. `config` counts as read
+    /// and whatever it finishes later is discarded. `plan` counts as read
     /// at the call.
-    pub fn reload(&self, config: WardConfig) -> Result<(), LifecycleError> {
-        self.reload_source(Source::Given(Box::new(config)))
+    pub fn reload(&self, plan: Plan) -> Result<(), LifecycleError> {
+        self.reload_next(Next::Given(Box::new(plan)))
     }
 
-    fn reload_source(&self, source: Source) -> Result<(), LifecycleError> {
+    fn reload_next(&self, next: Next) -> Result<(), LifecycleError> {
         let _one_at_a_time = self
             .reload_lock
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         let attempt = Attempt {
-            source,
+            next,
             runtime: self.runtime.clone(),
             refresher: self.refresher.handle().clone(),
-            restart_fingerprint: self.restart_fingerprint,
+            restart_only: self.restart_only.clone(),
         };
         let outcome = self.serving.reload(attempt, self.reload_deadline);
         if let Err(err) = &outcome {
@@ -368,14 +372,6 @@ fn trap_kind(reason: DenyReason) -> Option<TrapKind> {
     })
 }
 
-/// Unix milliseconds; a clock before 1970 reads as 0 (the trust window then fails closed).
-pub(crate) fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-        .unwrap_or(0)
-}
-
 impl Gate for Gateway {
     fn decide(&self, headers: &HeaderMap) -> GateDecision {
         self.authenticate(headers, now_ms())
@@ -386,11 +382,11 @@ impl Gate for Gateway {
     }
 
     fn reload(&self) -> Result<(), &'static str> {
-        self.reload_from_disk().map_err(|err| err.code())
+        self.reload_from_source().map_err(|err| err.code())
     }
 
     fn revoke(&self) -> Result<usize, &'static str> {
-        self.revoke_from_disk().map_err(|err| err.code())
+        self.revoke_from_source().map_err(|err| err.code())
     }
 
     fn write_metrics(&self, out: &mut String) {

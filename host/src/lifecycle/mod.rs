@@ -1,21 +1,27 @@
 //! Plugin lifecycle: which plugins serve, and how that changes safely.
 //!
+//! - [`Plan`]: what to serve, built by an outer room (`config`); reloads read
+//!   the next one from a [`PlanSource`] (`plan.rs`). This room reads no config.
 //! - [`Gateway`]: routes a request to one plugin (`route.rs`), runs it behind
 //!   its circuit breaker (`breaker.rs`), records the outcome in the audit log.
 //! - Reloads build a whole new set (`assemble.rs`: trust gate, compile,
 //!   conformance gate in `conformance.rs`) and swap it in at once (`set.rs`),
-//!   each on a thread of its own within a deadline (`reload.rs`).
+//!   each on a thread of its own within a deadline (`reload.rs`), unless it
+//!   changes what only a restart may (`restart.rs`).
 //! - Revocation and the kill switches unload without a restart; a revocation
 //!   takes a fast path that waits for no reload (`reload.rs`).
 
 mod assemble;
 mod breaker;
+mod clock;
 mod conformance;
 mod error;
 mod gateway;
 mod metrics;
+mod plan;
 mod refresher;
 mod reload;
+mod restart;
 mod route;
 mod set;
 mod unrecorded;
@@ -24,5 +30,6 @@ pub use breaker::{Admission, Breaker, BreakerSettings, Transition};
 pub use conformance::{ConformanceCase, ConformanceFailure, Expect};
 pub use error::LifecycleError;
 pub use gateway::{Gateway, PluginStatus};
+pub use plan::{AuditSpec, Plan, PlanSource, PluginFiles, PluginSpec};
 pub use reload::DEFAULT_RELOAD_DEADLINE;
 pub use route::{Route, RouteError, Slice};

@@ -1,7 +1,8 @@
 //! Reloads that cannot block one another, and revocations that wait for none.
 //!
-//! A full reload (read the config and every file it names, verify, compile,
-//! conformance-test) runs on a thread of its own, and its caller waits at most
+//! A full reload (read the next plan from the source: for `ward serve` the
+//! config and every file it names; verify, compile, conformance-test) runs
+//! on a thread of its own, and its caller waits at most
 //! the reload deadline. Past it the reload is abandoned: the caller records
 //! `config.reload.refused` (`reload-timeout`), the old set keeps serving, the
 //! next reload may start, and whatever the abandoned one finishes later is
@@ -9,10 +10,10 @@
 //! system that hangs can cost one deadline, never every later reload.
 //!
 //! Revocations have a fast path, [`Serving::revoke`]: it reads only the
-//! config's `trust` section and stops every serving plugin it revokes at once,
-//! whatever reload is running.
+//! source's trust policy (the config's `trust` section) and stops every
+//! serving plugin it revokes at once, whatever reload is running.
 //!
-//! Every read of the config takes a ticket before it starts. A reload whose
+//! Every read of the source takes a ticket before it starts. A reload whose
 //! read is older than one already applied (a fast path's, typically) swaps its
 //! set in only if its own revocations cover the newer ones; otherwise it is
 //! refused as `reload-superseded`; so is one that would keep a plugin the
@@ -20,23 +21,22 @@
 //! can thus never bring back a plugin a newer revocation stopped.
 
 use std::collections::BTreeSet;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{RecvTimeoutError, sync_channel};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
-use sha2::{Digest, Sha256};
 
 use crate::audit::{AuditLog, Code, Event, UnloadCause};
-use crate::config::WardConfig;
 use crate::sandbox::Runtime;
 use crate::trust::TrustPolicy;
 
 use super::assemble::{KeyFetching, NextSet, assemble};
+use super::clock::now_ms;
 use super::error::LifecycleError;
-use super::gateway::now_ms;
+use super::plan::{Plan, PlanSource};
+use super::restart::RestartOnly;
 use super::set::{Entry, PluginSet, Slot};
 use super::unrecorded::Unrecorded;
 
@@ -60,7 +60,7 @@ pub(crate) struct Serving {
     pub unrecorded: Unrecorded,
     pub reloads_applied: AtomicU64,
     pub reloads_refused: AtomicU64,
-    /// The newest config read applied; held while a set is swapped in.
+    /// The newest read of the source applied; held while a set is swapped in.
     applied: Mutex<Applied>,
     tickets: AtomicU64,
     /// Reloads abandoned at their deadline whose thread has not ended yet.
@@ -73,7 +73,7 @@ struct Applied {
     revoked: Revocations,
 }
 
-/// The revocation lists of one read of the config.
+/// The revocation lists of one read of the source.
 #[derive(Default, Clone, PartialEq, Eq)]
 struct Revocations {
     signer_key_ids: BTreeSet<String>,
@@ -95,21 +95,21 @@ impl Revocations {
     }
 }
 
-/// Where a reload's config comes from.
-pub(crate) enum Source {
-    /// Read on the reload's thread, within its deadline.
-    Disk(PathBuf),
-    /// Already read by the caller.
-    Given(Box<WardConfig>),
+/// Where a reload's plan comes from.
+pub(crate) enum Next {
+    /// Read from the source on the reload's thread, within its deadline.
+    Read(Arc<dyn PlanSource>),
+    /// Already built by the caller.
+    Given(Box<Plan>),
 }
 
 /// What one reload needs, owned: its thread may outlive its caller's wait.
 pub(crate) struct Attempt {
-    pub source: Source,
+    pub next: Next,
     pub runtime: Runtime,
     pub refresher: tokio::runtime::Handle,
-    /// What the config must still hash to ([`restart_fingerprint`]).
-    pub restart_fingerprint: [u8; 32],
+    /// What the plan must still hold, as at start.
+    pub restart_only: RestartOnly,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -145,8 +145,8 @@ impl Serving {
         if running >= MAX_ABANDONED {
             return Err(LifecycleError::ReloadBusy { running });
         }
-        // Before the read: a config from disk is read on the thread; a given
-        // one counts as read now.
+        // Before the read: a plan from the source is read on the thread; a
+        // given one counts as read now.
         let ticket = self.ticket();
         let phase = Arc::new(Mutex::new(Phase::Running));
         let (done, outcome) = sync_channel(1);
@@ -290,38 +290,23 @@ fn keeps_a_stopped_plugin(old: &PluginSet, now: &PluginSet, next: &PluginSet) ->
 }
 
 impl Attempt {
-    /// Reads the config (if it has to) and assembles the next set against
+    /// Reads the plan (if it has to) and assembles the next set against
     /// the one serving now.
     fn build(self, serving: &Serving) -> Result<Built, LifecycleError> {
-        let config = match self.source {
-            Source::Disk(path) => crate::config::load(&path)?,
-            Source::Given(config) => *config,
+        let plan = match self.next {
+            Next::Read(source) => source.plan()?,
+            Next::Given(plan) => *plan,
         };
-        if restart_fingerprint(&config) != self.restart_fingerprint {
+        if RestartOnly::of(&plan) != self.restart_only {
             return Err(LifecycleError::RestartRequired {
-                what: "the identity, audit or server section",
+                what: "the identity or audit section",
             });
         }
         let old = serving.current.load_full();
         let keys = KeyFetching { refresher: Some(&self.refresher) };
-        let next = assemble(&self.runtime, &config, &old, Some(&serving.audit), now_ms(), &keys)?;
-        Ok(Built { next, revoked: Revocations::of(&config.trust), old })
+        let next = assemble(&self.runtime, &plan, &old, Some(&serving.audit), now_ms(), &keys)?;
+        Ok(Built { next, revoked: Revocations::of(&plan.trust), old })
     }
-}
-
-/// Identity key, claims, audit and server settings: changing them needs a restart.
-pub(crate) fn restart_fingerprint(config: &WardConfig) -> [u8; 32] {
-    let mut hash = Sha256::new();
-    hash.update(config.identity_key.expose());
-    hash.update([0]);
-    hash.update(format!("{:?}", config.claims).as_bytes());
-    hash.update([0]);
-    hash.update(config.audit.file.as_os_str().as_encoded_bytes());
-    hash.update([0]);
-    hash.update(config.audit.key.expose());
-    hash.update([0]);
-    hash.update(format!("{:?}|{:?}", config.audit.options, config.server).as_bytes());
-    hash.finalize().into()
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {

@@ -69,8 +69,8 @@ impl Plan {
         for file in SYSTEM_READS {
             plan = plan.read(file);
         }
-        plan = plan.write(parent_dir(&config.audit.file)).bind(listen.port());
-        let urls = config.plugins.iter().flat_map(|p| &p.key_urls).map(|(_, source)| source.url.as_str());
+        plan = plan.write(parent_dir(&config.plan.audit.file)).bind(listen.port());
+        let urls = config.plan.plugins.iter().flat_map(|p| &p.key_urls).map(|(_, source)| source.url.as_str());
         for (port, named) in urls.filter_map(url_port) {
             plan = plan.connect(port);
             if named {

@@ -1,0 +1,109 @@
+//! What the lifecycle runs, and where its reloads read the next one.
+//!
+//! The lifecycle owns its input: a [`Plan`] names every plugin to serve and
+//! what they share. An outer room builds it (`config`, from `ward.json`) and
+//! hands the gateway a [`PlanSource`] that builds the next one on each
+//! reload, so this room never reads a config.
+
+use std::path::PathBuf;
+
+use crate::audit::{AuditKey, AuditOptions};
+use crate::identity::{ClaimsPolicy, IdentityKey};
+use crate::keymaterial::{FetchPolicy, UrlSource};
+use crate::sandbox::PluginOptions;
+use crate::trust::TrustPolicy;
+
+use super::breaker::BreakerSettings;
+use super::conformance::ConformanceCase;
+use super::error::LifecycleError;
+use super::route::Route;
+
+/// Everything a gateway starts or reloads from.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct Plan {
+    /// The trust gate's policy.
+    pub trust: TrustPolicy,
+    /// The identity HMAC key (never enters a sandbox). A reload may not change it.
+    pub identity_key: IdentityKey,
+    /// The claims sanitizer's label-key allowlist. A reload may not change it.
+    pub claims: ClaimsPolicy,
+    /// The audit log. A reload may not change it.
+    pub audit: AuditSpec,
+    /// The global kill switch: `false` unloads every plugin.
+    pub plugins_enabled: bool,
+    /// Plugins, in routing order.
+    pub plugins: Vec<PluginSpec>,
+    /// How `url` key material is fetched.
+    pub fetch: FetchPolicy,
+}
+
+/// The audit log a gateway opens.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct AuditSpec {
+    /// The live log file.
+    pub file: PathBuf,
+    /// The chain key (separate from the identity key).
+    pub key: AuditKey,
+    /// Rotation, queue and overflow policy.
+    pub options: AuditOptions,
+}
+
+/// One plugin of a plan.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct PluginSpec {
+    /// The operator's id for it; must equal the signed envelope's `pluginId`.
+    pub id: String,
+    /// The `enabled` switch.
+    pub enabled: bool,
+    /// Which requests it handles.
+    pub route: Route,
+    /// The envelope and component bytes, or `None` when disabled (a disabled
+    /// plugin's files need not exist, so an operator can switch off one
+    /// whose files are gone).
+    pub files: Option<PluginFiles>,
+    /// Limits, settings and file key material.
+    pub options: PluginOptions,
+    /// `url` key material: (name, source), fetched by the host.
+    pub key_urls: Vec<(String, UrlSource)>,
+    /// Conformance cases that must pass before it serves.
+    pub conformance: Vec<ConformanceCase>,
+    /// Its circuit breaker.
+    pub breaker: BreakerSettings,
+}
+
+/// A plugin's signed envelope and component, as read.
+#[derive(Clone)]
+pub struct PluginFiles {
+    /// The Haechi-compatible signed envelope (JSON).
+    pub envelope: Vec<u8>,
+    /// The component the envelope signs.
+    pub component: Vec<u8>,
+}
+
+impl std::fmt::Debug for PluginFiles {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "PluginFiles {{ envelope: {} bytes, component: {} bytes }}",
+            self.envelope.len(),
+            self.component.len()
+        )
+    }
+}
+
+/// Where a gateway's reloads read the next plan: for `ward serve`, the
+/// config file, read afresh on each call. Both calls run where the gateway
+/// needs them: [`PlanSource::plan`] on the reload's own thread, within its
+/// deadline; [`PlanSource::trust_policy`] on the caller's, for the
+/// revocation fast path, so it should read as little as it can.
+pub trait PlanSource: Send + Sync {
+    /// The next plan, whole. A failure refuses the reload with its code
+    /// (usually [`LifecycleError::Source`]); the running set keeps serving.
+    fn plan(&self) -> Result<Plan, LifecycleError>;
+
+    /// Only the trust policy, whose revocation lists the fast path applies.
+    fn trust_policy(&self) -> Result<TrustPolicy, LifecycleError>;
+}
