@@ -29,7 +29,7 @@ fn audit_round(dir: &std::path::Path, n: u64, round: u32) -> (Duration, u64) {
     )
     .unwrap();
     let plugin = PluginId::new("bench-plugin").unwrap();
-    let reason = Code::new("invalid-credential").unwrap();
+    let reason = Code::new("missing-credential").unwrap();
     let mut dropped = 0;
     let start = Instant::now();
     for i in 0..n {
@@ -62,7 +62,7 @@ fn baseline_round(dir: &std::path::Path, n: u64, round: u32) -> Duration {
             .as_micros();
         writeln!(
             out,
-            "{{\"duration_us\":{},\"event\":\"plugin.authenticate.deny\",\"pluginId\":\"bench-plugin\",\"reason\":\"invalid-credential\",\"ts\":{ts}}}",
+            "{{\"durationUs\":{},\"event\":\"plugin.authenticate.deny\",\"pluginId\":\"bench-plugin\",\"reason\":\"missing-credential\",\"ts\":{ts}}}",
             i % 997
         )
         .unwrap();

@@ -34,8 +34,8 @@ use crate::capped_read::{CappedReadError, read_capped};
 /// Why an operator-named file was not read. Each room reports it under its
 /// own stable code (the config as `config-invalid` at the field's JSON path,
 /// or `config-unreadable` for `ward.json`; the audit log as
-/// `audit.not_regular`; key material as `keymaterial.read` or
-/// `keymaterial.ca_file`), with this text.
+/// `audit-not-regular`; key material as `keymaterial-read` or
+/// `keymaterial-ca-file`), with this text.
 #[non_exhaustive]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub(crate) enum FileRefusal {

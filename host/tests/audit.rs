@@ -44,7 +44,7 @@ fn accepted(i: u64) -> Event {
 fn deny(i: u64) -> Event {
     Event::AuthenticateDeny {
         plugin_id: pid(i),
-        reason: Code::new("invalid-credential").unwrap(),
+        reason: Code::new("missing-credential").unwrap(),
         duration_us: i,
     }
 }
@@ -343,7 +343,7 @@ mod tamper {
     #[test]
     fn missing_file_is_an_error_not_a_verdict() {
         let err = verify_file(&key(), Path::new("/nonexistent/audit.log")).unwrap_err();
-        assert_eq!(err.code(), "audit.verify_io");
+        assert_eq!(err.code(), "audit-verify-io");
     }
 
     proptest::proptest! {
@@ -378,7 +378,7 @@ fn torn_tail_is_cut_and_recorded_and_the_chain_continues() {
     assert_eq!(recs.len(), 7);
     assert_eq!(recs[5]["event"], "audit.recovered");
     assert_eq!(recs[5]["seq"], 5);
-    assert_eq!(recs[5]["truncated_bytes"], 20);
+    assert_eq!(recs[5]["truncatedBytes"], 20);
     assert_eq!(
         verify_file(&key(), &path).unwrap(),
         Verdict::Valid {
@@ -419,7 +419,7 @@ fn reopening_with_another_key_is_refused() {
     let path = log_with(dir.path(), 3);
     let other = AuditKey::from_bytes(vec![0x11; 32]).unwrap();
     let err = AuditLog::open(&path, &other, options()).unwrap_err();
-    assert_eq!(err.code(), "audit.key_mismatch");
+    assert_eq!(err.code(), "audit-key-mismatch");
 }
 
 #[test]
@@ -477,7 +477,7 @@ fn second_writer_on_the_same_log_is_refused_until_the_first_closes() {
     let path = dir.path().join("audit.log");
     let first = AuditLog::open(&path, &key(), options()).unwrap();
     let err = AuditLog::open(&path, &key(), options()).unwrap_err();
-    assert_eq!(err.code(), "audit.locked");
+    assert_eq!(err.code(), "audit-locked");
     assert!(
         err.to_string().contains("in use by another ward process"),
         "{err}"
@@ -502,7 +502,7 @@ fn second_process_on_the_same_log_is_refused() {
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.contains("open-result audit.locked"), "{stdout}");
+    assert!(stdout.contains("open-result audit-locked"), "{stdout}");
 }
 
 /// Another name for a live log cannot start a second writer on it: each
@@ -519,7 +519,7 @@ mod other_names {
         std::os::unix::fs::symlink(&path, &link).unwrap();
         let first = AuditLog::open(&path, &key(), options()).unwrap();
         let err = AuditLog::open(&link, &key(), options()).unwrap_err();
-        assert_eq!(err.code(), "audit.locked", "{err}");
+        assert_eq!(err.code(), "audit-locked", "{err}");
         drop(first);
         // Either name works once the other writer is gone.
         AuditLog::open(&link, &key(), options()).unwrap();
@@ -536,7 +536,7 @@ mod other_names {
         std::os::unix::fs::symlink(dir.path(), &via).unwrap();
         let _first = AuditLog::open(&dir.path().join("audit.log"), &key(), options()).unwrap();
         let err = AuditLog::open(&via.join("audit.log"), &key(), options()).unwrap_err();
-        assert_eq!(err.code(), "audit.locked", "{err}");
+        assert_eq!(err.code(), "audit-locked", "{err}");
     }
 
     #[test]
@@ -548,7 +548,7 @@ mod other_names {
         std::fs::hard_link(&path, &hard).unwrap();
         // The lock file beside `hard.log` is free; the log's own lock is not.
         let err = AuditLog::open(&hard, &key(), options()).unwrap_err();
-        assert_eq!(err.code(), "audit.locked", "{err}");
+        assert_eq!(err.code(), "audit-locked", "{err}");
         assert!(err.to_string().contains(&format!("(lock {} is held)", hard.display())), "{err}");
         drop(first);
     }
@@ -565,7 +565,7 @@ mod other_names {
         assert!(rotated_path(&path, 1).exists());
         let hard = dir.path().join("hard.log");
         std::fs::hard_link(&path, &hard).unwrap();
-        assert_eq!(AuditLog::open(&hard, &key(), opts).unwrap_err().code(), "audit.locked");
+        assert_eq!(AuditLog::open(&hard, &key(), opts).unwrap_err().code(), "audit-locked");
     }
 }
 
@@ -638,7 +638,7 @@ mod modes {
         let dir = tempfile::tempdir().unwrap();
         let path = empty_log(dir.path(), 0o664);
         let err = AuditLog::open(&path, &key(), options()).unwrap_err();
-        assert_eq!(err.code(), "audit.too_open");
+        assert_eq!(err.code(), "audit-too-open");
         assert!(err.to_string().contains("(mode 664); run: chmod 600"), "{err}");
         assert_eq!(mode(&path), 0o664, "refused, not changed");
     }
@@ -665,7 +665,7 @@ mod not_regular {
         assert!(Command::new("mkfifo").arg(&path).status().unwrap().success());
         std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
         let err = open_within_deadline(path).unwrap_err();
-        assert_eq!(err.code(), "audit.not_regular");
+        assert_eq!(err.code(), "audit-not-regular");
         assert!(err.to_string().ends_with("is a FIFO, not a regular file"), "{err}");
     }
 
@@ -674,7 +674,7 @@ mod not_regular {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("audit.log");
         assert!(Command::new("mkfifo").arg(dir.path().join("audit.log.lock")).status().unwrap().success());
-        assert_eq!(open_within_deadline(path).unwrap_err().code(), "audit.io");
+        assert_eq!(open_within_deadline(path).unwrap_err().code(), "audit-io");
     }
 
     #[test]
@@ -683,10 +683,10 @@ mod not_regular {
         let link = dir.path().join("audit.log");
         std::os::unix::fs::symlink("/dev/null", &link).unwrap();
         let err = open_within_deadline(link).unwrap_err();
-        assert_eq!((err.code(), err.to_string().contains("is a character device")), ("audit.not_regular", true), "{err}");
+        assert_eq!((err.code(), err.to_string().contains("is a character device")), ("audit-not-regular", true), "{err}");
         let sub = dir.path().join("sub.log");
         std::fs::create_dir(&sub).unwrap();
-        assert_eq!(open_within_deadline(sub).unwrap_err().code(), "audit.not_regular");
+        assert_eq!(open_within_deadline(sub).unwrap_err().code(), "audit-not-regular");
     }
 }
 
@@ -800,17 +800,19 @@ fn free_text_cannot_enter_a_record() {
     }
     assert_eq!(
         KeyId::new(MARKER).unwrap_err().code(),
-        "audit.invalid_field"
+        "audit-invalid-field"
     );
     assert_eq!(
         IdentityId::new(MARKER).unwrap_err().code(),
-        "audit.invalid_field"
+        "audit-invalid-field"
     );
     assert_eq!(
         Code::new("Bearer x").unwrap_err(),
         AuditError::InvalidField { field: "code" }
     );
-    assert!(Code::new("trust.bad_signature").is_ok());
+    // docs/stability.md: codes are kebab-case; the dotted form is refused.
+    assert!(Code::new("bad-signature").is_ok() && Code::new("plugin:expired").is_ok());
+    assert!(Code::new("trust.bad_signature").is_err() && Code::new("half_open").is_err() && Code::new("a--b").is_err());
 }
 
 #[test]
@@ -823,7 +825,7 @@ fn every_event_name_and_field_is_stable() {
     let events = vec![
         accepted(1),
         Event::LoadRefused {
-            reason: c("trust.bad_signature"),
+            reason: c("bad-signature"),
             plugin_id: Some(pid(1)),
             signer_key_id: None,
         },
@@ -841,27 +843,27 @@ fn every_event_name_and_field_is_stable() {
         Event::Breaker {
             state: BreakerState::Opened,
             plugin_id: pid(1),
-            cause: c("traps"),
+            cause: c("faults"),
         },
         Event::Breaker {
             state: BreakerState::HalfOpen,
             plugin_id: pid(1),
-            cause: c("cool-down"),
+            cause: c("cooldown-elapsed"),
         },
         Event::Breaker {
             state: BreakerState::Closed,
             plugin_id: pid(1),
-            cause: c("probe-ok"),
+            cause: c("probe-succeeded"),
         },
         Event::Unloaded {
             plugin_id: pid(1),
             cause: UnloadCause::Revoked,
         },
         Event::ReloadApplied {
-            reason: c("config.changed"),
+            reason: c("reload"),
         },
         Event::ReloadRefused {
-            reason: c("trust.revoked"),
+            reason: c("revoked"),
         },
     ];
     for e in events {
@@ -886,10 +888,10 @@ fn every_event_name_and_field_is_stable() {
             "plugin.load.accepted entrySha256,manifestSha256,pluginId,signerKeyId,version",
             "plugin.load.refused pluginId,reason",
             "plugin.conformance.failed caseIndex,expected,got,pluginId",
-            "plugin.authenticate.deny duration_us,pluginId,reason",
+            "plugin.authenticate.deny durationUs,pluginId,reason",
             "plugin.trap kind,pluginId",
             "plugin.breaker.opened cause,pluginId",
-            "plugin.breaker.half_open cause,pluginId",
+            "plugin.breaker.half-open cause,pluginId",
             "plugin.breaker.closed cause,pluginId",
             "plugin.unloaded cause,pluginId",
             "config.reload.applied reason",
@@ -1157,4 +1159,23 @@ fn sigkill_mid_burst_loses_nothing_acknowledged() {
         assert_eq!(r["pluginId"], format!("p{i}"), "seq {seq}");
     }
     assert!((0..flushed).all(|s| by_seq.contains_key(&s)));
+}
+
+/// docs/stability.md settled the field names (`durationUs`, not
+/// `duration_us`) and event names (`plugin.breaker.half-open`); a log that
+/// ward wrote before, one record of every event, still verifies: the chain
+/// covers each record's bytes, whatever its field names.
+#[test]
+fn a_log_written_before_the_wire_formats_were_settled_still_verifies() {
+    let old = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/vectors/audit-0.x/audit.log");
+    let text = std::fs::read_to_string(&old).unwrap();
+    assert!(text.contains("\"duration_us\":") && text.contains("plugin.breaker.half_open"), "the fixture lost its old names");
+    // A copy, to tamper with below.
+    let dir = tempfile::tempdir().unwrap();
+    let copy = dir.path().join("audit.log");
+    std::fs::copy(&old, &copy).unwrap();
+    assert_eq!(verify_file(&key(), &copy).unwrap(), Verdict::Valid { records: 14, last_seq: Some(13) });
+    // And it is the chain that holds, not a verifier that reads nothing.
+    std::fs::write(&copy, text.replacen("\"duration_us\":7", "\"duration_us\":8", 1)).unwrap();
+    assert!(matches!(verify_file(&key(), &copy).unwrap(), Verdict::Broken(Break { seq: 3, why: BreakKind::Modified, .. })));
 }

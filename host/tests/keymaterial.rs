@@ -346,7 +346,7 @@ fn loopback_is_refused_when_not_allowlisted() {
     for literal in ["127.0.0.1", "[::ffff:127.0.0.1]", "[::1]", "[::127.0.0.1]", "0.0.0.0", "[::]"] {
         let url = format!("https://{literal}:{}/", fx.server.port());
         let err = fetcher.fetch_blocking(&source(url, 4096)).unwrap_err();
-        assert_eq!(err.code(), "keymaterial.denied_address", "{literal}");
+        assert_eq!(err.code(), "keymaterial-denied-address", "{literal}");
     }
     assert_eq!(fx.server.accepts(), 0, "nothing was connected to");
 }
@@ -410,7 +410,7 @@ fn a_name_with_one_public_and_one_private_address_is_refused() {
         let fetcher = Fetcher::with_resolver(policy(&fx.ca_file), resolver).unwrap();
         let url = format!("https://mixed.test:{}/", fx.server.port());
         let err = fetcher.fetch_blocking(&source(url, 4096)).unwrap_err();
-        assert_eq!(err.code(), "keymaterial.denied_address", "{answer:?}");
+        assert_eq!(err.code(), "keymaterial-denied-address", "{answer:?}");
     }
     // 127.0.0.1 was allowlisted and listening, yet never dialled: a bad
     // address anywhere in the answer refuses the name.
@@ -428,7 +428,7 @@ fn an_allowlisted_private_cidr_lets_that_block_through_only() {
     .unwrap();
     assert_eq!(fetcher.fetch_blocking(&source(fx.url("/"), 4096)).unwrap(), JWKS);
     let url = format!("https://other.test:{}/", fx.server.port());
-    assert_eq!(fetcher.fetch_blocking(&source(url, 4096)).unwrap_err().code(), "keymaterial.denied_address");
+    assert_eq!(fetcher.fetch_blocking(&source(url, 4096)).unwrap_err().code(), "keymaterial-denied-address");
 }
 
 #[test]
@@ -444,7 +444,7 @@ fn plain_http_is_refused_unless_allowed_for_that_host() {
 
     let other = FetchPolicy { allow_http_hosts: vec!["other.test".into()], ..base.clone() };
     let fetcher = Fetcher::with_resolver(other, resolver.clone()).unwrap();
-    assert_eq!(fetcher.fetch_blocking(&source(url.clone(), 4096)).unwrap_err().code(), "keymaterial.plain_http");
+    assert_eq!(fetcher.fetch_blocking(&source(url.clone(), 4096)).unwrap_err().code(), "keymaterial-plain-http");
     assert_eq!(resolver.calls(), 0, "refused before resolving");
     assert_eq!(server.accepts(), 0);
 
@@ -456,7 +456,7 @@ fn plain_http_is_refused_unless_allowed_for_that_host() {
     let no_cidr = FetchPolicy { allow_cidrs: vec![], ..allowed };
     let fetcher = Fetcher::with_resolver(no_cidr, resolver).unwrap();
     let url = format!("http://jwks.test:{}/jwks", server.port());
-    assert_eq!(fetcher.fetch_blocking(&source(url, 4096)).unwrap_err().code(), "keymaterial.denied_address");
+    assert_eq!(fetcher.fetch_blocking(&source(url, 4096)).unwrap_err().code(), "keymaterial-denied-address");
 }
 
 #[test]
@@ -531,12 +531,12 @@ fn a_certificate_from_another_ca_is_refused() {
     let other_ca = TestCa::new("some other ca").write(&dir);
     let fetcher = fx.fetcher_with(policy(&other_ca));
     let err = fetcher.fetch_blocking(&source(fx.url("/"), 4096)).unwrap_err();
-    assert_eq!(err.code(), "keymaterial.tls", "{err}");
+    assert_eq!(err.code(), "keymaterial-tls", "{err}");
     assert!(err.to_string().contains("UnknownIssuer"), "{err}");
 
     // The public roots alone do not know the test CA either.
     let public = fx.fetcher_with(FetchPolicy { ca_file: None, public_roots: true, ..policy(&fx.ca_file) });
-    assert_eq!(public.fetch_blocking(&source(fx.url("/"), 4096)).unwrap_err().code(), "keymaterial.tls");
+    assert_eq!(public.fetch_blocking(&source(fx.url("/"), 4096)).unwrap_err().code(), "keymaterial-tls");
 }
 
 #[test]
@@ -546,7 +546,7 @@ fn a_certificate_for_another_name_is_refused() {
     let fetcher = Fetcher::with_resolver(policy(&fx.ca_file), resolver).unwrap();
     let url = format!("https://other.test:{}/", fx.server.port());
     let err = fetcher.fetch_blocking(&source(url, 4096)).unwrap_err();
-    assert_eq!(err.code(), "keymaterial.tls", "{err}");
+    assert_eq!(err.code(), "keymaterial-tls", "{err}");
 }
 
 #[test]
@@ -555,9 +555,9 @@ fn a_bad_ca_file_is_refused_when_the_fetcher_is_built() {
     let path = dir.path().join("ca.pem");
     std::fs::write(&path, "not pem at all").unwrap();
     let err = Fetcher::new(policy(&path)).unwrap_err();
-    assert_eq!(err.code(), "keymaterial.ca_file");
+    assert_eq!(err.code(), "keymaterial-ca-file");
     let err = Fetcher::new(policy(&dir.path().join("missing.pem"))).unwrap_err();
-    assert_eq!(err.code(), "keymaterial.ca_file");
+    assert_eq!(err.code(), "keymaterial-ca-file");
 }
 
 #[test]
@@ -571,7 +571,7 @@ fn a_ca_file_that_is_a_fifo_or_device_is_refused_at_once() {
         let _ = tx.send(Fetcher::new(policy(&fifo)).map(|_| ()));
     });
     let err = rx.recv_timeout(Duration::from_secs(10)).expect("Fetcher::new blocked on a FIFO caFile").unwrap_err();
-    assert_eq!(err.code(), "keymaterial.ca_file");
+    assert_eq!(err.code(), "keymaterial-ca-file");
     assert!(err.to_string().ends_with("is a FIFO, not a regular file"), "{err}");
     let err = Fetcher::new(policy(std::path::Path::new("/dev/null"))).unwrap_err();
     assert!(err.to_string().ends_with("is a character device, not a regular file"), "{err}");
@@ -585,7 +585,7 @@ fn read_file_refuses_fifos_devices_and_directories() {
     // Opened read-write, so the open itself does not wait; the check refuses it.
     let handle = std::fs::OpenOptions::new().read(true).write(true).open(&fifo).unwrap();
     let err = ward::keymaterial::read_file(handle, 64).unwrap_err();
-    assert_eq!((err.code(), err.to_string()), ("keymaterial.read", "cannot read key material: is a FIFO, not a regular file".to_owned()));
+    assert_eq!((err.code(), err.to_string()), ("keymaterial-read", "cannot read key material: is a FIFO, not a regular file".to_owned()));
     let err = ward::keymaterial::read_file(std::fs::File::open("/dev/null").unwrap(), 64).unwrap_err();
     assert!(err.to_string().ends_with("is a character device, not a regular file"), "{err}");
     let err = ward::keymaterial::read_file(std::fs::File::open(dir.path()).unwrap(), 64).unwrap_err();
@@ -610,7 +610,7 @@ fn an_unresolvable_name_is_a_resolve_error() {
     let fx = Fixture::new(Reply::Body(JWKS.to_vec()));
     let url = format!("https://nowhere.test:{}/", fx.server.port());
     let err = fx.fetcher().fetch_blocking(&source(url, 4096)).unwrap_err();
-    assert_eq!(err.code(), "keymaterial.resolve");
+    assert_eq!(err.code(), "keymaterial-resolve");
 }
 
 // ---------------------------------------------------------------- the cache
@@ -625,9 +625,9 @@ fn unavailable_before_the_first_success() {
     let fx = Fixture::new(Reply::Status(503));
     let source = url_source(&fx, Duration::from_secs(60), Duration::from_secs(3600));
     assert_eq!(source.current(), Err(KeyMaterialUnavailable::NeverFetched));
-    assert_eq!(source.refresh_blocking().unwrap_err().code(), "keymaterial.status");
+    assert_eq!(source.refresh_blocking().unwrap_err().code(), "keymaterial-status");
     assert_eq!(source.current(), Err(KeyMaterialUnavailable::NeverFetched));
-    assert_eq!(source.last_error().map(|e| e.code()), Some("keymaterial.status"));
+    assert_eq!(source.last_error().map(|e| e.code()), Some("keymaterial-status"));
 }
 
 #[test]
@@ -642,9 +642,9 @@ fn the_last_good_copy_is_served_when_a_refresh_fails() {
     fx.server.set(Reply::Redirect(302, "http://169.254.169.254/".into()));
     assert!(source.refresh_blocking().is_err());
     fx.server.set(Reply::Body(vec![0; 5000]));
-    assert_eq!(source.refresh_blocking().unwrap_err().code(), "keymaterial.too_large");
+    assert_eq!(source.refresh_blocking().unwrap_err().code(), "keymaterial-too-large");
     assert_eq!(&*source.current().unwrap(), b"first");
-    assert_eq!(source.last_error().map(|e| e.code()), Some("keymaterial.too_large"));
+    assert_eq!(source.last_error().map(|e| e.code()), Some("keymaterial-too-large"));
 
     fx.server.set(Reply::Body(b"second".to_vec()));
     source.refresh_blocking().unwrap();

@@ -783,7 +783,7 @@ async fn invalid_options_are_refused_with_a_code() {
     let mut opts = options();
     opts.max_header_bytes = 10;
     let err = serve(listener, gate.clone(), opts, std::future::pending()).await.unwrap_err();
-    assert_eq!(err.code(), "server.invalid_option");
+    assert_eq!(err.code(), "server-invalid-option");
     assert!(err.to_string().contains("max_header_bytes"), "{err}");
     let mut opts = options();
     opts.max_connections = 0;

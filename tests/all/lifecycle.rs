@@ -129,7 +129,7 @@ fn breaker_opens_on_faults_refuses_without_running_the_guest_then_probes() {
     assert!(gateway.authenticate(&bearer("ok:alice"), 0).decision.is_allow());
     assert!(gateway.authenticate(&bearer("ok:bob"), 0).decision.is_allow());
     site.assert_audit("plugin.breaker.opened", 2);
-    site.assert_audit("plugin.breaker.half_open", 2);
+    site.assert_audit("plugin.breaker.half-open", 2);
     site.assert_audit("plugin.breaker.closed", 1);
     // Plain denies never open it.
     for _ in 0..5 {
@@ -199,8 +199,8 @@ fn a_breaker_the_audit_log_cannot_record_denies_and_says_so() {
         assert_eq!(deny_code(&gateway.authenticate(&bearer("ok:alice"), 0).decision), "plugin-unavailable");
         assert_eq!(deny_code(&gateway.authenticate(&bearer("ok:alice"), 0).decision), "plugin-unavailable");
     });
-    assert!(half_open.contains("event=\"plugin.breaker.half_open\"") && half_open.contains("stays open"), "{half_open}");
-    assert!(gate_metrics(&gateway).contains("ward_audit_unrecorded_total{plugin=\"hostile\",event=\"plugin.breaker.half_open\"} 1\n"));
+    assert!(half_open.contains("event=\"plugin.breaker.half-open\"") && half_open.contains("stays open"), "{half_open}");
+    assert!(gate_metrics(&gateway).contains("ward_audit_unrecorded_total{plugin=\"hostile\",event=\"plugin.breaker.half-open\"} 1\n"));
     let mut written = String::new();
     for entry in std::fs::read_dir(site.path(".")).unwrap() {
         let path = entry.unwrap().path();

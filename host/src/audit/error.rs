@@ -85,14 +85,14 @@ impl AuditError {
     /// Stable code for logs, CLI output and tests.
     pub fn code(&self) -> &'static str {
         match self {
-            Self::Locked { .. } => "audit.locked",
-            Self::NotRegular { .. } => "audit.not_regular",
-            Self::TooOpen { .. } => "audit.too_open",
-            Self::Io { .. } => "audit.io",
-            Self::CorruptTail { .. } => "audit.corrupt_tail",
-            Self::KeyMismatch { .. } => "audit.key_mismatch",
-            Self::Poisoned => "audit.poisoned",
-            Self::InvalidField { .. } => "audit.invalid_field",
+            Self::Locked { .. } => "audit-locked",
+            Self::NotRegular { .. } => "audit-not-regular",
+            Self::TooOpen { .. } => "audit-too-open",
+            Self::Io { .. } => "audit-io",
+            Self::CorruptTail { .. } => "audit-corrupt-tail",
+            Self::KeyMismatch { .. } => "audit-key-mismatch",
+            Self::Poisoned => "audit-poisoned",
+            Self::InvalidField { .. } => "audit-invalid-field",
             Self::Key(err) => err.code(),
         }
     }

@@ -71,27 +71,34 @@ restricted_string!(
     IdentityId, "identityId", 160, |b| id_byte(b) || b == b':'
 );
 
-/// A stable reason or cause code such as `trust.bad_signature`:
-/// `[a-z0-9._-]{1,64}`, and `'static`, so it comes from ward's code, not input.
+/// A stable reason or cause code such as `bad-signature` or `plugin:expired`:
+/// kebab-case (`[a-z0-9]+(-[a-z0-9]+)*`), a plugin's own deny reason under
+/// `plugin:`, 64 bytes at most (docs/stability.md), and `'static`, so it
+/// comes from ward's code, not input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Code(&'static str);
 
 impl Code {
     /// Checks the character set and length.
     pub fn new(code: &'static str) -> Result<Self, AuditError> {
-        check(
-            code,
-            64,
-            |b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-' | b':'),
-            "code",
-        )?;
-        Ok(Self(code))
+        check(code, 64, |b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'-' | b':'), "code")?;
+        if is_kebab(code.strip_prefix("plugin:").unwrap_or(code)) {
+            Ok(Self(code))
+        } else {
+            Err(AuditError::InvalidField { field: "code" })
+        }
     }
 
     /// The code.
     pub fn as_str(&self) -> &'static str {
         self.0
     }
+}
+
+/// Words of `[a-z0-9]` joined by single hyphens: the one format of a stable
+/// code (docs/stability.md).
+fn is_kebab(code: &str) -> bool {
+    !code.is_empty() && code.split('-').all(|word| !word.is_empty() && word.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()))
 }
 
 /// A SHA-256 digest, written as 64 lowercase hex digits.
@@ -129,7 +136,7 @@ pub enum UnloadCause {
 pub enum BreakerState {
     /// `plugin.breaker.opened`
     Opened,
-    /// `plugin.breaker.half_open`
+    /// `plugin.breaker.half-open`
     HalfOpen,
     /// `plugin.breaker.closed`
     Closed,
@@ -189,7 +196,7 @@ pub enum Event {
         plugin_id: PluginId,
         /// `reason`: a stable deny code.
         reason: Code,
-        /// `duration_us`
+        /// `durationUs`
         duration_us: u64,
     },
     /// `plugin.authenticate.allow`: recorded only when
@@ -199,7 +206,7 @@ pub enum Event {
         plugin_id: PluginId,
         /// `identityId`: the host-built identity id, nothing else of the identity.
         identity_id: IdentityId,
-        /// `duration_us`
+        /// `durationUs`
         duration_us: u64,
     },
     /// `plugin.trap`
@@ -209,7 +216,7 @@ pub enum Event {
         /// `kind`
         kind: TrapKind,
     },
-    /// `plugin.breaker.opened` / `plugin.breaker.half_open` / `plugin.breaker.closed`
+    /// `plugin.breaker.opened` / `plugin.breaker.half-open` / `plugin.breaker.closed`
     Breaker {
         /// Which transition (part of the event name).
         state: BreakerState,
@@ -237,7 +244,7 @@ pub enum Event {
     },
     /// `audit.recovered`: written by the log itself after cutting a torn tail.
     Recovered {
-        /// `truncated_bytes`
+        /// `truncatedBytes`
         truncated_bytes: u64,
     },
     /// `audit.dropped`: written by the log itself when the request queue overflowed.
@@ -296,7 +303,7 @@ impl Event {
             Self::Breaker {
                 state: BreakerState::HalfOpen,
                 ..
-            } => "plugin.breaker.half_open",
+            } => "plugin.breaker.half-open",
             Self::Breaker {
                 state: BreakerState::Closed,
                 ..
@@ -367,7 +374,7 @@ impl Event {
             } => {
                 f("pluginId", Val::Str(plugin_id.as_str()));
                 f("reason", Val::Str(reason.as_str()));
-                f("duration_us", Val::U64(*duration_us));
+                f("durationUs", Val::U64(*duration_us));
             }
             Self::AuthenticateAllow {
                 plugin_id,
@@ -376,7 +383,7 @@ impl Event {
             } => {
                 f("pluginId", Val::Str(plugin_id.as_str()));
                 f("identityId", Val::Str(identity_id.as_str()));
-                f("duration_us", Val::U64(*duration_us));
+                f("durationUs", Val::U64(*duration_us));
             }
             Self::Trap { plugin_id, kind } => {
                 f("pluginId", Val::Str(plugin_id.as_str()));
@@ -395,7 +402,7 @@ impl Event {
             Self::ReloadApplied { reason } | Self::ReloadRefused { reason } => {
                 f("reason", Val::Str(reason.as_str()))
             }
-            Self::Recovered { truncated_bytes } => f("truncated_bytes", Val::U64(*truncated_bytes)),
+            Self::Recovered { truncated_bytes } => f("truncatedBytes", Val::U64(*truncated_bytes)),
             Self::Dropped { count } => f("count", Val::U64(*count)),
         }
     }

@@ -66,10 +66,10 @@ impl KeyError {
     /// Stable code.
     pub fn code(&self) -> &'static str {
         match self {
-            Self::Io { .. } => "audit.key_io",
-            Self::TooOpen { .. } => "audit.key_too_open",
-            Self::BadLength { .. } => "audit.key_bad_length",
-            Self::Exists { .. } => "audit.key_exists",
+            Self::Io { .. } => "audit-key-io",
+            Self::TooOpen { .. } => "audit-key-too-open",
+            Self::BadLength { .. } => "audit-key-bad-length",
+            Self::Exists { .. } => "audit-key-exists",
         }
     }
 }

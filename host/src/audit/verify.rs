@@ -86,7 +86,7 @@ pub struct VerifyError {
 impl VerifyError {
     /// Stable code.
     pub fn code(&self) -> &'static str {
-        "audit.verify_io"
+        "audit-verify-io"
     }
 }
 

@@ -157,24 +157,24 @@ impl KeyMaterialError {
     /// Stable code for logs, audit lines and tests.
     pub fn code(&self) -> &'static str {
         match self {
-            Self::InvalidUrl { .. } => "keymaterial.invalid_url",
-            Self::UrlUserinfo => "keymaterial.url_userinfo",
-            Self::PlainHttpNotAllowed { .. } => "keymaterial.plain_http",
-            Self::Resolve { .. } => "keymaterial.resolve",
-            Self::NoAddress { .. } => "keymaterial.no_address",
-            Self::DeniedAddress { .. } => "keymaterial.denied_address",
-            Self::Connect { .. } => "keymaterial.connect",
-            Self::ConnectTimeout { .. } => "keymaterial.connect_timeout",
-            Self::Tls { .. } => "keymaterial.tls",
-            Self::Http { .. } => "keymaterial.http",
-            Self::Redirect { .. } => "keymaterial.redirect",
-            Self::Status { .. } => "keymaterial.status",
-            Self::TooLarge { .. } => "keymaterial.too_large",
-            Self::Timeout { .. } => "keymaterial.timeout",
-            Self::CaFile { .. } => "keymaterial.ca_file",
-            Self::Read { .. } => "keymaterial.read",
-            Self::InvalidOption { .. } => "keymaterial.invalid_option",
-            Self::Setup { .. } => "keymaterial.setup",
+            Self::InvalidUrl { .. } => "keymaterial-invalid-url",
+            Self::UrlUserinfo => "keymaterial-url-userinfo",
+            Self::PlainHttpNotAllowed { .. } => "keymaterial-plain-http",
+            Self::Resolve { .. } => "keymaterial-resolve",
+            Self::NoAddress { .. } => "keymaterial-no-address",
+            Self::DeniedAddress { .. } => "keymaterial-denied-address",
+            Self::Connect { .. } => "keymaterial-connect",
+            Self::ConnectTimeout { .. } => "keymaterial-connect-timeout",
+            Self::Tls { .. } => "keymaterial-tls",
+            Self::Http { .. } => "keymaterial-http",
+            Self::Redirect { .. } => "keymaterial-redirect",
+            Self::Status { .. } => "keymaterial-status",
+            Self::TooLarge { .. } => "keymaterial-too-large",
+            Self::Timeout { .. } => "keymaterial-timeout",
+            Self::CaFile { .. } => "keymaterial-ca-file",
+            Self::Read { .. } => "keymaterial-read",
+            Self::InvalidOption { .. } => "keymaterial-invalid-option",
+            Self::Setup { .. } => "keymaterial-setup",
         }
     }
 }
@@ -197,8 +197,8 @@ impl KeyMaterialUnavailable {
     /// Stable code for logs, audit lines and tests.
     pub fn code(self) -> &'static str {
         match self {
-            Self::NeverFetched => "keymaterial.never_fetched",
-            Self::Stale => "keymaterial.stale",
+            Self::NeverFetched => "keymaterial-never-fetched",
+            Self::Stale => "keymaterial-stale",
         }
     }
 }

@@ -38,8 +38,8 @@ mod tests {
     #[test]
     fn reads_up_to_the_cap_and_refuses_one_byte_more() {
         assert_eq!(read_capped(&b"abcd"[..], 4).unwrap(), b"abcd");
-        assert_eq!(read_capped(&b"abcde"[..], 4).unwrap_err().code(), "keymaterial.too_large");
-        assert_eq!(read_capped(std::io::repeat(7), 1024).unwrap_err().code(), "keymaterial.too_large");
+        assert_eq!(read_capped(&b"abcde"[..], 4).unwrap_err().code(), "keymaterial-too-large");
+        assert_eq!(read_capped(std::io::repeat(7), 1024).unwrap_err().code(), "keymaterial-too-large");
     }
 
     #[test]
@@ -49,8 +49,8 @@ mod tests {
         std::fs::File::create(&path).unwrap().write_all(b"{\"keys\":[]}").unwrap();
         assert_eq!(read_file(std::fs::File::open(&path).unwrap(), 64).unwrap(), b"{\"keys\":[]}");
         let err = read_file(std::fs::File::open(&path).unwrap(), 4).unwrap_err();
-        assert_eq!(err.code(), "keymaterial.too_large");
+        assert_eq!(err.code(), "keymaterial-too-large");
         let err = read_file(std::fs::File::open(dir.path()).unwrap(), 64).unwrap_err();
-        assert_eq!(err.code(), "keymaterial.read");
+        assert_eq!(err.code(), "keymaterial-read");
     }
 }

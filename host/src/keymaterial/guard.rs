@@ -136,7 +136,7 @@ mod tests {
             "fd00::1/8", "localhost/8", "", "/8", "10.0.0.0/", "010.0.0.0/8",
         ] {
             let err = bad.parse::<Cidr>().unwrap_err();
-            assert_eq!(err.code(), "keymaterial.invalid_option", "{bad}");
+            assert_eq!(err.code(), "keymaterial-invalid-option", "{bad}");
         }
     }
 

@@ -273,10 +273,10 @@ mod tests {
     fn plain_http_only_for_listed_hosts() {
         let url = UrlSource::new("http://Keys.Internal./jwks");
         let err = url.validate(&FetchPolicy::default()).unwrap_err();
-        assert_eq!(err.code(), "keymaterial.plain_http");
+        assert_eq!(err.code(), "keymaterial-plain-http");
         let policy = FetchPolicy { allow_http_hosts: vec!["keys.internal".into()], ..FetchPolicy::default() };
         url.validate(&policy).unwrap();
         let other = UrlSource::new("http://keys.internal.evil/jwks");
-        assert_eq!(other.validate(&policy).unwrap_err().code(), "keymaterial.plain_http");
+        assert_eq!(other.validate(&policy).unwrap_err().code(), "keymaterial-plain-http");
     }
 }

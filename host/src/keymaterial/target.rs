@@ -193,32 +193,32 @@ mod tests {
     #[test]
     fn refuses_what_it_should() {
         let cases: &[(&str, &str)] = &[
-            ("https://user:pw@example.com/", "keymaterial.url_userinfo"),
-            ("https://token@example.com/", "keymaterial.url_userinfo"),
-            ("ftp://example.com/", "keymaterial.invalid_url"),
-            ("example.com/jwks", "keymaterial.invalid_url"),
-            ("https:///jwks", "keymaterial.invalid_url"),
-            ("https://example.com:/", "keymaterial.invalid_url"),
-            ("https://example.com:0/", "keymaterial.invalid_url"),
-            ("https://example.com:65536/", "keymaterial.invalid_url"),
-            ("https://example.com:443443/", "keymaterial.invalid_url"),
-            ("https://example.com/#frag", "keymaterial.invalid_url"),
-            ("https://exa mple.com/", "keymaterial.invalid_url"),
-            ("https://exämple.com/", "keymaterial.invalid_url"),
-            ("https://ex%41mple.com/", "keymaterial.invalid_url"),
-            ("https://::1/", "keymaterial.invalid_url"),
-            ("https://[fe80::1%25eth0]/", "keymaterial.invalid_url"),
-            ("https://[::1/", "keymaterial.invalid_url"),
-            ("https://[::1]x/", "keymaterial.invalid_url"),
-            ("https://-a.example/", "keymaterial.invalid_url"),
-            ("https://a..example/", "keymaterial.invalid_url"),
+            ("https://user:pw@example.com/", "keymaterial-url-userinfo"),
+            ("https://token@example.com/", "keymaterial-url-userinfo"),
+            ("ftp://example.com/", "keymaterial-invalid-url"),
+            ("example.com/jwks", "keymaterial-invalid-url"),
+            ("https:///jwks", "keymaterial-invalid-url"),
+            ("https://example.com:/", "keymaterial-invalid-url"),
+            ("https://example.com:0/", "keymaterial-invalid-url"),
+            ("https://example.com:65536/", "keymaterial-invalid-url"),
+            ("https://example.com:443443/", "keymaterial-invalid-url"),
+            ("https://example.com/#frag", "keymaterial-invalid-url"),
+            ("https://exa mple.com/", "keymaterial-invalid-url"),
+            ("https://exämple.com/", "keymaterial-invalid-url"),
+            ("https://ex%41mple.com/", "keymaterial-invalid-url"),
+            ("https://::1/", "keymaterial-invalid-url"),
+            ("https://[fe80::1%25eth0]/", "keymaterial-invalid-url"),
+            ("https://[::1/", "keymaterial-invalid-url"),
+            ("https://[::1]x/", "keymaterial-invalid-url"),
+            ("https://-a.example/", "keymaterial-invalid-url"),
+            ("https://a..example/", "keymaterial-invalid-url"),
         ];
         for (url, code) in cases {
             let err = Target::parse(url).unwrap_err();
             assert_eq!(err.code(), *code, "{url}");
         }
         let long = format!("https://example.com/{}", "a".repeat(MAX_URL_BYTES));
-        assert_eq!(Target::parse(&long).unwrap_err().code(), "keymaterial.invalid_url");
+        assert_eq!(Target::parse(&long).unwrap_err().code(), "keymaterial-invalid-url");
     }
 
     #[test]

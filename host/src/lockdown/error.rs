@@ -44,9 +44,9 @@ impl LockdownError {
     /// Stable code for logs, CLI output and tests.
     pub fn code(&self) -> &'static str {
         match self {
-            Self::Threaded { .. } => "lockdown.threaded",
-            Self::Apply { .. } => "lockdown.apply",
-            Self::Required { .. } => "lockdown.required",
+            Self::Threaded { .. } => "lockdown-threaded",
+            Self::Apply { .. } => "lockdown-apply",
+            Self::Required { .. } => "lockdown-required",
         }
     }
 }

@@ -202,6 +202,6 @@ mod tests {
         drop(release);
         let _ = other.join();
         assert!(matches!(refused, Err(LockdownError::Threaded { threads }) if threads >= 2), "{refused:?}");
-        assert_eq!(refused.map_err(|e| e.code()), Err("lockdown.threaded"));
+        assert_eq!(refused.map_err(|e| e.code()), Err("lockdown-threaded"));
     }
 }

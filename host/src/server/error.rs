@@ -49,12 +49,12 @@ impl ServerError {
     /// Stable code for logs, CLI output and tests.
     pub fn code(&self) -> &'static str {
         match self {
-            Self::InvalidOption { .. } => "server.invalid_option",
-            Self::Bind { .. } => "server.bind",
-            Self::LocalAddr(_) => "server.local_addr",
-            Self::Runtime(_) => "server.runtime",
-            Self::Signal { .. } => "server.signal",
-            Self::Load(_) => "server.load",
+            Self::InvalidOption { .. } => "server-invalid-option",
+            Self::Bind { .. } => "server-bind",
+            Self::LocalAddr(_) => "server-local-addr",
+            Self::Runtime(_) => "server-runtime",
+            Self::Signal { .. } => "server-signal",
+            Self::Load(_) => "server-load",
         }
     }
 }
