@@ -145,7 +145,7 @@ impl<'a> Lines<'a> {
                     ))
                 }
             };
-            let (ended, too_long) = read_capped(reader, &mut self.buf).map_err(err)?;
+            let (ended, too_long) = read_line_capped(reader, &mut self.buf).map_err(err)?;
             if self.buf.is_empty() && !ended && !too_long {
                 self.reader = None;
                 self.index += 1;
@@ -171,7 +171,7 @@ impl<'a> Lines<'a> {
 
 /// Reads up to a newline, keeping at most `MAX_LINE_BYTES` in `buf`.
 /// Returns (found newline, line was too long).
-fn read_capped(reader: &mut impl BufRead, buf: &mut Vec<u8>) -> std::io::Result<(bool, bool)> {
+fn read_line_capped(reader: &mut impl BufRead, buf: &mut Vec<u8>) -> std::io::Result<(bool, bool)> {
     buf.clear();
     let mut too_long = false;
     loop {

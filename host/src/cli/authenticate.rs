@@ -58,7 +58,7 @@ fn parse_setting(raw: &str) -> Result<(String, String), String> {
 
 /// Runs `ward authenticate`.
 pub fn run(args: Args) -> Result<ExitCode, CliError> {
-    let now_ms = args.now.unwrap_or_else(super::now_ms);
+    let now_ms = args.now.unwrap_or_else(ward::trust::now_ms);
     let envelope = super::read_file(&args.envelope, "envelope")?;
     let component = super::read_file(&args.component, "component")?;
     let policy = args.trust.policy(&envelope)?;

@@ -92,13 +92,21 @@ const MAX_INPUT_BYTES: u64 = 64 << 20;
 
 /// Reads a whole input file, naming `what` and the path on failure.
 pub(crate) fn read_file(path: &Path, what: &str) -> Result<Vec<u8>, CliError> {
+    read_capped(path, MAX_INPUT_BYTES, what)
+}
+
+/// Reads at most `max` bytes of a file named on the command line, refusing
+/// a larger one. Opened by plain path and blocking, unlike the files a
+/// config names (`operator_file` in the library): the operator who typed the
+/// command sees a pipe wait, and `<(…)` process substitution is a pipe.
+pub(crate) fn read_capped(path: &Path, max: u64, what: &str) -> Result<Vec<u8>, CliError> {
     use std::io::Read;
     let fail = |reason: String| CliError::new(format!("cannot read {what} {}: {reason}", path.display()));
     let file = std::fs::File::open(path).map_err(|err| fail(err.kind().to_string()))?;
     let mut bytes = Vec::new();
-    file.take(MAX_INPUT_BYTES + 1).read_to_end(&mut bytes).map_err(|err| fail(err.kind().to_string()))?;
-    if bytes.len() as u64 > MAX_INPUT_BYTES {
-        return Err(fail(format!("larger than {MAX_INPUT_BYTES} bytes")));
+    file.take(max.saturating_add(1)).read_to_end(&mut bytes).map_err(|err| fail(err.kind().to_string()))?;
+    if bytes.len() as u64 > max {
+        return Err(fail(format!("larger than {max} bytes")));
     }
     Ok(bytes)
 }
@@ -106,14 +114,6 @@ pub(crate) fn read_file(path: &Path, what: &str) -> Result<Vec<u8>, CliError> {
 /// Reads a text input file (PEM, JSON).
 pub(crate) fn read_text(path: &Path, what: &str) -> Result<String, CliError> {
     String::from_utf8(read_file(path, what)?).map_err(|_| CliError::new(format!("{what} {} is not UTF-8 text", path.display())))
-}
-
-/// The current time in Unix milliseconds.
-pub(crate) fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-        .unwrap_or(0)
 }
 
 /// The trust policy from a `ward.json`'s `trust` section.

@@ -1,7 +1,6 @@
 //! `ward plugin build` / `ward plugin inspect`: thin wrappers over the
 //! `ward-guest-build` library, printing JSON on stdout.
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -67,21 +66,10 @@ fn build(dir: &Path, out: Option<PathBuf>, locked: bool, target_dir: Option<Path
 }
 
 fn inspect(file: &Path) -> Result<ExitCode, CliError> {
-    let bytes = read_capped(file)?;
+    let bytes = super::read_capped(file, MAX_INSPECT_BYTES, "component")?;
     let inspection = ward_guest_build::inspect(&bytes).map_err(|e| CliError::new(format!("{}: {e}", file.display())))?;
     print(&describe(file, &inspection));
     Ok(ExitCode::SUCCESS)
-}
-
-fn read_capped(file: &Path) -> Result<Vec<u8>, CliError> {
-    let unreadable = |e: std::io::Error| CliError::new(format!("reading {}: {e}", file.display()));
-    let handle = std::fs::File::open(file).map_err(unreadable)?;
-    let mut bytes = Vec::new();
-    handle.take(MAX_INSPECT_BYTES + 1).read_to_end(&mut bytes).map_err(unreadable)?;
-    if bytes.len() as u64 > MAX_INSPECT_BYTES {
-        return Err(CliError::new(format!("{}: larger than {MAX_INSPECT_BYTES} bytes; not inspected", file.display())));
-    }
-    Ok(bytes)
 }
 
 fn describe(path: &Path, i: &Inspection) -> serde_json::Value {

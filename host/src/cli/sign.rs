@@ -1,7 +1,6 @@
 //! `ward sign`: a Haechi-compatible envelope for an entry file. The private
 //! key is read from a file only (argv leaks into shell history and `ps`).
 
-use std::io::Read as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -10,7 +9,7 @@ use sha2::{Digest, Sha256};
 use ward::trust::{MAX_PEM_BYTES, SignRequest, SigningSecret, canonicalize, default_core_range, envelope_file_text, sign};
 use zeroize::Zeroizing;
 
-use super::CliError;
+use super::{CliError, read_capped};
 use super::keygen::print;
 
 /// Entries above this are not plugins; refusing bounds the read.
@@ -120,14 +119,3 @@ fn capabilities(arg: Option<&str>, kind: &str) -> Result<Map<String, Value>, Cli
     }
 }
 
-/// Reads at most `max` bytes of `path`, refusing larger files.
-pub(super) fn read_capped(path: &Path, max: u64, what: &str) -> Result<Vec<u8>, CliError> {
-    let fail = |e: std::io::Error| CliError::new(format!("{what} {}: {e}", path.display()));
-    let file = std::fs::File::open(path).map_err(fail)?;
-    let mut bytes = Vec::new();
-    file.take(max + 1).read_to_end(&mut bytes).map_err(fail)?;
-    if bytes.len() as u64 > max {
-        return Err(CliError::new(format!("{what} {}: larger than {max} bytes", path.display())));
-    }
-    Ok(bytes)
-}

@@ -4,14 +4,14 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
 use ward::trust::{Anchor, MAX_ENVELOPE_BYTES, MAX_PEM_BYTES, Pin, TrustPolicy, public_key_from_pem, verify};
 
 use super::CliError;
 use super::keygen::print;
-use super::sign::{MAX_ENTRY_BYTES, read_capped};
+use super::read_capped;
+use super::sign::MAX_ENTRY_BYTES;
 use super::trust_source::envelope_text;
 
 /// Arguments of `ward verify`.
@@ -76,7 +76,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     }
     let now_ms = match args.now {
         Some(ms) => ms,
-        None => SystemTime::now().duration_since(UNIX_EPOCH).map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)).unwrap_or(0),
+        None => ward::trust::now_ms(),
     };
 
     match verify(&envelope, entry, &policy, now_ms) {

@@ -10,7 +10,7 @@ use zeroize::Zeroizing;
 
 use crate::audit::{AuditKey, AuditOptions, OverflowPolicy};
 use crate::identity::{ClaimsPolicy, IdentityKey};
-use crate::keymaterial::{Cidr, FetchPolicy, UrlSource};
+use crate::keymaterial::{self, Cidr, FetchPolicy, UrlSource};
 use crate::lifecycle::{AuditSpec, BreakerSettings, ConformanceCase, Expect, Plan, PluginFiles, PluginSpec, Route};
 use crate::sandbox::{Limits, PluginOptions};
 
@@ -25,12 +25,9 @@ use super::shape;
 use super::trust::trust_policy_from_section;
 use super::{ConfigError, ServerConfig, WardConfig};
 
-const MAX_ENVELOPE_BYTES: u64 = 1 << 20;
 const MAX_COMPONENT_BYTES: u64 = 64 << 20;
 const MAX_FIXTURES_BYTES: u64 = 4 << 20;
 const MAX_SECRET_BYTES: u64 = 4096;
-const DEFAULT_KEY_MATERIAL_BYTES: u64 = 1 << 20;
-const MAX_KEY_MATERIAL_BYTES: u64 = 16 << 20;
 const DEFAULT_LISTEN: &str = "127.0.0.1:8181";
 /// Timeouts beyond this are mistakes, not policy: a minute-long auth call
 /// would hold a proxy's connection and a pool slot far too long.
@@ -253,13 +250,7 @@ impl Loader<'_> {
         fetch: &FetchPolicy,
     ) -> Result<PluginSpec, ConfigError> {
         // The audit log's plugin-id alphabet: the id must be recordable as is.
-        if raw.id.is_empty()
-            || raw.id.len() > 64
-            || !raw
-                .id
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
-        {
+        if crate::audit::PluginId::new(&raw.id).is_err() {
             return Err(self.invalid(
                 format!("{at}.id"),
                 "must be 1 to 64 characters of [A-Za-z0-9._-]",
@@ -274,7 +265,8 @@ impl Loader<'_> {
             Some(PluginFiles {
                 envelope: self.read(
                     &raw.envelope,
-                    MAX_ENVELOPE_BYTES,
+                    // The gate's own cap: a larger envelope can never verify.
+                    crate::trust::MAX_ENVELOPE_BYTES as u64,
                     &format!("{at}.envelope"),
                 )?,
                 component: self.read(
@@ -297,11 +289,11 @@ impl Loader<'_> {
                     "must be non-empty and unique within the plugin",
                 ));
             }
-            let max = material.max_bytes.unwrap_or(DEFAULT_KEY_MATERIAL_BYTES);
-            if max == 0 || max > MAX_KEY_MATERIAL_BYTES {
+            let max = material.max_bytes.unwrap_or(keymaterial::DEFAULT_MAX_BYTES);
+            if max == 0 || max > keymaterial::MAX_MAX_BYTES {
                 return Err(self.invalid(
                     format!("{at}.maxBytes"),
-                    format!("must be 1 to {MAX_KEY_MATERIAL_BYTES}"),
+                    format!("must be 1 to {}", keymaterial::MAX_MAX_BYTES),
                 ));
             }
             match (&material.file, &material.url) {

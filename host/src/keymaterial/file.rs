@@ -1,10 +1,7 @@
 //! The `file` source: bytes from a file the config room has already opened
 //! inside its confined directory, with the same size cap as a fetch.
 
-use std::io::Read;
-
 use super::error::KeyMaterialError;
-use crate::capped_read::CappedReadError;
 use crate::operator_file::{FileRefusal, RegularFile};
 
 /// Reads an opened key-material file, refusing anything but a regular file
@@ -21,26 +18,10 @@ pub fn read_file(file: std::fs::File, max_bytes: u64) -> Result<Vec<u8>, KeyMate
     })
 }
 
-/// Reads at most `max_bytes` from `reader`; one byte more is
-/// [`KeyMaterialError::TooLarge`].
-pub fn read_capped(reader: impl Read, max_bytes: u64) -> Result<Vec<u8>, KeyMaterialError> {
-    crate::capped_read::read_capped(reader, max_bytes).map_err(|err| match err {
-        CappedReadError::Io(kind) => KeyMaterialError::Read { reason: kind.to_string() },
-        CappedReadError::TooLarge => KeyMaterialError::TooLarge { max_bytes },
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::io::Write;
-
-    #[test]
-    fn reads_up_to_the_cap_and_refuses_one_byte_more() {
-        assert_eq!(read_capped(&b"abcd"[..], 4).unwrap(), b"abcd");
-        assert_eq!(read_capped(&b"abcde"[..], 4).unwrap_err().code(), "keymaterial-too-large");
-        assert_eq!(read_capped(std::io::repeat(7), 1024).unwrap_err().code(), "keymaterial-too-large");
-    }
 
     #[test]
     fn files_are_checked_by_size_and_kind() {

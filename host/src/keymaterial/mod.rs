@@ -36,7 +36,7 @@ pub use addr::{DeniedRange, classify};
 pub use guard::Cidr;
 pub use error::{KeyMaterialError, KeyMaterialUnavailable};
 pub use fetch::Fetcher;
-pub use file::{read_capped, read_file};
+pub use file::read_file;
 pub use options::{
     DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_BYTES, DEFAULT_MAX_STALE_FLOOR, DEFAULT_REFRESH, DEFAULT_TOTAL_TIMEOUT,
     FetchPolicy, FileSource, KeyMaterialEntry, KeyOrigin, MAX_MAX_BYTES, MAX_NAME_BYTES, MAX_TIMEOUT, MIN_REFRESH,

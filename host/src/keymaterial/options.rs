@@ -9,8 +9,9 @@ use super::guard::Cidr;
 use super::error::KeyMaterialError;
 use super::target::{Scheme, Target};
 
-/// Default `maxBytes`: a JWKS with a dozen RSA keys is about 10 KiB.
-pub const DEFAULT_MAX_BYTES: u64 = 256 * 1024;
+/// Default `maxBytes`: a JWKS with a dozen RSA keys is about 10 KiB, an
+/// api-key file of a few thousand keys a few hundred.
+pub const DEFAULT_MAX_BYTES: u64 = 1 << 20;
 /// The largest `maxBytes` accepted: every byte is copied into each call's
 /// guest memory.
 pub const MAX_MAX_BYTES: u64 = 16 * 1024 * 1024;

@@ -13,7 +13,7 @@ use crate::server::{Gate, GateDecision};
 
 use super::assemble::{KeyFetching, assemble};
 use super::breaker::{Admission, Transition};
-use super::clock::now_ms;
+use crate::trust::now_ms;
 use super::error::LifecycleError;
 use super::metrics;
 use super::plan::{Plan, PlanSource};

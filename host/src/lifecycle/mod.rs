@@ -13,7 +13,6 @@
 
 mod assemble;
 mod breaker;
-mod clock;
 mod conformance;
 mod error;
 mod gateway;

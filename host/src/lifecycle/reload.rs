@@ -33,7 +33,7 @@ use crate::sandbox::Runtime;
 use crate::trust::TrustPolicy;
 
 use super::assemble::{KeyFetching, NextSet, assemble};
-use super::clock::now_ms;
+use crate::trust::now_ms;
 use super::error::LifecycleError;
 use super::plan::{Plan, PlanSource};
 use super::restart::RestartOnly;

@@ -44,6 +44,7 @@ pub use policy::{Anchor, Pin, TrustPolicy};
 pub use refusal::{ManifestProblem, PinField, REASON_CODES, Refusal};
 pub use sign::{SignError, SignRequest, default_core_range, envelope_file_text, sign};
 pub use verify::{CORE_VERSION, VerifiedPlugin, verify};
+pub use window::now_ms;
 
 /// Ed25519 public keys, as anchors hold them.
 pub use ed25519_dalek::VerifyingKey;

@@ -11,6 +11,17 @@ use serde_json::Value;
 
 use super::refusal::ManifestProblem;
 
+/// The wall clock a window is checked against, as [`crate::trust::verify`]'s
+/// `now_ms` wants it: Unix milliseconds. A clock before 1970 reads as 0, so
+/// a window with a `notBefore` fails closed. The one reading of the wall
+/// clock in ward; every room that needs "now" for a window calls this.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
+}
+
 /// Reads one window bound; `field` names it in the refusal.
 pub fn bound(value: Option<&Value>, field: &'static str) -> Result<Option<f64>, ManifestProblem> {
     match value {

@@ -87,7 +87,7 @@ pub fn new(args: &NewArgs) -> Result<ExitCode, ApiKeyError> {
     if !labels.is_empty() {
         entry.insert("labels".into(), Value::Object(labels));
     }
-    entry.insert("createdMs".into(), json!(super::super::now_ms()));
+    entry.insert("createdMs".into(), json!(ward::trust::now_ms()));
     if let Some(expires) = args.expires_ms {
         entry.insert("expiresMs".into(), json!(expires));
     }
