@@ -2,9 +2,7 @@
 //! authenticate with the credential on stdin; exit codes; and a marker
 //! credential that must appear in no output.
 
-#[path = "../../tests/all/wat_guests.rs"]
-#[allow(dead_code)]
-mod wat_guests;
+use ward_wat_guests as wat_guests;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

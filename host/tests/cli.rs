@@ -5,9 +5,7 @@
 // assertion. `expect` only on test setup (a temp dir), where stopping is right.
 #![allow(clippy::indexing_slicing, clippy::expect_used)]
 
-#[path = "../../tests/all/wat_guests.rs"]
-#[allow(dead_code)]
-mod wat_guests;
+use ward_wat_guests as wat_guests;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};

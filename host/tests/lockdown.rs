@@ -13,9 +13,7 @@
 // assertion. `expect` and `panic!` only on test setup and assertions.
 #![allow(clippy::indexing_slicing, clippy::expect_used, clippy::panic)]
 
-#[path = "../../tests/all/wat_guests.rs"]
-#[allow(dead_code)]
-mod wat_guests;
+use ward_wat_guests as wat_guests;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};

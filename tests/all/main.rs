@@ -15,4 +15,4 @@ mod sandbox_guests;
 mod sandbox_wat;
 mod site;
 mod support;
-mod wat_guests;
+use ward_wat_guests as wat_guests;

@@ -7,8 +7,8 @@
 //!   which `ps` shows to everyone).
 //! - `revoke` marks an entry revoked; `check` validates a file.
 //!
-//! Every file is checked with the plugin's own parser (`keyfile.rs`, included
-//! below), before an edit and again on the result, so ward never writes a
+//! Every file is checked with the plugin's own parser (the `api-key-format`
+//! crate, which the plugin builds too), before an edit and again on the result, so ward never writes a
 //! file the plugin would refuse.
 
 mod edit;
@@ -21,12 +21,7 @@ use std::process::ExitCode;
 
 use serde_json::json;
 
-#[path = "../../../plugins/api-key/src/keyfile/mod.rs"]
-#[allow(dead_code, missing_docs)]
-mod keyfile;
-#[path = "../../../plugins/api-key/src/settings.rs"]
-#[allow(dead_code, missing_docs)]
-mod settings;
+use api_key_format::{keyfile, settings};
 
 use super::CliError;
 use error::ApiKeyError;

@@ -5,9 +5,9 @@
 
 mod credential;
 mod decide;
-mod keyfile;
 mod lookup;
-mod settings;
+
+use api_key_format::{keyfile, settings};
 
 use ward_guest::{Authenticator, Claims, Context, Credential, Deny};
 

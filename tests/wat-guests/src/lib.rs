@@ -2,6 +2,9 @@
 //! WIT world at test time. They reach corners a compiler would never emit
 //! (a forged ten-MiB subject, out-of-bounds pointers, a looping start
 //! function) and need no wasm toolchain.
+// Test support: a fixture that does not parse or encode is a broken test,
+// and stopping it at once is right.
+#![allow(clippy::expect_used)]
 
 use std::path::Path;
 
@@ -85,7 +88,7 @@ pub fn componentize(core_wat: &str) -> Vec<u8> {
 
 /// Like `componentize`, against `world` of the WIT package in `wit/<wit_subdir>`.
 pub fn componentize_against(core_wat: &str, wit_subdir: &str, world: &str) -> Vec<u8> {
-    let wit_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../wit").join(wit_subdir);
+    let wit_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../wit").join(wit_subdir);
     encode_with_worlds(core_wat, &[(wit_dir, world)])
 }
 
@@ -94,7 +97,7 @@ pub fn componentize_against(core_wat: &str, wit_subdir: &str, world: &str) -> Ve
 /// guests get them: one `component-type` section per world.
 pub fn componentize_importing(core_wat: &str, world: &str) -> Vec<u8> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    encode_with_worlds(core_wat, &[(root.join("../wit"), "plugin"), (root.join("guests/wit"), world)])
+    encode_with_worlds(core_wat, &[(root.join("../../wit"), "plugin"), (root.join("../guests/wit"), world)])
 }
 
 /// Embeds each (WIT directory, world) pair's type information and encodes a component.

@@ -1,9 +1,8 @@
 //! The keys file: `{"version":1,"keys":[{"sha256":…,"subject":…,"type":…}]}`.
 //!
 //! One reader for both sides: the plugin reads the file from key material on
-//! every call, and `ward apikey` (`host/src/cli/apikey.rs` `#[path]`-includes
-//! this module) refuses to write a file this reader would refuse. It
-//! therefore depends on `std` alone.
+//! every call, and `ward apikey` refuses to write a file this reader would
+//! refuse.
 //!
 //! The reading is strict so that a damaged or hand-edited file fails closed:
 //! invalid JSON, unknown, repeated or missing fields, a second entry for the
@@ -25,8 +24,6 @@ use std::borrow::Cow;
 use std::fmt;
 
 use json::{Key, Name, Reader, Stop};
-// `check_label_key` is for `ward apikey`, which checks `--label` with it.
-#[allow(unused_imports)]
 pub use rules::{check_label_key, decode_hex, encode_hex};
 
 /// The only format version this reader accepts.
