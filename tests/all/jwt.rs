@@ -20,35 +20,22 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
 use ward::identity::{ClaimsPolicy, Identity, PrincipalType};
 use ward::sandbox::{Decision, Limits, Plugin, PluginOptions};
+use ward_bench::jwt_fixtures::{self, AUDIENCE, HS256_KEY, HS256_KID, ISSUER, JWKS_KEY, OTHER_AUDIENCE, PRINCIPAL_TYPE_CLAIM};
 
 use crate::support::{NOW_MS, cred, identity_key, load_with_capabilities, runtime};
 
-const ISSUER: &str = "https://issuer.example";
-const AUDIENCE: &str = "ward-api";
 /// The request time in NumericDate seconds (NOW_MS is a whole second).
 const NOW: i64 = (NOW_MS / 1000) as i64;
-const LEEWAY: i64 = 30;
-
-/// The configuration most tests use: every algorithm, the JWKS and the HS256
-/// secret under operator-chosen key-material names.
-const SETTINGS: &[(&str, &str)] = &[
-    ("algorithms", "EdDSA, ES256, RS256, PS256, HS256"),
-    ("issuer", ISSUER),
-    ("audience", "ward-api other-api"),
-    ("leewaySeconds", "30"),
-    ("jwksKey", "idp-jwks"),
-    ("hs256Key", "idp-hs256"),
-    ("hs256Kid", "hs-1"),
-    ("principalTypeClaim", "ptype"),
-];
+const LEEWAY: i64 = jwt_fixtures::LEEWAY_SECONDS as i64;
 
 fn vector(name: &str) -> Vec<u8> {
     let path = format!("{}/vectors/jwt/{name}", env!("CARGO_MANIFEST_DIR"));
     std::fs::read(&path).unwrap_or_else(|err| panic!("{path}: {err}"))
 }
 
+/// The JWKS and the HS256 secret under the names the settings give them.
 fn key_material() -> Vec<(String, Vec<u8>)> {
-    vec![("idp-jwks".to_owned(), vector("jwks.json")), ("idp-hs256".to_owned(), vector("hs256.secret"))]
+    jwt_fixtures::key_material(vector("jwks.json"), vector("hs256.secret"))
 }
 
 thread_local! {
@@ -91,10 +78,12 @@ fn load_plugin_limited(settings: Vec<(String, String)>, keys: Vec<(String, Vec<u
     plugin
 }
 
-/// `SETTINGS` with each `(name, value)` replacing that setting, or removing
-/// it when `value` is `None`.
+/// The configuration most tests use (`jwt_fixtures::settings`: every
+/// algorithm, the JWKS and the HS256 secret under operator-chosen key-material
+/// names) with each `(name, value)` replacing that setting, or removing it
+/// when `value` is `None`.
 fn settings_with(changes: &[(&str, Option<&str>)]) -> Vec<(String, String)> {
-    let mut settings: Vec<(String, String)> = SETTINGS.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+    let mut settings = jwt_fixtures::settings();
     for (name, value) in changes {
         settings.retain(|(k, _)| k != name);
         if let Some(value) = value {
@@ -108,7 +97,7 @@ fn load_changed(changes: &[(&str, Option<&str>)], keys: Vec<(String, Vec<u8>)>) 
     load_plugin(settings_with(changes), keys)
 }
 
-/// One compiled plugin with `SETTINGS` per component, shared by the tests that need no other.
+/// One compiled plugin with the fixture settings per component, shared by the tests that need no other.
 fn plugin() -> &'static Plugin {
     static PLUGIN: [OnceLock<Plugin>; 2] = [OnceLock::new(), OnceLock::new()];
     PLUGIN[usize::from(HOST_CRYPTO.get())].get_or_init(|| load_changed(&[], key_material()))
@@ -249,7 +238,7 @@ pub(crate) fn jwt() {
         let object = rich.as_object_mut().unwrap();
         object.insert("scope".into(), json!("orders:read orders:write"));
         object.insert("scp".into(), json!(["admin:read", "orders:read"]));
-        object.insert("ptype".into(), json!("service"));
+        object.insert(PRINCIPAL_TYPE_CLAIM.into(), json!("service"));
         let cases: &[(Algorithm, EncodingKey, Option<&str>)] = &[
             (Algorithm::EdDSA, ed25519(), Some("ed-1")),
             (Algorithm::EdDSA, ed25519(), None),
@@ -261,7 +250,7 @@ pub(crate) fn jwt() {
             (Algorithm::RS256, rsa_2048(), None),
             (Algorithm::PS256, rsa_3072(), Some("rsa-ps256")),
             (Algorithm::PS256, rsa_3072(), None),
-            (Algorithm::HS256, hs256(), Some("hs-1")),
+            (Algorithm::HS256, hs256(), Some(HS256_KID)),
             (Algorithm::HS256, hs256(), None),
         ];
         for (alg, key, kid) in cases {
@@ -273,7 +262,7 @@ pub(crate) fn jwt() {
         }
         // The principal type claim: absent is the default (user), else its value.
         assert_eq!(allow(plugin(), &ed_token(&claims("bob"))).principal_type, PrincipalType::User);
-        assert_eq!(allow(plugin(), &ed_token(&claims_with("ptype", json!("agent")))).principal_type, PrincipalType::Agent);
+        assert_eq!(allow(plugin(), &ed_token(&claims_with(PRINCIPAL_TYPE_CLAIM, json!("agent")))).principal_type, PrincipalType::Agent);
         assert_eq!(allow(plugin(), &ed_token(&claims("bob"))).id, expected_id("bob"));
         // `scp` as a space-separated string (as some IdPs send it), no `scope`.
         assert_eq!(allow(plugin(), &ed_token(&claims_with("scp", json!("a:b c:d")))).scopes, ["a:b", "c:d"]);
@@ -357,7 +346,7 @@ fn signature_by_another_key_under_a_known_kid_is_refused() {
         // Another trusted key is still another key.
         assert_eq!(outcome(&token(Algorithm::ES256, &p256_b(), Some("ec-1"), &c)), "plugin:bad-signature");
         assert_eq!(outcome(&token(Algorithm::RS256, &rsa_3072(), Some("rsa-rs256"), &c)), "plugin:bad-signature");
-        assert_eq!(outcome(&token(Algorithm::HS256, &EncodingKey::from_secret(&[7; 32]), Some("hs-1"), &c)), "plugin:bad-signature");
+        assert_eq!(outcome(&token(Algorithm::HS256, &EncodingKey::from_secret(&[7; 32]), Some(HS256_KID), &c)), "plugin:bad-signature");
         // A valid token with its claims changed after signing.
         let [header, _, signature] = segments(&ed_token(&c));
         let forged = B64.encode(claims("admin").to_string());
@@ -409,7 +398,7 @@ fn rsa_4096_needs_more_than_the_default_fuel_with_in_guest_crypto_only() {
     // 50 million (docs/plugins/jwt.md, "Cost"); through host crypto it is
     // cheap. A generous deadline keeps the outcome a matter of fuel, not of
     // how busy the machine is.
-    let keys = || vec![("idp-jwks".to_owned(), vector("jwks-4096.json")), ("idp-hs256".to_owned(), vector("hs256.secret"))];
+    let keys = || jwt_fixtures::key_material(vector("jwks-4096.json"), vector("hs256.secret"));
     let key = EncodingKey::from_rsa_pem(&vector("rsa-4096.pem")).unwrap();
     let token = token(Algorithm::RS256, &key, Some("rsa-4096"), &claims("alice"));
     let [header, payload, signature] = segments(&token);
@@ -509,15 +498,15 @@ fn leeway_is_configurable() {
 fn wrong_issuer_and_audience_are_refused() {
     both(|| {
         assert_eq!(outcome(&ed_token(&claims_with("iss", json!("https://evil.example")))), "plugin:wrong-issuer");
-        assert_eq!(outcome(&ed_token(&claims_with("iss", json!("https://issuer.example/")))), "plugin:wrong-issuer");
+        assert_eq!(outcome(&ed_token(&claims_with("iss", json!(format!("{ISSUER}/"))))), "plugin:wrong-issuer");
         assert_eq!(outcome(&ed_token(&claims_with("iss", Value::Null))), "plugin:wrong-issuer");
         assert_eq!(outcome(&ed_token(&claims_with("aud", json!("evil-api")))), "plugin:wrong-audience");
         assert_eq!(outcome(&ed_token(&claims_with("aud", json!(["evil-api", "other"])))), "plugin:wrong-audience");
         assert_eq!(outcome(&ed_token(&claims_with("aud", json!([])))), "plugin:wrong-audience");
         assert_eq!(outcome(&ed_token(&claims_with("aud", Value::Null))), "plugin:wrong-audience");
         // Any configured audience, as a string or inside an array.
-        assert_eq!(outcome(&ed_token(&claims_with("aud", json!("other-api")))), "allow");
-        assert_eq!(outcome(&ed_token(&claims_with("aud", json!(["evil-api", "ward-api"])))), "allow");
+        assert_eq!(outcome(&ed_token(&claims_with("aud", json!(OTHER_AUDIENCE)))), "allow");
+        assert_eq!(outcome(&ed_token(&claims_with("aud", json!(["evil-api", AUDIENCE])))), "allow");
     });
 }
 
@@ -540,12 +529,12 @@ fn claims_of_the_wrong_type_are_malformed() {
             ("sub", json!(["alice"])),
             ("iss", json!(7)),
             ("aud", json!(7)),
-            ("aud", json!(["ward-api", 7])),
+            ("aud", json!([AUDIENCE, 7])),
             ("scope", json!(["a"])),
             ("scp", json!([1])),
             ("scp", json!({ "a": 1 })),
-            ("ptype", json!("robot")),
-            ("ptype", json!(1)),
+            (PRINCIPAL_TYPE_CLAIM, json!("robot")),
+            (PRINCIPAL_TYPE_CLAIM, json!(1)),
         ];
         for (name, value) in malformed {
             let token = ed_token(&claims_with(name, value.clone()));
@@ -641,7 +630,7 @@ fn duplicate_member_names_are_refused() {
         for payload in [
             format!(r#"{{"sub":"alice","sub":"admin",{base}}}"#),
             format!(r#"{{"sub":"alice",{base},"exp":{}}}"#, NOW + 999_999),
-            format!(r#"{{"sub":"alice",{base},"aud":"ward-api"}}"#),
+            format!(r#"{{"sub":"alice",{base},"aud":"{AUDIENCE}"}}"#),
             format!(r#"{{"sub":"alice",{base},"ext":{{"a":1,"a":2}}}}"#),
             format!(r#"{{"sub":"alice",{base},"ext":[{{"a":1,"a":2}}]}}"#),
         ] {
@@ -769,15 +758,15 @@ fn misconfiguration_fails_closed() {
         // `{"keys": [...], "keys": []}`: a JWKS with a duplicate member.
         dup_jwks.truncate(dup_jwks.iter().rposition(|b| *b == b'}').unwrap());
         dup_jwks.extend_from_slice(br#","keys":[]}"#);
-        let only_jwks = || vec![("idp-jwks".to_owned(), vector("jwks.json"))];
+        let only_jwks = || vec![(JWKS_KEY.to_owned(), vector("jwks.json"))];
         let cases: Vec<(&str, Plugin)> = vec![
             ("no issuer", load_changed(&[("issuer", None)], key_material())),
             ("no audience", load_changed(&[("audience", Some(" "))], key_material())),
             ("alg none listed", load_changed(&[("algorithms", Some("EdDSA none"))], key_material())),
             ("HS256 without a secret", load_changed(&[("hs256Key", None)], only_jwks())),
-            ("short HS256 secret", load_changed(&[], vec![("idp-jwks".to_owned(), vector("jwks.json")), ("idp-hs256".to_owned(), vec![1; 31])])),
-            ("JWKS missing", load_changed(&[], vec![("idp-hs256".to_owned(), vector("hs256.secret"))])),
-            ("JWKS duplicate member", load_changed(&[], vec![("idp-jwks".to_owned(), dup_jwks), ("idp-hs256".to_owned(), vector("hs256.secret"))])),
+            ("short HS256 secret", load_changed(&[], jwt_fixtures::key_material(vector("jwks.json"), vec![1; 31]))),
+            ("JWKS missing", load_changed(&[], vec![(HS256_KEY.to_owned(), vector("hs256.secret"))])),
+            ("JWKS duplicate member", load_changed(&[], jwt_fixtures::key_material(dup_jwks, vector("hs256.secret")))),
             ("leeway not a number", load_changed(&[("leewaySeconds", Some("+30"))], key_material())),
             ("unknown default principal", load_changed(&[("defaultPrincipalType", Some("robot"))], key_material())),
         ];

@@ -5,7 +5,6 @@
 mod apikey;
 mod audit;
 mod authenticate;
-mod bench;
 mod check;
 mod error;
 mod keygen;
@@ -48,8 +47,6 @@ enum Command {
     /// Build or inspect plugin components.
     #[command(subcommand)]
     Plugin(plugin::Command),
-    /// Measure the call path against its baselines and print JSON.
-    Bench(bench::Args),
     /// Check a ward.json the way `serve` would, without serving.
     Check(check::Args),
     /// Run the forward-auth sidecar.
@@ -71,7 +68,6 @@ pub fn main() -> ExitCode {
         Command::Verify(args) => verify::run(args),
         Command::Authenticate(args) => authenticate::run(args),
         Command::Plugin(command) => plugin::run(command),
-        Command::Bench(args) => bench::run(args),
         Command::Audit(command) => audit::run(command),
         Command::Check(args) => check::run(args),
         Command::Serve(args) => serve::run(args),

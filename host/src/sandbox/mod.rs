@@ -11,6 +11,8 @@
 //! - Every call gets a new store and instance, a fuel budget, an epoch
 //!   deadline covering instantiation too, memory/table/instance limits and a
 //!   bounded wasm stack; at most `max_concurrent` calls run per plugin.
+//!   (The one exception, `bench_support`, exists only with the non-default
+//!   `bench-baseline` feature that the benchmark crate enables.)
 //! - [`Plugin::authenticate`] returns a [`Decision`]; it never errors or panics.
 //!   Guest output is read in place and sanitized before anything is copied.
 
@@ -31,6 +33,7 @@ pub use engine::{BoundsChecks, EngineSettings};
 pub use imports::WasiMode;
 pub use limits::{CodeLimits, Limits};
 pub use load::LoadError;
+#[cfg(feature = "bench-baseline")]
 #[doc(hidden)]
 pub use runtime::bench_support;
 pub use runtime::{Credential, HOST_CRYPTO_CAPABILITY, Plugin, PluginOptions, Runtime, RuntimeConfig, RuntimeError};

@@ -1,10 +1,9 @@
-//! The plugin's decision on SDK types: the check in `check.rs` plus the
-//! mapping to claims and deny reasons. Shared with the `wasi-token` test
-//! guest, which `#[path]`-includes it next to `check.rs`.
+//! The plugin's decision on SDK types: the check (`example-token-check`,
+//! `check/`) plus the mapping to claims and deny reasons. Shared with the
+//! `wasi-token` test guest, which `#[path]`-includes it.
 
+use example_token_check::{self as check, Refusal};
 use ward_guest::{Claims, Context, Credential, Deny, PrincipalType};
-
-use crate::check::{self, Refusal};
 
 /// Allows `demo.<user>.<mac>` tokens whose MAC verifies under setting `secret`.
 pub fn decide(cred: &Credential, ctx: &Context) -> Result<Claims, Deny> {

@@ -2,7 +2,6 @@
 //! `mac = base64url(HMAC-SHA256(settings["secret"], user))`. See README.md.
 #![forbid(unsafe_code)]
 
-mod check;
 mod decide;
 
 use ward_guest::{Authenticator, Claims, Context, Credential, Deny};

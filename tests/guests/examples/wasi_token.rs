@@ -1,11 +1,9 @@
 //! The example-token check in a component that also imports WASI (the wall
 //! clock and random), as components from mainstream toolchains do. It exists
-//! so `ward bench` can show what serving the deny-all WASI context costs next
+//! so `ward-bench` can show what serving the deny-all WASI context costs next
 //! to the same plugin importing nothing. It reads the clock on every call and
 //! denies `expired` if the clock is not the request's `now-ms`.
 
-#[path = "../../../plugins/example-token/src/check.rs"]
-mod check;
 #[path = "../../../plugins/example-token/src/decide.rs"]
 mod decide;
 

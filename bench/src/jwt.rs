@@ -1,5 +1,6 @@
-//! `ward bench --plugin jwt`: the JWT plugin through ward against the same
-//! validation done natively with a mainstream JWT crate, in one run.
+//! `ward-bench --plugin jwt`: the JWT plugin through ward against the same
+//! validation done natively with a mainstream JWT crate, in one run, with the
+//! configuration of the plugin's tests (`jwt_fixtures`).
 //!
 //! For EdDSA, ES256, RS256, PS256 (3072-bit key) and HS256, interleaved sample by sample with the order
 //! of the sides rotating (each follows every other equally often; a call
@@ -19,7 +20,7 @@
 //! Tokens are made by `jsonwebtoken` from the test keys in
 //! `tests/vectors/jwt`; before timing, every side must allow every token
 //! with the same identity and deny a forged one.
-//! (`cargo bench -p ward --bench jwt` keeps the fuel and memory bisection.)
+//! (`cargo bench -p ward-bench --bench jwt` keeps the fuel and memory bisection.)
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -34,44 +35,45 @@ use ward::identity::{ClaimsPolicy, Identity, IdentityKey, PrincipalType};
 use ward::sandbox::bench_support::ReusedInstance;
 use ward::sandbox::{Credential, Decision, Plugin, PluginOptions, Runtime, RuntimeConfig, crypto};
 use ward::trust::{SignRequest, SigningSecret, TrustPolicy, sign, verify};
+use ward_bench::jwt_fixtures::{self, AUDIENCE, ISSUER, OTHER_AUDIENCE};
 
-use super::super::CliError;
-use super::measure::quantile;
+use crate::measure::quantile;
+use crate::{BenchError, fail, read_file};
 
-const ISSUER: &str = "https://issuer.example";
-const AUDIENCE: &str = "ward-api";
 const TOKENS_PER_ALG: usize = 64;
 
-/// Where the JWT bench finds its inputs.
-pub struct Inputs {
-    /// The `plugins/jwt` crate.
-    pub plugin_dir: PathBuf,
-    /// `tests/vectors/jwt`: the JWKS and the PEM keys tokens are signed with.
-    pub vectors: PathBuf,
-    /// A prebuilt plain (in-guest crypto) component instead of building one.
-    pub component: Option<PathBuf>,
-    /// A prebuilt host-crypto component instead of building one.
-    pub host_crypto_component: Option<PathBuf>,
-    /// Timed samples per side and algorithm.
-    pub samples: usize,
+/// `--plugin jwt`: where the JWT bench finds its inputs.
+#[derive(clap::Args)]
+#[group(id = "jwt-args")]
+#[command(next_help_heading = "--plugin jwt")]
+pub struct Args {
+    /// The plugin crate to build (twice: plain and host-crypto).
+    #[arg(long, default_value = "plugins/jwt")]
+    jwt_dir: PathBuf,
+    /// The JWKS and PEM keys the tokens are signed with.
+    #[arg(long, default_value = "tests/vectors/jwt")]
+    jwt_vectors: PathBuf,
+    /// A prebuilt plain (in-guest crypto) jwt component.
+    #[arg(long)]
+    jwt_component: Option<PathBuf>,
+    /// A prebuilt host-crypto jwt component.
+    #[arg(long)]
+    jwt_host_crypto_component: Option<PathBuf>,
 }
 
-fn fail(message: impl Into<String>) -> CliError {
-    CliError::new(message)
-}
-
-/// Runs the comparison and prints one JSON line per algorithm, then a summary.
-pub fn run(inputs: &Inputs) -> Result<(), CliError> {
-    let vector = |name: &str| super::super::read_file(&inputs.vectors.join(name), "JWT test vector");
+/// Runs the comparison, `samples` per side and algorithm, and prints one
+/// JSON line per algorithm, then a summary.
+pub fn run(inputs: &Args, samples: usize) -> Result<(), BenchError> {
+    let vector = |name: &str| read_file(&inputs.jwt_vectors.join(name), "JWT test vector");
     // jsonwebtoken checks `exp` against the real clock, so ward is given it too.
     let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
     let identity_key = IdentityKey::from_bytes(vec![0x5a; 32]).map_err(|e| fail(e.to_string()))?;
     let jwks = vector("jwks.json")?;
     let hs256_secret = vector("hs256.secret")?;
-    let plain = component(inputs.component.as_deref(), &inputs.plugin_dir, &[])?;
-    let host = component(inputs.host_crypto_component.as_deref(), &inputs.plugin_dir, &["host-crypto"])?;
+    let plain = component(inputs.jwt_component.as_deref(), &inputs.jwt_dir, &[])?;
+    let host = component(inputs.jwt_host_crypto_component.as_deref(), &inputs.jwt_dir, &["host-crypto"])?;
     let sizes = (plain.len(), host.len());
-    let keys = [("jwks".to_owned(), jwks.clone()), ("hs256".to_owned(), hs256_secret.clone())];
+    let keys = jwt_fixtures::key_material(jwks.clone(), hs256_secret.clone());
     let plugin = load(plain, &identity_key, false, &keys, now_ms)?;
     let host_plugin = load(host, &identity_key, true, &keys, now_ms)?;
     let native = Native::new(identity_key, jwks, hs256_secret)?;
@@ -94,9 +96,9 @@ pub fn run(inputs: &Inputs) -> Result<(), CliError> {
                 let claims = json!({ "sub": format!("user{i}"), "iss": ISSUER, "aud": AUDIENCE, "iat": now - 10, "exp": now + 3600, "scope": "read write" });
                 jsonwebtoken::encode(&header, &claims, &key).map_err(|e| fail(format!("{name}: minting a token: {e}")))
             })
-            .collect::<Result<Vec<String>, CliError>>()?;
+            .collect::<Result<Vec<String>, BenchError>>()?;
         check_answers(name, &tokens, &plugin, &host_plugin, &native, now_ms)?;
-        let row = time_sides(name, alg, kid, &tokens, (&plugin, &host_plugin, &native), inputs.samples, now_ms)?;
+        let row = time_sides(name, alg, kid, &tokens, (&plugin, &host_plugin, &native), samples, now_ms)?;
         println!("{row}");
         rows.push(row);
     }
@@ -105,9 +107,9 @@ pub fn run(inputs: &Inputs) -> Result<(), CliError> {
 }
 
 /// The prebuilt component if one was named, else `plugin_dir` built with `features`.
-fn component(prebuilt: Option<&Path>, plugin_dir: &Path, features: &[&str]) -> Result<Vec<u8>, CliError> {
+fn component(prebuilt: Option<&Path>, plugin_dir: &Path, features: &[&str]) -> Result<Vec<u8>, BenchError> {
     if let Some(path) = prebuilt {
-        return super::super::read_file(path, "JWT component");
+        return read_file(path, "JWT component");
     }
     let opts = ward_guest_build::BuildOptions {
         target_dir: Some(PathBuf::from("target/guests")),
@@ -120,7 +122,7 @@ fn component(prebuilt: Option<&Path>, plugin_dir: &Path, features: &[&str]) -> R
 }
 
 /// Signed, verified through the trust gate and loaded, as an operator would.
-fn load(component: Vec<u8>, identity_key: &IdentityKey, host_crypto: bool, keys: &[(String, Vec<u8>)], now_ms: u64) -> Result<Plugin, CliError> {
+fn load(component: Vec<u8>, identity_key: &IdentityKey, host_crypto: bool, keys: &[(String, Vec<u8>)], now_ms: u64) -> Result<Plugin, BenchError> {
     let key = SigningSecret::generate();
     let capabilities: &[&str] = if host_crypto { &["readsCredentials", "hostCrypto"] } else { &["readsCredentials"] };
     let request = SignRequest::auth_provider("jwt", "0.1.0", "bench", capabilities);
@@ -129,18 +131,7 @@ fn load(component: Vec<u8>, identity_key: &IdentityKey, host_crypto: bool, keys:
     let policy = TrustPolicy::default().with_anchor("bench", key.verifying_key()).allow("readsCredentials").allow("hostCrypto");
     let verified = verify(&envelope, component, &policy, now_ms).map_err(|r| fail(format!("bench envelope refused: {}", r.code())))?;
     let runtime = Runtime::new(RuntimeConfig::default(), identity_key.clone()).map_err(|e| fail(e.to_string()))?;
-    let settings = [
-        ("algorithms", "EdDSA ES256 RS256 PS256 HS256"),
-        ("issuer", ISSUER),
-        ("audience", AUDIENCE),
-        ("leewaySeconds", "60"),
-        ("hs256Key", "hs256"),
-    ];
-    let options = PluginOptions {
-        settings: settings.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect(),
-        keys: keys.to_vec(),
-        ..PluginOptions::default()
-    };
+    let options = PluginOptions { settings: jwt_fixtures::settings(), keys: keys.to_vec(), ..PluginOptions::default() };
     let plugin = runtime.load(verified, options).map_err(|e| fail(format!("jwt plugin refused: {}", e.code())))?;
     if plugin.imports_host_crypto() != host_crypto {
         return Err(fail("the jwt component's host-crypto import is not what its build asked for"));
@@ -157,7 +148,7 @@ fn ward_id(plugin: &Plugin, token: &str, now_ms: u64) -> Option<String> {
 
 /// A benchmark that measures wrong answers is worthless: every side must
 /// allow every token with the same identity and deny a forgery.
-fn check_answers(name: &str, tokens: &[String], plugin: &Plugin, host_plugin: &Plugin, native: &Native, now_ms: u64) -> Result<(), CliError> {
+fn check_answers(name: &str, tokens: &[String], plugin: &Plugin, host_plugin: &Plugin, native: &Native, now_ms: u64) -> Result<(), BenchError> {
     for token in tokens {
         let expected = native.authenticate(token).map(|identity| identity.id);
         let answers = [ward_id(plugin, token, now_ms), ward_id(host_plugin, token, now_ms), native.authenticate_parsing_jwks(token).map(|identity| identity.id)];
@@ -232,7 +223,7 @@ struct Native {
 }
 
 impl Native {
-    fn new(identity_key: IdentityKey, jwks: Vec<u8>, hs256_secret: Vec<u8>) -> Result<Self, CliError> {
+    fn new(identity_key: IdentityKey, jwks: Vec<u8>, hs256_secret: Vec<u8>) -> Result<Self, BenchError> {
         let set: JwkSet = serde_json::from_slice(&jwks).map_err(|e| fail(format!("jwks.json: {e}")))?;
         let mut keys = HashMap::new();
         for (kid, alg) in [("ed-1", Algorithm::EdDSA), ("ec-1", Algorithm::ES256), ("rsa-rs256", Algorithm::RS256), ("rsa-ps256", Algorithm::PS256)] {
@@ -250,9 +241,9 @@ impl Native {
     fn validation(alg: Algorithm) -> Validation {
         let mut validation = Validation::new(alg);
         validation.set_issuer(&[ISSUER]);
-        validation.set_audience(&[AUDIENCE]);
+        validation.set_audience(&[AUDIENCE, OTHER_AUDIENCE]);
         validation.set_required_spec_claims(&["exp", "sub", "iss", "aud"]);
-        validation.leeway = 60;
+        validation.leeway = jwt_fixtures::LEEWAY_SECONDS;
         validation.validate_nbf = true;
         validation
     }
@@ -326,7 +317,7 @@ fn time_sides(
     (plugin, host_plugin, native): (&Plugin, &Plugin, &Native),
     samples: usize,
     now_ms: u64,
-) -> Result<Value, CliError> {
+) -> Result<Value, BenchError> {
     let token = |i: usize| tokens.get(i % tokens.len().max(1)).map(String::as_str).unwrap_or_default();
     let split: Vec<(&str, Vec<u8>)> = tokens
         .iter()

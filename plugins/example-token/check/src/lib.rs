@@ -1,9 +1,12 @@
-//! The token check as plain Rust, with no wasm or SDK dependency, so the host
-//! benchmark can `#[path]`-include it and compare the sandboxed plugin with
-//! the same work done natively. Needs only the `hmac` and `sha2` crates.
+//! The example-token check as plain Rust, with no wasm or SDK dependency:
+//! the plugin (`plugins/example-token`) maps it onto `ward_guest` types, and
+//! the host's benchmark (`ward-bench`, `bench/`) runs the same code natively
+//! to compare the sandboxed plugin with it. Needs only `hmac` and `sha2`.
 //!
 //! Token: `demo.<user>.<mac>` where `mac = base64url(HMAC-SHA256(secret, user))`
 //! without padding and `user` matches `[a-z0-9_-]{1,64}`.
+#![forbid(unsafe_code)]
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
@@ -67,9 +70,7 @@ pub fn check<'a>(token: &'a str, secret: &[u8]) -> Result<&'a str, Refusal> {
     if ct_eq(expected.as_bytes(), mac.as_bytes()) { Ok(user) } else { Err(Refusal::BadSignature) }
 }
 
-/// Mints a token for `user` (tests, benches, and the README's demo).
-// Unused by the plugin itself, which only verifies.
-#[allow(dead_code)]
+/// Mints a token for `user` (tests and benches; the plugin only verifies).
 pub fn mint(secret: &[u8], user: &str) -> String {
     format!("demo.{user}.{}", mac_for(secret, user))
 }

@@ -1,24 +1,12 @@
-//! `ward bench`: the call path measured against its baselines in one process
-//! and one run, so ratios hold on a noisy machine. Prints JSON.
+//! `ward-bench` (`--plugin example-token`, the default): the call path
+//! against its baselines.
 //!
 //! (a) production: a fresh instance per call, sanitizer and HMAC included;
 //! (b) one reused instance: the unsafe baseline (what isolation costs);
 //! (c) the same token check as native Rust (the ceiling);
 //! plus load time (verify + compile + probe).
-//!
-//! `--plugin jwt` instead compares the JWT plugin (in-guest and host crypto)
-//! with the same validation done natively by `jsonwebtoken` (`bench/jwt.rs`).
 
-#[cfg(feature = "jwt-bench")]
-mod jwt;
-mod measure;
-
-#[path = "../../../plugins/example-token/src/check.rs"]
-#[allow(dead_code, missing_docs)]
-mod example_check;
-
-use std::path::PathBuf;
-use std::process::ExitCode;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
@@ -27,37 +15,20 @@ use ward::sandbox::bench_support::ReusedInstance;
 use ward::sandbox::{Credential, Plugin, PluginOptions, Runtime, RuntimeConfig};
 use ward::trust::{SignRequest, SigningSecret, TrustPolicy, sign, verify};
 
-use super::CliError;
-use measure::{latency, throughput};
+use crate::measure::{latency, throughput};
+use crate::{BenchError, fail, read_file};
 
-/// Arguments of `ward bench`.
+/// `--plugin example-token`: the components to measure and how long.
 #[derive(clap::Args)]
+#[group(id = "example-token-args")]
+#[command(next_help_heading = "--plugin example-token (the default)")]
 pub struct Args {
-    /// What to measure: `example-token` (the call path and its baselines)
-    /// or `jwt` (the JWT plugin against native jsonwebtoken).
-    #[arg(long, default_value = "example-token", value_parser = ["example-token", "jwt"])]
-    plugin: String,
-    /// `--plugin jwt`: the plugin crate to build (twice: plain and host-crypto).
-    #[arg(long, default_value = "plugins/jwt")]
-    jwt_dir: PathBuf,
-    /// `--plugin jwt`: the JWKS and PEM keys the tokens are signed with.
-    #[arg(long, default_value = "tests/vectors/jwt")]
-    jwt_vectors: PathBuf,
-    /// `--plugin jwt`: a prebuilt plain (in-guest crypto) jwt component.
-    #[arg(long)]
-    jwt_component: Option<PathBuf>,
-    /// `--plugin jwt`: a prebuilt host-crypto jwt component.
-    #[arg(long)]
-    jwt_host_crypto_component: Option<PathBuf>,
     /// A prebuilt example-token component; default: build `--plugin-dir`.
     #[arg(long)]
     component: Option<PathBuf>,
     /// The example-token plugin crate to build when no --component is given.
     #[arg(long, default_value = "plugins/example-token")]
     plugin_dir: PathBuf,
-    /// Latency samples per case (each sample times a batch of 10 calls).
-    #[arg(long, default_value_t = 2000)]
-    samples: usize,
     /// Seconds per throughput run.
     #[arg(long, default_value_t = 2.0)]
     seconds: f64,
@@ -83,24 +54,21 @@ const SECRET: &str = "bench-secret-0123456789abcdef";
 const USERS: usize = 1024;
 const NOW_MS: u64 = 1_763_856_000_000;
 
-/// Runs `ward bench`.
-pub fn run(args: Args) -> Result<ExitCode, CliError> {
-    if args.plugin == "jwt" {
-        return run_jwt(args);
-    }
+/// Measures every case and prints one JSON report.
+pub fn run(args: &Args, samples: usize) -> Result<(), BenchError> {
     let component = match &args.component {
-        Some(path) => super::read_file(path, "component")?,
+        Some(path) => read_file(path, "component")?,
         None => build_example(&args.plugin_dir)?,
     };
     let key = SigningSecret::generate();
     let policy = TrustPolicy::default().with_anchor("bench", key.verifying_key()).allow("readsCredentials");
     let envelope = envelope_for(&component, &key)?;
-    let identity_key = IdentityKey::from_bytes(vec![0x5a; 32]).map_err(|e| CliError::new(e.to_string()))?;
+    let identity_key = IdentityKey::from_bytes(vec![0x5a; 32]).map_err(|e| fail(e.to_string()))?;
     let mut config = RuntimeConfig::default();
     if let Some(bytes) = args.keep_resident {
         config.engine.memory_keep_resident = bytes;
     }
-    let runtime = Runtime::new(config, identity_key.clone()).map_err(|e| CliError::new(e.to_string()))?;
+    let runtime = Runtime::new(config, identity_key.clone()).map_err(|e| fail(e.to_string()))?;
     let settings = vec![
         ("secret".to_owned(), SECRET.to_owned()),
         ("scopes".to_owned(), "read write".to_owned()),
@@ -113,33 +81,33 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     for _ in 0..args.loads.max(1) {
         let started = Instant::now();
         let verified = verify(&envelope, component.clone(), &policy, NOW_MS)
-            .map_err(|r| CliError::new(format!("bench envelope refused: {}", r.code())))?;
-        let loaded = runtime.load(verified, options.clone()).map_err(|e| CliError::new(format!("bench plugin refused: {}", e.code())))?;
+            .map_err(|r| fail(format!("bench envelope refused: {}", r.code())))?;
+        let loaded = runtime.load(verified, options.clone()).map_err(|e| fail(format!("bench plugin refused: {}", e.code())))?;
         load_ms.push(started.elapsed().as_secs_f64() * 1e3);
         plugin = Some(loaded);
     }
-    let plugin = plugin.ok_or_else(|| CliError::new("no plugin loaded"))?;
+    let plugin = plugin.ok_or_else(|| fail("no plugin loaded"))?;
     load_ms.sort_by(f64::total_cmp);
     let wasi_component = match &args.wasi_component {
-        Some(path) => super::read_file(path, "WASI component")?,
+        Some(path) => read_file(path, "WASI component")?,
         None => build_wasi_token(&args.wasi_guest_dir)?,
     };
     let wasi_verified = verify(&envelope_for(&wasi_component, &key)?, wasi_component, &policy, NOW_MS)
-        .map_err(|r| CliError::new(format!("bench envelope refused: {}", r.code())))?;
-    let wasi_plugin = runtime.load(wasi_verified, options.clone()).map_err(|e| CliError::new(format!("WASI bench plugin refused: {}", e.code())))?;
+        .map_err(|r| fail(format!("bench envelope refused: {}", r.code())))?;
+    let wasi_plugin = runtime.load(wasi_verified, options.clone()).map_err(|e| fail(format!("WASI bench plugin refused: {}", e.code())))?;
 
-    let tokens: Vec<String> = (0..USERS).map(|i| example_check::mint(SECRET.as_bytes(), &format!("user{i}"))).collect();
+    let tokens: Vec<String> = (0..USERS).map(|i| example_token_check::mint(SECRET.as_bytes(), &format!("user{i}"))).collect();
     check_answers(&plugin, &tokens)?;
     check_answers(&wasi_plugin, &tokens)?;
     let token = |i: usize| tokens.get(i % USERS).map(String::as_str).unwrap_or("");
     let cred = |i: usize| Credential { scheme: "bearer", token: token(i) };
 
-    let fresh = latency(2000, args.samples, 10, |i| drop(plugin.authenticate(cred(i), NOW_MS)));
-    let fresh_wasi = latency(2000, args.samples, 10, |i| drop(wasi_plugin.authenticate(cred(i), NOW_MS)));
-    let mut reused_instance = ReusedInstance::new(&plugin).map_err(|r| CliError::new(format!("reused baseline: {}", r.code())))?;
-    let reused = latency(2000, args.samples, 10, |i| drop(reused_instance.authenticate(cred(i), NOW_MS)));
+    let fresh = latency(2000, samples, 10, |i| drop(plugin.authenticate(cred(i), NOW_MS)));
+    let fresh_wasi = latency(2000, samples, 10, |i| drop(wasi_plugin.authenticate(cred(i), NOW_MS)));
+    let mut reused_instance = ReusedInstance::new(&plugin).map_err(|r| fail(format!("reused baseline: {}", r.code())))?;
+    let reused = latency(2000, samples, 10, |i| drop(reused_instance.authenticate(cred(i), NOW_MS)));
     let claims_policy = ClaimsPolicy::default();
-    let native = latency(2000, args.samples, 10, |i| drop(native_authenticate(token(i), &settings, &claims_policy, &identity_key)));
+    let native = latency(2000, samples, 10, |i| drop(native_authenticate(token(i), &settings, &claims_policy, &identity_key)));
 
     let run_for = Duration::from_secs_f64(args.seconds.max(0.1));
     let fresh_1 = throughput(1, run_for, || |i| drop(plugin.authenticate(cred(i), NOW_MS)));
@@ -164,72 +132,55 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         },
     });
     println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }
 
-#[cfg(feature = "jwt-bench")]
-fn run_jwt(args: Args) -> Result<ExitCode, CliError> {
-    jwt::run(&jwt::Inputs {
-        plugin_dir: args.jwt_dir,
-        vectors: args.jwt_vectors,
-        component: args.jwt_component,
-        host_crypto_component: args.jwt_host_crypto_component,
-        samples: args.samples,
-    })?;
-    Ok(ExitCode::SUCCESS)
-}
-
-#[cfg(not(feature = "jwt-bench"))]
-fn run_jwt(_: Args) -> Result<ExitCode, CliError> {
-    Err(CliError::new("this ward was built without the jwt-bench feature"))
-}
-
-fn build_example(dir: &std::path::Path) -> Result<Vec<u8>, CliError> {
+fn build_example(dir: &Path) -> Result<Vec<u8>, BenchError> {
     let opts = ward_guest_build::BuildOptions { target_dir: Some(PathBuf::from("target/guests")), ..Default::default() };
-    let built = ward_guest_build::build(dir, &opts).map_err(|e| CliError::new(e.to_string()))?;
-    built.into_iter().next().map(|b| b.bytes).ok_or_else(|| CliError::new("the plugin crate built no component"))
+    let built = ward_guest_build::build(dir, &opts).map_err(|e| fail(e.to_string()))?;
+    built.into_iter().next().map(|b| b.bytes).ok_or_else(|| fail("the plugin crate built no component"))
 }
 
-fn build_wasi_token(dir: &std::path::Path) -> Result<Vec<u8>, CliError> {
-    let toolchain = ward_guest_build::detect().map_err(|e| CliError::new(e.to_string()))?;
+fn build_wasi_token(dir: &Path) -> Result<Vec<u8>, BenchError> {
+    let toolchain = ward_guest_build::detect().map_err(|e| fail(e.to_string()))?;
     let opts = ward_guest_build::BuildOptions {
         targets: ward_guest_build::Targets::Examples,
         target_dir: Some(PathBuf::from("target/guests")),
         locked: true,
         ..Default::default()
     };
-    let built = ward_guest_build::build_with(&toolchain, dir, &opts, false).map_err(|e| CliError::new(e.to_string()))?;
+    let built = ward_guest_build::build_with(&toolchain, dir, &opts, false).map_err(|e| fail(e.to_string()))?;
     built
         .into_iter()
         .find(|b| b.name == "wasi-token")
         .map(|b| b.bytes)
-        .ok_or_else(|| CliError::new(format!("{} has no wasi-token example", dir.display())))
+        .ok_or_else(|| fail(format!("{} has no wasi-token example", dir.display())))
 }
 
-fn envelope_for(component: &[u8], key: &SigningSecret) -> Result<Vec<u8>, CliError> {
+fn envelope_for(component: &[u8], key: &SigningSecret) -> Result<Vec<u8>, BenchError> {
     let request = SignRequest::auth_provider("example-token", "0.1.0", "bench", &["readsCredentials"]);
-    let envelope = sign(&request, component, key).map_err(|e| CliError::new(e.to_string()))?;
-    serde_json::to_vec(&envelope).map_err(|e| CliError::new(e.to_string()))
+    let envelope = sign(&request, component, key).map_err(|e| fail(e.to_string()))?;
+    serde_json::to_vec(&envelope).map_err(|e| fail(e.to_string()))
 }
 
 /// A benchmark that measures wrong answers is worthless: check first that the
 /// sandboxed plugin and the native twin agree on every token and on a forgery.
-fn check_answers(plugin: &Plugin, tokens: &[String]) -> Result<(), CliError> {
+fn check_answers(plugin: &Plugin, tokens: &[String]) -> Result<(), BenchError> {
     for token in tokens {
         if !plugin.authenticate(Credential { scheme: "bearer", token }, NOW_MS).is_allow() {
-            return Err(CliError::new("the plugin denied a valid bench token"));
+            return Err(fail("the plugin denied a valid bench token"));
         }
     }
     let forged = format!("{}x", tokens.first().map(String::as_str).unwrap_or("demo.a.b"));
     if plugin.authenticate(Credential { scheme: "bearer", token: &forged }, NOW_MS).is_allow() {
-        return Err(CliError::new("the plugin allowed a forged bench token"));
+        return Err(fail("the plugin allowed a forged bench token"));
     }
     Ok(())
 }
 
 /// The native ceiling: the same check, then the same sanitizer and identity HMAC.
 fn native_authenticate(token: &str, settings: &[(String, String)], policy: &ClaimsPolicy, key: &IdentityKey) -> Option<Identity> {
-    let accepted = example_check::evaluate(token, settings).ok()?;
+    let accepted = example_token_check::evaluate(token, settings).ok()?;
     let mut sanitizer = policy.sanitizer();
     sanitizer.subject(accepted.subject).ok()?;
     if let Some(issuer) = accepted.issuer {

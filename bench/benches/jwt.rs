@@ -1,6 +1,6 @@
 //! Fuel and linear memory the JWT plugin needs per call, by bisection.
 //!
-//! `cargo bench -p ward --bench jwt` builds `plugins/jwt` twice (plain, and
+//! `cargo bench -p ward-bench --bench jwt` builds `plugins/jwt` twice (plain, and
 //! with its `host-crypto` feature; `WARD_JWT_BENCH_FUEL=host` for the
 //! host-crypto build only) and, for HS256, EdDSA, ES256, RS256, PS256-3072
 //! and RS256-4096, prints the least fuel and the least linear memory with
@@ -10,8 +10,9 @@
 //! the host, see `host/src/sandbox/crypto/`). `WARD_JWT_COMPONENT` and
 //! `WARD_JWT_HOST_CRYPTO_COMPONENT` name prebuilt components.
 //!
-//! Timing against native jsonwebtoken is `ward bench --plugin jwt`
-//! (`host/src/cli/bench/jwt.rs`).
+//! Timing against native jsonwebtoken is `ward-bench --plugin jwt`
+//! (`bench/src/jwt.rs`). Both use the plugin configuration of its tests
+//! (`ward_bench::jwt_fixtures`).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing, missing_docs)]
 
 use std::path::{Path, PathBuf};
@@ -22,9 +23,7 @@ use serde_json::json;
 use ward::identity::IdentityKey;
 use ward::sandbox::{Credential, Limits, Plugin, PluginOptions, Runtime, RuntimeConfig};
 use ward::trust::{SignRequest, SigningSecret, TrustPolicy, sign, verify};
-
-const ISSUER: &str = "https://issuer.example";
-const AUDIENCE: &str = "ward-api";
+use ward_bench::jwt_fixtures::{self, AUDIENCE, ISSUER};
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
@@ -81,22 +80,16 @@ struct CostCase {
 }
 
 /// Fuel and 64 KiB memory pages a valid token needs per call, per build:
-/// every algorithm accepted, the HS256 secret configured, the JWKS of the
-/// timing runs (or, for RSA-4096, `jwks-4096.json`).
+/// the tests' settings (every algorithm accepted, the HS256 secret
+/// configured), the JWKS of the timing runs (or, for RSA-4096,
+/// `jwks-4096.json`).
 fn print_guest_cost(components: &[(&str, &[u8], bool)], cases: &[CostCase], now_ms: u64, identity_key: &IdentityKey) {
-    let settings = [
-        ("algorithms", "EdDSA ES256 RS256 PS256 HS256"),
-        ("issuer", ISSUER),
-        ("audience", AUDIENCE),
-        ("leewaySeconds", "60"),
-        ("hs256Key", "hs256"),
-    ];
     for (build, component, host_crypto) in components {
         for case in cases {
             let allowed = |limits: Limits| {
                 let options = PluginOptions {
-                    settings: settings.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect(),
-                    keys: vec![("jwks".to_owned(), vector(case.jwks)), ("hs256".to_owned(), vector("hs256.secret"))],
+                    settings: jwt_fixtures::settings(),
+                    keys: jwt_fixtures::key_material(vector(case.jwks), vector("hs256.secret")),
                     limits,
                 };
                 try_load(component.to_vec(), now_ms, identity_key, *host_crypto, options)

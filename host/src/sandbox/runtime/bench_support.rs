@@ -1,0 +1,44 @@
+//! `ward-bench`'s baseline: one instance kept across calls, to show what a
+//! fresh instance per call costs. It breaks the sandbox's guarantee that
+//! every call gets a new store and instance (state would carry from one
+//! credential to the next), so it exists only with the non-default
+//! `bench-baseline` feature, which only the bench crate (`bench/`) enables.
+//! Not part of the supported API; never enable it in a build that serves.
+
+use wasmtime::Store;
+use wasmtime::component::Func;
+
+use super::{CallState, Credential, Decision, DenyReason, Identity, Plugin, armed_store};
+use crate::sandbox::call::{instantiate, invoke};
+
+/// One instance kept across calls: the unsafe baseline that shows what a
+/// fresh instance per call costs. Same sanitizer and HMAC as production.
+pub struct ReusedInstance {
+    plugin: Plugin,
+    store: Store<CallState>,
+    func: Func,
+}
+
+impl ReusedInstance {
+    /// Instantiates `plugin` once.
+    pub fn new(plugin: &Plugin) -> Result<Self, DenyReason> {
+        let inner = &*plugin.inner;
+        let mut store = armed_store(&inner.engine, &inner.limits, inner.epoch_ticks, 0)?;
+        let func = instantiate(&plugin.spec(), &mut store)?;
+        Ok(Self { plugin: plugin.clone(), store, func })
+    }
+
+    /// Calls `authenticate` on the kept instance, refilling fuel and deadline.
+    pub fn authenticate(&mut self, credential: Credential<'_>, now_ms: u64) -> Decision {
+        let inner = &*self.plugin.inner;
+        if self.store.set_fuel(inner.limits.fuel).is_err() {
+            return Decision::Deny(DenyReason::Trap);
+        }
+        self.store.set_epoch_deadline(inner.epoch_ticks);
+        match invoke(&self.plugin.spec(), &mut self.store, &self.func, credential.scheme, credential.token, now_ms) {
+            Ok(Ok(claims)) => Decision::Allow(Identity::derive(&inner.shared.identity_key, &inner.id, claims)),
+            Ok(Err(deny)) => Decision::Deny(DenyReason::Plugin(deny)),
+            Err(reason) => Decision::Deny(reason),
+        }
+    }
+}
