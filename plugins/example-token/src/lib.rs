@@ -2,8 +2,7 @@
 //! `mac = base64url(HMAC-SHA256(settings["secret"], user))`. See README.md.
 #![forbid(unsafe_code)]
 
-mod decide;
-
+use example_token_decide as decide;
 use ward_guest::{Authenticator, Claims, Context, Credential, Deny};
 
 struct ExampleToken;

@@ -4,8 +4,7 @@
 //! to the same plugin importing nothing. It reads the clock on every call and
 //! denies `expired` if the clock is not the request's `now-ms`.
 
-#[path = "../../../plugins/example-token/src/decide.rs"]
-mod decide;
+use example_token_decide as decide;
 
 mod imports {
     wit_bindgen::generate!({ path: "wit", world: "ward:test-guests/token", generate_all });

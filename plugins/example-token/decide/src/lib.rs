@@ -1,6 +1,10 @@
-//! The plugin's decision on SDK types: the check (`example-token-check`,
-//! `check/`) plus the mapping to claims and deny reasons. Shared with the
-//! `wasi-token` test guest, which `#[path]`-includes it.
+//! The example-token plugin's decision on SDK types: the check
+//! (`example-token-check`, `../check`) plus the mapping to claims and deny
+//! reasons. A crate of its own so that the `wasi-token` test guest runs the
+//! very same decision; the check stays free of the SDK for ward-bench.
+#![forbid(unsafe_code)]
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![warn(missing_docs)]
 
 use example_token_check::{self as check, Refusal};
 use ward_guest::{Claims, Context, Credential, Deny, PrincipalType};
