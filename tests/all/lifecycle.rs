@@ -160,9 +160,7 @@ fn logged(run: impl FnOnce()) -> String {
 }
 
 fn gate_metrics(gateway: &Gateway) -> String {
-    let mut out = String::new();
-    ward::server::Gate::write_metrics(gateway, &mut out);
-    out
+    ward::server::render_gate_stats(&ward::server::Gate::stats(gateway))
 }
 
 /// Issue 15, finding 6: with the audit log failing, the breaker opened with no

@@ -17,13 +17,13 @@ mod clock;
 mod conformance;
 mod error;
 mod gateway;
-mod metrics;
 mod plan;
 mod refresher;
 mod reload;
 mod restart;
 mod route;
 mod set;
+mod stats;
 mod unrecorded;
 
 pub use breaker::{Admission, Breaker, BreakerSettings, Transition};
