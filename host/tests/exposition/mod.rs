@@ -4,6 +4,16 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+/// The process families Prometheus's client libraries export, which ward
+/// serves on Linux.
+pub const PROCESS_FAMILIES: [&str; 5] = [
+    "process_resident_memory_bytes",
+    "process_open_fds",
+    "process_max_fds",
+    "process_cpu_seconds_total",
+    "process_start_time_seconds",
+];
+
 /// Parses `text` and returns each family's sample values, by family name.
 ///
 /// Every line is `# HELP name text`, `# TYPE name type`, another comment, or
@@ -115,7 +125,7 @@ fn label_value_end(value: &str) -> Result<&str, String> {
     let mut chars = value.char_indices();
     while let Some((i, c)) = chars.next() {
         match c {
-            '"' => return Ok(&value[i + 1..]),
+            '"' => return Ok(value.split_at(i + 1).1),
             '\\' => match chars.next() {
                 Some((_, '\\' | '"' | 'n')) => {}
                 other => return Err(format!("bad escape {other:?}")),
