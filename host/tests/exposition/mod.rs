@@ -76,11 +76,11 @@ fn family_of<'a>(name: &'a str, types: &BTreeMap<&str, &str>) -> Option<&'a str>
         return Some(name);
     }
     for suffix in ["_bucket", "_sum", "_count"] {
-        if let Some(base) = name.strip_suffix(suffix) {
-            if let Some(&kind) = types.get(base) {
-                let allowed = kind == "histogram" || (kind == "summary" && suffix != "_bucket");
-                return allowed.then_some(base);
-            }
+        if let Some(base) = name.strip_suffix(suffix)
+            && let Some(&kind) = types.get(base)
+        {
+            let allowed = kind == "histogram" || (kind == "summary" && suffix != "_bucket");
+            return allowed.then_some(base);
         }
     }
     Some(name)
