@@ -4,7 +4,8 @@
 //! ([`GateStats`], data the gate returns). Label values are plugin ids (from
 //! the plan, via the gate), enums and static codes: never a header, a
 //! credential or a claim. `docs/http-api.md` lists every metric: names and
-//! labels are a wire format operators alert on.
+//! labels are a wire format operators alert on. Writing to a `String`
+//! cannot fail, so `writeln!`'s result is ignored throughout.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -102,7 +103,6 @@ impl Metrics {
 
     /// Prometheus text format, version 0.0.4.
     pub(crate) fn render(&self, out: &mut String, open_connections: usize) {
-        // Writing to a String cannot fail; the results are ignored throughout.
         family(out, "ward_decisions_total", "counter", "Answered /auth requests by plugin, outcome and reason code.");
         {
             let decisions = self.decisions.lock().unwrap_or_else(PoisonError::into_inner);
