@@ -13,6 +13,7 @@
 // assertion. `expect` and `panic!` only on test setup and assertions.
 #![allow(clippy::indexing_slicing, clippy::expect_used, clippy::panic)]
 
+mod exposition;
 use ward_wat_guests as wat_guests;
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -251,16 +252,29 @@ impl Serve {
 
     /// `GET /auth` with one header; the status code.
     fn auth(&self, header: &str, value: &str) -> u16 {
-        let mut stream = TcpStream::connect(self.addr).expect("connect");
-        let request = format!("GET /auth HTTP/1.1\r\nHost: ward\r\n{header}: {value}\r\nConnection: close\r\n\r\n");
-        stream.write_all(request.as_bytes()).expect("send");
-        let mut response = String::new();
-        let _ = stream.read_to_string(&mut response);
+        let response = self.get("/auth", &format!("{header}: {value}\r\n"));
         response
             .split(' ')
             .nth(1)
             .and_then(|code| code.parse().ok())
             .unwrap_or_else(|| panic!("no status in {response:?}"))
+    }
+
+    /// `GET /metrics`; the body.
+    fn metrics(&self) -> String {
+        let response = self.get("/metrics", "");
+        assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+        response.split_once("\r\n\r\n").map(|(_, body)| body.to_owned()).unwrap_or_default()
+    }
+
+    /// The whole response to `GET path` with `headers` (each ending in CRLF).
+    fn get(&self, path: &str, headers: &str) -> String {
+        let mut stream = TcpStream::connect(self.addr).expect("connect");
+        let request = format!("GET {path} HTTP/1.1\r\nHost: ward\r\n{headers}Connection: close\r\n\r\n");
+        stream.write_all(request.as_bytes()).expect("send");
+        let mut response = String::new();
+        let _ = stream.read_to_string(&mut response);
+        response
     }
 }
 
@@ -420,6 +434,13 @@ fn locked_down_ward_serves_fetches_keys_reloads_on_sighup_and_audits() {
     assert!(fetched.load(Ordering::SeqCst) >= 1);
     for _ in 0..10 {
         assert_eq!(serve.auth("X-Api-Key", "anything"), 401);
+    }
+
+    // /metrics reads the process's own files under lockdown too.
+    let metrics = serve.metrics();
+    let families = exposition::parse(&metrics).unwrap_or_else(|err| panic!("{err} in\n{metrics}"));
+    for family in exposition::PROCESS_FAMILIES {
+        assert!(families.get(family).is_some_and(|values| values.len() == 1), "no {family} under lockdown:\n{metrics}");
     }
 
     // A reload re-reads ward.json and every file it names, and compiles

@@ -2,6 +2,8 @@
 //! table and its headers, what is never reflected, limits, concurrency,
 //! h2c, shutdown and signals. Every server listens on 127.0.0.1:0.
 
+mod exposition;
+
 use std::io::Write as _;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -18,7 +20,8 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use ward::identity::{Identity, PrincipalType};
 use ward::sandbox::{Decision, DenyReason, PluginDeny};
-use ward::server::{Gate, GateDecision, ServerError, ServerOptions, serve};
+use ward::audit::PluginId;
+use ward::server::{Gate, GateDecision, GateStats, PluginState, PluginStats, ServerError, ServerOptions, UnrecordedCount, serve};
 
 // ---------------------------------------------------------------- fakes
 
@@ -78,8 +81,18 @@ impl Gate for FakeGate {
         }
         Err("config-invalid")
     }
-    fn write_metrics(&self, out: &mut String) {
-        out.push_str("# TYPE ward_fake_gate_up gauge\nward_fake_gate_up 1\n");
+    fn stats(&self) -> GateStats {
+        let id = |id: &str| PluginId::new(id).unwrap();
+        let mut stats = GateStats::default();
+        stats.plugins = vec![
+            PluginStats { plugin: id("acme"), state: PluginState::Active { breaker_open: false } },
+            PluginStats { plugin: id("flaky"), state: PluginState::Active { breaker_open: true } },
+            PluginStats { plugin: id("off"), state: PluginState::Disabled },
+            PluginStats { plugin: id("old"), state: PluginState::Revoked },
+        ];
+        stats.reloads_refused = self.reloads.load(Ordering::SeqCst) as u64;
+        stats.unrecorded = vec![UnrecordedCount { plugin: id("flaky"), event: "plugin.breaker.opened", count: 2 }];
+        stats
     }
     fn shutdown(&self) {
         self.finished_at_shutdown.store(self.finished.load(Ordering::SeqCst), Ordering::SeqCst);
@@ -657,9 +670,11 @@ async fn at_max_connections_new_clients_wait_for_a_free_slot() {
 /// Reads /metrics over a connection that is already open (no third slot needed).
 async fn get_while_held(stream: &mut TcpStream) -> String {
     stream.write_all(b"GET /metrics HTTP/1.1\r\nhost: x\r\n\r\n").await.unwrap();
-    // The gate's metrics come last.
-    read_until(stream, "ward_fake_gate_up 1\n", Duration::from_secs(5)).await.unwrap()
+    read_until(stream, FAKE_GATE_LAST_LINE, Duration::from_secs(5)).await.unwrap()
 }
+
+/// The last line of `/metrics` with a [`FakeGate`]: the gate's metrics come last.
+const FAKE_GATE_LAST_LINE: &str = "ward_audit_unrecorded_total{plugin=\"flaky\",event=\"plugin.breaker.opened\"} 2\n";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_request_body_is_never_waited_for() {
@@ -706,17 +721,82 @@ async fn metrics_count_decisions_and_never_carry_request_content() {
         "ward_auth_in_flight 0\n",
         "ward_http_requests_total{endpoint=\"auth\"} 3\n",
         "ward_http_requests_total{endpoint=\"metrics\"} 1\n",
-        "ward_fake_gate_up 1\n",
+        "ward_plugin_state{plugin=\"acme\",state=\"active\"} 1\n",
     ] {
         assert!(text.contains(line), "missing {line:?} in\n{text}");
     }
-    assert!(text.find("ward_decisions_total").unwrap() < text.find("ward_fake_gate_up").unwrap(), "gate metrics come last");
+    assert!(text.find("ward_decisions_total").unwrap() < text.find("ward_plugin_state").unwrap(), "gate metrics come last");
+    assert!(text.ends_with(FAKE_GATE_LAST_LINE), "gate metrics come last:\n{text}");
+    let families = exposition::parse(text).unwrap_or_else(|err| panic!("{err} in\n{text}"));
+    for family in ["ward_build_info", "ward_decisions_total", "ward_plugin_state"] {
+        assert!(families.contains_key(family), "no {family} in\n{text}");
+    }
     assert!(!text.contains(MARKER), "a request value reached the metrics:\n{text}");
     server.stop().await.unwrap();
 
     let logged = String::from_utf8_lossy(&logs.lock().unwrap()).into_owned();
     assert!(logged.contains("plugin:expired") && logged.contains("listening"), "logs were not captured:\n{logged}");
     assert!(!logged.contains(MARKER), "a request value reached the logs:\n{logged}");
+}
+
+/// Every line of `/metrics` is one Prometheus reads, each family's HELP and
+/// TYPE come once, and the page has `ward_build_info`, the process families
+/// Prometheus's clients export (Linux), and the gate's families as the
+/// server renders its stats.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_metrics_page_parses_as_prometheus_text_with_build_process_and_gate_families() {
+    let gate = FakeGate::new(|headers| if headers.contains_key("authorization") { allow() } else { deny(DenyReason::MissingCredential) });
+    let server = Server::start(gate, options()).await;
+    assert_eq!(get(server.addr, "/auth", &[("authorization", "Bearer t")]).await.status(), StatusCode::OK);
+    assert_eq!(get(server.addr, "/auth", &[]).await.status(), StatusCode::UNAUTHORIZED);
+    let response = get(server.addr, "/metrics", &[]).await;
+    let text = std::str::from_utf8(response.body()).unwrap();
+    let families = exposition::parse(text).unwrap_or_else(|err| panic!("{err} in\n{text}"));
+    let version = format!("ward_build_info{{version=\"{}\"}} 1\n", env!("CARGO_PKG_VERSION"));
+    assert!(text.contains(&version), "no {version:?} in\n{text}");
+    if cfg!(target_os = "linux") {
+        for family in exposition::PROCESS_FAMILIES {
+            let values = families.get(family).unwrap_or_else(|| panic!("no {family} in\n{text}"));
+            assert!(values.len() == 1 && values.iter().all(|v| *v >= 0.0), "{family}: {values:?}");
+        }
+    }
+    for line in [
+        "ward_plugin_state{plugin=\"off\",state=\"disabled\"} 1\n",
+        "ward_plugin_state{plugin=\"old\",state=\"revoked\"} 1\n",
+        "ward_breaker_open{plugin=\"acme\"} 0\n",
+        "ward_breaker_open{plugin=\"flaky\"} 1\n",
+        "ward_reloads_total{result=\"applied\"} 0\n",
+        "ward_audit_dropped_total 0\n",
+    ] {
+        assert!(text.contains(line), "missing {line:?} in\n{text}");
+    }
+    assert_eq!(families.get("ward_breaker_open").map(Vec::len), Some(2), "disabled and revoked plugins have no breaker");
+    server.stop().await.unwrap();
+}
+
+/// The checker above is not vacuous: it refuses what Prometheus would.
+#[test]
+fn the_exposition_checker_refuses_what_prometheus_would() {
+    let good = "# HELP a_total A.\n# TYPE a_total counter\na_total{x=\"q\\\"\\n\"} 1\n# TYPE h histogram\nh_bucket{le=\"+Inf\"} 1\nh_sum 0.5\nh_count 1\n";
+    assert_eq!(exposition::parse(good).map(|f| f.len()), Ok(2));
+    for bad in [
+        "a 1",
+        "# TYPE a counter\n# TYPE a counter\na 1\n",
+        "# HELP a A.\n# HELP a A.\na 1\n",
+        "a 1\n# TYPE a counter\n",
+        "a 1\nb 1\na 2\n",
+        "a{x=\"1\"\n",
+        "a{x=\"\\t\"} 1\n",
+        "a{x=\"1\",x=\"2\"} 1\n",
+        "a{1x=\"1\"} 1\n",
+        "a one\n",
+        "a 1 1700000000 extra\n",
+        "# TYPE a counter\na_bucket{le=\"1\"} 1\n",
+        "# TYPE h histogram\nh_bucket 1\n",
+        "2a 1\n",
+    ] {
+        assert!(exposition::parse(bad).is_err(), "accepted {bad:?}");
+    }
 }
 
 // ---------------------------------------------------------------- shutdown

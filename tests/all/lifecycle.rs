@@ -75,6 +75,9 @@ fn routes_decide_and_the_audit_never_holds_the_credential() {
     site.assert_audit("plugin.authenticate.deny", 3);
     site.assert_audit("plugin.trap", 1);
     assert!(!site.audit_text().contains(MARKER), "credential in the audit log");
+    let metrics = gate_metrics(&gateway);
+    assert!(metrics.contains("ward_plugin_state{plugin=\"hostile\",state=\"active\"} 1\n"), "{metrics}");
+    assert!(!metrics.contains(MARKER), "credential in the gate's metrics:\n{metrics}");
 }
 
 #[test]
@@ -160,9 +163,7 @@ fn logged(run: impl FnOnce()) -> String {
 }
 
 fn gate_metrics(gateway: &Gateway) -> String {
-    let mut out = String::new();
-    ward::server::Gate::write_metrics(gateway, &mut out);
-    out
+    ward::server::render_gate_stats(&ward::server::Gate::stats(gateway))
 }
 
 /// Issue 15, finding 6: with the audit log failing, the breaker opened with no

@@ -9,19 +9,19 @@ use http::HeaderMap;
 
 use crate::audit::{AuditError, AuditLog, Code, Enqueued, Event, IdentityId, TrapKind};
 use crate::sandbox::{Credential, Decision, DenyReason, Runtime, RuntimeConfig};
-use crate::server::{Gate, GateDecision};
+use crate::server::{Gate, GateDecision, GateStats};
 
 use super::assemble::{KeyFetching, assemble};
 use super::breaker::{Admission, Transition};
 use crate::trust::now_ms;
 use super::error::LifecycleError;
-use super::metrics;
 use super::plan::{Plan, PlanSource};
 use super::refresher::Refresher;
 use super::reload::{Attempt, DEFAULT_RELOAD_DEADLINE, Next, Serving};
 use super::restart::RestartOnly;
 use super::route::Slice;
 use super::set::{Active, Entry, PluginSet, Slot};
+use super::stats;
 
 /// Serves decisions from the current plugin set and swaps sets atomically.
 /// `Send + Sync`; share it behind an `Arc`. Dropping it closes the audit log
@@ -44,7 +44,7 @@ pub struct Gateway {
     refresher: Refresher,
 }
 
-/// One plugin's state, for `ward check` and `/metrics`.
+/// One plugin's state, for `ward check`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PluginStatus {
     /// The plan's id for it.
@@ -389,8 +389,8 @@ impl Gate for Gateway {
         self.revoke_from_source().map_err(|err| err.code())
     }
 
-    fn write_metrics(&self, out: &mut String) {
-        metrics::write(&self.serving, self.audit_dropped.load(Ordering::Relaxed), out);
+    fn stats(&self) -> GateStats {
+        stats::stats(&self.serving, self.audit_dropped.load(Ordering::Relaxed))
     }
 
     fn shutdown(&self) {

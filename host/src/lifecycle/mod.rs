@@ -16,13 +16,13 @@ mod breaker;
 mod conformance;
 mod error;
 mod gateway;
-mod metrics;
 mod plan;
 mod refresher;
 mod reload;
 mod restart;
 mod route;
 mod set;
+mod stats;
 mod unrecorded;
 
 pub use breaker::{Admission, Breaker, BreakerSettings, Transition};

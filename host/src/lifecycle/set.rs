@@ -55,7 +55,8 @@ impl Active {
 }
 
 impl Slot {
-    /// `active`, `disabled` or `revoked`: `ward check`, `/metrics`.
+    /// `active`, `disabled` or `revoked`: `ward check` (`/metrics` types it as
+    /// `server::PluginState`).
     pub fn state(&self) -> &'static str {
         match self {
             Self::Active(_) => "active",

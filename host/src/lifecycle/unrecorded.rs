@@ -2,35 +2,30 @@
 //! `ward_audit_unrecorded_total` counter of `/metrics`. Touched only when the
 //! audit log fails, so a plain lock is fine.
 
-use std::collections::BTreeMap;
-use std::fmt::Write as _;
 use std::sync::{Mutex, PoisonError};
 
 use crate::audit::PluginId;
+use crate::server::UnrecordedCount;
 
 #[derive(Default)]
 pub(crate) struct Unrecorded {
-    /// (plugin id, event name) → count. The labels are config plugin ids and
-    /// static event names, so the set is as small as the config.
-    counts: Mutex<BTreeMap<(String, &'static str), u64>>,
+    /// One count per (plugin id, event name), in the order first seen. The
+    /// labels are config plugin ids and static event names, so the list is
+    /// as small as the config and a linear search is enough.
+    counts: Mutex<Vec<UnrecordedCount>>,
 }
 
 impl Unrecorded {
     pub fn count(&self, plugin: &PluginId, event: &'static str) {
         let mut counts = self.counts.lock().unwrap_or_else(PoisonError::into_inner);
-        *counts.entry((plugin.as_str().to_owned(), event)).or_default() += 1;
+        match counts.iter_mut().find(|c| c.plugin == *plugin && c.event == event) {
+            Some(found) => found.count = found.count.saturating_add(1),
+            None => counts.push(UnrecordedCount { plugin: plugin.clone(), event, count: 1 }),
+        }
     }
 
-    /// The counter in Prometheus text format (only its help and type while
-    /// nothing is counted).
-    pub fn write(&self, out: &mut String) {
-        let _ = writeln!(
-            out,
-            "# HELP ward_audit_unrecorded_total Plugin lifecycle records the audit log refused: a breaker that opened (or a revoked plugin that stopped) anyway, or a half-open or close that did not happen.\n# TYPE ward_audit_unrecorded_total counter"
-        );
-        let counts = self.counts.lock().unwrap_or_else(PoisonError::into_inner);
-        for ((plugin, event), count) in counts.iter() {
-            let _ = writeln!(out, "ward_audit_unrecorded_total{{plugin=\"{plugin}\",event=\"{event}\"}} {count}");
-        }
+    /// Every count so far.
+    pub fn counts(&self) -> Vec<UnrecordedCount> {
+        self.counts.lock().unwrap_or_else(PoisonError::into_inner).clone()
     }
 }

@@ -15,7 +15,10 @@ use crate::config::WardConfig;
 /// sorting rules); the cgroup files Rust's `available_parallelism` reads to
 /// size tokio's and wasmtime's thread pools to a container's CPU quota; and
 /// what glibc's allocator reads to size its arenas and to decide how to
-/// shrink its heaps. Missing ones are skipped. None of them holds a secret.
+/// shrink its heaps; and what `/metrics` reads for its `process_*` families
+/// (`server/process.rs`: this process's own counters, its open descriptors,
+/// its limits, and the boot time in `/proc/stat`). Missing ones are
+/// skipped. None of them holds a secret.
 const SYSTEM_READS: &[&str] = &[
     "/etc/hosts",
     "/etc/resolv.conf",
@@ -27,6 +30,11 @@ const SYSTEM_READS: &[&str] = &[
     "/sys/fs/cgroup",
     "/sys/devices/system/cpu/online",
     "/proc/sys/vm/overcommit_memory",
+    "/proc/self/stat",
+    "/proc/self/status",
+    "/proc/self/limits",
+    "/proc/self/fd",
+    "/proc/stat",
 ];
 
 /// DNS falls back to TCP for answers too large for UDP.

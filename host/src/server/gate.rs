@@ -6,6 +6,7 @@
 
 use std::sync::Arc;
 
+use crate::audit::PluginId;
 use crate::sandbox::Decision;
 
 /// One forward-auth decision and what the server needs to answer it.
@@ -39,9 +40,65 @@ pub trait Gate: Send + Sync + 'static {
     /// code. Must return within a bounded time even if loading hangs (the
     /// gateway's reload deadline).
     fn reload(&self) -> Result<(), &'static str>;
-    /// Appends the gate's own metrics (breaker state, reloads, audit drops) in
-    /// Prometheus text format. No label value may come from a credential or claims.
-    fn write_metrics(&self, out: &mut String);
+    /// The gate's own counters and states for `/metrics` (plugin states,
+    /// breakers, reloads, audit drops): data only, which the server renders.
+    /// Must be quick: it runs on every scrape.
+    fn stats(&self) -> GateStats;
     /// Flushes the audit log before the process exits (SIGTERM).
     fn shutdown(&self);
+}
+
+/// What a gate reports for `/metrics`. Plain data: the server renders every
+/// metric (`server/metrics.rs`), and each label value here is typed so that
+/// it cannot come from request content: a checked [`PluginId`] from the
+/// plan, an enum, or a `'static` name compiled into ward.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct GateStats {
+    /// Every configured plugin, in configuration order.
+    pub plugins: Vec<PluginStats>,
+    /// Config reloads applied since start.
+    pub reloads_applied: u64,
+    /// Config reloads refused since start.
+    pub reloads_refused: u64,
+    /// Request audit events dropped by the overflow policy.
+    pub audit_dropped: u64,
+    /// Lifecycle records the audit log refused, by plugin and event.
+    pub unrecorded: Vec<UnrecordedCount>,
+}
+
+/// One configured plugin.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PluginStats {
+    /// Its id in the plan.
+    pub plugin: PluginId,
+    /// The state it serves in.
+    pub state: PluginState,
+}
+
+/// The state a configured plugin serves in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PluginState {
+    /// Loaded and called; `breaker_open` while its circuit breaker is open
+    /// or half-open.
+    Active {
+        /// Whether the breaker is open or half-open.
+        breaker_open: bool,
+    },
+    /// `enabled: false` or `pluginsEnabled: false`.
+    Disabled,
+    /// Its signer or entry digest is revoked.
+    Revoked,
+}
+
+/// How many records of one lifecycle event for one plugin the audit log refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnrecordedCount {
+    /// The plugin the record was about.
+    pub plugin: PluginId,
+    /// The audit event name, such as `plugin.breaker.opened`: `'static`,
+    /// compiled into ward.
+    pub event: &'static str,
+    /// Records refused.
+    pub count: u64,
 }

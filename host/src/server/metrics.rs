@@ -1,12 +1,20 @@
-//! The server's own Prometheus metrics. Label values are plugin ids (from
-//! signed envelopes, via the gate) and static codes: never a header, a
-//! credential or a claim.
+//! Every metric of `/metrics`, rendered here and only here (Prometheus text
+//! format 0.0.4): the server's own counters, `ward_build_info`, the
+//! process's resource use (`process.rs` reads it) and the gate's stats
+//! ([`GateStats`], data the gate returns). Label values are plugin ids (from
+//! the plan, via the gate), enums and static codes: never a header, a
+//! credential or a claim. `docs/http-api.md` lists every metric: names and
+//! labels are a wire format operators alert on. Writing to a `String`
+//! cannot fail, so `writeln!`'s result is ignored throughout.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
+
+use super::gate::{GateStats, PluginState};
+use super::process::ProcessStats;
 
 /// Upper bounds of the `/auth` latency histogram, in seconds: a sandboxed call
 /// costs tens of microseconds, a guest at its deadline milliseconds.
@@ -95,9 +103,7 @@ impl Metrics {
 
     /// Prometheus text format, version 0.0.4.
     pub(crate) fn render(&self, out: &mut String, open_connections: usize) {
-        // Writing to a String cannot fail; the results are ignored throughout.
-        let _ = writeln!(out, "# HELP ward_decisions_total Answered /auth requests by plugin, outcome and reason code.");
-        let _ = writeln!(out, "# TYPE ward_decisions_total counter");
+        family(out, "ward_decisions_total", "counter", "Answered /auth requests by plugin, outcome and reason code.");
         {
             let decisions = self.decisions.lock().unwrap_or_else(PoisonError::into_inner);
             for ((plugin, outcome, reason), count) in decisions.iter() {
@@ -109,12 +115,10 @@ impl Metrics {
                 );
             }
         }
-        let _ = writeln!(out, "# HELP ward_decisions_overflow_total Decisions not labelled because the series cap was reached.");
-        let _ = writeln!(out, "# TYPE ward_decisions_overflow_total counter");
+        family(out, "ward_decisions_overflow_total", "counter", "Decisions not labelled because the series cap was reached.");
         let _ = writeln!(out, "ward_decisions_overflow_total {}", self.decisions_overflow.load(Ordering::Relaxed));
 
-        let _ = writeln!(out, "# HELP ward_auth_duration_seconds Time from an /auth request's headers to its answer.");
-        let _ = writeln!(out, "# TYPE ward_auth_duration_seconds histogram");
+        family(out, "ward_auth_duration_seconds", "histogram", "Time from an /auth request's headers to its answer.");
         let mut cumulative = 0u64;
         for (le, bucket) in BUCKETS.iter().zip(&self.latency_buckets) {
             cumulative += bucket.load(Ordering::Relaxed);
@@ -126,19 +130,116 @@ impl Metrics {
         let _ = writeln!(out, "ward_auth_duration_seconds_sum {sum}");
         let _ = writeln!(out, "ward_auth_duration_seconds_count {count}");
 
-        let _ = writeln!(out, "# HELP ward_auth_in_flight /auth requests waiting for a decision.");
-        let _ = writeln!(out, "# TYPE ward_auth_in_flight gauge");
+        family(out, "ward_auth_in_flight", "gauge", "/auth requests waiting for a decision.");
         let _ = writeln!(out, "ward_auth_in_flight {}", self.in_flight.load(Ordering::Relaxed));
 
-        let _ = writeln!(out, "# HELP ward_http_requests_total HTTP requests by endpoint.");
-        let _ = writeln!(out, "# TYPE ward_http_requests_total counter");
+        family(out, "ward_http_requests_total", "counter", "HTTP requests by endpoint.");
         for (endpoint, counter) in Endpoint::ALL.iter().zip(&self.requests) {
             let _ = writeln!(out, "ward_http_requests_total{{endpoint=\"{}\"}} {}", endpoint.label(), counter.load(Ordering::Relaxed));
         }
 
-        let _ = writeln!(out, "# HELP ward_http_connections_open Open client connections.");
-        let _ = writeln!(out, "# TYPE ward_http_connections_open gauge");
+        family(out, "ward_http_connections_open", "gauge", "Open client connections.");
         let _ = writeln!(out, "ward_http_connections_open {open_connections}");
+    }
+}
+
+/// The whole `/metrics` page: the server's metrics, the build, the process
+/// (what could be read of it), then the gate's, or a comment saying they are
+/// unavailable (the server's part is what an operator debugs a stuck gate with).
+pub(crate) fn page(metrics: &Metrics, open_connections: usize, process: &ProcessStats, gate: Option<&GateStats>) -> String {
+    let mut out = String::new();
+    metrics.render(&mut out, open_connections);
+    render_build_info(&mut out);
+    render_process(&mut out, process);
+    match gate {
+        Some(stats) => render_gate(&mut out, stats),
+        None => out.push_str("# gate metrics unavailable\n"),
+    }
+    out
+}
+
+/// `# HELP` and `# TYPE`, once per family, before its samples.
+fn family(out: &mut String, name: &str, kind: &str, help: &str) {
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+}
+
+fn render_build_info(out: &mut String) {
+    family(out, "ward_build_info", "gauge", "Always 1; the version label is ward's.");
+    let _ = writeln!(out, "ward_build_info{{version=\"{}\"}} 1", label_value(env!("CARGO_PKG_VERSION")));
+}
+
+/// The families Prometheus's client libraries export, under their names; a
+/// value that could not be read leaves its family out.
+fn render_process(out: &mut String, process: &ProcessStats) {
+    let gauges = [
+        ("process_resident_memory_bytes", "Resident memory size in bytes.", process.resident_memory_bytes),
+        ("process_open_fds", "Number of open file descriptors.", process.open_fds),
+        ("process_max_fds", "Maximum number of open file descriptors.", process.max_fds),
+    ];
+    for (name, help, value) in gauges {
+        if let Some(value) = value {
+            family(out, name, "gauge", help);
+            let _ = writeln!(out, "{name} {value}");
+        }
+    }
+    if let Some(seconds) = process.cpu_seconds {
+        family(out, "process_cpu_seconds_total", "counter", "Total user and system CPU time spent in seconds.");
+        let _ = writeln!(out, "process_cpu_seconds_total {seconds}");
+    }
+    if let Some(seconds) = process.start_time_seconds {
+        family(out, "process_start_time_seconds", "gauge", "Start time of the process since unix epoch in seconds.");
+        let _ = writeln!(out, "process_start_time_seconds {seconds}");
+    }
+}
+
+/// The gate's part of `/metrics`, as the server renders it: for tests and
+/// tools that hold a gate without a server.
+pub fn render_gate_stats(stats: &GateStats) -> String {
+    let mut out = String::new();
+    render_gate(&mut out, stats);
+    out
+}
+
+fn render_gate(out: &mut String, stats: &GateStats) {
+    family(out, "ward_plugin_state", "gauge", "1 for the state each configured plugin is in.");
+    for plugin in &stats.plugins {
+        let state = match plugin.state {
+            PluginState::Active { .. } => "active",
+            PluginState::Disabled => "disabled",
+            PluginState::Revoked => "revoked",
+        };
+        let _ = writeln!(out, "ward_plugin_state{{plugin=\"{}\",state=\"{state}\"}} 1", label_value(plugin.plugin.as_str()));
+    }
+    family(out, "ward_breaker_open", "gauge", "1 while a plugin's circuit breaker is open or half-open.");
+    for plugin in &stats.plugins {
+        if let PluginState::Active { breaker_open } = plugin.state {
+            let _ = writeln!(out, "ward_breaker_open{{plugin=\"{}\"}} {}", label_value(plugin.plugin.as_str()), u8::from(breaker_open));
+        }
+    }
+    family(out, "ward_reloads_total", "counter", "Config reloads by result.");
+    let _ = writeln!(out, "ward_reloads_total{{result=\"applied\"}} {}", stats.reloads_applied);
+    let _ = writeln!(out, "ward_reloads_total{{result=\"refused\"}} {}", stats.reloads_refused);
+    family(
+        out,
+        "ward_audit_dropped_total",
+        "counter",
+        "Request audit events dropped by the overflow policy (each recorded as audit.dropped).",
+    );
+    let _ = writeln!(out, "ward_audit_dropped_total {}", stats.audit_dropped);
+    family(
+        out,
+        "ward_audit_unrecorded_total",
+        "counter",
+        "Plugin lifecycle records the audit log refused: a breaker that opened (or a revoked plugin that stopped) anyway, or a half-open or close that did not happen.",
+    );
+    for unrecorded in &stats.unrecorded {
+        let _ = writeln!(
+            out,
+            "ward_audit_unrecorded_total{{plugin=\"{}\",event=\"{}\"}} {}",
+            label_value(unrecorded.plugin.as_str()),
+            label_value(unrecorded.event),
+            unrecorded.count
+        );
     }
 }
 
@@ -186,6 +287,35 @@ mod tests {
         assert!(out.contains("ward_auth_duration_seconds_count 2\n"));
         assert!(out.contains("ward_http_requests_total{endpoint=\"auth\"} 1\n"));
         assert!(out.contains("ward_http_connections_open 3\n"));
+    }
+
+    #[test]
+    fn the_page_has_every_part_and_leaves_out_what_could_not_be_read() {
+        let metrics = Metrics::default();
+        let without = page(&metrics, 0, &ProcessStats::default(), None);
+        assert!(without.contains(&format!("ward_build_info{{version=\"{}\"}} 1\n", env!("CARGO_PKG_VERSION"))), "{without}");
+        assert!(!without.contains("process_"), "unread values are left out:\n{without}");
+        assert!(without.ends_with("} 1\n# gate metrics unavailable\n"), "the gate's part comes last:\n{without}");
+
+        let process = ProcessStats {
+            resident_memory_bytes: Some(4096),
+            open_fds: Some(9),
+            max_fds: None,
+            cpu_seconds: Some(1.25),
+            start_time_seconds: Some(1_700_000_000.5),
+        };
+        let stats = GateStats { reloads_applied: 3, ..GateStats::default() };
+        let with = page(&metrics, 0, &process, Some(&stats));
+        for line in [
+            "# TYPE process_resident_memory_bytes gauge\nprocess_resident_memory_bytes 4096\n",
+            "process_open_fds 9\n",
+            "# TYPE process_cpu_seconds_total counter\nprocess_cpu_seconds_total 1.25\n",
+            "process_start_time_seconds 1700000000.5\n",
+            "ward_reloads_total{result=\"applied\"} 3\n",
+        ] {
+            assert!(with.contains(line), "missing {line:?} in\n{with}");
+        }
+        assert!(!with.contains("process_max_fds") && !with.contains("unavailable"), "{with}");
     }
 
     #[test]

@@ -18,6 +18,7 @@ mod listen;
 mod logging;
 mod metrics;
 mod options;
+mod process;
 mod respond;
 mod routes;
 mod run;
@@ -26,7 +27,8 @@ mod signals;
 mod sniff;
 
 pub use error::ServerError;
-pub use gate::{Gate, GateDecision};
+pub use gate::{Gate, GateDecision, GateStats, PluginState, PluginStats, UnrecordedCount};
+pub use metrics::render_gate_stats;
 pub use listen::serve;
 pub use logging::init_logging;
 pub use options::{MAX_HEADER_BYTES, MIN_HEADER_BYTES, ServerOptions};

@@ -11,7 +11,8 @@ use tokio::time::timeout;
 use tracing::{debug, error, warn};
 
 use super::gate::GateDecision;
-use super::metrics::Endpoint;
+use super::metrics::{self, Endpoint};
+use super::process::{self, ProcessStats};
 use super::respond::{self, Body, Failure, Outcome, Shape};
 use super::shared::Shared;
 use crate::sandbox::{Decision, DenyReason};
@@ -128,26 +129,34 @@ async fn readyz(shared: &Shared) -> Response<Body> {
     }
 }
 
-/// The server's metrics, then the gate's. A gate that fails to write its own
-/// still leaves the server's, which are what an operator debugs it with.
+/// Gathers the data of every metric, off the I/O threads (the process's
+/// files and the gate's stats each on the blocking pool, within
+/// `request_timeout`), and has `metrics.rs` render it. A gate that fails to
+/// answer still leaves the server's metrics, which are what an operator
+/// debugs it with; process values that cannot be read are left out.
 async fn metrics(shared: &Shared) -> Response<Body> {
-    let mut out = String::new();
-    shared.metrics.render(&mut out, shared.open_connections());
     let gate = shared.gate.clone();
-    let gate_metrics = spawn_blocking(move || {
-        let mut out = String::new();
-        gate.write_metrics(&mut out);
-        out
-    });
-    match timeout(shared.options.request_timeout, gate_metrics).await {
-        Ok(Ok(text)) => out.push_str(&text),
-        Ok(Err(join)) => {
-            join_failed("write_metrics", &join);
-            out.push_str("# gate metrics unavailable\n");
+    let (process, gate_stats) = tokio::join!(
+        timeout(shared.options.request_timeout, spawn_blocking(process::sample)),
+        timeout(shared.options.request_timeout, spawn_blocking(move || gate.stats())),
+    );
+    let process = match process {
+        Ok(Ok(process)) => process,
+        Ok(Err(_)) | Err(_) => {
+            warn!("process metrics could not be read; left out");
+            ProcessStats::default()
         }
-        Err(_) => out.push_str("# gate metrics unavailable\n"),
-    }
-    let mut response = Response::new(Body::new(Bytes::from(out)));
+    };
+    let gate_stats = match gate_stats {
+        Ok(Ok(stats)) => Some(stats),
+        Ok(Err(join)) => {
+            join_failed("stats", &join);
+            None
+        }
+        Err(_) => None,
+    };
+    let page = metrics::page(&shared.metrics, shared.open_connections(), &process, gate_stats.as_ref());
+    let mut response = Response::new(Body::new(Bytes::from(page)));
     response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"));
     response
 }
