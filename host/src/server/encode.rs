@@ -10,9 +10,8 @@
 //! `Identity` has public fields, so a gate could build one without the
 //! sanitizer; values that break these promises are an error, never sent.
 
-use std::fmt::Write;
-
 use http::HeaderValue;
+use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
 
 use crate::identity::Identity;
 
@@ -68,6 +67,11 @@ fn labels(labels: &[(String, String)]) -> String {
     out
 }
 
+/// The ASCII bytes the module's rule escapes: controls (0x00–0x1F, 0x7F),
+/// space, `%`, `,` and `=`. `percent-encoding` escapes every non-ASCII byte
+/// on its own, in upper-case hex.
+const ESCAPED: &AsciiSet = &CONTROLS.add(b' ').add(b'%').add(b',').add(b'=');
+
 /// Applies the module's encoding rule to one field.
 pub(crate) fn percent_encoded(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
@@ -76,14 +80,9 @@ pub(crate) fn percent_encoded(text: &str) -> String {
 }
 
 fn push_percent_encoded(out: &mut String, text: &str) {
-    for byte in text.bytes() {
-        if (0x21..=0x7e).contains(&byte) && !matches!(byte, b'%' | b',' | b'=') {
-            out.push(char::from(byte));
-        } else {
-            // Writing to a String cannot fail.
-            let _ = write!(out, "%{byte:02X}");
-        }
-    }
+    // Unescaped runs are copied whole: 2-3x faster than the byte-at-a-time
+    // loop with `write!` this replaced, on a 66-byte id (scratch benchmark).
+    out.extend(utf8_percent_encode(text, ESCAPED));
 }
 
 #[cfg(test)]
@@ -105,6 +104,30 @@ mod tests {
     fn reserved_and_invisible_bytes_are_escaped() {
         assert_eq!(percent_encoded("a b%c,d=e\u{e9}\u{7f}~!"), "a%20b%25c%2Cd%3De%C3%A9%7F~!");
         assert_eq!(percent_encoded("plain:id-1"), "plain:id-1");
+    }
+
+    /// The rule as the module states it, one byte at a time (the encoder
+    /// this module had before `percent-encoding`).
+    fn by_the_rule(text: &str) -> String {
+        text.bytes()
+            .map(|byte| match byte {
+                b'%' | b',' | b'=' => format!("%{byte:02X}"),
+                0x21..=0x7e => char::from(byte).to_string(),
+                _ => format!("%{byte:02X}"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_byte_and_tricky_text_encode_by_the_rule() {
+        let every_char: String = (0u32..0x800).chain([0xfffd, 0xffff, 0x1_0000, 0x1f600, 0x10_ffff]).filter_map(char::from_u32).collect();
+        let tricky = ["", "%", "%%25", "a=b,c=d", " lead", "trail ", "\r\nX-Ward-Id: forged", "\u{0}\u{7f}\u{80}", "\u{2028}\u{feff}", "%C3%A9", "~!\"#$&'()*+/:;<>?@[\\]^_`{|}"];
+        for text in tricky.iter().copied().chain([every_char.as_str()]) {
+            assert_eq!(percent_encoded(text), by_the_rule(text), "{text:?}");
+            let mut pushed = String::from("x");
+            push_percent_encoded(&mut pushed, text);
+            assert_eq!(pushed, format!("x{}", by_the_rule(text)), "{text:?}");
+        }
     }
 
     #[test]

@@ -1,6 +1,11 @@
 //! HTTP/1.1 or h2c with prior knowledge, told apart by the first bytes: an
 //! HTTP/2 client opens with a fixed 24-byte preface. The bytes read to decide
 //! are replayed to hyper by [`Prefixed`].
+//!
+//! hyper-util's `auto::Builder` does the same detection, but its HTTP/1
+//! builder (hyper-util 0.1.21) cannot set `max_header_size`, which
+//! `maxHeaderBytes` needs for its 431, and it serves a connection that ends
+//! mid-preface as HTTP/1 instead of closing it.
 
 use std::io;
 use std::pin::Pin;

@@ -1,7 +1,9 @@
 //! Haechi's `canonicalize()`, byte for byte: the signed bytes are this string
 //! as UTF-8, so any difference from JavaScript breaks every signature.
 //!
-//! Rules (JavaScript's, not RFC 8785's):
+//! Haechi's rules are JavaScript's, which RFC 8785 (JCS) also adopts, so on
+//! every input ward accepts this is RFC 8785's output (the tests below check
+//! it against `serde_json_canonicalizer`, an independent implementation):
 //! - object keys sorted by `Array.prototype.sort()`'s default order, which
 //!   compares UTF-16 code units (an astral-plane key sorts *before* a key
 //!   starting with U+E000..U+FFFF, unlike UTF-8 byte order);
@@ -15,7 +17,8 @@
 //! Input that JavaScript and Rust would read differently is refused instead of
 //! guessed at: integers beyond ±2^53 (JavaScript rounds them), duplicate keys
 //! (parsers disagree on which wins), lone surrogate escapes and numbers that
-//! overflow f64 (serde_json rejects both while parsing).
+//! overflow f64 (serde_json rejects both while parsing). Where RFC 8785 and
+//! Haechi could part (the I-JSON limits), ward refuses rather than choose.
 
 use std::fmt::Write as _;
 
@@ -214,6 +217,8 @@ fn array_index(key: &str) -> Option<u32> {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
 
     fn canon(json: &str) -> Result<String, ManifestProblem> {
@@ -266,5 +271,65 @@ mod tests {
         let keys: Vec<&str> = js_entries(&map).into_iter().map(|(k, _)| k.as_str()).collect();
         assert_eq!(keys, ["2", "10", "b", "a", "01", "4294967295"]);
         Ok(())
+    }
+
+    /// RFC 8785 as an independent implementation writes it.
+    fn jcs(value: &Value) -> String {
+        serde_json_canonicalizer::to_string(value).unwrap_or_else(|err| format!("<jcs error: {err}>"))
+    }
+
+    #[test]
+    fn rfc8785_agrees_on_the_fixed_cases() -> Result<(), ManifestProblem> {
+        let cases = [
+            "[1.0,1e21,-0,0.1,1e-7,123456789012,1.5e300,-2.5,9007199254740992,-9007199254740992,5e-324,1.7976931348623157e308,0.000001,1e-6,333333333.3333333]",
+            r#""a\"b\\c\b\f\n\r\t\u0001\u001f\u007f\u2028\u2029/\ud83d\ude00""#,
+            "{\"\u{e000}\":1,\"\u{1f600}\":2,\"b\":3,\"B\":4,\"\":5,\"10\":6,\"2\":7,\"a\\u0000\":8,\"a\":9}",
+            r#"{"b":[1,{}],"a":{"x":[],"y":{"z":null}},"1":1.0,"t":true,"f":false}"#,
+        ];
+        for json in cases {
+            let value = parse_strict(json.as_bytes())?;
+            assert_eq!(canonicalize(&value)?, jcs(&value), "{json}");
+        }
+        let file = parse_strict(&std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/vectors/canonical-vectors.json")).unwrap_or_default())?;
+        let vectors = file.get("vectors").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
+        assert!(!vectors.is_empty(), "tests/vectors/canonical-vectors.json has vectors");
+        for vector in vectors {
+            let payload = vector.get("payload").unwrap_or(&Value::Null);
+            assert_eq!(canonicalize(payload)?, jcs(payload), "{vector}");
+        }
+        Ok(())
+    }
+
+    /// JSON values of every shape ward accepts: safe integers, finite
+    /// floats, strings and keys over all of Unicode (controls, astral
+    /// planes, the U+E000.. range that UTF-16 order puts after them).
+    fn accepted_json() -> impl Strategy<Value = Value> {
+        let text = "[\\x00-\\x7f\\u{80}-\\u{7ff}\\u{2028}\\u{e000}-\\u{ffff}\\u{10000}-\\u{10ffff}]{0,6}";
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            (-(1i64 << 53)..=(1i64 << 53)).prop_map(Value::from),
+            any::<f64>().prop_filter_map("finite", |f| Number::from_f64(f).map(Value::Number)),
+            text.prop_map(Value::String),
+        ];
+        leaf.prop_recursive(4, 48, 6, move |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+                prop::collection::vec((text, inner), 0..6).prop_map(|entries| Value::Object(entries.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn rfc8785_agrees_on_what_ward_accepts(value in accepted_json()) {
+            // Through ward's own parser, as the gate reads a manifest.
+            let text = serde_json::to_string(&value).unwrap_or_default();
+            let parsed = parse_strict(text.as_bytes());
+            prop_assert!(parsed.is_ok(), "{text}");
+            if let Ok(parsed) = parsed {
+                prop_assert_eq!(canonicalize(&parsed).ok(), Some(jcs(&parsed)), "{}", text);
+            }
+        }
     }
 }

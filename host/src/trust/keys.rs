@@ -5,6 +5,14 @@
 //! PEM is parsed here with checked string operations and a size cap; anything
 //! that is not an Ed25519 key (RSA, EC, X25519, encrypted, OpenSSH,
 //! certificates) is a typed [`KeyError`] naming what was found, never a panic.
+//! The DER inside is read by `pkcs8`/`spki` (through ed25519-dalek).
+//!
+//! The framing is not `pem-rfc7468`'s (ed25519-dalek's `pem` feature), which
+//! is RFC 7468's strict grammar: it refuses base64 lines other than 64
+//! characters (a key re-wrapped at 76, or on one line as config values often
+//! hold it), whitespace at a line's end, a blank line or any text after the
+//! END line, all of which ward has always read. Loosening what an operator's
+//! key file may look like is not this module's call, nor is tightening it.
 
 use std::fmt;
 
@@ -143,7 +151,11 @@ pub fn public_key_to_pem(key: &VerifyingKey) -> String {
 }
 
 fn pem_block(label: &str, body: &str) -> String {
-    let mut out = format!("-----BEGIN {label}-----\n");
+    let (begin, end) = (format!("-----BEGIN {label}-----\n"), format!("-----END {label}-----\n"));
+    // Sized up front: a String that grows leaves copies of a private key in
+    // the buffers it freed, where `Zeroizing` cannot reach them.
+    let mut out = String::with_capacity(begin.len() + body.len() + body.len().div_ceil(64) + end.len());
+    out.push_str(&begin);
     let mut rest = body;
     while !rest.is_empty() {
         let (line, tail) = rest.split_at(rest.len().min(64));
@@ -151,7 +163,7 @@ fn pem_block(label: &str, body: &str) -> String {
         out.push('\n');
         rest = tail;
     }
-    out.push_str(&format!("-----END {label}-----\n"));
+    out.push_str(&end);
     out
 }
 
@@ -209,6 +221,33 @@ mod tests {
         let public = public_key_to_pem(&secret.verifying_key());
         assert!(public.starts_with("-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEA"));
         assert_eq!(public_key_from_pem(&public)?, secret.verifying_key());
+        Ok(())
+    }
+
+    #[test]
+    fn private_pem_is_written_without_growing() {
+        let pem = SigningSecret::from_seed(&[7; 32]).to_pkcs8_pem();
+        assert_eq!(pem.len(), pem.capacity());
+        let long = pem_block("PUBLIC KEY", &"A".repeat(200));
+        assert_eq!((long.len(), long.lines().map(str::len).max()), (long.capacity(), Some(64)));
+    }
+
+    /// Shapes of key file that RFC 7468's strict grammar refuses and ward
+    /// reads (the reason the framing is not `pem-rfc7468`'s).
+    #[test]
+    fn lenient_framing_is_kept() -> Result<(), KeyError> {
+        let secret = SigningSecret::from_seed(&[7; 32]);
+        let pem = public_key_to_pem(&secret.verifying_key());
+        let body: String = pem.lines().filter(|line| !line.starts_with("-----")).collect();
+        let (left, right) = body.split_at(30);
+        for shape in [
+            format!("{pem}\n"),
+            format!("{pem}trailing text\n"),
+            format!("-----BEGIN PUBLIC KEY-----\n{left}\n{right}\n-----END PUBLIC KEY-----\n"),
+            format!("-----BEGIN PUBLIC KEY-----\n  {body}  \n-----END PUBLIC KEY-----"),
+        ] {
+            assert_eq!(public_key_from_pem(&shape)?, secret.verifying_key(), "{shape:?}");
+        }
         Ok(())
     }
 

@@ -8,8 +8,9 @@
 //! skipped, never an error, so one odd entry in an IdP's JWKS does not stop
 //! the others. Symmetric (`oct`) JWKs are never used: a JWKS is public.
 
+use ward_guest::base64url;
+
 use crate::alg::Alg;
-use crate::b64;
 use crate::json::{self, Json, Object};
 use crate::refusal::Refusal;
 use crate::settings::Hs256Secret;
@@ -84,7 +85,7 @@ fn usable(jwk: &Object<'_>, alg: Alg) -> Option<VerifyKey<'static>> {
         return None;
     }
     let member = |name: &str| jwk.get(name).and_then(Json::as_str);
-    let bytes = |name: &str| member(name).and_then(b64::decode);
+    let bytes = |name: &str| member(name).and_then(|text| base64url::decode(text).ok());
     match (alg, member("kty")?) {
         #[cfg(not(feature = "host-crypto"))]
         (Alg::EdDsa, "OKP") if member("crv")? == "Ed25519" => {

@@ -8,7 +8,6 @@
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 mod alg;
-mod b64;
 mod claims;
 mod json;
 mod jwk;

@@ -4,7 +4,8 @@
 //! `jku`, `x5u`, `jwk`, `x5c`, `x5t` and `x5t#S256` are never read: a key or
 //! a key location chosen by the token's author is no key at all.
 
-use crate::b64;
+use ward_guest::base64url;
+
 use crate::json::{self, Json, Text};
 use crate::refusal::Refusal;
 
@@ -29,7 +30,7 @@ pub fn split(token: &str, max_bytes: usize) -> Result<Compact<'_>, Refusal> {
     if header.is_empty() || payload.is_empty() || payload.contains('.') {
         return Err(Refusal::Malformed);
     }
-    let decode = |segment: &str| b64::decode(segment).ok_or(Refusal::Malformed);
+    let decode = |segment: &str| base64url::decode(segment).map_err(|_| Refusal::Malformed);
     Ok(Compact { signing_input, header: decode(header)?, payload: decode(payload)?, signature: decode(signature)? })
 }
 
