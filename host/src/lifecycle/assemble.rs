@@ -8,7 +8,6 @@
 
 use std::sync::Arc;
 
-use sha2::{Digest, Sha256};
 
 use crate::audit::{
     AuditError, AuditLog, Code, Event, KeyId, PluginId, Sha256Digest, UnloadCause, Version,
@@ -20,6 +19,7 @@ use crate::trust::verify;
 use super::breaker::Breaker;
 use super::conformance;
 use super::error::LifecycleError;
+use super::fingerprint::Fingerprint;
 use super::plan::{Plan, PluginSpec};
 use super::set::{Active, Entry, PluginSet, Slot};
 
@@ -163,7 +163,7 @@ fn load_one(ctx: &Ctx<'_>, plugin: &PluginSpec, audit_id: &PluginId) -> Result<L
     if verified.payload().plugin_id() != plugin.id {
         return Err(refuse("plugin-id-mismatch"));
     }
-    let fingerprint = fingerprint(plugin, &plan.fetch, verified.manifest_sha256(), verified.entry_sha256());
+    let fingerprint = Fingerprint::of(plugin, &plan.fetch, verified.manifest_sha256(), verified.entry_sha256());
     if let Some(kept) = old
         .active(&plugin.id)
         .filter(|a| a.fingerprint == fingerprint)
@@ -255,26 +255,6 @@ impl Keys<'_> {
 /// Records a refusal durably; `ward check` runs without a log.
 fn record(audit: Option<&AuditLog>, event: Event) -> Result<(), AuditError> {
     audit.map_or(Ok(()), |log| log.lifecycle(event).map(drop))
-}
-
-fn fingerprint(plugin: &PluginSpec, fetch: &crate::keymaterial::FetchPolicy, manifest_sha256: &str, entry_sha256: &str) -> [u8; 32] {
-    let mut hash = Sha256::new();
-    let mut field = |bytes: &[u8]| {
-        hash.update((bytes.len() as u64).to_be_bytes());
-        hash.update(bytes);
-    };
-    field(manifest_sha256.as_bytes());
-    field(entry_sha256.as_bytes());
-    for (key, value) in &plugin.options.settings {
-        field(key.as_bytes());
-        field(value.as_bytes());
-    }
-    for (name, bytes) in &plugin.options.keys {
-        field(name.as_bytes());
-        field(bytes);
-    }
-    field(format!("{:?}|{:?}|{:?}|{:?}", plugin.options.limits, plugin.breaker, plugin.key_urls, fetch).as_bytes());
-    hash.finalize().into()
 }
 
 /// The gate's lowercase hex digests, as audit digests.

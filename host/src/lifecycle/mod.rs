@@ -15,6 +15,7 @@ mod assemble;
 mod breaker;
 mod conformance;
 mod error;
+mod fingerprint;
 mod gateway;
 mod plan;
 mod refresher;

@@ -37,7 +37,7 @@ pub(crate) struct Active {
     pub plugin: Plugin,
     pub breaker: Breaker,
     /// What must be equal for a reload to keep this compiled plugin.
-    pub fingerprint: [u8; 32],
+    pub fingerprint: super::fingerprint::Fingerprint,
     /// `url` key material, refreshed in the background.
     pub fetched: Vec<Arc<KeyMaterialSource>>,
     /// Stops the refresh tasks when the plugin is dropped.
