@@ -5,87 +5,63 @@ use std::fmt;
 use std::net::IpAddr;
 use std::str::FromStr;
 
+use ipnet::IpNet;
+
 use super::addr::{DeniedRange, classify};
 use super::error::KeyMaterialError;
 
 /// An address block, `a.b.c.d/n` or `x:y::/n`, as the operator writes it in
-/// `allowCidrs`.
+/// `allowCidrs`: `ipnet`'s, parsed strictly (below).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Cidr {
-    network: IpAddr,
-    prefix: u8,
-}
+pub struct Cidr(IpNet);
 
 impl Cidr {
     /// Whether `ip` is inside the block. An IPv4 block never contains an
     /// IPv6 address and vice versa; the guard compares the IPv4 form of a
     /// mapped address itself.
     pub fn contains(&self, ip: IpAddr) -> bool {
-        match (self.network, ip) {
-            (IpAddr::V4(net), IpAddr::V4(ip)) => {
-                let mask = prefix_mask_32(self.prefix);
-                u32::from(ip) & mask == u32::from(net)
-            }
-            (IpAddr::V6(net), IpAddr::V6(ip)) => {
-                let mask = prefix_mask_128(self.prefix);
-                u128::from(ip) & mask == u128::from(net)
-            }
-            _ => false,
-        }
+        self.0.contains(&ip)
     }
 
     /// The network address.
     pub fn network(&self) -> IpAddr {
-        self.network
+        self.0.network()
     }
 
     /// The prefix length.
     pub fn prefix(&self) -> u8 {
-        self.prefix
+        self.0.prefix_len()
     }
-}
-
-fn prefix_mask_32(prefix: u8) -> u32 {
-    u32::MAX.checked_shl(32 - u32::from(prefix.min(32))).unwrap_or(0)
-}
-
-fn prefix_mask_128(prefix: u8) -> u128 {
-    u128::MAX.checked_shl(128 - u32::from(prefix.min(128))).unwrap_or(0)
 }
 
 impl FromStr for Cidr {
     type Err = KeyMaterialError;
 
-    /// Strict: the prefix length is required and the address must be the
-    /// network itself (`10.0.0.0/8`, not `10.0.0.1/8`), because a stray host
-    /// bit usually means the operator meant a different block.
+    /// Strict: the prefix length is required, written as plain digits, and
+    /// the address must be the network itself (`10.0.0.0/8`, not
+    /// `10.0.0.1/8`), because a stray host bit usually means the operator
+    /// meant a different block.
     fn from_str(text: &str) -> Result<Self, Self::Err> {
         let invalid = |reason: &str| KeyMaterialError::InvalidOption {
             field: "allowCidrs",
             reason: format!("{:?}: {reason}", truncate(text)),
         };
         let (addr, prefix) = text.split_once('/').ok_or_else(|| invalid("expected address/prefix"))?;
-        let network: IpAddr = addr.parse().map_err(|_| invalid("not an IP address"))?;
-        let max = if network.is_ipv4() { 32 } else { 128 };
-        let prefix: u8 = match prefix.parse() {
-            Ok(p) if p <= max && !prefix.starts_with('+') => p,
-            _ => return Err(invalid("prefix length out of range")),
-        };
-        let cidr = Self { network, prefix };
-        let host_bits = match network {
-            IpAddr::V4(v4) => u32::from(v4) & !prefix_mask_32(prefix) != 0,
-            IpAddr::V6(v6) => u128::from(v6) & !prefix_mask_128(prefix) != 0,
-        };
-        if host_bits {
+        let _: IpAddr = addr.parse().map_err(|_| invalid("not an IP address"))?;
+        if prefix.is_empty() || !prefix.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(invalid("prefix length out of range"));
+        }
+        let net: IpNet = text.parse().map_err(|_| invalid("prefix length out of range"))?;
+        if net != net.trunc() {
             return Err(invalid("address has bits set beyond the prefix"));
         }
-        Ok(cidr)
+        Ok(Self(net))
     }
 }
 
 impl fmt::Display for Cidr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}", self.network, self.prefix)
+        self.0.fmt(f)
     }
 }
 
