@@ -68,7 +68,8 @@ fn value(byte: u8) -> u32 {
 /// A whole quantum at a time through a table, errors found only once at the
 /// end: the jwt plugin decodes a token's three segments and its key on every
 /// call, and this costs ~800 fewer wasm instructions per HS256 call than the
-/// `base64` crate's engine (docs/performance.md).
+/// `base64` crate's engine (fuel per host-crypto call, measured on
+/// 2026-12-06: HS256 72 972 against 73 784, EdDSA 177 179 against 178 068).
 pub fn decode(text: &str) -> Result<Vec<u8>, DecodeError> {
     decode_table(text.as_bytes()).ok_or_else(|| why_not(text.as_bytes()))
 }

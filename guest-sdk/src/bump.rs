@@ -134,9 +134,10 @@ fn place(from: usize, layout: Layout) -> Option<(usize, usize)> {
 ///
 /// In a `wasm32-unknown-unknown` module, right after everything the linker
 /// placed (`__heap_base`: after the stack and the data), so that a call
-/// first uses the rest of the initial pages and often never grows memory:
-/// fewer pages for the host to reset after the call (docs/performance.md,
-/// "Session 6: the heap in the initial pages"). In a wasip1 guest those
+/// first uses the rest of the initial pages and often never grows memory
+/// (every call of the jwt plugin, either build, fits in its two initial
+/// pages: measured on 2026-11-24): fewer pages for the host to reset after
+/// the call, and no `memory.grow`. In a wasip1 guest those
 /// bytes are where wasi-libc's own `malloc` starts, so there the heap
 /// begins at the end of the initial memory.
 fn heap_start(end: usize) -> usize {

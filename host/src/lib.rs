@@ -14,6 +14,10 @@
 //!
 //! Which room may import which (no cycles; `host/tests/rooms.rs` checks it)
 //! is in `docs/architecture.md`, "Room order".
+//!
+//! A plugin's path through the library, each step with a runnable example:
+//! [`trust::verify`] → [`sandbox::Runtime::load`] →
+//! [`sandbox::Plugin::authenticate`].
 #![forbid(unsafe_code)]
 
 pub mod audit;

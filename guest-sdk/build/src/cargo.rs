@@ -16,9 +16,9 @@ pub(crate) struct Artifact {
 
 /// Guests are built with these whatever their manifest says: `panic=abort`
 /// because std is built that way (and a guest has nowhere to unwind to);
-/// opt-level 2 (measured against "s" and 3 in docs/performance.md: "s"
-/// loads ~10 ms faster but costs ~4 us per call; 3 is no faster than 2 and
-/// loads slower), one codegen unit, LTO and stripped.
+/// opt-level 2 (measured on 2026-11-23 with `ward-bench` on the example
+/// guest: "s" loads ~10 ms faster but costs ~4 us more per call; 3 is no
+/// faster than 2 and loads slower), one codegen unit, LTO and stripped.
 const PROFILE: &[&str] = &[
     "profile.release.panic=\"abort\"",
     "profile.release.opt-level=2",
@@ -95,9 +95,9 @@ pub(crate) fn build(toolchain: &Toolchain, manifest: &Path, opts: &BuildOptions)
         if toolchain.immediate_abort {
             // A panic becomes a bare `unreachable` trap, as it already is to
             // the host, without the message formatting code panic=abort keeps.
-            // Measured: example-token 35.9 -> 28.9 KB, load (Cranelift
-            // compile) ~72 -> ~47 ms, per-call cost unchanged
-            // (docs/performance.md "Load time").
+            // Measured on 2026-11-23 (`ward-bench`, median of 21 loads):
+            // example-token 35.9 -> 28.9 KB, load (Cranelift compile)
+            // ~72 -> ~47 ms, per-call cost unchanged.
             for flag in ["-Zunstable-options", "-Cpanic=immediate-abort"] {
                 flags.push(flag.into());
             }

@@ -1,9 +1,10 @@
 //! The operator's `ward.json`: one file that names everything ward serves.
 //!
-//! Parsing runs in two stages, as the style guide asks: deserialize into the
-//! raw shape (`raw.rs`: every object refuses unknown fields, errors carry the
-//! JSON path), then validate into the library's types (`load.rs`), reading
-//! every file the config names through the confined directories of `dir.rs`.
+//! Parsing runs in two stages, as the style guide asks (`CONTRIBUTING.md`,
+//! "Errors and input"): deserialize into the raw shape (`raw.rs`: every
+//! object refuses unknown fields, errors carry the JSON path), then validate
+//! into the library's types (`load.rs`), reading every file the config names
+//! through the confined directories of `dir.rs`.
 //! The schema is in `docs/ward.schema.json`, an annotated example in
 //! `docs/configuration.md`.
 //!

@@ -39,7 +39,8 @@ pub enum KeyFileError {
         /// The permission bits found.
         mode: u32,
     },
-    /// The key is shorter than [`MIN_KEY_BYTES`] or longer than [`MAX_KEY_BYTES`].
+    /// The key is shorter than 32 bytes (`MIN_KEY_BYTES`) or longer than 4096
+    /// (`MAX_KEY_BYTES`).
     #[error("key file {path} holds {len} bytes; expected {MIN_KEY_BYTES} to {MAX_KEY_BYTES} random bytes (ward keygen --identity-key makes one)")]
     BadLength {
         /// The path as given.
@@ -50,7 +51,8 @@ pub enum KeyFileError {
 }
 
 impl IdentityKey {
-    /// Wraps key bytes; refuses keys outside [`MIN_KEY_BYTES`]..=[`MAX_KEY_BYTES`].
+    /// Wraps key bytes; refuses keys outside 32..=4096 bytes (`MIN_KEY_BYTES`,
+    /// `MAX_KEY_BYTES`).
     pub fn from_bytes(bytes: Vec<u8>) -> Result<Self, KeyFileError> {
         let bytes = Zeroizing::new(bytes);
         if !(MIN_KEY_BYTES..=MAX_KEY_BYTES).contains(&bytes.len()) {

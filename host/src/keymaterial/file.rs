@@ -8,7 +8,7 @@ use crate::operator_file::{FileRefusal, RegularFile};
 /// (a FIFO or device would block or never end) and anything over
 /// `max_bytes`. The size is checked before reading and again while reading,
 /// since the file can grow in between. The check is the one every
-/// operator-named file gets ([`crate::operator_file`], which also opens
+/// operator-named file gets (`crate::operator_file`, which also opens
 /// without blocking: open the file that way, or a FIFO waits at the open).
 pub fn read_file(file: std::fs::File, max_bytes: u64) -> Result<Vec<u8>, KeyMaterialError> {
     RegularFile::check(file).and_then(|file| file.read(max_bytes)).map_err(|refusal| match refusal {

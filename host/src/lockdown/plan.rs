@@ -63,8 +63,9 @@ impl Plan {
     }
 
     /// `ward serve`'s plan for `config`, listening on `listen`:
-    /// - read: the config's directory, every `allowDirs` entry, and
-    ///   [`SYSTEM_READS`];
+    /// - read: the config's directory, every `allowDirs` entry, and the
+    ///   system files name resolution and the process's own limits need
+    ///   (`SYSTEM_READS`: `/etc/hosts`, `/etc/resolv.conf`, …);
     /// - write: the audit log's directory;
     /// - bind: the listen port;
     /// - connect: the port of every `url` key material, and DNS's when one

@@ -30,7 +30,8 @@ pub struct Limits {
 /// signed 1.2 MB component of one function with 50 000 locals in deep blocks
 /// took a minute and gigabytes to compile. Inside the defaults the worst
 /// shape measured compiles in about 10 s of CPU and half a gigabyte
-/// (release build, docs/performance.md, "Compile bounds"), while QuickJS
+/// (release build, 2026-12-06; the shapes in docs/performance.md, "Compile
+/// bounds"), while QuickJS
 /// compiled for wasm uses a sixth of `codeBytes` and 2 % of
 /// `localsByBlocksTotal`. This bounds compiling by shape, not by a clock: a
 /// superlinear path in Cranelift that no bound here measures would not be

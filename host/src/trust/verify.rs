@@ -79,6 +79,32 @@ impl fmt::Debug for VerifiedPlugin {
 }
 
 /// Verifies `envelope_json` for `entry` under `policy` at `now_ms` (epoch ms).
+///
+/// The first link of the chain every plugin takes (then
+/// [`Runtime::load`](crate::sandbox::Runtime::load), then
+/// [`Plugin::authenticate`](crate::sandbox::Plugin::authenticate)): a
+/// component signed with a fresh key verifies under a policy that anchors
+/// that key and allows the capability it declares, and one changed byte of
+/// the entry is refused.
+///
+/// ```
+/// use ward::trust::{SignRequest, SigningSecret, TrustPolicy, envelope_file_text, now_ms, sign, verify};
+///
+/// let component = ward_wat_guests::component(&ward_wat_guests::allow_fixed());
+/// let key = SigningSecret::from_seed(&[42; 32]);
+/// let request = SignRequest::auth_provider("doc-plugin", "1.0.0", "doc-signer", &["readsCredentials"]);
+/// let envelope = envelope_file_text(&sign(&request, &component, &key)?)?;
+/// let policy = TrustPolicy::default().with_anchor("doc-signer", key.verifying_key()).allow("readsCredentials");
+///
+/// let verified = verify(envelope.as_bytes(), component.clone(), &policy, now_ms())?;
+/// assert_eq!(verified.payload().plugin_id(), "doc-plugin");
+///
+/// let mut tampered = component;
+/// tampered[0] ^= 1;
+/// let refusal = verify(envelope.as_bytes(), tampered, &policy, now_ms()).unwrap_err();
+/// assert_eq!(refusal.code(), "tampered-entry");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn verify(envelope_json: &[u8], entry: Vec<u8>, policy: &TrustPolicy, now_ms: u64) -> Result<VerifiedPlugin, Refusal> {
     let env = envelope::parse(envelope_json)?;
     let payload = &env.payload;
