@@ -13,7 +13,9 @@
 //! Timing against native jsonwebtoken is `ward-bench --plugin jwt`
 //! (`bench/src/jwt.rs`). Both use the plugin configuration of its tests
 //! (`ward_bench::jwt_fixtures`).
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing, missing_docs)]
+// Measurement code, not shipped: a broken assumption should stop it loudly,
+// so unwrap, expect, panic and indexing are allowed (as in the tests).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};

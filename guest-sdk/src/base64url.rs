@@ -36,8 +36,11 @@ pub fn encode(bytes: &[u8]) -> String {
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         let chars = chunk.len() + 1;
         for i in 0..chars {
+            // Six bits always name a character: `get` never misses.
             let idx = (n >> (18 - 6 * i)) & 63;
-            out.push(char::from(ALPHABET[idx as usize]));
+            if let Some(&c) = ALPHABET.get(idx as usize) {
+                out.push(char::from(c));
+            }
         }
     }
     out

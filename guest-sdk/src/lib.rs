@@ -25,10 +25,6 @@
 //! `ward:auth/authenticator@0.2.0` and imports `ward:auth/crypto@0.2.0`,
 //! which [`crypto`] wraps. Such a plugin loads only if its signed envelope
 //! declares `hostCrypto: true` and the operator allows that capability.
-// `deny`, not `forbid`: the wit-bindgen module below and the allocator
-// (`bump.rs`, a `GlobalAlloc` impl) need scoped allows.
-#![deny(unsafe_code)]
-#![warn(missing_docs)]
 
 pub mod base64url;
 #[cfg(all(target_arch = "wasm32", feature = "bump-allocator"))]

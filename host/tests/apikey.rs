@@ -2,10 +2,11 @@
 //! nowhere, files are written whole and private, broken files are left alone,
 //! and a file `ward apikey new` wrote is accepted by the api-key plugin
 //! (built from `plugins/api-key` by `ward plugin build`).
+// Test code: a broken assumption should stop the test loudly, so unwrap,
+// expect, panic and indexing are allowed (clippy.toml does the same for
+// `#[cfg(test)]` modules).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
-// Indexing JSON the binary printed: a missing key reads as null and fails the
-// assertion. `expect` only on test setup, where stopping is right.
-#![allow(clippy::indexing_slicing, clippy::expect_used)]
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};

@@ -1,6 +1,10 @@
 //! `ward authenticate` end to end through the real binary: keygen, sign,
 //! authenticate with the credential on stdin; exit codes; and a marker
 //! credential that must appear in no output.
+// Test code: a broken assumption should stop the test loudly, so unwrap,
+// expect, panic and indexing are allowed (clippy.toml does the same for
+// `#[cfg(test)]` modules).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 use ward_wat_guests as wat_guests;
 

@@ -1,9 +1,10 @@
 //! `ward keygen`, `ward sign` and `ward verify` through the real binary:
 //! exit codes, stdout JSON, stderr lines, file modes.
+// Test code: a broken assumption should stop the test loudly, so unwrap,
+// expect, panic and indexing are allowed (clippy.toml does the same for
+// `#[cfg(test)]` modules).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
-// Indexing JSON the binary printed: a missing key reads as null and fails the
-// assertion. `expect` only on test setup (a temp dir), where stopping is right.
-#![allow(clippy::indexing_slicing, clippy::expect_used)]
 
 use ward_wat_guests as wat_guests;
 

@@ -2,13 +2,10 @@
 //! cache, against a local HTTPS (or plain HTTP) server on loopback whose
 //! certificate comes from a test CA made here. Host names are mapped to
 //! addresses by a test resolver, so no real DNS is involved.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    missing_docs
-)]
+// Test code: a broken assumption should stop the test loudly, so unwrap,
+// expect, panic and indexing are allowed (clippy.toml does the same for
+// `#[cfg(test)]` modules).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 use std::collections::HashMap;
 use std::io;

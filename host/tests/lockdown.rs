@@ -8,10 +8,11 @@
 //! probe (`host/src/lockdown/probe.rs`) through its JSON log lines. On a
 //! kernel without a layer the tests say so and check its "unsupported" line
 //! instead.
+// Test code: a broken assumption should stop the test loudly, so unwrap,
+// expect, panic and indexing are allowed (clippy.toml does the same for
+// `#[cfg(test)]` modules).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
-// Indexing JSON the binary printed: a missing key reads as null and fails the
-// assertion. `expect` and `panic!` only on test setup and assertions.
-#![allow(clippy::indexing_slicing, clippy::expect_used, clippy::panic)]
 
 mod exposition;
 use ward_wat_guests as wat_guests;

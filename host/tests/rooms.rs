@@ -8,9 +8,10 @@
 //! another room, and `ward::<room>` in the binary's files. Comments and
 //! literals are left out first: a doc link names a room without depending on
 //! it.
-// Our own source tree, not untrusted input: a surprise in it should stop the
-// test loudly.
-#![allow(clippy::indexing_slicing, clippy::unwrap_used, clippy::panic)]
+// Test code: a broken assumption should stop the test loudly, so unwrap,
+// expect, panic and indexing are allowed (clippy.toml does the same for
+// `#[cfg(test)]` modules).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::fs;

@@ -1,6 +1,10 @@
 //! The HTTP layer of `ward serve` against fake gates (no wasm): the status
 //! table and its headers, what is never reflected, limits, concurrency,
 //! h2c, shutdown and signals. Every server listens on 127.0.0.1:0.
+// Test code: a broken assumption should stop the test loudly, so unwrap,
+// expect, panic and indexing are allowed (clippy.toml does the same for
+// `#[cfg(test)]` modules).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 mod exposition;
 

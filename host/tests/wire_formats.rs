@@ -5,9 +5,10 @@
 //!   reason under `plugin:`;
 //! - every audit event name is dot-separated kebab-case words;
 //! - every audit record field is camelCase.
-// Our own source tree, not untrusted input: a surprise in it should stop the
-// test loudly.
-#![allow(clippy::indexing_slicing, clippy::unwrap_used, clippy::panic)]
+// Test code: a broken assumption should stop the test loudly, so unwrap,
+// expect, panic and indexing are allowed (clippy.toml does the same for
+// `#[cfg(test)]` modules).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 use std::fs;
 use std::path::{Path, PathBuf};

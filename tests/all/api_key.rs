@@ -180,7 +180,7 @@ fn broken_keys_files_fail_closed() {
         ("raw key in sha256", keys_file(&[json!({ "sha256": k, "subject": "svc", "type": "service" })])),
         ("plain list of raw keys", raw(&format!("{k}\n{other}\n"))),
         ("JSON array of raw keys", serde_json::to_vec(&json!([k, other])).unwrap()),
-        ("broken JSON", keys_file(&[good.clone()]).split_last().unwrap().1.to_vec()),
+        ("broken JSON", keys_file(std::slice::from_ref(&good)).split_last().unwrap().1.to_vec()),
         ("empty file", Vec::new()),
         ("duplicate hashes", keys_file(&[good.clone(), entry(&k, "someone-else", "user")])),
         ("unknown entry field", with("owner", json!("ops"))),
@@ -207,7 +207,7 @@ fn broken_keys_files_fail_closed() {
     // No key material, or key material under another name.
     let none = load(settings(&[PREFIXES]), Vec::new(), Limits::default());
     assert_eq!(deny(api(&none, &k)), "plugin:denied");
-    let elsewhere = load(settings(&[PREFIXES]), vec![("other".to_owned(), keys_file(&[good.clone()]))], Limits::default());
+    let elsewhere = load(settings(&[PREFIXES]), vec![("other".to_owned(), keys_file(std::slice::from_ref(&good)))], Limits::default());
     assert_eq!(deny(api(&elsewhere, &k)), "plugin:denied");
     // ... unless `keyMaterial` names it.
     let named = load(settings(&[PREFIXES, ("keyMaterial", "other")]), vec![("other".to_owned(), keys_file(&[good]))], Limits::default());

@@ -581,7 +581,7 @@ fn segments_must_be_three_strict_base64url_strings() {
         let good_payload = B64.encode(valid_payload());
         assert_eq!(outcome(&ed_segments(&good_header, &good_payload)), "allow");
         let mut spaced = valid_payload();
-        while spaced.len() % 3 == 0 {
+        while spaced.len().is_multiple_of(3) {
             spaced.push(' ');
         }
         let padded_payload = STANDARD.encode(&spaced);

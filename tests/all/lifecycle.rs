@@ -287,7 +287,8 @@ fn a_reload_that_changes_what_only_a_restart_applies_is_refused() {
     let site = hostile_site();
     let plugins = || vec![Site::plugin("hostile", bearer_route())];
     let gateway = start(&site, plugins(), |_| {});
-    let changes: [(&str, fn(&mut Value)); 4] = [
+    type Change = (&'static str, fn(&mut Value));
+    let changes: [Change; 4] = [
         ("identity.labelKeys", |c| c["identity"]["labelKeys"] = json!(["team"])),
         ("audit.recordAllowed", |c| c["audit"]["recordAllowed"] = json!(true)),
         ("server.listen", |c| c["server"] = json!({ "listen": "127.0.0.1:9181" })),

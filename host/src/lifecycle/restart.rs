@@ -74,7 +74,8 @@ mod tests {
     /// compared, its change would pass as reloadable.
     #[test]
     fn each_restart_only_setting_is_compared() {
-        let changes: [(&str, fn(&mut Plan)); 10] = [
+        type Change = (&'static str, fn(&mut Plan));
+        let changes: [Change; 10] = [
             ("identity key", |p| p.identity_key = IdentityKey::from_bytes(vec![3; 32]).unwrap()),
             ("label keys", |p| p.claims = ClaimsPolicy::with_label_keys(["team", "region"])),
             ("audit file", |p| p.audit.file = "other.jsonl".into()),

@@ -1,7 +1,6 @@
 //! ward's API-key plugin: a key is accepted when its SHA-256 is listed,
 //! unrevoked, in the keys file the operator supplies as key material. The
 //! file never holds a key. See README.md and docs/plugins/api-key.md.
-#![forbid(unsafe_code)]
 
 mod credential;
 mod decide;

@@ -1,6 +1,5 @@
 //! ward's example plugin: accepts `demo.<user>.<mac>` bearer tokens where
 //! `mac = base64url(HMAC-SHA256(settings["secret"], user))`. See README.md.
-#![forbid(unsafe_code)]
 
 use example_token_decide as decide;
 use ward_guest::{Authenticator, Claims, Context, Credential, Deny};
