@@ -56,8 +56,7 @@ fn run() -> Result<(), String> {
         ("tests/wasip1-guest", Targets::Lib, true),
     ]) {
         let opts = BuildOptions { targets, target_dir: target_dir.clone(), locked: true, wasip1, features: Vec::new() };
-        let built = ward_guest_build::build_with(&toolchain, &root.join(dir), &opts, false)
-            .map_err(|e| format!("{dir}: {e}"))?;
+        let built = ward_guest_build::build_with(&toolchain, &root.join(dir), &opts, false).map_err(|e| format!("{dir}: {e}"))?;
         guests.extend(built.into_iter().map(|b| (dir, b)));
     }
     // The JWT plugin a second time, verifying signatures through the host
@@ -124,4 +123,3 @@ fn check_imports(guest: &BuiltComponent) -> Result<(), String> {
 fn env(name: &str) -> Result<String, String> {
     std::env::var(name).map_err(|_| format!("{name} is not set (tests/build.rs runs under cargo)"))
 }
-

@@ -89,11 +89,8 @@ fn print_guest_cost(components: &[(&str, &[u8], bool)], cases: &[CostCase], now_
     for (build, component, host_crypto) in components {
         for case in cases {
             let allowed = |limits: Limits| {
-                let options = PluginOptions {
-                    settings: jwt_fixtures::settings(),
-                    keys: jwt_fixtures::key_material(vector(case.jwks), vector("hs256.secret")),
-                    limits,
-                };
+                let options =
+                    PluginOptions { settings: jwt_fixtures::settings(), keys: jwt_fixtures::key_material(vector(case.jwks), vector("hs256.secret")), limits };
                 try_load(component.to_vec(), now_ms, identity_key, *host_crypto, options)
                     .is_some_and(|plugin| plugin.authenticate(Credential { scheme: "bearer", token: &case.token }, now_ms).is_allow())
             };
@@ -121,11 +118,8 @@ fn main() {
         Algorithm::ES256 => EncodingKey::from_ec_pem(&vector(name)).unwrap(),
         _ => EncodingKey::from_rsa_pem(&vector(name)).unwrap(),
     };
-    let mut costs: Vec<CostCase> = vec![CostCase {
-        name: "HS256",
-        token: token(Algorithm::HS256, &EncodingKey::from_secret(&vector("hs256.secret")), None),
-        jwks: "jwks.json",
-    }];
+    let mut costs: Vec<CostCase> =
+        vec![CostCase { name: "HS256", token: token(Algorithm::HS256, &EncodingKey::from_secret(&vector("hs256.secret")), None), jwks: "jwks.json" }];
     for (name, alg, file, kid, jwks) in [
         ("EdDSA", Algorithm::EdDSA, "ed25519.pem", "ed-1", "jwks.json"),
         ("ES256", Algorithm::ES256, "p256-a.pem", "ec-1", "jwks.json"),

@@ -69,19 +69,14 @@ pub fn run(args: &Args, samples: usize) -> Result<(), BenchError> {
         config.engine.memory_keep_resident = bytes;
     }
     let runtime = Runtime::new(config, identity_key.clone()).map_err(|e| fail(e.to_string()))?;
-    let settings = vec![
-        ("secret".to_owned(), SECRET.to_owned()),
-        ("scopes".to_owned(), "read write".to_owned()),
-        ("team".to_owned(), "bench".to_owned()),
-    ];
+    let settings = vec![("secret".to_owned(), SECRET.to_owned()), ("scopes".to_owned(), "read write".to_owned()), ("team".to_owned(), "bench".to_owned())];
     let options = PluginOptions { settings: settings.clone(), ..PluginOptions::default() };
 
     let mut load_ms = Vec::new();
     let mut plugin = None;
     for _ in 0..args.loads.max(1) {
         let started = Instant::now();
-        let verified = verify(&envelope, component.clone(), &policy, NOW_MS)
-            .map_err(|r| fail(format!("bench envelope refused: {}", r.code())))?;
+        let verified = verify(&envelope, component.clone(), &policy, NOW_MS).map_err(|r| fail(format!("bench envelope refused: {}", r.code())))?;
         let loaded = runtime.load(verified, options.clone()).map_err(|e| fail(format!("bench plugin refused: {}", e.code())))?;
         load_ms.push(started.elapsed().as_secs_f64() * 1e3);
         plugin = Some(loaded);
@@ -92,8 +87,8 @@ pub fn run(args: &Args, samples: usize) -> Result<(), BenchError> {
         Some(path) => read_file(path, "WASI component")?,
         None => build_wasi_token(&args.wasi_guest_dir)?,
     };
-    let wasi_verified = verify(&envelope_for(&wasi_component, &key)?, wasi_component, &policy, NOW_MS)
-        .map_err(|r| fail(format!("bench envelope refused: {}", r.code())))?;
+    let wasi_verified =
+        verify(&envelope_for(&wasi_component, &key)?, wasi_component, &policy, NOW_MS).map_err(|r| fail(format!("bench envelope refused: {}", r.code())))?;
     let wasi_plugin = runtime.load(wasi_verified, options.clone()).map_err(|e| fail(format!("WASI bench plugin refused: {}", e.code())))?;
 
     let tokens: Vec<String> = (0..USERS).map(|i| example_token_check::mint(SECRET.as_bytes(), &format!("user{i}"))).collect();
@@ -150,11 +145,7 @@ fn build_wasi_token(dir: &Path) -> Result<Vec<u8>, BenchError> {
         ..Default::default()
     };
     let built = ward_guest_build::build_with(&toolchain, dir, &opts, false).map_err(|e| fail(e.to_string()))?;
-    built
-        .into_iter()
-        .find(|b| b.name == "wasi-token")
-        .map(|b| b.bytes)
-        .ok_or_else(|| fail(format!("{} has no wasi-token example", dir.display())))
+    built.into_iter().find(|b| b.name == "wasi-token").map(|b| b.bytes).ok_or_else(|| fail(format!("{} has no wasi-token example", dir.display())))
 }
 
 fn envelope_for(component: &[u8], key: &SigningSecret) -> Result<Vec<u8>, BenchError> {

@@ -151,7 +151,8 @@ fn ward_id(plugin: &Plugin, token: &str, now_ms: u64) -> Option<String> {
 fn check_answers(name: &str, tokens: &[String], plugin: &Plugin, host_plugin: &Plugin, native: &Native, now_ms: u64) -> Result<(), BenchError> {
     for token in tokens {
         let expected = native.authenticate(token).map(|identity| identity.id);
-        let answers = [ward_id(plugin, token, now_ms), ward_id(host_plugin, token, now_ms), native.authenticate_parsing_jwks(token).map(|identity| identity.id)];
+        let answers =
+            [ward_id(plugin, token, now_ms), ward_id(host_plugin, token, now_ms), native.authenticate_parsing_jwks(token).map(|identity| identity.id)];
         if expected.is_none() || answers.iter().any(|answer| *answer != expected) {
             return Err(fail(format!("{name}: the sides disagree on a valid token")));
         }
@@ -319,11 +320,8 @@ fn time_sides(
     now_ms: u64,
 ) -> Result<Value, BenchError> {
     let token = |i: usize| tokens.get(i % tokens.len().max(1)).map(String::as_str).unwrap_or_default();
-    let split: Vec<(&str, Vec<u8>)> = tokens
-        .iter()
-        .filter_map(|t| t.rsplit_once('.'))
-        .map(|(input, signature)| (input, B64.decode(signature).unwrap_or_default()))
-        .collect();
+    let split: Vec<(&str, Vec<u8>)> =
+        tokens.iter().filter_map(|t| t.rsplit_once('.')).map(|(input, signature)| (input, B64.decode(signature).unwrap_or_default())).collect();
     let host_key = HostKey::new(native, alg, kid).ok_or_else(|| fail(format!("{name}: the JWKS key is unreadable")))?;
     let mut reused = ReusedInstance::new(host_plugin).map_err(|r| fail(format!("reused baseline: {}", r.code())))?;
     let mut sides: Vec<Box<dyn FnMut(usize) -> bool + '_>> = vec![
@@ -383,7 +381,9 @@ fn print_tables(rows: &[Value], (plain_bytes, host_bytes): (usize, usize)) {
     let f = |row: &Value, key: &str| row.get(key).and_then(Value::as_f64).unwrap_or(f64::NAN);
     let alg = |row: &Value| row.get("alg").and_then(Value::as_str).unwrap_or_default().to_owned();
     println!("\ncomponents: in-guest crypto {plain_bytes} bytes, host crypto {host_bytes} bytes; p50 per call in µs (p99 in parentheses)\n");
-    println!("| alg | ward, in-guest crypto | ward, host crypto | native, keys cached | native, JWKS per call | in-guest / native | host crypto / native | host crypto / native+JWKS |");
+    println!(
+        "| alg | ward, in-guest crypto | ward, host crypto | native, keys cached | native, JWKS per call | in-guest / native | host crypto / native | host crypto / native+JWKS |"
+    );
     println!("|---|---|---|---|---|---|---|---|");
     for row in rows {
         println!(

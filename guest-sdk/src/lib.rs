@@ -85,10 +85,7 @@ pub trait Authenticator {
 pub struct Adapter<T>(core::marker::PhantomData<T>);
 
 impl<T: Authenticator> wit::Guest for Adapter<T> {
-    fn authenticate(
-        credential: wit::Credential,
-        context: wit::RequestContext,
-    ) -> Result<wit::Claims, wit::DenyReason> {
+    fn authenticate(credential: wit::Credential, context: wit::RequestContext) -> Result<wit::Claims, wit::DenyReason> {
         let cred = Credential::from(credential);
         let ctx = Context::from(context);
         T::authenticate(&cred, &ctx).map(Into::into).map_err(Into::into)

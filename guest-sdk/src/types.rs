@@ -74,13 +74,7 @@ pub struct Claims {
 impl Claims {
     /// Claims for a user called `subject`, with nothing else set.
     pub fn new(subject: impl Into<String>) -> Self {
-        Self {
-            subject: subject.into(),
-            issuer: None,
-            principal_type: PrincipalType::User,
-            scopes: Vec::new(),
-            labels: Vec::new(),
-        }
+        Self { subject: subject.into(), issuer: None, principal_type: PrincipalType::User, scopes: Vec::new(), labels: Vec::new() }
     }
 
     /// Sets the issuer.
@@ -144,11 +138,7 @@ impl From<wit::Credential> for Credential {
 
 impl From<wit::RequestContext> for Context {
     fn from(c: wit::RequestContext) -> Self {
-        Self {
-            now_ms: c.now_ms,
-            settings: c.settings,
-            keys: c.keys.into_iter().map(|k| Key { name: k.name, data: k.data }).collect(),
-        }
+        Self { now_ms: c.now_ms, settings: c.settings, keys: c.keys.into_iter().map(|k| Key { name: k.name, data: k.data }).collect() }
     }
 }
 
@@ -164,13 +154,7 @@ impl From<PrincipalType> for wit::PrincipalType {
 
 impl From<Claims> for wit::Claims {
     fn from(c: Claims) -> Self {
-        Self {
-            subject: c.subject,
-            issuer: c.issuer,
-            principal_type: c.principal_type.into(),
-            scopes: c.scopes,
-            labels: c.labels,
-        }
+        Self { subject: c.subject, issuer: c.issuer, principal_type: c.principal_type.into(), scopes: c.scopes, labels: c.labels }
     }
 }
 

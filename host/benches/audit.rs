@@ -21,25 +21,13 @@ use ward::audit::{AuditKey, AuditLog, AuditOptions, Code, Enqueued, Event, Plugi
 fn audit_round(dir: &std::path::Path, n: u64, round: u32) -> (Duration, u64) {
     let path = dir.join(format!("audit-{round}.log"));
     let key = AuditKey::from_bytes(vec![0x5a; 32]).unwrap();
-    let log = AuditLog::open(
-        &path,
-        &key,
-        AuditOptions {
-            max_file_bytes: u64::MAX,
-            ..AuditOptions::default()
-        },
-    )
-    .unwrap();
+    let log = AuditLog::open(&path, &key, AuditOptions { max_file_bytes: u64::MAX, ..AuditOptions::default() }).unwrap();
     let plugin = PluginId::new("bench-plugin").unwrap();
     let reason = Code::new("missing-credential").unwrap();
     let mut dropped = 0;
     let start = Instant::now();
     for i in 0..n {
-        let event = Event::AuthenticateDeny {
-            plugin_id: plugin.clone(),
-            reason,
-            duration_us: i % 997,
-        };
+        let event = Event::AuthenticateDeny { plugin_id: plugin.clone(), reason, duration_us: i % 997 };
         if log.request(event) == Enqueued::Dropped {
             dropped += 1;
         }
@@ -58,10 +46,7 @@ fn baseline_round(dir: &std::path::Path, n: u64, round: u32) -> Duration {
     let mut out = std::io::BufWriter::with_capacity(64 * 1024, file);
     let start = Instant::now();
     for i in 0..n {
-        let ts = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .as_micros();
+        let ts = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_micros();
         writeln!(
             out,
             "{{\"durationUs\":{},\"event\":\"plugin.authenticate.deny\",\"pluginId\":\"bench-plugin\",\"reason\":\"missing-credential\",\"ts\":{ts}}}",
@@ -79,30 +64,18 @@ fn baseline_round(dir: &std::path::Path, n: u64, round: u32) -> Duration {
 fn main() {
     // `cargo bench` passes `--bench`; `cargo test --benches` passes nothing: run tiny then.
     let is_bench = std::env::args().any(|a| a == "--bench");
-    let n: u64 = std::env::var("WARD_AUDIT_BENCH_EVENTS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(if is_bench { 1_000_000 } else { 1_000 });
+    let n: u64 = std::env::var("WARD_AUDIT_BENCH_EVENTS").ok().and_then(|v| v.parse().ok()).unwrap_or(if is_bench { 1_000_000 } else { 1_000 });
     let dir = tempfile::tempdir_in(std::env::temp_dir()).unwrap();
     let (mut best_audit, mut best_base) = (0f64, 0f64);
     for round in 0..3 {
         let (t, dropped) = audit_round(dir.path(), n, round);
         let rate = n as f64 / t.as_secs_f64();
         best_audit = best_audit.max(rate);
-        println!(
-            "{{\"bench\":\"audit\",\"round\":{round},\"events\":{n},\"secs\":{:.3},\"eventsPerSec\":{rate:.0},\"dropped\":{dropped}}}",
-            t.as_secs_f64()
-        );
+        println!("{{\"bench\":\"audit\",\"round\":{round},\"events\":{n},\"secs\":{:.3},\"eventsPerSec\":{rate:.0},\"dropped\":{dropped}}}", t.as_secs_f64());
         let t = baseline_round(dir.path(), n, round);
         let rate = n as f64 / t.as_secs_f64();
         best_base = best_base.max(rate);
-        println!(
-            "{{\"bench\":\"baseline\",\"round\":{round},\"events\":{n},\"secs\":{:.3},\"eventsPerSec\":{rate:.0}}}",
-            t.as_secs_f64()
-        );
+        println!("{{\"bench\":\"baseline\",\"round\":{round},\"events\":{n},\"secs\":{:.3},\"eventsPerSec\":{rate:.0}}}", t.as_secs_f64());
     }
-    println!(
-        "{{\"summary\":true,\"auditEventsPerSec\":{best_audit:.0},\"baselineEventsPerSec\":{best_base:.0},\"ratio\":{:.2}}}",
-        best_audit / best_base
-    );
+    println!("{{\"summary\":true,\"auditEventsPerSec\":{best_audit:.0},\"baselineEventsPerSec\":{best_base:.0},\"ratio\":{:.2}}}", best_audit / best_base);
 }

@@ -35,11 +35,26 @@ fn main() {
     let rt = Runtime::new(RuntimeConfig::default(), IdentityKey::from_bytes(vec![7; 32]).unwrap()).unwrap();
     let verified = verify(&env, component, &policy, 1_763_856_000_000).unwrap();
     let t = std::time::Instant::now();
-    let code = if std::env::var("PROBE_DEFAULT_LIMITS").is_ok() { CodeLimits::default() } else { CodeLimits { functions: u32::MAX, function_bytes: u32::MAX, locals: u32::MAX, nesting: u32::MAX, locals_by_blocks: u64::MAX, locals_by_blocks_total: u64::MAX, code_bytes: u64::MAX, data_bytes: u64::MAX } };
+    let code = if std::env::var("PROBE_DEFAULT_LIMITS").is_ok() {
+        CodeLimits::default()
+    } else {
+        CodeLimits {
+            functions: u32::MAX,
+            function_bytes: u32::MAX,
+            locals: u32::MAX,
+            nesting: u32::MAX,
+            locals_by_blocks: u64::MAX,
+            locals_by_blocks_total: u64::MAX,
+            code_bytes: u64::MAX,
+            data_bytes: u64::MAX,
+        }
+    };
     let r = rt.load(verified, PluginOptions { limits: Limits { code, ..Limits::default() }, ..PluginOptions::default() });
     println!("load: {:?} in {:?}", r.map(|_| ()), t.elapsed());
     let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    for l in status.lines().filter(|l| l.starts_with("VmHWM")) { println!("{l}"); }
+    for l in status.lines().filter(|l| l.starts_with("VmHWM")) {
+        println!("{l}");
+    }
     // CPU time of every thread (parallel compilation included): less
     // sensitive than wall time to what else the machine runs.
     let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
@@ -61,7 +76,12 @@ fn print_shape(component: &[u8]) {
             let mut blocks = 0u64;
             let mut ops = body.get_operators_reader().unwrap();
             while !ops.eof() {
-                if matches!(ops.read().unwrap(), Operator::Block { .. } | Operator::Loop { .. } | Operator::If { .. } | Operator::Else | Operator::TryTable { .. }) { blocks += 1; }
+                if matches!(
+                    ops.read().unwrap(),
+                    Operator::Block { .. } | Operator::Loop { .. } | Operator::If { .. } | Operator::Else | Operator::TryTable { .. }
+                ) {
+                    blocks += 1;
+                }
             }
             max_locals = max_locals.max(locals);
             max_product = max_product.max(locals * blocks);

@@ -146,11 +146,7 @@ pub(crate) fn open_in(dir: &Dir, path: &Path) -> Result<RegularFile, FileRefusal
     cap_std::fs::OpenOptionsExt::custom_flags(&mut options, nonblock_flag());
     let file = dir.open_with(path, &options).map_err(|err| {
         // cap-std reports an escape as PermissionDenied; say what it means.
-        if err.kind() == ErrorKind::PermissionDenied {
-            FileRefusal::outside()
-        } else {
-            FileRefusal::unreadable(&err)
-        }
+        if err.kind() == ErrorKind::PermissionDenied { FileRefusal::outside() } else { FileRefusal::unreadable(&err) }
     })?;
     RegularFile::check(file.into_std())
 }
@@ -166,11 +162,7 @@ pub(crate) fn open_ambient(path: &Path, ambient: AmbientAuthority) -> Result<Reg
 /// Opens `path` by name with the caller's `options` (the audit log appends
 /// and creates), adding `O_NONBLOCK`; regular files only. `O_NONBLOCK` stays
 /// set on the handle, which changes nothing for a regular file.
-pub(crate) fn open_ambient_with(
-    path: &Path,
-    options: &mut std::fs::OpenOptions,
-    _: AmbientAuthority,
-) -> Result<RegularFile, FileRefusal> {
+pub(crate) fn open_ambient_with(path: &Path, options: &mut std::fs::OpenOptions, _: AmbientAuthority) -> Result<RegularFile, FileRefusal> {
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::custom_flags(options, nonblock_flag());
     let file = options.open(path).map_err(|err| match err.kind() {

@@ -7,7 +7,6 @@
 // `#[cfg(test)]` modules).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
-
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -243,7 +242,19 @@ fn load_plugin(dir: &Path, keys: Vec<u8>) -> Plugin {
     let out = dir.join("api-key.wasm");
     let target: PathBuf = [ROOT, "target", "guests"].iter().collect();
     let plugin_dir: PathBuf = [ROOT, "plugins", "api-key"].iter().collect();
-    let build = ward(dir, &["plugin", "build", plugin_dir.to_str().expect("path"), "--locked", "--target-dir", target.to_str().expect("path"), "--out", out.to_str().expect("path")]);
+    let build = ward(
+        dir,
+        &[
+            "plugin",
+            "build",
+            plugin_dir.to_str().expect("path"),
+            "--locked",
+            "--target-dir",
+            target.to_str().expect("path"),
+            "--out",
+            out.to_str().expect("path"),
+        ],
+    );
     assert_eq!(build.code, 0, "{}", build.stderr);
     let bytes = std::fs::read(&out).expect("component");
 
@@ -252,7 +263,9 @@ fn load_plugin(dir: &Path, keys: Vec<u8>) -> Plugin {
     let envelope = serde_json::to_vec(&sign(&request, &bytes, &secret).expect("sign")).expect("envelope");
     let policy = TrustPolicy::default().with_anchor("signer", secret.verifying_key()).allow("readsCredentials");
     let verified = verify(&envelope, bytes, &policy, NOW_MS).expect("verified");
-    let runtime = Runtime::new(RuntimeConfig { claims: ClaimsPolicy::default(), ..RuntimeConfig::default() }, IdentityKey::from_bytes(vec![7; 32]).expect("key")).expect("runtime");
+    let runtime =
+        Runtime::new(RuntimeConfig { claims: ClaimsPolicy::default(), ..RuntimeConfig::default() }, IdentityKey::from_bytes(vec![7; 32]).expect("key"))
+            .expect("runtime");
     let settings = vec![("prefixes".to_owned(), "wk_live_".to_owned())];
     let limits = Limits { timeout: Duration::from_secs(5), ..Limits::default() };
     runtime.load(verified, PluginOptions { limits, settings, keys: vec![("api-keys".to_owned(), keys)] }).expect("load")

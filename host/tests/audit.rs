@@ -13,9 +13,8 @@ use std::time::Duration;
 
 use serde_json::Value;
 use ward::audit::{
-    AuditError, AuditKey, AuditLog, AuditOptions, Break, BreakKind, Code, Enqueued, Event,
-    IdentityId, KeyError, KeyId, OverflowPolicy, PluginId, Sha256Digest, TrapKind, Verdict,
-    Version, rotated_path, verify_file, verify_files,
+    AuditError, AuditKey, AuditLog, AuditOptions, Break, BreakKind, Code, Enqueued, Event, IdentityId, KeyError, KeyId, OverflowPolicy, PluginId, Sha256Digest,
+    TrapKind, Verdict, Version, rotated_path, verify_file, verify_files,
 };
 
 const MARKER: &str = "Bearer SECRET-MARKER-7f3a";
@@ -39,11 +38,7 @@ fn accepted(i: u64) -> Event {
 }
 
 fn deny(i: u64) -> Event {
-    Event::AuthenticateDeny {
-        plugin_id: pid(i),
-        reason: Code::new("missing-credential").unwrap(),
-        duration_us: i,
-    }
+    Event::AuthenticateDeny { plugin_id: pid(i), reason: Code::new("missing-credential").unwrap(), duration_us: i }
 }
 
 fn options() -> AuditOptions {
@@ -80,19 +75,11 @@ fn write_lines(path: &Path, lines: &[Vec<u8>]) {
 }
 
 fn broken(path: &Path, seq: u64, line: u64, why: BreakKind) -> Verdict {
-    Verdict::Broken(Break {
-        seq,
-        file: path.to_path_buf(),
-        line,
-        why,
-    })
+    Verdict::Broken(Break { seq, file: path.to_path_buf(), line, why })
 }
 
 fn records(path: &Path) -> Vec<Value> {
-    lines(path)
-        .iter()
-        .map(|l| serde_json::from_slice(l).unwrap())
-        .collect()
+    lines(path).iter().map(|l| serde_json::from_slice(l).unwrap()).collect()
 }
 
 #[test]
@@ -108,13 +95,7 @@ fn intact_log_verifies_with_every_record_counted() {
     }
     assert_eq!(log.flush().unwrap(), 110);
     log.close().unwrap();
-    assert_eq!(
-        verify_file(&key(), &path).unwrap(),
-        Verdict::Valid {
-            records: 110,
-            last_seq: Some(109)
-        }
-    );
+    assert_eq!(verify_file(&key(), &path).unwrap(), Verdict::Valid { records: 110, last_seq: Some(109) });
     let first = &records(&path)[0];
     assert_eq!(first["event"], "plugin.load.accepted");
     assert_eq!(first["seq"], 0);
@@ -140,10 +121,7 @@ fn record_layout_is_canonical_with_mac_last() {
     let mut h = hmac::Hmac::<sha2::Sha256>::new_from_slice(&[0x5a; 32]).unwrap();
     h.update(&[0u8; 32]);
     h.update(canonical.as_bytes());
-    assert_eq!(
-        mac_part,
-        format!("{}\"}}", hex::encode(h.finalize().into_bytes()))
-    );
+    assert_eq!(mac_part, format!("{}\"}}", hex::encode(h.finalize().into_bytes())));
 }
 
 mod tamper {
@@ -161,46 +139,29 @@ mod tamper {
     #[test]
     fn changed_field_is_modified_at_its_seq() {
         let (_d, path) = tampered(|l| {
-            let s = String::from_utf8(l[3].clone())
-                .unwrap()
-                .replace("\"pluginId\":\"p3\"", "\"pluginId\":\"p9\"");
+            let s = String::from_utf8(l[3].clone()).unwrap().replace("\"pluginId\":\"p3\"", "\"pluginId\":\"p9\"");
             l[3] = s.into_bytes();
         });
-        assert_eq!(
-            verify_file(&key(), &path).unwrap(),
-            broken(&path, 3, 4, BreakKind::Modified)
-        );
+        assert_eq!(verify_file(&key(), &path).unwrap(), broken(&path, 3, 4, BreakKind::Modified));
     }
 
     #[test]
     fn duplicate_key_with_valid_mac_is_modified() {
         // Same mac and the same last value, but a first `pluginId` a naive reader would see.
         let (_d, path) = tampered(|l| {
-            let s = String::from_utf8(l[3].clone()).unwrap().replacen(
-                '{',
-                "{\"pluginId\":\"evil\",",
-                1,
-            );
+            let s = String::from_utf8(l[3].clone()).unwrap().replacen('{', "{\"pluginId\":\"evil\",", 1);
             l[3] = s.into_bytes();
         });
-        assert_eq!(
-            verify_file(&key(), &path).unwrap(),
-            broken(&path, 3, 4, BreakKind::Modified)
-        );
+        assert_eq!(verify_file(&key(), &path).unwrap(), broken(&path, 3, 4, BreakKind::Modified));
     }
 
     #[test]
     fn edited_seq_is_modified() {
         let (_d, path) = tampered(|l| {
-            let s = String::from_utf8(l[3].clone())
-                .unwrap()
-                .replace("\"seq\":3,", "\"seq\":7,");
+            let s = String::from_utf8(l[3].clone()).unwrap().replace("\"seq\":3,", "\"seq\":7,");
             l[3] = s.into_bytes();
         });
-        assert_eq!(
-            verify_file(&key(), &path).unwrap(),
-            broken(&path, 3, 4, BreakKind::Modified)
-        );
+        assert_eq!(verify_file(&key(), &path).unwrap(), broken(&path, 3, 4, BreakKind::Modified));
     }
 
     #[test]
@@ -209,24 +170,16 @@ mod tamper {
             let copy = l[2].clone();
             l.insert(6, copy);
         });
-        assert_eq!(
-            verify_file(&key(), &path).unwrap(),
-            broken(&path, 6, 7, BreakKind::Inserted)
-        );
+        assert_eq!(verify_file(&key(), &path).unwrap(), broken(&path, 6, 7, BreakKind::Inserted));
     }
 
     #[test]
     fn forged_record_with_the_right_seq_is_inserted() {
         let (_d, path) = tampered(|l| {
-            let forged = String::from_utf8(l[6].clone())
-                .unwrap()
-                .replace("\"pluginId\":\"p6\"", "\"pluginId\":\"px\"");
+            let forged = String::from_utf8(l[6].clone()).unwrap().replace("\"pluginId\":\"p6\"", "\"pluginId\":\"px\"");
             l.insert(6, forged.into_bytes());
         });
-        assert_eq!(
-            verify_file(&key(), &path).unwrap(),
-            broken(&path, 6, 7, BreakKind::Inserted)
-        );
+        assert_eq!(verify_file(&key(), &path).unwrap(), broken(&path, 6, 7, BreakKind::Inserted));
     }
 
     #[test]
@@ -234,10 +187,7 @@ mod tamper {
         let (_d, path) = tampered(|l| {
             l.remove(4);
         });
-        assert_eq!(
-            verify_file(&key(), &path).unwrap(),
-            broken(&path, 4, 5, BreakKind::Deleted)
-        );
+        assert_eq!(verify_file(&key(), &path).unwrap(), broken(&path, 4, 5, BreakKind::Deleted));
     }
 
     #[test]
@@ -245,19 +195,13 @@ mod tamper {
         let (_d, path) = tampered(|l| {
             l.drain(2..5);
         });
-        assert_eq!(
-            verify_file(&key(), &path).unwrap(),
-            broken(&path, 2, 3, BreakKind::Deleted)
-        );
+        assert_eq!(verify_file(&key(), &path).unwrap(), broken(&path, 2, 3, BreakKind::Deleted));
     }
 
     #[test]
     fn swapped_records_are_reordered() {
         let (_d, path) = tampered(|l| l.swap(4, 5));
-        assert_eq!(
-            verify_file(&key(), &path).unwrap(),
-            broken(&path, 4, 5, BreakKind::Reordered)
-        );
+        assert_eq!(verify_file(&key(), &path).unwrap(), broken(&path, 4, 5, BreakKind::Reordered));
     }
 
     #[test]
@@ -266,10 +210,7 @@ mod tamper {
             let moved = l.remove(2);
             l.insert(7, moved);
         });
-        assert_eq!(
-            verify_file(&key(), &path).unwrap(),
-            broken(&path, 2, 3, BreakKind::Reordered)
-        );
+        assert_eq!(verify_file(&key(), &path).unwrap(), broken(&path, 2, 3, BreakKind::Reordered));
     }
 
     #[test]
@@ -277,10 +218,7 @@ mod tamper {
         let (_d, path) = tampered(|_| {});
         let bytes = std::fs::read(&path).unwrap();
         std::fs::write(&path, &bytes[..bytes.len() - 20]).unwrap();
-        assert_eq!(
-            verify_file(&key(), &path).unwrap(),
-            broken(&path, 9, 10, BreakKind::Truncated)
-        );
+        assert_eq!(verify_file(&key(), &path).unwrap(), broken(&path, 9, 10, BreakKind::Truncated));
     }
 
     #[test]
@@ -288,53 +226,26 @@ mod tamper {
         let (_d, path) = tampered(|l| {
             l.truncate(7);
         });
-        assert_eq!(
-            verify_file(&key(), &path).unwrap(),
-            Verdict::Valid {
-                records: 7,
-                last_seq: Some(6)
-            }
-        );
-        assert_eq!(
-            verify_files(&key(), std::slice::from_ref(&path), Some(9)).unwrap(),
-            broken(&path, 7, 8, BreakKind::Truncated)
-        );
-        assert_eq!(
-            verify_files(&key(), std::slice::from_ref(&path), Some(6)).unwrap(),
-            Verdict::Valid {
-                records: 7,
-                last_seq: Some(6)
-            }
-        );
+        assert_eq!(verify_file(&key(), &path).unwrap(), Verdict::Valid { records: 7, last_seq: Some(6) });
+        assert_eq!(verify_files(&key(), std::slice::from_ref(&path), Some(9)).unwrap(), broken(&path, 7, 8, BreakKind::Truncated));
+        assert_eq!(verify_files(&key(), std::slice::from_ref(&path), Some(6)).unwrap(), Verdict::Valid { records: 7, last_seq: Some(6) });
     }
 
     #[test]
     fn garbage_and_huge_lines_are_malformed() {
         let (_d, path) = tampered(|l| l[5] = vec![0xff, 0x00, b'{', 0x80]);
-        assert_eq!(
-            verify_file(&key(), &path).unwrap(),
-            broken(&path, 5, 6, BreakKind::Malformed)
-        );
+        assert_eq!(verify_file(&key(), &path).unwrap(), broken(&path, 5, 6, BreakKind::Malformed));
         let (_d, path) = tampered(|l| l[2] = vec![b'a'; 1 << 20]);
-        assert_eq!(
-            verify_file(&key(), &path).unwrap(),
-            broken(&path, 2, 3, BreakKind::Malformed)
-        );
+        assert_eq!(verify_file(&key(), &path).unwrap(), broken(&path, 2, 3, BreakKind::Malformed));
         let (_d, path) = tampered(|l| l[0] = b"{\"seq\":0}".to_vec());
-        assert_eq!(
-            verify_file(&key(), &path).unwrap(),
-            broken(&path, 0, 1, BreakKind::Malformed)
-        );
+        assert_eq!(verify_file(&key(), &path).unwrap(), broken(&path, 0, 1, BreakKind::Malformed));
     }
 
     #[test]
     fn wrong_key_breaks_at_the_first_record() {
         let (_d, path) = tampered(|_| {});
         let other = AuditKey::from_bytes(vec![0x11; 32]).unwrap();
-        assert_eq!(
-            verify_file(&other, &path).unwrap(),
-            broken(&path, 0, 1, BreakKind::Modified)
-        );
+        assert_eq!(verify_file(&other, &path).unwrap(), broken(&path, 0, 1, BreakKind::Modified));
     }
 
     #[test]
@@ -361,10 +272,7 @@ mod tamper {
 fn torn_tail_is_cut_and_recorded_and_the_chain_continues() {
     let dir = tempfile::tempdir().unwrap();
     let path = log_with(dir.path(), 5);
-    let mut f = std::fs::OpenOptions::new()
-        .append(true)
-        .open(&path)
-        .unwrap();
+    let mut f = std::fs::OpenOptions::new().append(true).open(&path).unwrap();
     f.write_all(b"{\"entrySha256\":\"0101").unwrap();
     drop(f);
     let log = AuditLog::open(&path, &key(), options()).unwrap();
@@ -376,13 +284,7 @@ fn torn_tail_is_cut_and_recorded_and_the_chain_continues() {
     assert_eq!(recs[5]["event"], "audit.recovered");
     assert_eq!(recs[5]["seq"], 5);
     assert_eq!(recs[5]["truncatedBytes"], 20);
-    assert_eq!(
-        verify_file(&key(), &path).unwrap(),
-        Verdict::Valid {
-            records: 7,
-            last_seq: Some(6)
-        }
-    );
+    assert_eq!(verify_file(&key(), &path).unwrap(), Verdict::Valid { records: 7, last_seq: Some(6) });
     // A clean reopen records nothing.
     let log = AuditLog::open(&path, &key(), options()).unwrap();
     assert_eq!(log.recovered(), None);
@@ -394,20 +296,11 @@ fn torn_tail_is_cut_and_recorded_and_the_chain_continues() {
 fn garbage_complete_last_line_refuses_to_start() {
     let dir = tempfile::tempdir().unwrap();
     let path = log_with(dir.path(), 3);
-    let mut f = std::fs::OpenOptions::new()
-        .append(true)
-        .open(&path)
-        .unwrap();
+    let mut f = std::fs::OpenOptions::new().append(true).open(&path).unwrap();
     f.write_all(b"not a record\n").unwrap();
     drop(f);
     let err = AuditLog::open(&path, &key(), options()).unwrap_err();
-    assert_eq!(
-        err,
-        AuditError::CorruptTail {
-            path: path.display().to_string(),
-            line: 4
-        }
-    );
+    assert_eq!(err, AuditError::CorruptTail { path: path.display().to_string(), line: 4 });
 }
 
 #[test]
@@ -423,10 +316,7 @@ fn reopening_with_another_key_is_refused() {
 fn rotation_keeps_one_chain_across_files() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("audit.log");
-    let opts = AuditOptions {
-        max_file_bytes: 2000,
-        ..options()
-    };
+    let opts = AuditOptions { max_file_bytes: 2000, ..options() };
     let log = AuditLog::open(&path, &key(), opts.clone()).unwrap();
     for i in 0..40 {
         log.lifecycle(accepted(i)).unwrap();
@@ -436,36 +326,16 @@ fn rotation_keeps_one_chain_across_files() {
     let log = AuditLog::open(&path, &key(), opts).unwrap();
     log.lifecycle(accepted(40)).unwrap();
     log.close().unwrap();
-    let mut files: Vec<PathBuf> = (1..)
-        .map(|i| rotated_path(&path, i))
-        .take_while(|p| p.exists())
-        .collect();
+    let mut files: Vec<PathBuf> = (1..).map(|i| rotated_path(&path, i)).take_while(|p| p.exists()).collect();
     assert!(files.len() >= 3, "{files:?}");
     files.push(path.clone());
-    assert_eq!(
-        verify_files(&key(), &files, Some(40)).unwrap(),
-        Verdict::Valid {
-            records: 41,
-            last_seq: Some(40)
-        }
-    );
+    assert_eq!(verify_files(&key(), &files, Some(40)).unwrap(), Verdict::Valid { records: 41, last_seq: Some(40) });
     // A file missing in the middle: deleted at its first seq, found at the next file's first line.
     let first_of_2 = records(&files[1])[0]["seq"].as_u64().unwrap();
-    let without_2: Vec<PathBuf> = files
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| *i != 1)
-        .map(|(_, p)| p.clone())
-        .collect();
-    assert_eq!(
-        verify_files(&key(), &without_2, None).unwrap(),
-        broken(&files[2], first_of_2, 1, BreakKind::Deleted)
-    );
+    let without_2: Vec<PathBuf> = files.iter().enumerate().filter(|(i, _)| *i != 1).map(|(_, p)| p.clone()).collect();
+    assert_eq!(verify_files(&key(), &without_2, None).unwrap(), broken(&files[2], first_of_2, 1, BreakKind::Deleted));
     // The oldest file missing: deleted at seq 0.
-    assert_eq!(
-        verify_files(&key(), &files[1..], None).unwrap(),
-        broken(&files[1], 0, 1, BreakKind::Deleted)
-    );
+    assert_eq!(verify_files(&key(), &files[1..], None).unwrap(), broken(&files[1], 0, 1, BreakKind::Deleted));
 }
 
 #[test]
@@ -475,10 +345,7 @@ fn second_writer_on_the_same_log_is_refused_until_the_first_closes() {
     let first = AuditLog::open(&path, &key(), options()).unwrap();
     let err = AuditLog::open(&path, &key(), options()).unwrap_err();
     assert_eq!(err.code(), "audit-locked");
-    assert!(
-        err.to_string().contains("in use by another ward process"),
-        "{err}"
-    );
+    assert!(err.to_string().contains("in use by another ward process"), "{err}");
     drop(first);
     AuditLog::open(&path, &key(), options()).unwrap();
 }
@@ -489,12 +356,7 @@ fn second_process_on_the_same_log_is_refused() {
     let path = dir.path().join("audit.log");
     let _held = AuditLog::open(&path, &key(), options()).unwrap();
     let out = Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "child::open_only",
-            "--nocapture",
-            "--test-threads=1",
-        ])
+        .args(["--exact", "child::open_only", "--nocapture", "--test-threads=1"])
         .env("WARD_AUDIT_CHILD_LOG", &path)
         .output()
         .unwrap();
@@ -691,11 +553,7 @@ mod not_regular {
 fn drop_and_count_accounts_for_every_event() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("audit.log");
-    let opts = AuditOptions {
-        queue_capacity: 1,
-        policy: OverflowPolicy::DropAndCount,
-        ..options()
-    };
+    let opts = AuditOptions { queue_capacity: 1, policy: OverflowPolicy::DropAndCount, ..options() };
     let log = AuditLog::open(&path, &key(), opts).unwrap();
     let total = 50_000u64;
     let mut queued = 0;
@@ -710,41 +568,19 @@ fn drop_and_count_accounts_for_every_event() {
     assert_eq!(log.pending_dropped(), 0);
     log.close().unwrap();
     let recs = records(&path);
-    let denies = recs
-        .iter()
-        .filter(|r| r["event"] == "plugin.authenticate.deny")
-        .count() as u64;
-    let dropped: u64 = recs
-        .iter()
-        .filter(|r| r["event"] == "audit.dropped")
-        .map(|r| r["count"].as_u64().unwrap())
-        .sum();
+    let denies = recs.iter().filter(|r| r["event"] == "plugin.authenticate.deny").count() as u64;
+    let dropped: u64 = recs.iter().filter(|r| r["event"] == "audit.dropped").map(|r| r["count"].as_u64().unwrap()).sum();
     assert_eq!(denies, queued);
     assert_eq!(denies + dropped, total);
-    assert!(
-        dropped > 0,
-        "a one-slot queue under a tight loop should overflow"
-    );
-    assert_eq!(
-        verify_file(&key(), &path).unwrap(),
-        Verdict::Valid {
-            records: recs.len() as u64,
-            last_seq: Some(recs.len() as u64 - 1)
-        }
-    );
+    assert!(dropped > 0, "a one-slot queue under a tight loop should overflow");
+    assert_eq!(verify_file(&key(), &path).unwrap(), Verdict::Valid { records: recs.len() as u64, last_seq: Some(recs.len() as u64 - 1) });
 }
 
 #[test]
 fn block_policy_loses_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("audit.log");
-    let opts = AuditOptions {
-        queue_capacity: 1,
-        policy: OverflowPolicy::Block {
-            max_wait: Duration::from_secs(30),
-        },
-        ..options()
-    };
+    let opts = AuditOptions { queue_capacity: 1, policy: OverflowPolicy::Block { max_wait: Duration::from_secs(30) }, ..options() };
     let log = AuditLog::open(&path, &key(), opts).unwrap();
     for i in 0..2_000 {
         assert_eq!(log.request(deny(i)), Enqueued::Queued);
@@ -752,35 +588,20 @@ fn block_policy_loses_nothing() {
     log.close().unwrap();
     let recs = records(&path);
     assert_eq!(recs.len(), 2_000);
-    assert!(
-        recs.iter()
-            .all(|r| r["event"] == "plugin.authenticate.deny")
-    );
+    assert!(recs.iter().all(|r| r["event"] == "plugin.authenticate.deny"));
 }
 
 #[test]
 fn allowed_decisions_are_recorded_only_when_switched_on() {
     let dir = tempfile::tempdir().unwrap();
-    let allow = || Event::AuthenticateAllow {
-        plugin_id: pid(1),
-        identity_id: IdentityId::new("p1:0123456789abcdef0123456789abcdef").unwrap(),
-        duration_us: 5,
-    };
+    let allow = || Event::AuthenticateAllow { plugin_id: pid(1), identity_id: IdentityId::new("p1:0123456789abcdef0123456789abcdef").unwrap(), duration_us: 5 };
     let path = dir.path().join("off.log");
     let log = AuditLog::open(&path, &key(), options()).unwrap();
     assert_eq!(log.request(allow()), Enqueued::NotRecorded);
     log.close().unwrap();
     assert!(records(&path).is_empty());
     let path = dir.path().join("on.log");
-    let log = AuditLog::open(
-        &path,
-        &key(),
-        AuditOptions {
-            record_allowed: true,
-            ..options()
-        },
-    )
-    .unwrap();
+    let log = AuditLog::open(&path, &key(), AuditOptions { record_allowed: true, ..options() }).unwrap();
     assert_eq!(log.request(allow()), Enqueued::Queued);
     log.close().unwrap();
     let recs = records(&path);
@@ -795,18 +616,9 @@ fn free_text_cannot_enter_a_record() {
         assert_eq!(err, AuditError::InvalidField { field: "pluginId" });
         assert!(!err.to_string().contains("MARKER"));
     }
-    assert_eq!(
-        KeyId::new(MARKER).unwrap_err().code(),
-        "audit-invalid-field"
-    );
-    assert_eq!(
-        IdentityId::new(MARKER).unwrap_err().code(),
-        "audit-invalid-field"
-    );
-    assert_eq!(
-        Code::new("Bearer x").unwrap_err(),
-        AuditError::InvalidField { field: "code" }
-    );
+    assert_eq!(KeyId::new(MARKER).unwrap_err().code(), "audit-invalid-field");
+    assert_eq!(IdentityId::new(MARKER).unwrap_err().code(), "audit-invalid-field");
+    assert_eq!(Code::new("Bearer x").unwrap_err(), AuditError::InvalidField { field: "code" });
     // docs/stability.md: codes are kebab-case; the dotted form is refused.
     assert!(Code::new("bad-signature").is_ok() && Code::new("plugin:expired").is_ok());
     assert!(Code::new("trust.bad_signature").is_err() && Code::new("half_open").is_err() && Code::new("a--b").is_err());
@@ -821,47 +633,16 @@ fn every_event_name_and_field_is_stable() {
     let c = |s| Code::new(s).unwrap();
     let events = vec![
         accepted(1),
-        Event::LoadRefused {
-            reason: c("bad-signature"),
-            plugin_id: Some(pid(1)),
-            signer_key_id: None,
-        },
-        Event::ConformanceFailed {
-            plugin_id: pid(1),
-            case_index: 3,
-            expected: ConformanceVerdict::Deny,
-            got: ConformanceVerdict::Allow,
-        },
+        Event::LoadRefused { reason: c("bad-signature"), plugin_id: Some(pid(1)), signer_key_id: None },
+        Event::ConformanceFailed { plugin_id: pid(1), case_index: 3, expected: ConformanceVerdict::Deny, got: ConformanceVerdict::Allow },
         deny(1),
-        Event::Trap {
-            plugin_id: pid(1),
-            kind: TrapKind::FuelExhausted,
-        },
-        Event::Breaker {
-            state: BreakerState::Opened,
-            plugin_id: pid(1),
-            cause: c("faults"),
-        },
-        Event::Breaker {
-            state: BreakerState::HalfOpen,
-            plugin_id: pid(1),
-            cause: c("cooldown-elapsed"),
-        },
-        Event::Breaker {
-            state: BreakerState::Closed,
-            plugin_id: pid(1),
-            cause: c("probe-succeeded"),
-        },
-        Event::Unloaded {
-            plugin_id: pid(1),
-            cause: UnloadCause::Revoked,
-        },
-        Event::ReloadApplied {
-            reason: c("reload"),
-        },
-        Event::ReloadRefused {
-            reason: c("revoked"),
-        },
+        Event::Trap { plugin_id: pid(1), kind: TrapKind::FuelExhausted },
+        Event::Breaker { state: BreakerState::Opened, plugin_id: pid(1), cause: c("faults") },
+        Event::Breaker { state: BreakerState::HalfOpen, plugin_id: pid(1), cause: c("cooldown-elapsed") },
+        Event::Breaker { state: BreakerState::Closed, plugin_id: pid(1), cause: c("probe-succeeded") },
+        Event::Unloaded { plugin_id: pid(1), cause: UnloadCause::Revoked },
+        Event::ReloadApplied { reason: c("reload") },
+        Event::ReloadRefused { reason: c("revoked") },
     ];
     for e in events {
         log.lifecycle(e).unwrap();
@@ -871,11 +652,7 @@ fn every_event_name_and_field_is_stable() {
         .iter()
         .map(|r| {
             let o = r.as_object().unwrap();
-            let keys: Vec<&str> = o
-                .keys()
-                .map(String::as_str)
-                .filter(|k| !["seq", "ts", "mac", "event"].contains(k))
-                .collect();
+            let keys: Vec<&str> = o.keys().map(String::as_str).filter(|k| !["seq", "ts", "mac", "event"].contains(k)).collect();
             format!("{} {}", o["event"].as_str().unwrap(), keys.join(","))
         })
         .collect();
@@ -916,18 +693,10 @@ mod key_file {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("k");
         AuditKey::generate().write_file(&p, false).unwrap();
-        assert_eq!(
-            std::fs::metadata(&p).unwrap().permissions().mode() & 0o777,
-            0o600
-        );
+        assert_eq!(std::fs::metadata(&p).unwrap().permissions().mode() & 0o777, 0o600);
         assert_eq!(std::fs::read(&p).unwrap().len(), 32);
         AuditKey::from_file(&p).unwrap();
-        assert_eq!(
-            AuditKey::generate().write_file(&p, false).unwrap_err(),
-            KeyError::Exists {
-                path: p.display().to_string()
-            }
-        );
+        assert_eq!(AuditKey::generate().write_file(&p, false).unwrap_err(), KeyError::Exists { path: p.display().to_string() });
         AuditKey::generate().write_file(&p, true).unwrap();
     }
 
@@ -937,22 +706,10 @@ mod key_file {
         let p = dir.path().join("k");
         std::fs::write(&p, [7u8; 32]).unwrap();
         std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o640)).unwrap();
-        assert_eq!(
-            AuditKey::from_file(&p).unwrap_err(),
-            KeyError::TooOpen {
-                path: p.display().to_string(),
-                mode: 0o640
-            }
-        );
+        assert_eq!(AuditKey::from_file(&p).unwrap_err(), KeyError::TooOpen { path: p.display().to_string(), mode: 0o640 });
         std::fs::write(&p, [7u8; 31]).unwrap();
         std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).unwrap();
-        assert_eq!(
-            AuditKey::from_file(&p).unwrap_err(),
-            KeyError::BadLength {
-                path: p.display().to_string(),
-                len: 31
-            }
-        );
+        assert_eq!(AuditKey::from_file(&p).unwrap_err(), KeyError::BadLength { path: p.display().to_string(), len: 31 });
     }
 }
 
@@ -960,15 +717,8 @@ mod cli {
     use super::*;
 
     fn ward(args: &[&str]) -> (i32, String, String) {
-        let out = Command::new(env!("CARGO_BIN_EXE_ward"))
-            .args(args)
-            .output()
-            .unwrap();
-        (
-            out.status.code().unwrap(),
-            String::from_utf8(out.stdout).unwrap(),
-            String::from_utf8(out.stderr).unwrap(),
-        )
+        let out = Command::new(env!("CARGO_BIN_EXE_ward")).args(args).output().unwrap();
+        (out.status.code().unwrap(), String::from_utf8(out.stdout).unwrap(), String::from_utf8(out.stderr).unwrap())
     }
 
     #[test]
@@ -989,43 +739,17 @@ mod cli {
         log.close().unwrap();
         let p = path.to_str().unwrap();
         let k = key_path.to_str().unwrap();
-        assert_eq!(
-            ward(&["audit", "verify", p, "--key", k]),
-            (
-                0,
-                "{\"valid\":true,\"records\":5,\"lastSeq\":4}\n".into(),
-                String::new()
-            )
-        );
+        assert_eq!(ward(&["audit", "verify", p, "--key", k]), (0, "{\"valid\":true,\"records\":5,\"lastSeq\":4}\n".into(), String::new()));
         let (code, out, _) = ward(&["audit", "verify", p, "--key", k, "--expect-last-seq", "9"]);
-        assert_eq!(
-            (code, out),
-            (
-                1,
-                format!(
-                    "{{\"valid\":false,\"seq\":5,\"file\":\"{p}\",\"line\":6,\"why\":\"truncated\"}}\n"
-                )
-            )
-        );
+        assert_eq!((code, out), (1, format!("{{\"valid\":false,\"seq\":5,\"file\":\"{p}\",\"line\":6,\"why\":\"truncated\"}}\n")));
         let mut l = lines(&path);
         l.remove(1);
         write_lines(&path, &l);
         let (code, out, _) = ward(&["audit", "verify", p, "--key", k]);
-        assert_eq!(
-            (code, out),
-            (
-                1,
-                format!(
-                    "{{\"valid\":false,\"seq\":1,\"file\":\"{p}\",\"line\":2,\"why\":\"deleted\"}}\n"
-                )
-            )
-        );
+        assert_eq!((code, out), (1, format!("{{\"valid\":false,\"seq\":1,\"file\":\"{p}\",\"line\":2,\"why\":\"deleted\"}}\n")));
         let (code, out, err) = ward(&["audit", "verify", "/nonexistent", "--key", k]);
         assert_eq!((code, out.as_str()), (2, ""));
-        assert!(
-            err.starts_with("ward: cannot read audit file /nonexistent"),
-            "{err}"
-        );
+        assert!(err.starts_with("ward: cannot read audit file /nonexistent"), "{err}");
     }
 }
 
@@ -1051,15 +775,7 @@ mod child {
     #[test]
     fn burst_writer() {
         let Some(path) = log_path() else { return };
-        let log = AuditLog::open(
-            &path,
-            &key(),
-            AuditOptions {
-                max_file_bytes: 256 * 1024,
-                ..options()
-            },
-        )
-        .unwrap();
+        let log = AuditLog::open(&path, &key(), AuditOptions { max_file_bytes: 256 * 1024, ..options() }).unwrap();
         let out = std::io::stdout();
         let base = log.flush().unwrap();
         println!("start {base}");
@@ -1078,10 +794,7 @@ mod child {
 }
 
 fn all_files(path: &Path) -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = (1..)
-        .map(|i| rotated_path(path, i))
-        .take_while(|p| p.exists())
-        .collect();
+    let mut files: Vec<PathBuf> = (1..).map(|i| rotated_path(path, i)).take_while(|p| p.exists()).collect();
     files.push(path.to_path_buf());
     files
 }
@@ -1094,12 +807,7 @@ fn sigkill_mid_burst_loses_nothing_acknowledged() {
     let mut flushed = 0;
     for round in 0..3 {
         let mut child = Command::new(std::env::current_exe().unwrap())
-            .args([
-                "--exact",
-                "child::burst_writer",
-                "--nocapture",
-                "--test-threads=1",
-            ])
+            .args(["--exact", "child::burst_writer", "--nocapture", "--test-threads=1"])
             .env("WARD_AUDIT_CHILD_LOG", &path)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -1124,21 +832,10 @@ fn sigkill_mid_burst_loses_nothing_acknowledged() {
             }
         }
         let status = child.wait().unwrap();
-        assert_eq!(
-            std::os::unix::process::ExitStatusExt::signal(&status),
-            Some(9)
-        );
+        assert_eq!(std::os::unix::process::ExitStatusExt::signal(&status), Some(9));
     }
     // Restart: recovery runs, then the whole chain verifies.
-    let log = AuditLog::open(
-        &path,
-        &key(),
-        AuditOptions {
-            max_file_bytes: 256 * 1024,
-            ..options()
-        },
-    )
-    .unwrap();
+    let log = AuditLog::open(&path, &key(), AuditOptions { max_file_bytes: 256 * 1024, ..options() }).unwrap();
     log.close().unwrap();
     let files = all_files(&path);
     let last_acked = *acked.keys().last().unwrap();

@@ -173,7 +173,9 @@ fn a_malformed_envelope_is_refused_by_the_gate_as_manifest_invalid() {
     let setup = Setup::new();
     let plugin = setup.plugin("wat-allow", &wat_guests::allow_fixed());
     let good = std::fs::read_to_string(&plugin.0).unwrap_or_default();
-    for text in ["{ not json".to_owned(), good.replacen('{', "{\"x\": 1e400,", 1), good.replacen("\"signerKeyId\": \"t-signer\"", "\"signerKeyId\": \"\\ud800\"", 1)] {
+    for text in
+        ["{ not json".to_owned(), good.replacen('{', "{\"x\": 1e400,", 1), good.replacen("\"signerKeyId\": \"t-signer\"", "\"signerKeyId\": \"\\ud800\"", 1)]
+    {
         assert_ne!(text, good);
         std::fs::write(&plugin.0, &text).unwrap_or_default();
         let out = setup.authenticate(&plugin, MARKER, &[]);

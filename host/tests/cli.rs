@@ -5,7 +5,6 @@
 // `#[cfg(test)]` modules).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
-
 use ward_wat_guests as wat_guests;
 
 use std::path::{Path, PathBuf};
@@ -25,12 +24,11 @@ struct Run {
 }
 
 fn ward(dir: &Path, args: &[&str]) -> Run {
-    let output: Output = Command::new(env!("CARGO_BIN_EXE_ward"))
-        .args(args)
-        .current_dir(dir)
-        .env("RUST_BACKTRACE", "1")
-        .output()
-        .unwrap_or_else(|e| Output { status: std::process::ExitStatus::default(), stdout: Vec::new(), stderr: e.to_string().into_bytes() });
+    let output: Output = Command::new(env!("CARGO_BIN_EXE_ward")).args(args).current_dir(dir).env("RUST_BACKTRACE", "1").output().unwrap_or_else(|e| Output {
+        status: std::process::ExitStatus::default(),
+        stdout: Vec::new(),
+        stderr: e.to_string().into_bytes(),
+    });
     let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
     assert!(!stderr.contains("panicked") && !stderr.contains("backtrace"), "{args:?}: {stderr}");
     Run { code: output.status.code().unwrap_or(-1), json: serde_json::from_slice(&output.stdout).unwrap_or(Value::Null), stderr }
@@ -56,7 +54,8 @@ fn setup() -> Setup {
     let keygen = ward(&dir, &["keygen", "--key-id", "acme", "--out-dir", "keys"]);
     assert_eq!(keygen.code, 0, "{}", keygen.stderr);
     std::fs::write(dir.join("plugin.wasm"), b"\0asm fake component").unwrap_or_default();
-    let sign = ward(&dir, &["sign", "plugin.wasm", "--key", "keys/acme.key", "--signer-key-id", "acme", "--plugin-id", "acme-auth", "--plugin-version", "1.0.0"]);
+    let sign =
+        ward(&dir, &["sign", "plugin.wasm", "--key", "keys/acme.key", "--signer-key-id", "acme", "--plugin-id", "acme-auth", "--plugin-version", "1.0.0"]);
     assert_eq!(sign.code, 0, "{}", sign.stderr);
     assert_eq!(sign.json["outPath"], "acme-auth.signed.json");
     Setup { _tmp: tmp, dir }
@@ -156,14 +155,18 @@ fn config_trust_section() {
     };
     let ok = config(serde_json::json!({ "trustAnchors": [{ "keyId": "acme", "publicKey": pem }], "allowCapabilities": ["readsCredentials"] }));
     assert_eq!(ok.code, 0, "{}", ok.stderr);
-    let revoked = config(serde_json::json!({ "trustAnchors": { "acme": pem }, "allowCapabilities": ["readsCredentials"], "revoked": { "signerKeyIds": ["acme"] } }));
+    let revoked =
+        config(serde_json::json!({ "trustAnchors": { "acme": pem }, "allowCapabilities": ["readsCredentials"], "revoked": { "signerKeyIds": ["acme"] } }));
     assert_eq!((revoked.code, revoked.json["reason"].as_str()), (1, Some("revoked")));
-    let floor = config(serde_json::json!({ "trustAnchors": { "acme": pem }, "allowCapabilities": ["readsCredentials"], "versionFloor": { "acme-auth": "1.0.1" } }));
+    let floor =
+        config(serde_json::json!({ "trustAnchors": { "acme": pem }, "allowCapabilities": ["readsCredentials"], "versionFloor": { "acme-auth": "1.0.1" } }));
     assert_eq!(floor.json["reason"], "below-version-floor");
     assert_input_error(&config(serde_json::json!({ "trustAnchors": [] })), "trust.trustAnchors: is empty");
     assert_input_error(&config(serde_json::json!({ "trustAnchors": { "acme": pem }, "typo": 1 })), "unknown field `typo`");
     // A second "revoked" would cancel the first if the last one won.
-    let text = serde_json::json!({ "trust": { "trustAnchors": { "acme": pem }, "allowCapabilities": ["readsCredentials"], "revoked": { "signerKeyIds": ["acme"] } } }).to_string();
+    let text =
+        serde_json::json!({ "trust": { "trustAnchors": { "acme": pem }, "allowCapabilities": ["readsCredentials"], "revoked": { "signerKeyIds": ["acme"] } } })
+            .to_string();
     let revoked = "\"revoked\":{\"signerKeyIds\":[\"acme\"]}";
     let twice = text.replacen(revoked, &format!("{revoked},\"revoked\":{{}}"), 1);
     assert_ne!(twice, text);
@@ -182,15 +185,27 @@ fn bad_inputs_are_one_line_errors_with_exit_2() {
     // A private key where the anchor belongs.
     assert_input_error(&verify(d, &["--anchor", "keys/acme.key", "--allow-capability", "readsCredentials"]), "expected \"PUBLIC KEY\"");
     // A public key where the signing key belongs.
-    assert_input_error(&ward(d, &["sign", "plugin.wasm", "--key", "keys/acme.pub", "--signer-key-id", "a", "--plugin-id", "p", "--plugin-version", "1"]), "expected \"PRIVATE KEY\"");
+    assert_input_error(
+        &ward(d, &["sign", "plugin.wasm", "--key", "keys/acme.pub", "--signer-key-id", "a", "--plugin-id", "p", "--plugin-version", "1"]),
+        "expected \"PRIVATE KEY\"",
+    );
     let rsa = rsa_public_key(d);
     let mut args = vec!["--anchor", rsa.to_str().unwrap_or_default()];
     args.extend_from_slice(&allow);
     assert_input_error(&verify(d, &args), "rsa");
     std::fs::write(d.join("ward.json"), "not json").unwrap_or_default();
     assert_input_error(&verify(d, &["--config", "ward.json"]), "not a JSON object");
-    assert_input_error(&ward(d, &["sign", "plugin.wasm", "--key", "keys/acme.key", "--signer-key-id", "a", "--plugin-id", "p", "--plugin-version", "1", "--capabilities", "{x"]), "--capabilities");
-    assert_input_error(&ward(d, &["sign", "plugin.wasm", "--key", "keys/acme.key", "--signer-key-id", "a", "--plugin-id", "p", "--plugin-version", "1", "--core-range", "^1"]), "core range");
+    assert_input_error(
+        &ward(
+            d,
+            &["sign", "plugin.wasm", "--key", "keys/acme.key", "--signer-key-id", "a", "--plugin-id", "p", "--plugin-version", "1", "--capabilities", "{x"],
+        ),
+        "--capabilities",
+    );
+    assert_input_error(
+        &ward(d, &["sign", "plugin.wasm", "--key", "keys/acme.key", "--signer-key-id", "a", "--plugin-id", "p", "--plugin-version", "1", "--core-range", "^1"]),
+        "core range",
+    );
     // clap's own usage errors also exit 2.
     assert_eq!(ward(d, &["verify", "acme-auth.signed.json", "--entry", "plugin.wasm"]).code, 2);
 }
@@ -218,7 +233,18 @@ fn every_malformed_envelope_is_manifest_invalid_with_exit_1() {
         std::fs::write(s.dir.join("bad.signed.json"), &text).unwrap_or_default();
         // Without --anchor-key-id the CLI reads signerKeyId itself; with it, it does not.
         for key_id in [&[][..], &["--anchor-key-id", "acme"][..]] {
-            let mut args = vec!["verify", "bad.signed.json", "--entry", "plugin.wasm", "--now", NOW, "--anchor", "keys/acme.pub", "--allow-capability", "readsCredentials"];
+            let mut args = vec![
+                "verify",
+                "bad.signed.json",
+                "--entry",
+                "plugin.wasm",
+                "--now",
+                NOW,
+                "--anchor",
+                "keys/acme.pub",
+                "--allow-capability",
+                "readsCredentials",
+            ];
             args.extend_from_slice(key_id);
             let run = ward(&s.dir, &args);
             assert_eq!((run.code, run.json["reason"].as_str()), (1, Some("manifest-invalid")), "{what} {key_id:?}: {}", run.stderr);
@@ -245,9 +271,26 @@ fn ward_sign_writes_the_same_bytes_as_haechi_plugin_sign() {
     let run = ward(
         tmp.path(),
         &[
-            "sign", &format!("{VECTORS}/entry.bin"), "--key", &format!("{VECTORS}/test-signer.key"), "--signer-key-id", "ward-test-signer",
-            "--plugin-id", "acme-auth", "--kind", "authProvider", "--plugin-version", "1.0.0", "--core-range", ">=0.1.0 <0.2.0",
-            "--capabilities", "{\"readsCredentials\":true}", "--not-before", "1763856000000", "--out", "out.json",
+            "sign",
+            &format!("{VECTORS}/entry.bin"),
+            "--key",
+            &format!("{VECTORS}/test-signer.key"),
+            "--signer-key-id",
+            "ward-test-signer",
+            "--plugin-id",
+            "acme-auth",
+            "--kind",
+            "authProvider",
+            "--plugin-version",
+            "1.0.0",
+            "--core-range",
+            ">=0.1.0 <0.2.0",
+            "--capabilities",
+            "{\"readsCredentials\":true}",
+            "--not-before",
+            "1763856000000",
+            "--out",
+            "out.json",
         ],
     );
     assert_eq!(run.code, 0, "{}", run.stderr);
@@ -465,7 +508,10 @@ fn serve_plugin(dir: &Path, id: &str) -> Value {
     std::fs::write(dir.join(format!("{id}.wasm")), wat_guests::component(&wat_guests::allow_fixed())).unwrap_or_default();
     let envelope = format!("{id}.signed.json");
     let component = format!("{id}.wasm");
-    let sign = ward(dir, &["sign", &component, "--key", "keys/acme.key", "--signer-key-id", "acme", "--plugin-id", id, "--plugin-version", "1.0.0", "--out", &envelope]);
+    let sign = ward(
+        dir,
+        &["sign", &component, "--key", "keys/acme.key", "--signer-key-id", "acme", "--plugin-id", id, "--plugin-version", "1.0.0", "--out", &envelope],
+    );
     assert_eq!(sign.code, 0, "{}", sign.stderr);
     serde_json::json!({ "id": id, "envelope": envelope, "component": component, "route": { "header": "Authorization", "scheme": "Bearer" } })
 }

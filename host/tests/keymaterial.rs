@@ -20,10 +20,7 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
-use ward::keymaterial::{
-    Cidr, DeniedRange, FetchPolicy, Fetcher, KeyMaterialError, KeyMaterialSource, KeyMaterialUnavailable, Resolve,
-    UrlSource,
-};
+use ward::keymaterial::{Cidr, DeniedRange, FetchPolicy, Fetcher, KeyMaterialError, KeyMaterialSource, KeyMaterialUnavailable, Resolve, UrlSource};
 
 // ---------------------------------------------------------------- test PKI
 
@@ -189,8 +186,7 @@ async fn respond<S: AsyncRead + AsyncWrite + Unpin>(
             stream.write_all(head.as_bytes()).await?;
         }
         Reply::Redirect(code, location) => {
-            let head =
-                format!("HTTP/1.1 {code} Moved\r\nLocation: {location}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+            let head = format!("HTTP/1.1 {code} Moved\r\nLocation: {location}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
             stream.write_all(head.as_bytes()).await?;
         }
         Reply::Raw(bytes) => stream.write_all(&bytes).await?,
@@ -219,10 +215,7 @@ struct TestResolver {
 
 impl TestResolver {
     fn with(entries: &[(&str, &[&str])]) -> Arc<Self> {
-        let names = entries
-            .iter()
-            .map(|(name, addrs)| ((*name).to_owned(), addrs.iter().map(|a| a.parse().unwrap()).collect()))
-            .collect();
+        let names = entries.iter().map(|(name, addrs)| ((*name).to_owned(), addrs.iter().map(|a| a.parse().unwrap()).collect())).collect();
         Arc::new(Self { names, calls: AtomicUsize::new(0) })
     }
 
@@ -332,14 +325,7 @@ fn loopback_is_refused_when_not_allowlisted() {
     let fx = Fixture::new(Reply::Body(JWKS.to_vec()));
     let fetcher = fx.fetcher_with(FetchPolicy { allow_cidrs: vec![], ..policy(&fx.ca_file) });
     let err = fetcher.fetch_blocking(&source(fx.url("/"), 4096)).unwrap_err();
-    assert_eq!(
-        err,
-        KeyMaterialError::DeniedAddress {
-            host: "jwks.test".into(),
-            addr: "127.0.0.1".parse().unwrap(),
-            range: DeniedRange::Loopback
-        }
-    );
+    assert_eq!(err, KeyMaterialError::DeniedAddress { host: "jwks.test".into(), addr: "127.0.0.1".parse().unwrap(), range: DeniedRange::Loopback });
     for literal in ["127.0.0.1", "[::ffff:127.0.0.1]", "[::1]", "[::127.0.0.1]", "0.0.0.0", "[::]"] {
         let url = format!("https://{literal}:{}/", fx.server.port());
         let err = fetcher.fetch_blocking(&source(url, 4096)).unwrap_err();
@@ -390,11 +376,7 @@ fn names_resolving_to_denied_addresses_are_refused_before_any_connect() {
         let fetcher = Fetcher::with_resolver(policy, resolver).unwrap();
         let url = format!("https://evil.test:{}/", fx.server.port());
         let err = fetcher.fetch_blocking(&source(url, 4096)).unwrap_err();
-        assert_eq!(
-            err,
-            KeyMaterialError::DeniedAddress { host: "evil.test".into(), addr: addr.parse().unwrap(), range: *range },
-            "{addr}"
-        );
+        assert_eq!(err, KeyMaterialError::DeniedAddress { host: "evil.test".into(), addr: addr.parse().unwrap(), range: *range }, "{addr}");
     }
     assert_eq!(fx.server.accepts(), 0);
 }
@@ -418,11 +400,7 @@ fn a_name_with_one_public_and_one_private_address_is_refused() {
 fn an_allowlisted_private_cidr_lets_that_block_through_only() {
     let fx = Fixture::new(Reply::Body(JWKS.to_vec()));
     let resolver = TestResolver::with(&[("jwks.test", &["127.0.0.1"]), ("other.test", &["127.0.0.1", "10.0.0.1"])]);
-    let fetcher = Fetcher::with_resolver(
-        FetchPolicy { allow_cidrs: cidrs(&["127.0.0.1/32"]), ..policy(&fx.ca_file) },
-        resolver,
-    )
-    .unwrap();
+    let fetcher = Fetcher::with_resolver(FetchPolicy { allow_cidrs: cidrs(&["127.0.0.1/32"]), ..policy(&fx.ca_file) }, resolver).unwrap();
     assert_eq!(fetcher.fetch_blocking(&source(fx.url("/"), 4096)).unwrap(), JWKS);
     let url = format!("https://other.test:{}/", fx.server.port());
     assert_eq!(fetcher.fetch_blocking(&source(url, 4096)).unwrap_err().code(), "keymaterial-denied-address");
@@ -459,11 +437,7 @@ fn plain_http_is_refused_unless_allowed_for_that_host() {
 #[test]
 fn a_slow_drip_body_is_cut_by_the_total_deadline() {
     let fx = Fixture::new(Reply::Drip { len: 100, every: Duration::from_millis(100) });
-    let fetcher = fx.fetcher_with(FetchPolicy {
-        connect_timeout: Duration::from_secs(1),
-        total_timeout: Duration::from_secs(1),
-        ..policy(&fx.ca_file)
-    });
+    let fetcher = fx.fetcher_with(FetchPolicy { connect_timeout: Duration::from_secs(1), total_timeout: Duration::from_secs(1), ..policy(&fx.ca_file) });
     let started = Instant::now();
     let err = fetcher.fetch_blocking(&source(fx.url("/"), 4096)).unwrap_err();
     assert_eq!(err, KeyMaterialError::Timeout { host: "jwks.test".into(), timeout_ms: 1000 });

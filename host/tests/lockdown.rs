@@ -13,7 +13,6 @@
 // `#[cfg(test)]` modules).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
-
 mod exposition;
 use ward_wat_guests as wat_guests;
 
@@ -98,8 +97,7 @@ impl Site {
         };
         let mut allow = plugin("allow", "Authorization", Some("Bearer"));
         if let Some(port) = key_port {
-            allow["keyMaterial"] =
-                json!([{ "name": "jwks", "url": format!("http://localhost:{port}/jwks"), "refreshSeconds": 1 }]);
+            allow["keyMaterial"] = json!([{ "name": "jwks", "url": format!("http://localhost:{port}/jwks"), "refreshSeconds": 1 }]);
         }
         let mut config = json!({
             "trust": { "trustAnchors": { "signer": anchor }, "allowCapabilities": ["readsCredentials"] },
@@ -149,8 +147,7 @@ impl Serve {
     /// Starts `ward serve --lockdown <mode>` with `env`, and waits until it
     /// listens (panics with its log if it exits first).
     fn start(config: &Path, mode: &str, env: &[(&str, String)]) -> Self {
-        Self::try_start(config, mode, env)
-            .unwrap_or_else(|(status, log)| panic!("ward serve exited ({status:?}):\n{log}"))
+        Self::try_start(config, mode, env).unwrap_or_else(|(status, log)| panic!("ward serve exited ({status:?}):\n{log}"))
     }
 
     /// Like [`Serve::start`], or the exit status and log of a `ward serve`
@@ -177,13 +174,7 @@ impl Serve {
         let mut serve = Self { child, lines, addr: SocketAddr::from(([0, 0, 0, 0], 0)) };
         let deadline = Instant::now() + PATIENCE;
         loop {
-            let listening = serve
-                .lines
-                .lock()
-                .expect("log lock")
-                .iter()
-                .find(|l| l["fields"]["message"] == "ward serve listening")
-                .cloned();
+            let listening = serve.lines.lock().expect("log lock").iter().find(|l| l["fields"]["message"] == "ward serve listening").cloned();
             if let Some(line) = listening {
                 let addr = line["fields"]["addr"].as_str().and_then(|a| a.parse().ok());
                 serve.addr = addr.unwrap_or_else(|| panic!("no listen address: {}", serve.log()));
@@ -210,20 +201,14 @@ impl Serve {
                 return line.clone();
             }
             let exited = self.child.try_wait().ok().flatten();
-            assert!(
-                exited.is_none() && Instant::now() < deadline,
-                "ward serve ({exited:?}) never logged the line; log:\n{}",
-                self.log()
-            );
+            assert!(exited.is_none() && Instant::now() < deadline, "ward serve ({exited:?}) never logged the line; log:\n{}", self.log());
             std::thread::sleep(Duration::from_millis(20));
         }
     }
 
     /// The `lockdown` line of `layer`.
     fn layer(&mut self, layer: &str) -> Value {
-        self.wait_for(|l| {
-            l["fields"]["message"].as_str().is_some_and(|m| m.starts_with("lockdown")) && l["fields"]["layer"] == layer
-        })
+        self.wait_for(|l| l["fields"]["message"].as_str().is_some_and(|m| m.starts_with("lockdown")) && l["fields"]["layer"] == layer)
     }
 
     /// The probe's line for `key` (`path` or `addr`) = `value`.
@@ -232,8 +217,7 @@ impl Serve {
     }
 
     fn signal(&self, signal: &str) {
-        let status =
-            Command::new("kill").args([format!("-{signal}"), self.child.id().to_string()]).status().expect("kill runs");
+        let status = Command::new("kill").args([format!("-{signal}"), self.child.id().to_string()]).status().expect("kill runs");
         assert!(status.success());
     }
 
@@ -254,11 +238,7 @@ impl Serve {
     /// `GET /auth` with one header; the status code.
     fn auth(&self, header: &str, value: &str) -> u16 {
         let response = self.get("/auth", &format!("{header}: {value}\r\n"));
-        response
-            .split(' ')
-            .nth(1)
-            .and_then(|code| code.parse().ok())
-            .unwrap_or_else(|| panic!("no status in {response:?}"))
+        response.split(' ').nth(1).and_then(|code| code.parse().ok()).unwrap_or_else(|| panic!("no status in {response:?}"))
     }
 
     /// `GET /metrics`; the body.
@@ -293,10 +273,7 @@ fn in_force(line: &Value, test: &str) -> bool {
     let status = line["fields"]["status"].as_str().unwrap_or_default();
     assert!(["applied", "partial", "unsupported"].contains(&status), "{line}");
     if status == "unsupported" {
-        println!(
-            "{test}: SKIPPED on this kernel, {} is unsupported: {}",
-            line["fields"]["layer"], line["fields"]["reason"]
-        );
+        println!("{test}: SKIPPED on this kernel, {} is unsupported: {}", line["fields"]["layer"], line["fields"]["reason"]);
         assert_eq!(line["level"], "WARN", "an unsupported layer is a warning: {line}");
     }
     status != "unsupported"
@@ -339,8 +316,7 @@ fn start_probed(mode: &str) -> Probed {
     let paths = std::env::join_paths([&outside, &inside]).expect("join").into_string().expect("utf-8");
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = listener.local_addr().expect("addr").to_string();
-    let serve =
-        Serve::start(&config, mode, &[("WARD_LOCKDOWN_PROBE", paths), ("WARD_LOCKDOWN_PROBE_CONNECT", port.clone())]);
+    let serve = Serve::start(&config, mode, &[("WARD_LOCKDOWN_PROBE", paths), ("WARD_LOCKDOWN_PROBE_CONNECT", port.clone())]);
     let (outside, inside) = (outside.display().to_string(), inside.display().to_string());
     Probed { serve, outside, inside, port, _site: site, _outside_dir: outside_dir, _listener: listener }
 }
@@ -409,12 +385,7 @@ fn verify_audit(site: &Site) -> String {
     let mut args = vec!["audit", "verify", "--key", key.as_str()];
     args.extend(files.iter().map(String::as_str));
     let verify = ward(&args);
-    assert!(
-        verify.status.success(),
-        "{}{}",
-        String::from_utf8_lossy(&verify.stdout),
-        String::from_utf8_lossy(&verify.stderr)
-    );
+    assert!(verify.status.success(), "{}{}", String::from_utf8_lossy(&verify.stdout), String::from_utf8_lossy(&verify.stderr));
     files.iter().map(|f| std::fs::read_to_string(f).expect("audit file")).collect()
 }
 
@@ -426,8 +397,7 @@ fn locked_down_ward_serves_fetches_keys_reloads_on_sighup_and_audits() {
     let small_files = |c: &mut Value| c["audit"]["maxFileBytes"] = json!(2000);
     let config = site.config(Some(key_port), small_files);
     let mut serve = Serve::start(&config, "auto", &[]);
-    let statuses = ["landlock", "seccomp"]
-        .map(|layer| serve.layer(layer)["fields"]["status"].as_str().unwrap_or_default().to_owned());
+    let statuses = ["landlock", "seccomp"].map(|layer| serve.layer(layer)["fields"]["status"].as_str().unwrap_or_default().to_owned());
     println!("lockdown: landlock {}, seccomp {}", statuses[0], statuses[1]);
 
     // Allow needs the key material, fetched by name through the resolver.
@@ -451,9 +421,7 @@ fn locked_down_ward_serves_fetches_keys_reloads_on_sighup_and_audits() {
         c["plugins"][0]["route"] = json!({ "header": "X-Other", "scheme": null });
     });
     serve.signal("HUP");
-    let reload = serve.wait_for(|l| {
-        l["fields"]["message"].as_str().is_some_and(|m| m.starts_with("reload")) && l["fields"]["code"].is_string()
-    });
+    let reload = serve.wait_for(|l| l["fields"]["message"].as_str().is_some_and(|m| m.starts_with("reload")) && l["fields"]["code"].is_string());
     assert_eq!(reload["fields"]["code"], "ok", "{}", serve.log());
     assert_eq!(serve.auth("X-Other", "anything"), 200);
     assert_eq!(serve.auth("Authorization", "Bearer anything"), 401);
@@ -466,11 +434,7 @@ fn locked_down_ward_serves_fetches_keys_reloads_on_sighup_and_audits() {
 
     // A torn last line is cut at the next start (an ftruncate in the audit
     // directory), locked down too.
-    std::fs::OpenOptions::new()
-        .append(true)
-        .open(site.path("audit.log"))
-        .and_then(|mut f| f.write_all(b"{\"seq\":"))
-        .expect("tear");
+    std::fs::OpenOptions::new().append(true).open(site.path("audit.log")).and_then(|mut f| f.write_all(b"{\"seq\":")).expect("tear");
     let serve = Serve::start(&config, "auto", &[]);
     assert_eq!(serve.auth("X-Api-Key", "anything"), 401);
     serve.stop();

@@ -29,8 +29,7 @@ fn within_deadline<T: Send + 'static>(what: &str, f: impl FnOnce() -> T + Send +
     std::thread::spawn(move || {
         let _ = tx.send(f());
     });
-    rx.recv_timeout(DEADLINE)
-        .unwrap_or_else(|_| panic!("{what}: did not return within {DEADLINE:?} (blocked opening a FIFO?)"))
+    rx.recv_timeout(DEADLINE).unwrap_or_else(|_| panic!("{what}: did not return within {DEADLINE:?} (blocked opening a FIFO?)"))
 }
 
 /// A JSON path and the edit that puts `fifo` there.

@@ -143,12 +143,7 @@ impl Tree {
     /// Within `room`: its child module → the sibling modules it names.
     /// The room's own `mod.rs` re-exports its children and is left out.
     fn module_edges(&self, room: &str) -> Graph {
-        let children: BTreeSet<&str> = self
-            .files
-            .iter()
-            .filter(|f| f.module.len() >= 2 && f.module[0] == room)
-            .map(|f| f.module[1].as_str())
-            .collect();
+        let children: BTreeSet<&str> = self.files.iter().filter(|f| f.module.len() >= 2 && f.module[0] == room).map(|f| f.module[1].as_str()).collect();
         let mut graph: Graph = children.iter().map(|c| ((*c).to_owned(), BTreeMap::new())).collect();
         for file in self.files.iter().filter(|f| f.module.len() >= 2 && f.module[0] == room) {
             for (target, written) in references(file) {

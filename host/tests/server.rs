@@ -22,9 +22,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
+use ward::audit::PluginId;
 use ward::identity::{Identity, PrincipalType};
 use ward::sandbox::{Decision, DenyReason, PluginDeny};
-use ward::audit::PluginId;
 use ward::server::{Gate, GateDecision, GateStats, PluginState, PluginStats, ServerError, ServerOptions, UnrecordedCount, serve};
 
 // ---------------------------------------------------------------- fakes
@@ -224,11 +224,7 @@ fn logs() -> Arc<Mutex<Vec<u8>>> {
     LOGS.get_or_init(|| {
         let buffer = Arc::new(Mutex::new(Vec::new()));
         let sink = buffer.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .with_env_filter("ward=trace")
-            .with_ansi(false)
-            .with_writer(move || LogSink(sink.clone()))
-            .finish();
+        let subscriber = tracing_subscriber::fmt().with_env_filter("ward=trace").with_ansi(false).with_writer(move || LogSink(sink.clone())).finish();
         tracing::subscriber::set_global_default(subscriber).unwrap();
         buffer
     })
@@ -514,9 +510,7 @@ async fn a_slow_decision_does_not_stall_100_fast_requests() {
         (response.status(), started.elapsed())
     });
     wait_for("the slow decision to start", || gate.calls.load(Ordering::SeqCst) >= 1).await;
-    let fast: Vec<_> = (0..100)
-        .map(|_| tokio::spawn(async move { get(addr, "/auth", &[("authorization", "Bearer fast")]).await.status() }))
-        .collect();
+    let fast: Vec<_> = (0..100).map(|_| tokio::spawn(async move { get(addr, "/auth", &[("authorization", "Bearer fast")]).await.status() })).collect();
     for request in fast {
         assert_eq!(request.await.unwrap(), StatusCode::OK);
     }
@@ -696,9 +690,7 @@ async fn a_request_body_is_never_waited_for() {
 async fn metrics_count_decisions_and_never_carry_request_content() {
     const MARKER: &str = "MARKER-9c41-credential";
     let logs = logs();
-    let gate = FakeGate::new(|headers| {
-        if headers["authorization"] == "Bearer good" { allow() } else { deny(DenyReason::Plugin(PluginDeny::Expired)) }
-    });
+    let gate = FakeGate::new(|headers| if headers["authorization"] == "Bearer good" { allow() } else { deny(DenyReason::Plugin(PluginDeny::Expired)) });
     let server = Server::start(gate, options()).await;
     let cookie = format!("session={MARKER}");
     let bearer = format!("Bearer {MARKER}");

@@ -5,15 +5,14 @@
 // `#[cfg(test)]` modules).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
-
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use proptest::prelude::*;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use ward::trust::{
-    Anchor, MAX_ENVELOPE_BYTES, ManifestProblem, Pin, Refusal, SignRequest, SigningSecret, TrustPolicy, canonicalize,
-    envelope_file_text, parse_strict, public_key_from_pem, sign, verify,
+    Anchor, MAX_ENVELOPE_BYTES, ManifestProblem, Pin, Refusal, SignRequest, SigningSecret, TrustPolicy, canonicalize, envelope_file_text, parse_strict,
+    public_key_from_pem, sign, verify,
 };
 
 const NOW: u64 = 1_795_392_000_000; // 2026-11-23
@@ -196,7 +195,16 @@ fn expired_window() {
     assert_eq!(code(&signed(|v| v["notAfter"] = json!(NOW - 1)), &p), "expired-window");
     assert_eq!(code(&signed(|v| v["notAfter"] = json!("2026-11-22T00:00:00Z")), &p), "expired-window");
     // Bounds are inclusive.
-    assert_eq!(code(&signed(|v| { v["notBefore"] = json!(NOW); v["notAfter"] = json!(NOW) }), &p), "valid");
+    assert_eq!(
+        code(
+            &signed(|v| {
+                v["notBefore"] = json!(NOW);
+                v["notAfter"] = json!(NOW)
+            }),
+            &p
+        ),
+        "valid"
+    );
     assert_eq!(code(&signed(|v| v["notBefore"] = json!("2026-11-23")), &p), "valid");
 }
 
@@ -244,7 +252,16 @@ fn capability_not_allowlisted() {
         check(&signed(|v| v["capabilities"] = json!({ "readsCredentials": false })), &policy()),
         Err(Refusal::AuthProviderWithoutReadsCredentials)
     ));
-    assert_eq!(code(&signed(|v| { v["kind"] = json!("filter"); v["capabilities"] = json!({}) }), &policy()), "valid");
+    assert_eq!(
+        code(
+            &signed(|v| {
+                v["kind"] = json!("filter");
+                v["capabilities"] = json!({})
+            }),
+            &policy()
+        ),
+        "valid"
+    );
 }
 
 // ---- order ----

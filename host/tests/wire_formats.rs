@@ -78,10 +78,7 @@ fn every_stable_code_is_kebab_case() {
     let mut checked = 0;
     let mut wrong = Vec::new();
     for (path, text) in sources() {
-        let codes = literals_in_fns(&text, "code")
-            .into_iter()
-            .chain(literals_after(&text, "cause: \""))
-            .chain(literals_after(&text, "Code::new(\""));
+        let codes = literals_in_fns(&text, "code").into_iter().chain(literals_after(&text, "cause: \"")).chain(literals_after(&text, "Code::new(\""));
         for code in codes {
             checked += 1;
             if !stable_code(code) {

@@ -185,8 +185,14 @@ fn broken_keys_files_fail_closed() {
         ("duplicate hashes", keys_file(&[good.clone(), entry(&k, "someone-else", "user")])),
         ("unknown entry field", with("owner", json!("ops"))),
         ("unknown top-level field", serde_json::to_vec(&json!({ "version": 1, "keys": [good.clone()], "default": "allow" })).unwrap()),
-        ("duplicate entry field", raw(&format!(r#"{{"version":1,"keys":[{{"sha256":"{}","subject":"svc","subject":"root","type":"service"}}]}}"#, sha_hex(&k)))),
-        ("duplicate label", raw(&format!(r#"{{"version":1,"keys":[{{"sha256":"{}","subject":"svc","type":"service","labels":{{"team":"a","team":"b"}}}}]}}"#, sha_hex(&k)))),
+        (
+            "duplicate entry field",
+            raw(&format!(r#"{{"version":1,"keys":[{{"sha256":"{}","subject":"svc","subject":"root","type":"service"}}]}}"#, sha_hex(&k))),
+        ),
+        (
+            "duplicate label",
+            raw(&format!(r#"{{"version":1,"keys":[{{"sha256":"{}","subject":"svc","type":"service","labels":{{"team":"a","team":"b"}}}}]}}"#, sha_hex(&k))),
+        ),
         ("other version", serde_json::to_vec(&json!({ "version": 2, "keys": [good.clone()] })).unwrap()),
         ("no version", serde_json::to_vec(&json!({ "keys": [good.clone()] })).unwrap()),
         ("upper-case hex", with("sha256", json!(sha_hex(&k).to_uppercase()))),

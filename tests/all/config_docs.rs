@@ -371,7 +371,8 @@ fn the_conformance_docs_agree_with_ward() {
         if case.get(name).is_some() {
             continue;
         }
-        case[name.as_str()] = prop.get("default").or_else(|| prop["examples"].get(0)).cloned().unwrap_or_else(|| panic!("conformanceCase.{name}: give a default or an example"));
+        case[name.as_str()] =
+            prop.get("default").or_else(|| prop["examples"].get(0)).cloned().unwrap_or_else(|| panic!("conformanceCase.{name}: give a default or an example"));
         with_case(case).unwrap_or_else(|err| panic!("conformanceCase.{name}: {err}"));
     }
     let mut bogus = example[0].clone();

@@ -30,7 +30,8 @@ fn jwt_options() -> PluginOptions {
 /// the plugin answers (a token that is not a JWT is malformed, not a trap).
 #[test]
 pub(crate) fn jwt_host_crypto() {
-    let plugin = load_with_capabilities(&runtime(), component(ward_tests::JWT_HOST_CRYPTO), &["readsCredentials", HOST_CRYPTO_CAPABILITY], jwt_options()).unwrap();
+    let plugin =
+        load_with_capabilities(&runtime(), component(ward_tests::JWT_HOST_CRYPTO), &["readsCredentials", HOST_CRYPTO_CAPABILITY], jwt_options()).unwrap();
     assert!(plugin.imports_host_crypto());
     assert!(!plugin.imports_wasi());
     match plugin.authenticate(cred("not-a-jwt"), NOW_MS) {

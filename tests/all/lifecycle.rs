@@ -101,7 +101,8 @@ fn conformance_gate_refuses_a_plugin_that_allows_what_it_must_deny() {
     assert!(!site.audit_text().contains(MARKER), "fixture credential in the audit log");
 
     // The same plugin with correct expectations serves; subject hashes are checked too.
-    let good = json!([{ "credential": "ok:alice", "scheme": "bearer", "expect": "allow" }, { "credential": "deny:expired", "scheme": "bearer", "expect": "deny" }]);
+    let good =
+        json!([{ "credential": "ok:alice", "scheme": "bearer", "expect": "allow" }, { "credential": "deny:expired", "scheme": "bearer", "expect": "deny" }]);
     site.write("fixtures.json", good.to_string().as_bytes());
     let gateway = site.gateway(&config).unwrap();
     let Decision::Allow(alice) = gateway.authenticate(&bearer("ok:alice"), 0).decision else { panic!() };
@@ -188,7 +189,13 @@ fn a_breaker_the_audit_log_cannot_record_denies_and_says_so() {
         // `ok:` would allow if the guest ran.
         assert_eq!(deny_code(&gateway.authenticate(&bearer("ok:alice"), 0).decision), "plugin-unavailable");
     });
-    assert!(opening.contains("ERROR") && opening.contains("could not be audited") && opening.contains("event=\"plugin.breaker.opened\"") && opening.contains("fail closed"), "{opening}");
+    assert!(
+        opening.contains("ERROR")
+            && opening.contains("could not be audited")
+            && opening.contains("event=\"plugin.breaker.opened\"")
+            && opening.contains("fail closed"),
+        "{opening}"
+    );
     let metrics = gate_metrics(&gateway);
     assert!(metrics.contains("ward_audit_unrecorded_total{plugin=\"hostile\",event=\"plugin.breaker.opened\"} 1\n"), "{metrics}");
     assert!(metrics.contains("ward_breaker_open{plugin=\"hostile\"} 1\n"), "{metrics}");

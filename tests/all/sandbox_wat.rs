@@ -3,7 +3,9 @@
 
 use std::time::{Duration, Instant};
 
-use ward::sandbox::{BoundsChecks, CodeLimits, Decision, DenyReason, EngineSettings, Limits, LoadError, PluginDeny, PluginOptions, Runtime, RuntimeConfig, WasiMode};
+use ward::sandbox::{
+    BoundsChecks, CodeLimits, Decision, DenyReason, EngineSettings, Limits, LoadError, PluginDeny, PluginOptions, Runtime, RuntimeConfig, WasiMode,
+};
 
 use crate::support::{self, cred, load, load_with, runtime, runtime_with};
 use crate::wat_guests::{allow_fixed, claims_at, component, componentize, core_module, deny_case};
@@ -345,6 +347,13 @@ fn code_bombs_are_refused_before_compiling() {
     assert_eq!(refused(&data, code(CodeLimits { data_bytes: 2047, ..base })), "dataBytes");
     // Within the bounds the same shapes load.
     assert!(load(&rt, componentize(&core_module(1, &allow_fixed(), &deep_function(100, 900)))).is_ok());
-    assert!(load_with(&rt, componentize(&core_module(1, &allow_fixed(), &data)), PluginOptions { limits: code(CodeLimits { data_bytes: 4096, ..base }), ..Default::default() }).is_ok());
+    assert!(
+        load_with(
+            &rt,
+            componentize(&core_module(1, &allow_fixed(), &data)),
+            PluginOptions { limits: code(CodeLimits { data_bytes: 4096, ..base }), ..Default::default() }
+        )
+        .is_ok()
+    );
     assert_eq!(LoadError::CodeLimit { what: "locals", limit: 2_000 }.code(), "code-limit");
 }

@@ -55,12 +55,7 @@ pub fn load_with(runtime: &Runtime, bytes: Vec<u8>, options: PluginOptions) -> R
 
 /// Signs with `capabilities` declared and verifies under a policy that
 /// allows exactly those, then loads.
-pub fn load_with_capabilities(
-    runtime: &Runtime,
-    bytes: Vec<u8>,
-    capabilities: &[&str],
-    options: PluginOptions,
-) -> Result<Plugin, ward::sandbox::LoadError> {
+pub fn load_with_capabilities(runtime: &Runtime, bytes: Vec<u8>, capabilities: &[&str], options: PluginOptions) -> Result<Plugin, ward::sandbox::LoadError> {
     let envelope = envelope_with("test-plugin", &bytes, capabilities);
     let policy = capabilities.iter().fold(TrustPolicy::default().with_anchor(SIGNER, signing_key().verifying_key()), |p, c| p.allow(*c));
     let verified = verify(&envelope, bytes, &policy, NOW_MS).unwrap();

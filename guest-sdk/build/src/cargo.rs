@@ -39,10 +39,7 @@ const WASI_LIBC_DIR: &str = "/usr/lib/wasm32-wasi";
 const STACK: &str = "link-arg=-zstack-size=65536";
 
 pub(crate) fn build(toolchain: &Toolchain, manifest: &Path, opts: &BuildOptions) -> Result<Vec<Artifact>, BuildError> {
-    let target_dir = opts
-        .target_dir
-        .clone()
-        .unwrap_or_else(|| manifest.parent().unwrap_or(Path::new(".")).join("target"));
+    let target_dir = opts.target_dir.clone().unwrap_or_else(|| manifest.parent().unwrap_or(Path::new(".")).join("target"));
 
     let mut cmd = Command::new(&toolchain.cargo);
     scrub(&mut cmd);
@@ -126,9 +123,23 @@ pub(crate) fn build(toolchain: &Toolchain, manifest: &Path, opts: &BuildOptions)
 fn scrub(cmd: &mut Command) {
     const KEEP: &[&str] = &["CARGO_HOME", "CARGO_NET_", "CARGO_HTTP_", "CARGO_REGISTRIES_", "CARGO_REGISTRY_"];
     const DROP: &[&str] = &[
-        "RUSTC", "RUSTC_WRAPPER", "RUSTC_WORKSPACE_WRAPPER", "RUSTFLAGS", "RUSTDOC", "RUSTDOCFLAGS",
-        "RUSTC_LINKER", "RUSTC_BOOTSTRAP", "MAKEFLAGS", "MFLAGS", "TARGET", "HOST", "OUT_DIR",
-        "OPT_LEVEL", "PROFILE", "DEBUG", "NUM_JOBS",
+        "RUSTC",
+        "RUSTC_WRAPPER",
+        "RUSTC_WORKSPACE_WRAPPER",
+        "RUSTFLAGS",
+        "RUSTDOC",
+        "RUSTDOCFLAGS",
+        "RUSTC_LINKER",
+        "RUSTC_BOOTSTRAP",
+        "MAKEFLAGS",
+        "MFLAGS",
+        "TARGET",
+        "HOST",
+        "OUT_DIR",
+        "OPT_LEVEL",
+        "PROFILE",
+        "DEBUG",
+        "NUM_JOBS",
     ];
     for (key, _) in std::env::vars_os() {
         let Some(key) = key.to_str() else { continue };
@@ -164,13 +175,7 @@ fn cdylib(line: &str) -> Option<Artifact> {
     // Cargo reports a lib target as `example_token` but an example as
     // `wasi-snoop`; kebab-case gives every guest one spelling.
     let name = target.get("name")?.as_str()?.replace('_', "-");
-    let path = msg
-        .get("filenames")?
-        .as_array()?
-        .iter()
-        .filter_map(|f| f.as_str())
-        .find(|f| f.ends_with(".wasm"))
-        .map(PathBuf::from)?;
+    let path = msg.get("filenames")?.as_array()?.iter().filter_map(|f| f.as_str()).find(|f| f.ends_with(".wasm")).map(PathBuf::from)?;
     Some(Artifact { name, path })
 }
 

@@ -64,13 +64,7 @@ pub fn inspect(bytes: &[u8]) -> Result<Inspection, InspectError> {
     } else {
         WasmKind::NotWasm
     };
-    let mut inspection = Inspection {
-        kind,
-        size: bytes.len(),
-        sha256: hex::encode(Sha256::digest(bytes)),
-        imports: Vec::new(),
-        exports: Vec::new(),
-    };
+    let mut inspection = Inspection { kind, size: bytes.len(), sha256: hex::encode(Sha256::digest(bytes)), imports: Vec::new(), exports: Vec::new() };
     if kind == WasmKind::NotWasm {
         return Ok(inspection);
     }

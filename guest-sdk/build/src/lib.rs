@@ -108,7 +108,9 @@ pub enum BuildError {
     },
     /// The component imports something: a ward plugin must import nothing
     /// but, optionally, host crypto.
-    #[error("{name}: the component imports {imports:?}; a ward plugin built with ward-guest imports nothing but, with its host-crypto feature, ward:auth/crypto (are you linking WASI or a crate that uses it?)")]
+    #[error(
+        "{name}: the component imports {imports:?}; a ward plugin built with ward-guest imports nothing but, with its host-crypto feature, ward:auth/crypto (are you linking WASI or a crate that uses it?)"
+    )]
     HasImports {
         /// Target name.
         name: String,
@@ -134,12 +136,7 @@ pub fn build(crate_dir: &Path, opts: &BuildOptions) -> Result<Vec<BuiltComponent
 
 /// Like [`build`] but with a detected toolchain, and with the import check
 /// optional: the test suite also builds guests that import WASI on purpose.
-pub fn build_with(
-    toolchain: &Toolchain,
-    crate_dir: &Path,
-    opts: &BuildOptions,
-    require_no_imports: bool,
-) -> Result<Vec<BuiltComponent>, BuildError> {
+pub fn build_with(toolchain: &Toolchain, crate_dir: &Path, opts: &BuildOptions, require_no_imports: bool) -> Result<Vec<BuiltComponent>, BuildError> {
     let manifest = crate_dir.join("Cargo.toml");
     if !manifest.is_file() {
         return Err(BuildError::NotACrate(crate_dir.to_path_buf()));
@@ -150,12 +147,9 @@ pub fn build_with(
     }
     let mut built = Vec::with_capacity(artifacts.len());
     for artifact in artifacts {
-        let core = std::fs::read(&artifact.path)
-            .map_err(|source| BuildError::Read { path: artifact.path.clone(), source })?;
-        let bytes = componentize::componentize(&core, opts.wasip1)
-            .map_err(|message| BuildError::Componentize { name: artifact.name.clone(), message })?;
-        let inspection =
-            inspect(&bytes).map_err(|source| BuildError::Inspect { name: artifact.name.clone(), source })?;
+        let core = std::fs::read(&artifact.path).map_err(|source| BuildError::Read { path: artifact.path.clone(), source })?;
+        let bytes = componentize::componentize(&core, opts.wasip1).map_err(|message| BuildError::Componentize { name: artifact.name.clone(), message })?;
+        let inspection = inspect(&bytes).map_err(|source| BuildError::Inspect { name: artifact.name.clone(), source })?;
         if require_no_imports && inspection.imports.iter().any(|import| import != HOST_CRYPTO_IMPORT) {
             return Err(BuildError::HasImports { name: artifact.name, imports: inspection.imports });
         }

@@ -56,13 +56,7 @@ pub fn detect() -> Result<Toolchain, ToolchainError> {
         && Path::new(&libdir).is_dir()
         && has_std(Path::new(&libdir))
     {
-        return Ok(Toolchain {
-            route: Route::PrebuiltStd,
-            cargo: PathBuf::from("cargo"),
-            rustc: PathBuf::from("rustc"),
-            linker: None,
-            immediate_abort: false,
-        });
+        return Ok(Toolchain { route: Route::PrebuiltStd, cargo: PathBuf::from("cargo"), rustc: PathBuf::from("rustc"), linker: None, immediate_abort: false });
     }
     debian().ok_or(ToolchainError)
 }
@@ -97,14 +91,12 @@ fn takes_immediate_abort(rustc: &Path) -> bool {
 /// rustup's `rust-lld` if there is a rustup toolchain, else Debian's `wasm-ld`.
 fn wasm_linker() -> Option<PathBuf> {
     let from_rustup = output(Path::new("rustc"), &["--print", "sysroot"]).and_then(|sysroot| {
-        let host = output(Path::new("rustc"), &["--print", "host-tuple"])
-            .or_else(|| output(Path::new("rustc"), &["-vV"]).and_then(|v| host_from_verbose(&v)))?;
+        let host =
+            output(Path::new("rustc"), &["--print", "host-tuple"]).or_else(|| output(Path::new("rustc"), &["-vV"]).and_then(|v| host_from_verbose(&v)))?;
         let lld = Path::new(&sysroot).join("lib/rustlib").join(host).join("bin/rust-lld");
         lld.is_file().then_some(lld)
     });
-    from_rustup.or_else(|| {
-        ["/usr/bin/wasm-ld", "/usr/bin/rust-lld"].iter().map(PathBuf::from).find(|p| p.is_file())
-    })
+    from_rustup.or_else(|| ["/usr/bin/wasm-ld", "/usr/bin/rust-lld"].iter().map(PathBuf::from).find(|p| p.is_file()))
 }
 
 fn host_from_verbose(verbose: &str) -> Option<String> {
@@ -112,11 +104,7 @@ fn host_from_verbose(verbose: &str) -> Option<String> {
 }
 
 fn has_std(libdir: &Path) -> bool {
-    std::fs::read_dir(libdir)
-        .map(|entries| {
-            entries.flatten().any(|e| e.file_name().to_string_lossy().starts_with("libstd-"))
-        })
-        .unwrap_or(false)
+    std::fs::read_dir(libdir).map(|entries| entries.flatten().any(|e| e.file_name().to_string_lossy().starts_with("libstd-"))).unwrap_or(false)
 }
 
 /// Trimmed stdout of a successful run, or `None`.

@@ -103,12 +103,7 @@ pub(crate) fn parse_line(line: &[u8]) -> Option<Parsed> {
     let map: serde_json::Map<String, Value> = serde_json::from_slice(&canonical).ok()?;
     let seq = map.get("seq")?.as_u64()?;
     let is_canonical = reencode(&map).is_some_and(|bytes| bytes == canonical);
-    Some(Parsed {
-        seq,
-        mac,
-        canonical,
-        is_canonical,
-    })
+    Some(Parsed { seq, mac, canonical, is_canonical })
 }
 
 fn reencode(map: &serde_json::Map<String, Value>) -> Option<Vec<u8>> {
@@ -137,20 +132,13 @@ fn reencode(map: &serde_json::Map<String, Value>) -> Option<Vec<u8>> {
 
 /// RFC 3339 UTC timestamp with microseconds, e.g. `2026-11-23T10:04:05.123456Z`.
 pub(crate) fn timestamp(now: std::time::SystemTime) -> String {
-    let since = now
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
+    let since = now.duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
     let secs = since.as_secs();
     let micros = since.subsec_micros();
     let days = secs / 86_400;
     let rem = secs % 86_400;
     let (y, m, d) = civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{micros:06}Z",
-        rem / 3600,
-        (rem % 3600) / 60,
-        rem % 60
-    )
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{micros:06}Z", rem / 3600, (rem % 3600) / 60, rem % 60)
 }
 
 /// Howard Hinnant's days-to-civil for days since 1970-01-01 (non-negative).
@@ -175,10 +163,7 @@ mod tests {
     fn timestamp_is_rfc3339_utc() {
         let t = std::time::UNIX_EPOCH + std::time::Duration::from_micros(1_795_435_445_123_456);
         assert_eq!(timestamp(t), "2026-11-23T12:04:05.123456Z");
-        assert_eq!(
-            timestamp(std::time::UNIX_EPOCH),
-            "1970-01-01T00:00:00.000000Z"
-        );
+        assert_eq!(timestamp(std::time::UNIX_EPOCH), "1970-01-01T00:00:00.000000Z");
     }
 
     #[test]

@@ -48,9 +48,7 @@ pub enum AuditError {
     },
     /// The last complete line of the log cannot be read as a record, so the
     /// chain cannot be continued; a person must look at the file.
-    #[error(
-        "audit log {path}: line {line} is not a valid record; refusing to continue the chain (run ward audit verify)"
-    )]
+    #[error("audit log {path}: line {line} is not a valid record; refusing to continue the chain (run ward audit verify)")]
     CorruptTail {
         /// The file.
         path: String,
@@ -98,10 +96,6 @@ impl AuditError {
     }
 
     pub(crate) fn io(op: &'static str, path: &std::path::Path, err: &std::io::Error) -> Self {
-        Self::Io {
-            op,
-            path: path.display().to_string(),
-            reason: err.kind().to_string(),
-        }
+        Self::Io { op, path: path.display().to_string(), reason: err.kind().to_string() }
     }
 }

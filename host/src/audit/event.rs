@@ -16,12 +16,7 @@ pub(crate) enum Val<'a> {
     U64(u64),
 }
 
-fn check(
-    value: &str,
-    max: usize,
-    allowed: fn(u8) -> bool,
-    field: &'static str,
-) -> Result<(), AuditError> {
+fn check(value: &str, max: usize, allowed: fn(u8) -> bool, field: &'static str) -> Result<(), AuditError> {
     if value.is_empty() || value.len() > max || !value.bytes().all(allowed) {
         return Err(AuditError::InvalidField { field });
     }
@@ -82,11 +77,7 @@ impl Code {
     /// Checks the character set and length.
     pub fn new(code: &'static str) -> Result<Self, AuditError> {
         check(code, 64, |b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'-' | b':'), "code")?;
-        if is_kebab(code.strip_prefix("plugin:").unwrap_or(code)) {
-            Ok(Self(code))
-        } else {
-            Err(AuditError::InvalidField { field: "code" })
-        }
+        if is_kebab(code.strip_prefix("plugin:").unwrap_or(code)) { Ok(Self(code)) } else { Err(AuditError::InvalidField { field: "code" }) }
     }
 
     /// The code.
@@ -296,18 +287,9 @@ impl Event {
             Self::AuthenticateDeny { .. } => "plugin.authenticate.deny",
             Self::AuthenticateAllow { .. } => "plugin.authenticate.allow",
             Self::Trap { .. } => "plugin.trap",
-            Self::Breaker {
-                state: BreakerState::Opened,
-                ..
-            } => "plugin.breaker.opened",
-            Self::Breaker {
-                state: BreakerState::HalfOpen,
-                ..
-            } => "plugin.breaker.half-open",
-            Self::Breaker {
-                state: BreakerState::Closed,
-                ..
-            } => "plugin.breaker.closed",
+            Self::Breaker { state: BreakerState::Opened, .. } => "plugin.breaker.opened",
+            Self::Breaker { state: BreakerState::HalfOpen, .. } => "plugin.breaker.half-open",
+            Self::Breaker { state: BreakerState::Closed, .. } => "plugin.breaker.closed",
             Self::Unloaded { .. } => "plugin.unloaded",
             Self::ReloadApplied { .. } => "config.reload.applied",
             Self::ReloadRefused { .. } => "config.reload.refused",
@@ -319,35 +301,24 @@ impl Event {
     /// Calls `f` with each field of the event (not `seq`, `ts`, `event`, `mac`).
     /// Digests are passed hex-encoded through `hex_buf` to avoid allocation.
     pub(crate) fn fields(&self, f: &mut dyn FnMut(&'static str, Val<'_>)) {
-        let digest =
-            |f: &mut dyn FnMut(&'static str, Val<'_>), name: &'static str, d: &Sha256Digest| {
-                let mut buf = [0u8; 64];
-                // 32 bytes always encode to exactly 64 hex digits, so this cannot fail.
-                if hex::encode_to_slice(d.0, &mut buf).is_ok()
-                    && let Ok(s) = std::str::from_utf8(&buf)
-                {
-                    f(name, Val::Str(s));
-                }
-            };
+        let digest = |f: &mut dyn FnMut(&'static str, Val<'_>), name: &'static str, d: &Sha256Digest| {
+            let mut buf = [0u8; 64];
+            // 32 bytes always encode to exactly 64 hex digits, so this cannot fail.
+            if hex::encode_to_slice(d.0, &mut buf).is_ok()
+                && let Ok(s) = std::str::from_utf8(&buf)
+            {
+                f(name, Val::Str(s));
+            }
+        };
         match self {
-            Self::LoadAccepted {
-                plugin_id,
-                version,
-                signer_key_id,
-                entry_sha256,
-                manifest_sha256,
-            } => {
+            Self::LoadAccepted { plugin_id, version, signer_key_id, entry_sha256, manifest_sha256 } => {
                 f("pluginId", Val::Str(plugin_id.as_str()));
                 f("version", Val::Str(version.as_str()));
                 f("signerKeyId", Val::Str(signer_key_id.as_str()));
                 digest(f, "entrySha256", entry_sha256);
                 digest(f, "manifestSha256", manifest_sha256);
             }
-            Self::LoadRefused {
-                reason,
-                plugin_id,
-                signer_key_id,
-            } => {
+            Self::LoadRefused { reason, plugin_id, signer_key_id } => {
                 f("reason", Val::Str(reason.as_str()));
                 if let Some(id) = plugin_id {
                     f("pluginId", Val::Str(id.as_str()));
@@ -356,31 +327,18 @@ impl Event {
                     f("signerKeyId", Val::Str(id.as_str()));
                 }
             }
-            Self::ConformanceFailed {
-                plugin_id,
-                case_index,
-                expected,
-                got,
-            } => {
+            Self::ConformanceFailed { plugin_id, case_index, expected, got } => {
                 f("pluginId", Val::Str(plugin_id.as_str()));
                 f("caseIndex", Val::U64(*case_index));
                 f("expected", Val::Str(expected.as_str()));
                 f("got", Val::Str(got.as_str()));
             }
-            Self::AuthenticateDeny {
-                plugin_id,
-                reason,
-                duration_us,
-            } => {
+            Self::AuthenticateDeny { plugin_id, reason, duration_us } => {
                 f("pluginId", Val::Str(plugin_id.as_str()));
                 f("reason", Val::Str(reason.as_str()));
                 f("durationUs", Val::U64(*duration_us));
             }
-            Self::AuthenticateAllow {
-                plugin_id,
-                identity_id,
-                duration_us,
-            } => {
+            Self::AuthenticateAllow { plugin_id, identity_id, duration_us } => {
                 f("pluginId", Val::Str(plugin_id.as_str()));
                 f("identityId", Val::Str(identity_id.as_str()));
                 f("durationUs", Val::U64(*duration_us));
@@ -389,9 +347,7 @@ impl Event {
                 f("pluginId", Val::Str(plugin_id.as_str()));
                 f("kind", Val::Str(kind.as_str()));
             }
-            Self::Breaker {
-                plugin_id, cause, ..
-            } => {
+            Self::Breaker { plugin_id, cause, .. } => {
                 f("pluginId", Val::Str(plugin_id.as_str()));
                 f("cause", Val::Str(cause.as_str()));
             }
@@ -399,9 +355,7 @@ impl Event {
                 f("pluginId", Val::Str(plugin_id.as_str()));
                 f("cause", Val::Str(cause.as_str()));
             }
-            Self::ReloadApplied { reason } | Self::ReloadRefused { reason } => {
-                f("reason", Val::Str(reason.as_str()))
-            }
+            Self::ReloadApplied { reason } | Self::ReloadRefused { reason } => f("reason", Val::Str(reason.as_str())),
             Self::Recovered { truncated_bytes } => f("truncatedBytes", Val::U64(*truncated_bytes)),
             Self::Dropped { count } => f("count", Val::U64(*count)),
         }

@@ -35,9 +35,7 @@ pub enum KeyError {
         reason: String,
     },
     /// Group or others may read the file.
-    #[error(
-        "audit key file {path} is readable by group or others (mode {mode:o}); run: chmod 600 {path}"
-    )]
+    #[error("audit key file {path} is readable by group or others (mode {mode:o}); run: chmod 600 {path}")]
     TooOpen {
         /// The path as given.
         path: String,
@@ -45,9 +43,7 @@ pub enum KeyError {
         mode: u32,
     },
     /// Shorter than [`MIN_KEY_BYTES`] or longer than [`MAX_KEY_BYTES`].
-    #[error(
-        "audit key {path} holds {len} bytes; expected {MIN_KEY_BYTES} to {MAX_KEY_BYTES} random bytes (ward audit keygen makes one)"
-    )]
+    #[error("audit key {path} holds {len} bytes; expected {MIN_KEY_BYTES} to {MAX_KEY_BYTES} random bytes (ward audit keygen makes one)")]
     BadLength {
         /// The path as given, or `<memory>`.
         path: String,
@@ -79,10 +75,7 @@ impl AuditKey {
     pub fn from_bytes(bytes: Vec<u8>) -> Result<Self, KeyError> {
         let bytes = Zeroizing::new(bytes);
         if !(MIN_KEY_BYTES..=MAX_KEY_BYTES).contains(&bytes.len()) {
-            return Err(KeyError::BadLength {
-                path: "<memory>".into(),
-                len: bytes.len(),
-            });
+            return Err(KeyError::BadLength { path: "<memory>".into(), len: bytes.len() });
         }
         Ok(Self { bytes })
     }
@@ -124,24 +117,15 @@ impl AuditKey {
             options.mode(0o600);
         }
         let mut file = options.open(path).map_err(|err| match err.kind() {
-            std::io::ErrorKind::AlreadyExists => KeyError::Exists {
-                path: shown.clone(),
-            },
-            kind => KeyError::Io {
-                path: shown.clone(),
-                reason: kind.to_string(),
-            },
+            std::io::ErrorKind::AlreadyExists => KeyError::Exists { path: shown.clone() },
+            kind => KeyError::Io { path: shown.clone(), reason: kind.to_string() },
         })?;
-        let io = |err: std::io::Error| KeyError::Io {
-            path: shown.clone(),
-            reason: err.kind().to_string(),
-        };
+        let io = |err: std::io::Error| KeyError::Io { path: shown.clone(), reason: err.kind().to_string() };
         #[cfg(unix)]
         {
             // An overwritten file keeps its old mode; force 0600.
             use std::os::unix::fs::PermissionsExt;
-            file.set_permissions(std::fs::Permissions::from_mode(0o600))
-                .map_err(io)?;
+            file.set_permissions(std::fs::Permissions::from_mode(0o600)).map_err(io)?;
         }
         file.write_all(&self.bytes).map_err(io)?;
         file.sync_all().map_err(io)
@@ -157,4 +141,3 @@ impl fmt::Debug for AuditKey {
         f.write_str("AuditKey(<redacted>)")
     }
 }
-

@@ -50,9 +50,7 @@ impl Default for AuditOptions {
         Self {
             max_file_bytes: 64 * 1024 * 1024,
             queue_capacity: 65_536,
-            policy: OverflowPolicy::Block {
-                max_wait: Duration::from_secs(1),
-            },
+            policy: OverflowPolicy::Block { max_wait: Duration::from_secs(1) },
             record_allowed: false,
             sync_interval: Duration::from_secs(1),
         }
@@ -108,9 +106,7 @@ pub struct AuditLog {
 
 impl std::fmt::Debug for AuditLog {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AuditLog")
-            .field("next_seq", &lock(&self.shared.sink).next_seq())
-            .finish_non_exhaustive()
+        f.debug_struct("AuditLog").field("next_seq", &lock(&self.shared.sink).next_seq()).finish_non_exhaustive()
     }
 }
 
@@ -123,14 +119,8 @@ impl AuditLog {
         let opened = Sink::open(path, key, options.max_file_bytes)?;
         let mut sink = opened.sink;
         if let Some(truncated_bytes) = opened.truncated_bytes {
-            tracing::warn!(
-                truncated_bytes,
-                "audit log had a torn last line; cut it off"
-            );
-            sink.append(
-                &timestamp(SystemTime::now()),
-                &Event::Recovered { truncated_bytes },
-            );
+            tracing::warn!(truncated_bytes, "audit log had a torn last line; cut it off");
+            sink.append(&timestamp(SystemTime::now()), &Event::Recovered { truncated_bytes });
             sink.write_pending()?;
             sink.sync()?;
         }
@@ -153,15 +143,9 @@ impl AuditLog {
             sync_interval: options.sync_interval,
         });
         let for_thread = Arc::clone(&shared);
-        let writer = std::thread::Builder::new()
-            .name("ward-audit".into())
-            .spawn(move || writer_loop(&for_thread))
-            .map_err(|e| AuditError::io("open", path, &e))?;
-        Ok(Self {
-            shared,
-            writer: Some(writer),
-            recovered: opened.truncated_bytes,
-        })
+        let writer =
+            std::thread::Builder::new().name("ward-audit".into()).spawn(move || writer_loop(&for_thread)).map_err(|e| AuditError::io("open", path, &e))?;
+        Ok(Self { shared, writer: Some(writer), recovered: opened.truncated_bytes })
     }
 
     /// Bytes cut from a torn last line at open, if any.
@@ -202,11 +186,7 @@ impl AuditLog {
                         if left.is_zero() {
                             break;
                         }
-                        q = shared
-                            .not_full
-                            .wait_timeout(q, left)
-                            .unwrap_or_else(PoisonError::into_inner)
-                            .0;
+                        q = shared.not_full.wait_timeout(q, left).unwrap_or_else(PoisonError::into_inner).0;
                     }
                 }
             }
@@ -233,10 +213,7 @@ impl AuditLog {
             let target = q.enqueued;
             shared.not_empty.notify_one();
             while (q.written < target || q.dropped > 0) && !q.failed {
-                q = shared
-                    .written
-                    .wait(q)
-                    .unwrap_or_else(PoisonError::into_inner);
+                q = shared.written.wait(q).unwrap_or_else(PoisonError::into_inner);
             }
         }
         let mut sink = lock(&shared.sink);
@@ -288,16 +265,9 @@ fn writer_loop(shared: &Shared) {
                     if wait.is_zero() {
                         break;
                     }
-                    q = shared
-                        .not_empty
-                        .wait_timeout(q, wait)
-                        .unwrap_or_else(PoisonError::into_inner)
-                        .0;
+                    q = shared.not_empty.wait_timeout(q, wait).unwrap_or_else(PoisonError::into_inner).0;
                 } else {
-                    q = shared
-                        .not_empty
-                        .wait(q)
-                        .unwrap_or_else(PoisonError::into_inner);
+                    q = shared.not_empty.wait(q).unwrap_or_else(PoisonError::into_inner);
                 }
             }
             std::mem::swap(&mut q.items, &mut batch);
@@ -331,17 +301,10 @@ fn writer_loop(shared: &Shared) {
     }
 }
 
-fn write_batch(
-    sink: &mut Sink,
-    batch: &mut VecDeque<(String, Event)>,
-    dropped: u64,
-) -> Result<(), AuditError> {
+fn write_batch(sink: &mut Sink, batch: &mut VecDeque<(String, Event)>, dropped: u64) -> Result<(), AuditError> {
     sink.check()?;
     if dropped > 0 {
-        sink.append(
-            &timestamp(SystemTime::now()),
-            &Event::Dropped { count: dropped },
-        );
+        sink.append(&timestamp(SystemTime::now()), &Event::Dropped { count: dropped });
     }
     for (ts, event) in batch.iter() {
         sink.append(ts, event);

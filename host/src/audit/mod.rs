@@ -26,13 +26,8 @@ mod verify;
 mod writer;
 
 pub use error::AuditError;
-pub use event::{
-    BreakerState, Code, Event, IdentityId, KeyId, PluginId, Sha256Digest, TrapKind, UnloadCause,
-    Verdict as ConformanceVerdict, Version,
-};
+pub use event::{BreakerState, Code, Event, IdentityId, KeyId, PluginId, Sha256Digest, TrapKind, UnloadCause, Verdict as ConformanceVerdict, Version};
 pub use key::{AuditKey, KeyError, MAX_KEY_BYTES, MIN_KEY_BYTES};
 pub use log::{AuditLog, AuditOptions, Enqueued, OverflowPolicy};
-pub use verify::{
-    Break, BreakKind, MAX_LINE_BYTES, Verdict, VerifyError, verify_file, verify_files,
-};
+pub use verify::{Break, BreakKind, MAX_LINE_BYTES, Verdict, VerifyError, verify_file, verify_files};
 pub use writer::rotated_path;

@@ -116,14 +116,7 @@ struct Lines<'a> {
 
 impl<'a> Lines<'a> {
     fn new(files: &'a [PathBuf]) -> Self {
-        Self {
-            files,
-            index: 0,
-            reader: None,
-            line: 0,
-            buf: Vec::new(),
-            last: None,
-        }
+        Self { files, index: 0, reader: None, line: 0, buf: Vec::new(), last: None }
     }
 
     fn next(&mut self) -> Result<Option<Entry>, VerifyError> {
@@ -131,18 +124,12 @@ impl<'a> Lines<'a> {
             let Some(path) = self.files.get(self.index) else {
                 return Ok(None);
             };
-            let err = |e: std::io::Error| VerifyError {
-                path: path.display().to_string(),
-                reason: e.kind().to_string(),
-            };
+            let err = |e: std::io::Error| VerifyError { path: path.display().to_string(), reason: e.kind().to_string() };
             let reader = match &mut self.reader {
                 Some(r) => r,
                 None => {
                     self.line = 0;
-                    self.reader.insert(BufReader::with_capacity(
-                        256 * 1024,
-                        File::open(path).map_err(err)?,
-                    ))
+                    self.reader.insert(BufReader::with_capacity(256 * 1024, File::open(path).map_err(err)?))
                 }
             };
             let (ended, too_long) = read_line_capped(reader, &mut self.buf).map_err(err)?;
@@ -160,11 +147,7 @@ impl<'a> Lines<'a> {
             } else {
                 canonical::parse_line(&self.buf).map_or(Line::Malformed, Line::Record)
             };
-            return Ok(Some(Entry {
-                file: self.index,
-                line: self.line,
-                body,
-            }));
+            return Ok(Some(Entry { file: self.index, line: self.line, body }));
         }
     }
 }
@@ -188,11 +171,7 @@ fn read_line_capped(reader: &mut impl BufRead, buf: &mut Vec<u8>) -> std::io::Re
             None => (chunk.len(), false),
         };
         let data = chunk.get(..take).unwrap_or(&[]);
-        let data = if found {
-            data.get(..take - 1).unwrap_or(&[])
-        } else {
-            data
-        };
+        let data = if found { data.get(..take - 1).unwrap_or(&[]) } else { data };
         if buf.len() + data.len() > MAX_LINE_BYTES {
             too_long = true;
         } else if !too_long {
@@ -210,22 +189,13 @@ fn read_line_capped(reader: &mut impl BufRead, buf: &mut Vec<u8>) -> std::io::Re
 
 /// Checks the chain across `files`, in the order given (oldest first), from
 /// `seq` 0. With `expect_last_seq`, a log whose last seq is lower is `Truncated`.
-pub fn verify_files(
-    key: &AuditKey,
-    files: &[PathBuf],
-    expect_last_seq: Option<u64>,
-) -> Result<Verdict, VerifyError> {
+pub fn verify_files(key: &AuditKey, files: &[PathBuf], expect_last_seq: Option<u64>) -> Result<Verdict, VerifyError> {
     let chain = Chain::new(key);
     let mut lines = Lines::new(files);
     let mut prev: Mac = GENESIS;
     let mut expected: u64 = 0;
     while let Some(entry) = lines.next()? {
-        let at = |why, seq| Break {
-            seq,
-            file: file_of(files, entry.file),
-            line: entry.line,
-            why,
-        };
+        let at = |why, seq| Break { seq, file: file_of(files, entry.file), line: entry.line, why };
         let cur = match entry.body {
             Line::Record(p) => p,
             Line::Malformed => return Ok(Verdict::Broken(at(BreakKind::Malformed, expected))),
@@ -239,35 +209,21 @@ pub fn verify_files(
         let mut ahead = Vec::new();
         while ahead.len() < LOOKAHEAD {
             match lines.next()? {
-                Some(Entry {
-                    body: Line::Record(p),
-                    ..
-                }) => ahead.push(Some(p)),
+                Some(Entry { body: Line::Record(p), .. }) => ahead.push(Some(p)),
                 Some(_) => ahead.push(None),
                 None => break,
             }
         }
-        return Ok(Verdict::Broken(at(
-            classify(&chain, &prev, expected, &cur, &ahead),
-            expected,
-        )));
+        return Ok(Verdict::Broken(at(classify(&chain, &prev, expected, &cur, &ahead), expected)));
     }
     let last_seq = expected.checked_sub(1);
     if let Some(want) = expect_last_seq
         && last_seq.is_none_or(|last| last < want)
     {
         let (file, line) = lines.last.map_or((0, 0), |(f, l)| (f, l));
-        return Ok(Verdict::Broken(Break {
-            seq: expected,
-            file: file_of(files, file),
-            line: line + 1,
-            why: BreakKind::Truncated,
-        }));
+        return Ok(Verdict::Broken(Break { seq: expected, file: file_of(files, file), line: line + 1, why: BreakKind::Truncated }));
     }
-    Ok(Verdict::Valid {
-        records: expected,
-        last_seq,
-    })
+    Ok(Verdict::Valid { records: expected, last_seq })
 }
 
 fn file_of(files: &[PathBuf], index: usize) -> PathBuf {
@@ -280,19 +236,12 @@ fn links(chain: &Chain, prev: &Mac, p: &Parsed) -> bool {
 
 /// Tells the kind of a break at `cur` (which does not link to `prev` as seq
 /// `expected`) from the records after it.
-fn classify(
-    chain: &Chain,
-    prev: &Mac,
-    expected: u64,
-    cur: &Parsed,
-    ahead: &[Option<Parsed>],
-) -> BreakKind {
+fn classify(chain: &Chain, prev: &Mac, expected: u64, cur: &Parsed, ahead: &[Option<Parsed>]) -> BreakKind {
     let records = || ahead.iter().flatten();
     // The genuine record `expected` appears later, still linking to `prev`.
     let genuine_later = records().any(|a| a.seq == expected && links(chain, prev, a));
     // `cur` is a genuine record whose predecessor is somewhere ahead.
-    let cur_genuine_elsewhere =
-        records().any(|a| cur.seq.checked_sub(1) == Some(a.seq) && links(chain, &a.mac, cur));
+    let cur_genuine_elsewhere = records().any(|a| cur.seq.checked_sub(1) == Some(a.seq) && links(chain, &a.mac, cur));
     let next = ahead.first().and_then(Option::as_ref);
     // The chain continues from `cur`'s own mac: `cur` kept its place and mac.
     let next_follows_cur = next.is_some_and(|n| links(chain, &cur.mac, n));
@@ -306,11 +255,7 @@ fn classify(
         }
         std::cmp::Ordering::Greater => {
             if genuine_later {
-                if cur_genuine_elsewhere {
-                    BreakKind::Reordered
-                } else {
-                    BreakKind::Inserted
-                }
+                if cur_genuine_elsewhere { BreakKind::Reordered } else { BreakKind::Inserted }
             } else if next_follows_cur && next.is_some_and(|n| n.seq == expected + 1) {
                 // `cur` sits where `expected` belongs and the next record follows it: its seq was edited.
                 BreakKind::Modified

@@ -153,10 +153,7 @@ fn mode_bits(_meta: &std::fs::Metadata) -> u32 {
 fn try_lock(file: &File, path: &Path, lock: &Path) -> Result<(), AuditError> {
     match file.try_lock() {
         Ok(()) => Ok(()),
-        Err(std::fs::TryLockError::WouldBlock) => Err(AuditError::Locked {
-            path: path.display().to_string(),
-            lock: lock.display().to_string(),
-        }),
+        Err(std::fs::TryLockError::WouldBlock) => Err(AuditError::Locked { path: path.display().to_string(), lock: lock.display().to_string() }),
         Err(std::fs::TryLockError::Error(e)) => Err(AuditError::io("lock", lock, &e)),
     }
 }
@@ -165,11 +162,7 @@ fn try_lock(file: &File, path: &Path, lock: &Path) -> Result<(), AuditError> {
 fn highest_rotated(path: &Path) -> Result<u64, AuditError> {
     let dir = parent_dir(path);
     let Some(base) = path.file_name().and_then(|n| n.to_str()) else {
-        return Err(AuditError::Io {
-            op: "open",
-            path: path.display().to_string(),
-            reason: "log file name is not UTF-8".into(),
-        });
+        return Err(AuditError::Io { op: "open", path: path.display().to_string(), reason: "log file name is not UTF-8".into() });
     };
     let mut highest = 0;
     let entries = std::fs::read_dir(&dir).map_err(|e| AuditError::io("read", &dir, &e))?;
@@ -198,9 +191,7 @@ fn parent_dir(path: &Path) -> PathBuf {
 
 fn sync_dir(path: &Path) -> Result<(), AuditError> {
     let dir = parent_dir(path);
-    File::open(&dir)
-        .and_then(|d| d.sync_all())
-        .map_err(|e| AuditError::io("sync", &dir, &e))
+    File::open(&dir).and_then(|d| d.sync_all()).map_err(|e| AuditError::io("sync", &dir, &e))
 }
 
 /// The last complete lines of a file: (line number of the first returned, lines).
@@ -214,47 +205,30 @@ struct Tail {
 fn read_tail(file: &mut File, path: &Path, len: u64) -> Result<Tail, AuditError> {
     let start = len.saturating_sub(TAIL_WINDOW);
     let mut buf = Vec::new();
-    file.seek(SeekFrom::Start(start))
-        .map_err(|e| AuditError::io("read", path, &e))?;
-    file.take(TAIL_WINDOW)
-        .read_to_end(&mut buf)
-        .map_err(|e| AuditError::io("read", path, &e))?;
+    file.seek(SeekFrom::Start(start)).map_err(|e| AuditError::io("read", path, &e))?;
+    file.take(TAIL_WINDOW).read_to_end(&mut buf).map_err(|e| AuditError::io("read", path, &e))?;
     let last_nl = buf.iter().rposition(|&b| b == b'\n');
     let (complete, torn) = match last_nl {
         Some(i) => (buf.get(..=i).unwrap_or(&[]), buf.len() - i - 1),
         None if start == 0 => (&[][..], buf.len()),
         // No newline in the whole window: a line longer than any record.
         None => {
-            return Err(AuditError::CorruptTail {
-                path: path.display().to_string(),
-                line: 0,
-            });
+            return Err(AuditError::CorruptTail { path: path.display().to_string(), line: 0 });
         }
     };
-    let mut lines: Vec<Vec<u8>> = complete
-        .split(|&b| b == b'\n')
-        .map(<[u8]>::to_vec)
-        .collect();
+    let mut lines: Vec<Vec<u8>> = complete.split(|&b| b == b'\n').map(<[u8]>::to_vec).collect();
     lines.pop(); // the empty piece after the final newline
     if start > 0 && !lines.is_empty() {
         lines.remove(0); // may be a partial line cut by the window
     }
     // Line numbers are only known when the window covers the whole file.
     let first_line_no = if start == 0 { 1 } else { 0 };
-    Ok(Tail {
-        first_line_no,
-        lines,
-        torn: torn as u64,
-    })
+    Ok(Tail { first_line_no, lines, torn: torn as u64 })
 }
 
 impl Sink {
     /// Locks, recovers and opens the log for appending.
-    pub(crate) fn open(
-        path: &Path,
-        key: &AuditKey,
-        max_file_bytes: u64,
-    ) -> Result<Opened, AuditError> {
+    pub(crate) fn open(path: &Path, key: &AuditKey, max_file_bytes: u64) -> Result<Opened, AuditError> {
         // The live file first, so a log that is a device or FIFO is refused
         // before a lock file is made beside what it resolves to.
         let (mut file, mode) = open_live(path, NEW_FILE_MODE)?;
@@ -267,18 +241,13 @@ impl Sink {
 
         let chain = Chain::new(key);
         let rotated = highest_rotated(path)?;
-        let mut len = file
-            .metadata()
-            .map_err(|e| AuditError::io("open", path, &e))?
-            .len();
+        let mut len = file.metadata().map_err(|e| AuditError::io("open", path, &e))?.len();
         let mut tail = read_tail(&mut file, path, len)?;
         let mut truncated_bytes = None;
         if tail.torn > 0 {
             len -= tail.torn;
-            file.set_len(len)
-                .map_err(|e| AuditError::io("write", path, &e))?;
-            file.sync_all()
-                .map_err(|e| AuditError::io("sync", path, &e))?;
+            file.set_len(len).map_err(|e| AuditError::io("write", path, &e))?;
+            file.sync_all().map_err(|e| AuditError::io("sync", path, &e))?;
             truncated_bytes = Some(tail.torn);
             tail.torn = 0;
         }
@@ -288,15 +257,10 @@ impl Sink {
         } else if rotated > 0 {
             // The live file is empty: continue from the last rotated file.
             let old = rotated_path(path, rotated);
-            let (mut old_file, old_meta) = operator_file::open_ambient(&old, ambient_authority())
-                .map_err(|r| refused("open", &old, r))?
-                .into_parts();
+            let (mut old_file, old_meta) = operator_file::open_ambient(&old, ambient_authority()).map_err(|r| refused("open", &old, r))?.into_parts();
             let old_tail = read_tail(&mut old_file, &old, old_meta.len())?;
             if old_tail.torn > 0 {
-                return Err(AuditError::CorruptTail {
-                    path: old.display().to_string(),
-                    line: 0,
-                });
+                return Err(AuditError::CorruptTail { path: old.display().to_string(), line: 0 });
             }
             if let Some((seq, mac)) = last_link(&chain, &old, &old_tail)? {
                 (next_seq, prev) = (seq + 1, mac);
@@ -319,10 +283,7 @@ impl Sink {
             mode,
             _lock: lock,
         };
-        Ok(Opened {
-            sink,
-            truncated_bytes,
-        })
+        Ok(Opened { sink, truncated_bytes })
     }
 
     /// The seq the next record gets.
@@ -331,11 +292,7 @@ impl Sink {
     }
 
     pub(crate) fn check(&self) -> Result<(), AuditError> {
-        if self.poisoned {
-            Err(AuditError::Poisoned)
-        } else {
-            Ok(())
-        }
+        if self.poisoned { Err(AuditError::Poisoned) } else { Ok(()) }
     }
 
     /// Adds a record to the pending buffer (not yet written); returns its seq.
@@ -388,20 +345,13 @@ impl Sink {
     }
 
     fn rotate(&mut self) -> Result<(), AuditError> {
-        self.file
-            .sync_all()
-            .map_err(|e| AuditError::io("sync", &self.path, &e))?;
+        self.file.sync_all().map_err(|e| AuditError::io("sync", &self.path, &e))?;
         let next = self.rotated + 1;
         let target = rotated_path(&self.path, next);
         if target.exists() {
-            return Err(AuditError::Io {
-                op: "rotate",
-                path: target.display().to_string(),
-                reason: "file exists".into(),
-            });
+            return Err(AuditError::Io { op: "rotate", path: target.display().to_string(), reason: "file exists".into() });
         }
-        std::fs::rename(&self.path, &target)
-            .map_err(|e| AuditError::io("rotate", &self.path, &e))?;
+        std::fs::rename(&self.path, &target).map_err(|e| AuditError::io("rotate", &self.path, &e))?;
         // Locked before anything is written; the old file's lock goes when
         // its handle is dropped below.
         let (file, _) = open_live(&self.path, self.mode)?;
@@ -421,25 +371,13 @@ fn last_link(chain: &Chain, path: &Path, tail: &Tail) -> Result<Option<(u64, Mac
     let Some(last) = tail.lines.last() else {
         return Ok(None);
     };
-    let line_no = if tail.first_line_no == 0 {
-        0
-    } else {
-        tail.first_line_no + tail.lines.len() as u64 - 1
-    };
-    let corrupt = || AuditError::CorruptTail {
-        path: path.display().to_string(),
-        line: line_no,
-    };
+    let line_no = if tail.first_line_no == 0 { 0 } else { tail.first_line_no + tail.lines.len() as u64 - 1 };
+    let corrupt = || AuditError::CorruptTail { path: path.display().to_string(), line: line_no };
     let parsed: Parsed = canonical::parse_line(last).ok_or_else(corrupt)?;
     if !parsed.is_canonical {
         return Err(corrupt());
     }
-    let prev = match tail
-        .lines
-        .len()
-        .checked_sub(2)
-        .and_then(|i| tail.lines.get(i))
-    {
+    let prev = match tail.lines.len().checked_sub(2).and_then(|i| tail.lines.get(i)) {
         Some(before) => canonical::parse_line(before).map(|p| p.mac),
         None if parsed.seq == 0 => Some(GENESIS),
         None => None,
@@ -447,10 +385,7 @@ fn last_link(chain: &Chain, path: &Path, tail: &Tail) -> Result<Option<(u64, Mac
     if let Some(prev) = prev
         && !chain.verify(&prev, &parsed.canonical, &parsed.mac)
     {
-        return Err(AuditError::KeyMismatch {
-            path: path.display().to_string(),
-            line: line_no,
-        });
+        return Err(AuditError::KeyMismatch { path: path.display().to_string(), line: line_no });
     }
     Ok(Some((parsed.seq, parsed.mac)))
 }

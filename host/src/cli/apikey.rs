@@ -30,7 +30,9 @@ use error::ApiKeyError;
 #[derive(clap::Subcommand)]
 pub enum Command {
     /// Generate a key, add its SHA-256 to the keys file, print the key once on stdout.
-    #[command(after_help = "Example:\n  ward apikey new --file keys.json --prefix wk_live_ --subject svc-billing --type service \\\n      --scope read --label team=billing > billing.key")]
+    #[command(
+        after_help = "Example:\n  ward apikey new --file keys.json --prefix wk_live_ --subject svc-billing --type service \\\n      --scope read --label team=billing > billing.key"
+    )]
     New(edit::NewArgs),
     /// Print the SHA-256 (hex) of a key read from stdin.
     #[command(after_help = "Example:\n  ward apikey hash < billing.key")]

@@ -43,36 +43,18 @@ pub enum Command {
 /// Runs `ward audit ...`.
 pub fn run(command: Command) -> Result<ExitCode, CliError> {
     match command {
-        Command::Verify {
-            files,
-            key,
-            expect_last_seq,
-        } => verify(&files, &key, expect_last_seq),
+        Command::Verify { files, key, expect_last_seq } => verify(&files, &key, expect_last_seq),
         Command::Keygen { out, force } => keygen(&out, force),
     }
 }
 
-fn verify(
-    files: &[PathBuf],
-    key: &std::path::Path,
-    expect_last_seq: Option<u64>,
-) -> Result<ExitCode, CliError> {
-    let key = AuditKey::from_file(key).map_err(|e| {
-        CliError::new(e.to_string()).with_hint(
-            "pass the audit key file with --key (ward audit keygen --out FILE makes one)",
-        )
-    })?;
-    let verdict =
-        verify_files(&key, files, expect_last_seq).map_err(|e| CliError::new(e.to_string()))?;
+fn verify(files: &[PathBuf], key: &std::path::Path, expect_last_seq: Option<u64>) -> Result<ExitCode, CliError> {
+    let key = AuditKey::from_file(key)
+        .map_err(|e| CliError::new(e.to_string()).with_hint("pass the audit key file with --key (ward audit keygen --out FILE makes one)"))?;
+    let verdict = verify_files(&key, files, expect_last_seq).map_err(|e| CliError::new(e.to_string()))?;
     let (out, code) = match verdict {
-        Verdict::Valid { records, last_seq } => (
-            json!({"valid": true, "records": records, "lastSeq": last_seq}),
-            0,
-        ),
-        Verdict::Broken(b) => (
-            json!({"valid": false, "seq": b.seq, "file": b.file.display().to_string(), "line": b.line, "why": b.why.as_str()}),
-            1,
-        ),
+        Verdict::Valid { records, last_seq } => (json!({"valid": true, "records": records, "lastSeq": last_seq}), 0),
+        Verdict::Broken(b) => (json!({"valid": false, "seq": b.seq, "file": b.file.display().to_string(), "line": b.line, "why": b.why.as_str()}), 1),
     };
     println!("{out}");
     Ok(ExitCode::from(code))
@@ -81,9 +63,7 @@ fn verify(
 fn keygen(out: &std::path::Path, force: bool) -> Result<ExitCode, CliError> {
     let key = AuditKey::generate();
     key.write_file(out, force).map_err(|e| match e {
-        ward::audit::KeyError::Exists { .. } => {
-            CliError::new(e.to_string()).with_hint("pass --force to replace it")
-        }
+        ward::audit::KeyError::Exists { .. } => CliError::new(e.to_string()).with_hint("pass --force to replace it"),
         other => CliError::new(other.to_string()),
     })?;
     eprintln!("wrote audit key to {} (mode 0600)", out.display());

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use serde_json::json;
-use ward::identity::{IdentityKey, Identity};
+use ward::identity::{Identity, IdentityKey};
 use ward::sandbox::{Credential, Decision, Limits, PluginOptions, Runtime, RuntimeConfig, WasiMode};
 
 use super::CliError;
@@ -51,9 +51,7 @@ enum Wasi {
 }
 
 fn parse_setting(raw: &str) -> Result<(String, String), String> {
-    raw.split_once('=')
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .ok_or_else(|| "expected key=value".to_owned())
+    raw.split_once('=').map(|(k, v)| (k.to_owned(), v.to_owned())).ok_or_else(|| "expected key=value".to_owned())
 }
 
 /// Runs `ward authenticate`.
@@ -69,8 +67,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         Wasi::DenyAll => WasiMode::DenyAll,
         Wasi::Refuse => WasiMode::Refuse,
     };
-    let runtime = Runtime::new(RuntimeConfig { wasi, ..RuntimeConfig::default() }, identity_key)
-        .map_err(|err| CliError::new(err.to_string()))?;
+    let runtime = Runtime::new(RuntimeConfig { wasi, ..RuntimeConfig::default() }, identity_key).map_err(|err| CliError::new(err.to_string()))?;
     let limits = Limits { timeout: Duration::from_millis(args.timeout_ms), ..Limits::default() };
     let plugin = runtime
         .load(verified, PluginOptions { limits, settings: args.settings, keys: Vec::new() })
@@ -101,8 +98,7 @@ fn read_credential(max: usize) -> Result<String, CliError> {
 }
 
 fn identity_json(identity: &Identity) -> serde_json::Value {
-    let labels: serde_json::Map<String, serde_json::Value> =
-        identity.labels.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
+    let labels: serde_json::Map<String, serde_json::Value> = identity.labels.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
     json!({
         "id": identity.id,
         "provider": identity.provider,

@@ -72,10 +72,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
 
 /// The id becomes a file name, so it must not climb out of `--out-dir`.
 fn check_key_id(key_id: &str) -> Result<(), CliError> {
-    let ok = !key_id.is_empty()
-        && !key_id.starts_with('.')
-        && key_id.len() <= 128
-        && key_id.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
+    let ok = !key_id.is_empty() && !key_id.starts_with('.') && key_id.len() <= 128 && key_id.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
     if ok { Ok(()) } else { Err(CliError::new(format!("--key-id {key_id:?} is not usable as a file name")).with_hint("use letters, digits, '.', '_' and '-'")) }
 }
 

@@ -9,8 +9,8 @@ use sha2::{Digest, Sha256};
 use ward::trust::{MAX_PEM_BYTES, SignRequest, SigningSecret, canonicalize, default_core_range, envelope_file_text, sign};
 use zeroize::Zeroizing;
 
-use super::{CliError, read_capped};
 use super::keygen::print;
+use super::{CliError, read_capped};
 
 /// Entries above this are not plugins; refusing bounds the read.
 pub(super) const MAX_ENTRY_BYTES: u64 = 64 * 1024 * 1024;
@@ -118,4 +118,3 @@ fn capabilities(arg: Option<&str>, kind: &str) -> Result<Map<String, Value>, Cli
         Err(e) => Err(CliError::new(format!("{origin}: {e}")).with_hint("e.g. --capabilities '{\"readsCredentials\":true}'")),
     }
 }
-

@@ -33,7 +33,8 @@ impl TrustSource {
             (Some(anchor), _) => {
                 let pem = super::read_text(anchor, "anchor")?;
                 let key = public_key_from_pem(&pem).map_err(|err| {
-                    CliError::new(format!("{}: {err}", anchor.display())).with_hint("--anchor takes an Ed25519 public key in SPKI PEM (the .pub file ward keygen writes)")
+                    CliError::new(format!("{}: {err}", anchor.display()))
+                        .with_hint("--anchor takes an Ed25519 public key in SPKI PEM (the .pub file ward keygen writes)")
                 })?;
                 match self.anchor_key_id.clone().or_else(|| envelope_text(envelope, "/signerKeyId")) {
                     Some(key_id) => TrustPolicy::default().with_anchor(key_id, key),

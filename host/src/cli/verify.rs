@@ -16,7 +16,9 @@ use super::trust_source::envelope_text;
 
 /// Arguments of `ward verify`.
 #[derive(clap::Args)]
-#[command(after_help = "Exit codes: 0 valid, 1 refused (reason code on stderr), 2 unusable input.\n\nExample:\n  ward verify acme-auth.signed.json --entry plugin.wasm --anchor keys/acme.pub --allow-capability readsCredentials")]
+#[command(
+    after_help = "Exit codes: 0 valid, 1 refused (reason code on stderr), 2 unusable input.\n\nExample:\n  ward verify acme-auth.signed.json --entry plugin.wasm --anchor keys/acme.pub --allow-capability readsCredentials"
+)]
 pub struct Args {
     /// The signed envelope (JSON).
     envelope: PathBuf,
@@ -55,9 +57,8 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         (Some(anchor), _) => {
             let pem = read_capped(anchor, MAX_PEM_BYTES as u64, "--anchor")?;
             let pem = String::from_utf8(pem).map_err(|_| CliError::new(format!("--anchor {}: not a PEM text file", anchor.display())))?;
-            let key = public_key_from_pem(&pem).map_err(|e| {
-                CliError::new(format!("--anchor {}: {e}", anchor.display())).with_hint("pass the Ed25519 PUBLIC KEY file (<ID>.pub)")
-            })?;
+            let key = public_key_from_pem(&pem)
+                .map_err(|e| CliError::new(format!("--anchor {}: {e}", anchor.display())).with_hint("pass the Ed25519 PUBLIC KEY file (<ID>.pub)"))?;
             let key_id = args.anchor_key_id.clone().unwrap_or_else(|| text_at("/signerKeyId"));
             let mut policy = TrustPolicy::default();
             policy.anchors.insert(key_id, Anchor::Ed25519(key));

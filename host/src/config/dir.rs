@@ -47,10 +47,7 @@ impl ConfinedDirs {
     /// Opens the config's directory and each allowed extra directory; the
     /// error names the `allowDirs` index (`usize::MAX`: the config's own).
     pub(crate) fn open(base_path: &Path, allow: &[PathBuf]) -> Result<Self, (usize, String)> {
-        let open = |path: &Path| {
-            Dir::open_ambient_dir(path, ambient_authority())
-                .map_err(|e| FileRefusal::unreadable(&e).to_string())
-        };
+        let open = |path: &Path| Dir::open_ambient_dir(path, ambient_authority()).map_err(|e| FileRefusal::unreadable(&e).to_string());
         let base = open(base_path).map_err(|e| (usize::MAX, e))?;
         let mut extra = Vec::with_capacity(allow.len());
         for (index, path) in allow.iter().enumerate() {
@@ -59,21 +56,14 @@ impl ConfinedDirs {
             }
             extra.push((path.clone(), open(path).map_err(|e| (index, e))?));
         }
-        Ok(Self {
-            base_path: base_path.to_path_buf(),
-            base,
-            extra,
-        })
+        Ok(Self { base_path: base_path.to_path_buf(), base, extra })
     }
 
     /// Where a relative path from the config lands, for files ward writes
     /// (the audit log) and cannot open through a handle ahead of time.
     pub(crate) fn resolve_for_writing(&self, path: &Path) -> Result<PathBuf, FileRefusal> {
         let (root, rest) = self.split(path)?;
-        if rest
-            .components()
-            .any(|c| !matches!(c, Component::Normal(_)))
-        {
+        if rest.components().any(|c| !matches!(c, Component::Normal(_))) {
             return Err(FileRefusal::outside());
         }
         Ok(root.join(rest))
@@ -85,11 +75,7 @@ impl ConfinedDirs {
     }
 
     /// Reads a secret: refused if group or others may read it.
-    pub(crate) fn read_secret(
-        &self,
-        path: &Path,
-        max: u64,
-    ) -> Result<Zeroizing<Vec<u8>>, FileRefusal> {
+    pub(crate) fn read_secret(&self, path: &Path, max: u64) -> Result<Zeroizing<Vec<u8>>, FileRefusal> {
         self.open_file(path)?.require_private()?.read(max).map(Zeroizing::new)
     }
 
@@ -99,23 +85,13 @@ impl ConfinedDirs {
     }
 
     fn dir_for(&self, path: &Path) -> &Dir {
-        self.extra
-            .iter()
-            .find(|(root, _)| path.is_absolute() && path.starts_with(root))
-            .map_or(&self.base, |(_, dir)| dir)
+        self.extra.iter().find(|(root, _)| path.is_absolute() && path.starts_with(root)).map_or(&self.base, |(_, dir)| dir)
     }
 
     fn split<'p>(&'p self, path: &'p Path) -> Result<(&'p Path, &'p Path), FileRefusal> {
         if !path.is_absolute() {
             return Ok((&self.base_path, path));
         }
-        self.extra
-            .iter()
-            .find_map(|(root, _)| {
-                path.strip_prefix(root)
-                    .ok()
-                    .map(|rest| (root.as_path(), rest))
-            })
-            .ok_or_else(FileRefusal::outside)
+        self.extra.iter().find_map(|(root, _)| path.strip_prefix(root).ok().map(|rest| (root.as_path(), rest))).ok_or_else(FileRefusal::outside)
     }
 }

@@ -58,11 +58,7 @@ fn refusal(err: &PathError, shown: &str, prefix: &str) -> ConfigError {
         text => text,
     };
     let problem = problem.split(" at line ").next().unwrap_or_default().to_owned();
-    ConfigError::Invalid {
-        path: shown.to_owned(),
-        at: if at.is_empty() { "(top level)".into() } else { at },
-        problem,
-    }
+    ConfigError::Invalid { path: shown.to_owned(), at: if at.is_empty() { "(top level)".into() } else { at }, problem }
 }
 
 #[cfg(test)]

@@ -15,15 +15,12 @@ use crate::lifecycle::{AuditSpec, BreakerSettings, ConformanceCase, Expect, Plan
 use crate::sandbox::{Limits, PluginOptions};
 
 use super::dir::{ConfinedDirs, read_config_file};
-use crate::operator_file::FileRefusal;
-use super::raw::{
-    RawAudit, RawFetch, RawBreaker, RawCase, RawConfig, RawExpect, RawLimits, RawOverflow, RawPlugin,
-    RawServer,
-};
 use super::json;
+use super::raw::{RawAudit, RawBreaker, RawCase, RawConfig, RawExpect, RawFetch, RawLimits, RawOverflow, RawPlugin, RawServer};
 use super::shape;
 use super::trust::trust_policy_from_section;
 use super::{ConfigError, ServerConfig, WardConfig};
+use crate::operator_file::FileRefusal;
 
 const MAX_COMPONENT_BYTES: u64 = 64 << 20;
 const MAX_FIXTURES_BYTES: u64 = 4 << 20;
@@ -42,21 +39,12 @@ pub fn load(path: &Path) -> Result<WardConfig, ConfigError> {
         Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    Loader {
-        shown: &shown,
-        dirs: None,
-    }
-    .run(raw, path, &base)
+    Loader { shown: &shown, dirs: None }.run(raw, path, &base)
 }
 
 /// Deserializes with the JSON path of the first problem; `prefix` places a
 /// separate file's paths (fixtures) under its config field.
-fn parse<'de, T: Deserialize<'de>>(
-    bytes: &'de [u8],
-    shown: &str,
-    prefix: &str,
-    arrays: &shape::ArrayPaths,
-) -> Result<T, ConfigError> {
+fn parse<'de, T: Deserialize<'de>>(bytes: &'de [u8], shown: &str, prefix: &str, arrays: &shape::ArrayPaths) -> Result<T, ConfigError> {
     // The shape first, on a plain tree that refuses repeated keys (a config
     // is small): serde would otherwise read an array where an object belongs
     // by position.
@@ -78,11 +66,7 @@ struct Loader<'a> {
 
 impl Loader<'_> {
     fn invalid(&self, at: impl Into<String>, problem: impl Into<String>) -> ConfigError {
-        ConfigError::Invalid {
-            path: self.shown.to_owned(),
-            at: at.into(),
-            problem: problem.into(),
-        }
+        ConfigError::Invalid { path: self.shown.to_owned(), at: at.into(), problem: problem.into() }
     }
 
     fn run(mut self, raw: RawConfig, path: &Path, base: &Path) -> Result<WardConfig, ConfigError> {
@@ -92,21 +76,13 @@ impl Loader<'_> {
         })?;
         self.dirs = Some(dirs);
         let trust = trust_policy_from_section(raw.trust, self.shown)?;
-        let identity_key = IdentityKey::from_bytes(
-            self.secret(&raw.identity.key_file, "identity.keyFile")?
-                .to_vec(),
-        )
-        .map_err(|e| self.invalid("identity.keyFile", key_problem(&e.to_string())))?;
+        let identity_key = IdentityKey::from_bytes(self.secret(&raw.identity.key_file, "identity.keyFile")?.to_vec())
+            .map_err(|e| self.invalid("identity.keyFile", key_problem(&e.to_string())))?;
         let claims = match raw.identity.label_keys {
             None => ClaimsPolicy::default(),
             Some(keys) => {
-                if let Some(i) = keys.iter().position(|k| {
-                    k.is_empty() || k.len() > 64 || !k.bytes().all(|b| b.is_ascii_graphic())
-                }) {
-                    return Err(self.invalid(
-                        format!("identity.labelKeys[{i}]"),
-                        "must be 1 to 64 visible ASCII characters",
-                    ));
+                if let Some(i) = keys.iter().position(|k| k.is_empty() || k.len() > 64 || !k.bytes().all(|b| b.is_ascii_graphic())) {
+                    return Err(self.invalid(format!("identity.labelKeys[{i}]"), "must be 1 to 64 visible ASCII characters"));
                 }
                 ClaimsPolicy::with_label_keys(keys)
             }
@@ -126,15 +102,7 @@ impl Loader<'_> {
             path: path.to_path_buf(),
             allow_dirs: raw.allow_dirs,
             server,
-            plan: Plan {
-                trust,
-                identity_key,
-                claims,
-                audit,
-                plugins_enabled: raw.plugins_enabled,
-                plugins,
-                fetch,
-            },
+            plan: Plan { trust, identity_key, claims, audit, plugins_enabled: raw.plugins_enabled, plugins, fetch },
         })
     }
 
@@ -162,21 +130,15 @@ impl Loader<'_> {
     }
 
     fn dirs(&self) -> Result<&ConfinedDirs, ConfigError> {
-        self.dirs
-            .as_ref()
-            .ok_or_else(|| self.invalid("(config directory)", "not opened"))
+        self.dirs.as_ref().ok_or_else(|| self.invalid("(config directory)", "not opened"))
     }
 
     fn read(&self, path: &Path, max: u64, at: &str) -> Result<Vec<u8>, ConfigError> {
-        self.dirs()?
-            .read(path, max)
-            .map_err(|e| self.file_problem(at, path, &e))
+        self.dirs()?.read(path, max).map_err(|e| self.file_problem(at, path, &e))
     }
 
     fn secret(&self, path: &Path, at: &str) -> Result<Zeroizing<Vec<u8>>, ConfigError> {
-        self.dirs()?
-            .read_secret(path, MAX_SECRET_BYTES)
-            .map_err(|e| self.file_problem(at, path, &e))
+        self.dirs()?.read_secret(path, MAX_SECRET_BYTES).map_err(|e| self.file_problem(at, path, &e))
     }
 
     fn file_problem(&self, at: &str, path: &Path, err: &FileRefusal) -> ConfigError {
@@ -184,25 +146,15 @@ impl Loader<'_> {
     }
 
     fn audit(&self, raw: RawAudit) -> Result<AuditSpec, ConfigError> {
-        let file = self
-            .dirs()?
-            .resolve_for_writing(&raw.file)
-            .map_err(|e| self.file_problem("audit.file", &raw.file, &e))?;
+        let file = self.dirs()?.resolve_for_writing(&raw.file).map_err(|e| self.file_problem("audit.file", &raw.file, &e))?;
         let key = AuditKey::from_bytes(self.secret(&raw.key_file, "audit.keyFile")?.to_vec())
             .map_err(|e| self.invalid("audit.keyFile", key_problem(&e.to_string())))?;
-        let mut options = AuditOptions {
-            record_allowed: raw.record_allowed,
-            ..AuditOptions::default()
-        };
+        let mut options = AuditOptions { record_allowed: raw.record_allowed, ..AuditOptions::default() };
         options.policy = match (raw.overflow, raw.block_max_wait_ms) {
-            (RawOverflow::Block, wait) => OverflowPolicy::Block {
-                max_wait: timeout_ms(wait.unwrap_or(1000), "audit.blockMaxWaitMs", self)?,
-            },
+            (RawOverflow::Block, wait) => OverflowPolicy::Block { max_wait: timeout_ms(wait.unwrap_or(1000), "audit.blockMaxWaitMs", self)? },
             (RawOverflow::DropAndCount, None) => OverflowPolicy::DropAndCount,
             (RawOverflow::DropAndCount, Some(_)) => {
-                return Err(
-                    self.invalid("audit.blockMaxWaitMs", "only applies to overflow \"block\"")
-                );
+                return Err(self.invalid("audit.blockMaxWaitMs", "only applies to overflow \"block\""));
             }
         };
         if let Some(max) = raw.max_file_bytes {
@@ -216,25 +168,12 @@ impl Loader<'_> {
 
     fn server(&self, raw: RawServer) -> Result<ServerConfig, ConfigError> {
         let listen = raw.listen.as_deref().unwrap_or(DEFAULT_LISTEN);
-        let listen: SocketAddr = listen.parse().map_err(|_| {
-            self.invalid(
-                "server.listen",
-                "must be an IP:port address such as 127.0.0.1:8181",
-            )
-        })?;
-        let ms = |value: Option<u64>, at: &str| -> Result<Option<Duration>, ConfigError> {
-            value.map(|v| timeout_ms(v, at, self)).transpose()
-        };
+        let listen: SocketAddr = listen.parse().map_err(|_| self.invalid("server.listen", "must be an IP:port address such as 127.0.0.1:8181"))?;
+        let ms = |value: Option<u64>, at: &str| -> Result<Option<Duration>, ConfigError> { value.map(|v| timeout_ms(v, at, self)).transpose() };
         Ok(ServerConfig {
             listen,
-            max_connections: raw
-                .max_connections
-                .map(|v| positive(v, "server.maxConnections", self))
-                .transpose()?,
-            max_header_bytes: raw
-                .max_header_bytes
-                .map(|v| positive(v, "server.maxHeaderBytes", self))
-                .transpose()?,
+            max_connections: raw.max_connections.map(|v| positive(v, "server.maxConnections", self)).transpose()?,
+            max_header_bytes: raw.max_header_bytes.map(|v| positive(v, "server.maxHeaderBytes", self)).transpose()?,
             header_timeout: ms(raw.header_timeout_ms, "server.headerTimeoutMs")?,
             request_timeout: ms(raw.request_timeout_ms, "server.requestTimeoutMs")?,
             drain_timeout: ms(raw.drain_timeout_ms, "server.drainTimeoutMs")?,
@@ -242,22 +181,12 @@ impl Loader<'_> {
         })
     }
 
-    fn plugin(
-        &self,
-        raw: RawPlugin,
-        at: &str,
-        plugins_enabled: bool,
-        fetch: &FetchPolicy,
-    ) -> Result<PluginSpec, ConfigError> {
+    fn plugin(&self, raw: RawPlugin, at: &str, plugins_enabled: bool, fetch: &FetchPolicy) -> Result<PluginSpec, ConfigError> {
         // The audit log's plugin-id alphabet: the id must be recordable as is.
         if crate::audit::PluginId::new(&raw.id).is_err() {
-            return Err(self.invalid(
-                format!("{at}.id"),
-                "must be 1 to 64 characters of [A-Za-z0-9._-]",
-            ));
+            return Err(self.invalid(format!("{at}.id"), "must be 1 to 64 characters of [A-Za-z0-9._-]"));
         }
-        let route = Route::new(&raw.route.header, raw.route.scheme.as_deref())
-            .map_err(|e| self.invalid(format!("{at}.route"), e.to_string()))?;
+        let route = Route::new(&raw.route.header, raw.route.scheme.as_deref()).map_err(|e| self.invalid(format!("{at}.route"), e.to_string()))?;
         let limits = self.limits(&raw.limits, &format!("{at}.limits"))?;
         let breaker = self.breaker(&raw.breaker, &format!("{at}.breaker"))?;
         let serving = raw.enabled && plugins_enabled;
@@ -269,11 +198,7 @@ impl Loader<'_> {
                     crate::trust::MAX_ENVELOPE_BYTES as u64,
                     &format!("{at}.envelope"),
                 )?,
-                component: self.read(
-                    &raw.component,
-                    MAX_COMPONENT_BYTES,
-                    &format!("{at}.component"),
-                )?,
+                component: self.read(&raw.component, MAX_COMPONENT_BYTES, &format!("{at}.component"))?,
             })
         } else {
             None
@@ -284,25 +209,15 @@ impl Loader<'_> {
             let at = format!("{at}.keyMaterial[{i}]");
             let taken = keys.iter().map(|(name, _)| name).chain(key_urls.iter().map(|(name, _)| name)).any(|name| *name == material.name);
             if material.name.is_empty() || taken {
-                return Err(self.invalid(
-                    format!("{at}.name"),
-                    "must be non-empty and unique within the plugin",
-                ));
+                return Err(self.invalid(format!("{at}.name"), "must be non-empty and unique within the plugin"));
             }
             let max = material.max_bytes.unwrap_or(keymaterial::DEFAULT_MAX_BYTES);
             if max == 0 || max > keymaterial::MAX_MAX_BYTES {
-                return Err(self.invalid(
-                    format!("{at}.maxBytes"),
-                    format!("must be 1 to {}", keymaterial::MAX_MAX_BYTES),
-                ));
+                return Err(self.invalid(format!("{at}.maxBytes"), format!("must be 1 to {}", keymaterial::MAX_MAX_BYTES)));
             }
             match (&material.file, &material.url) {
                 (Some(file), None) => {
-                    let bytes = if serving {
-                        self.read(file, max, &format!("{at}.file"))?
-                    } else {
-                        Vec::new()
-                    };
+                    let bytes = if serving { self.read(file, max, &format!("{at}.file"))? } else { Vec::new() };
                     keys.push((material.name.clone(), bytes));
                 }
                 (None, Some(url)) => {
@@ -319,10 +234,7 @@ impl Loader<'_> {
             }
             if (material.refresh_seconds.is_some() || material.max_stale_seconds.is_some()) && material.url.is_none() {
                 let field = if material.refresh_seconds.is_some() { "refreshSeconds" } else { "maxStaleSeconds" };
-                return Err(self.invalid(
-                    format!("{at}.{field}"),
-                    "only applies to url key material (files are re-read on reload)",
-                ));
+                return Err(self.invalid(format!("{at}.{field}"), "only applies to url key material (files are re-read on reload)"));
             }
         }
         let conformance = match (&raw.conformance, serving) {
@@ -334,11 +246,7 @@ impl Loader<'_> {
             enabled: raw.enabled,
             route,
             files,
-            options: PluginOptions {
-                limits,
-                settings: raw.settings.into_iter().collect(),
-                keys,
-            },
+            options: PluginOptions { limits, settings: raw.settings.into_iter().collect(), keys },
             key_urls,
             conformance,
             breaker,
@@ -405,8 +313,7 @@ impl Loader<'_> {
             breaker.window = Duration::from_millis(positive(v, &format!("{at}.windowMs"), self)?);
         }
         if let Some(v) = raw.cooldown_ms {
-            breaker.cooldown =
-                Duration::from_millis(positive(v, &format!("{at}.cooldownMs"), self)?);
+            breaker.cooldown = Duration::from_millis(positive(v, &format!("{at}.cooldownMs"), self)?);
         }
         Ok(breaker)
     }
@@ -434,16 +341,8 @@ impl Loader<'_> {
     }
 }
 
-fn positive<T: PartialOrd + Default>(
-    value: T,
-    at: &str,
-    loader: &Loader<'_>,
-) -> Result<T, ConfigError> {
-    if value > T::default() {
-        Ok(value)
-    } else {
-        Err(loader.invalid(at, "must be greater than 0"))
-    }
+fn positive<T: PartialOrd + Default>(value: T, at: &str, loader: &Loader<'_>) -> Result<T, ConfigError> {
+    if value > T::default() { Ok(value) } else { Err(loader.invalid(at, "must be greater than 0")) }
 }
 
 fn timeout_ms(value: u64, at: &str, loader: &Loader<'_>) -> Result<Duration, ConfigError> {
@@ -456,8 +355,5 @@ fn timeout_ms(value: u64, at: &str, loader: &Loader<'_>) -> Result<Duration, Con
 /// The key types' own messages name "<memory>" as the path; the config names
 /// the field instead, so keep only the reason.
 fn key_problem(message: &str) -> String {
-    message
-        .split_once("; ")
-        .map_or(message, |(_, why)| why)
-        .to_owned()
+    message.split_once("; ").map_or(message, |(_, why)| why).to_owned()
 }

@@ -17,23 +17,13 @@ pub(crate) struct ArrayPaths {
 
 /// `ward.json`. `trust` is checked by `trust.rs`, which also reads it alone.
 pub(crate) const CONFIG: ArrayPaths = ArrayPaths {
-    lists: &[
-        "allowDirs",
-        "plugins",
-        "identity.labelKeys",
-        "plugins[].keyMaterial",
-        "keyMaterialFetch.allowHttpHosts",
-        "keyMaterialFetch.allowCidrs",
-    ],
+    lists: &["allowDirs", "plugins", "identity.labelKeys", "plugins[].keyMaterial", "keyMaterialFetch.allowHttpHosts", "keyMaterialFetch.allowCidrs"],
     opaque: &["trust"],
 };
 
 /// The `trust` section; its anchors may be an object or an array of objects
 /// and are checked entry by entry where they are read.
-pub(crate) const TRUST: ArrayPaths = ArrayPaths {
-    lists: &["revoked.signerKeyIds", "revoked.entrySha256", "allowCapabilities"],
-    opaque: &["trustAnchors"],
-};
+pub(crate) const TRUST: ArrayPaths = ArrayPaths { lists: &["revoked.signerKeyIds", "revoked.entrySha256", "allowCapabilities"], opaque: &["trustAnchors"] };
 
 /// A conformance fixtures file: an array of case objects.
 pub(crate) const FIXTURES: ArrayPaths = ArrayPaths { lists: &[""], opaque: &[] };

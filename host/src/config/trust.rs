@@ -25,7 +25,6 @@ use crate::trust::{Anchor, Pin, TrustPolicy, public_key_from_pem};
 
 use super::ConfigError;
 
-
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct RawTrust {
@@ -116,7 +115,8 @@ pub(crate) fn trust_policy_from_section(section: Value, path: &str) -> Result<Tr
             None => Ok(None),
             Some(h) => sha256_hex(&h).map(Some).ok_or_else(|| invalid(&format!("{at}.{field}"), "must be 64 hex digits".into())),
         };
-        let pin = Pin { version: pin.version, entry_sha256: hash("entrySha256", pin.entry_sha256)?, manifest_sha256: hash("manifestSha256", pin.manifest_sha256)? };
+        let pin =
+            Pin { version: pin.version, entry_sha256: hash("entrySha256", pin.entry_sha256)?, manifest_sha256: hash("manifestSha256", pin.manifest_sha256)? };
         if pin == Pin::default() {
             return Err(invalid(&at, "pins nothing; set version, entrySha256 or manifestSha256".into()));
         }

@@ -282,10 +282,7 @@ mod tests {
     #[test]
     fn scope_rules() {
         assert!(matches!(accept(|s| s.expect_scopes(65)), Err(InvalidClaims::TooMany { field: "scopes", .. })));
-        assert!(matches!(
-            accept(|s| (0..65).try_for_each(|i| s.scope(&format!("s{i}")))),
-            Err(InvalidClaims::TooMany { field: "scopes", count: 65, .. })
-        ));
+        assert!(matches!(accept(|s| (0..65).try_for_each(|i| s.scope(&format!("s{i}")))), Err(InvalidClaims::TooMany { field: "scopes", count: 65, .. })));
         assert!(accept(|s| (0..64).try_for_each(|i| s.scope(&format!("s{i}")))).is_ok());
         assert!(matches!(accept(|s| s.scope(&"x".repeat(257))), Err(InvalidClaims::TooLong { .. })));
         for bad in ["a b", "a\"b", "a\\b", "", "é"] {
@@ -300,7 +297,14 @@ mod tests {
         assert_eq!(accept(|s| s.label("team", "a\r\nX-Ward-Id: forged")).unwrap_err(), InvalidClaims::ControlCharacter { field: "labels" });
         assert_eq!(accept(|s| s.label("team", "a\0")).unwrap_err(), InvalidClaims::ControlCharacter { field: "labels" });
         assert!(matches!(accept(|s| s.label("team", &"v".repeat(65))), Err(InvalidClaims::TooLong { .. })));
-        assert_eq!(accept(|s| { s.label("team", "a")?; s.label("team", "b") }).unwrap_err(), InvalidClaims::DuplicateLabel);
+        assert_eq!(
+            accept(|s| {
+                s.label("team", "a")?;
+                s.label("team", "b")
+            })
+            .unwrap_err(),
+            InvalidClaims::DuplicateLabel
+        );
         assert!(matches!(accept(|s| s.expect_labels(33)), Err(InvalidClaims::TooMany { field: "labels", .. })));
         let custom = ClaimsPolicy::with_label_keys(["owner"]);
         let mut s = custom.sanitizer();

@@ -18,8 +18,8 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 
-use super::guard::AddressGuard;
 use super::error::KeyMaterialError;
+use super::guard::AddressGuard;
 use super::options::{FetchPolicy, UrlSource, check_max_bytes};
 use super::resolve::{Resolve, SystemResolver};
 use super::target::{Host, Scheme, Target};
@@ -153,29 +153,19 @@ impl Fetcher {
         Err(last)
     }
 
-    async fn handshake(
-        &self,
-        target: &Target,
-        tcp: TcpStream,
-        addr: IpAddr,
-    ) -> Result<tokio_rustls::client::TlsStream<TcpStream>, KeyMaterialError> {
+    async fn handshake(&self, target: &Target, tcp: TcpStream, addr: IpAddr) -> Result<tokio_rustls::client::TlsStream<TcpStream>, KeyMaterialError> {
         let tls_error = |reason: String| KeyMaterialError::Tls { host: target.host_text.clone(), reason };
         // SNI and certificate check use the URL's host, never the address
         // dialled: the certificate must be for the name the operator wrote.
         let server_name = match &target.host {
-            Host::Name(name) => ServerName::try_from(name.clone())
-                .map_err(|_| tls_error("the host name is not valid for TLS".to_owned()))?,
+            Host::Name(name) => ServerName::try_from(name.clone()).map_err(|_| tls_error("the host name is not valid for TLS".to_owned()))?,
             Host::Ip(ip) => ServerName::IpAddress((*ip).into()),
         };
         let timeout = self.policy.connect_timeout;
         match tokio::time::timeout(timeout, self.tls.connect(server_name, tcp)).await {
             Ok(Ok(stream)) => Ok(stream),
             Ok(Err(err)) => Err(tls_error(err.to_string())),
-            Err(_) => Err(KeyMaterialError::ConnectTimeout {
-                host: target.host_text.clone(),
-                addr,
-                timeout_ms: millis(timeout),
-            }),
+            Err(_) => Err(KeyMaterialError::ConnectTimeout { host: target.host_text.clone(), addr, timeout_ms: millis(timeout) }),
         }
     }
 }
@@ -220,11 +210,7 @@ where
     }
 }
 
-async fn read_body(
-    response: http::Response<Incoming>,
-    target: &Target,
-    max_bytes: u64,
-) -> Result<Vec<u8>, KeyMaterialError> {
+async fn read_body(response: http::Response<Incoming>, target: &Target, max_bytes: u64) -> Result<Vec<u8>, KeyMaterialError> {
     let host = || target.host_text.clone();
     let status = response.status();
     if status.is_redirection() {
@@ -269,9 +255,7 @@ where
             .name("ward-keymaterial".to_owned())
             .spawn_scoped(scope, move || run_on_private_runtime(make))
             .map_err(|err| KeyMaterialError::Setup { reason: format!("cannot start a thread: {err}") })?;
-        worker
-            .join()
-            .unwrap_or_else(|_| Err(KeyMaterialError::Setup { reason: "the fetch thread panicked".to_owned() }))
+        worker.join().unwrap_or_else(|_| Err(KeyMaterialError::Setup { reason: "the fetch thread panicked".to_owned() }))
     })
 }
 

@@ -42,10 +42,7 @@ impl FromStr for Cidr {
     /// `10.0.0.1/8`), because a stray host bit usually means the operator
     /// meant a different block.
     fn from_str(text: &str) -> Result<Self, Self::Err> {
-        let invalid = |reason: &str| KeyMaterialError::InvalidOption {
-            field: "allowCidrs",
-            reason: format!("{:?}: {reason}", truncate(text)),
-        };
+        let invalid = |reason: &str| KeyMaterialError::InvalidOption { field: "allowCidrs", reason: format!("{:?}: {reason}", truncate(text)) };
         let (addr, prefix) = text.split_once('/').ok_or_else(|| invalid("expected address/prefix"))?;
         let _: IpAddr = addr.parse().map_err(|_| invalid("not an IP address"))?;
         if prefix.is_empty() || !prefix.bytes().all(|b| b.is_ascii_digit()) {
@@ -108,8 +105,18 @@ mod tests {
             assert_eq!(cidr.to_string(), good);
         }
         for bad in [
-            "127.0.0.1", "127.0.0.1/8", "10.0.0.0/33", "10.0.0.0/-1", "10.0.0.0/+8", "fd00::/129",
-            "fd00::1/8", "localhost/8", "", "/8", "10.0.0.0/", "010.0.0.0/8",
+            "127.0.0.1",
+            "127.0.0.1/8",
+            "10.0.0.0/33",
+            "10.0.0.0/-1",
+            "10.0.0.0/+8",
+            "fd00::/129",
+            "fd00::1/8",
+            "localhost/8",
+            "",
+            "/8",
+            "10.0.0.0/",
+            "010.0.0.0/8",
         ] {
             let err = bad.parse::<Cidr>().unwrap_err();
             assert_eq!(err.code(), "keymaterial-invalid-option", "{bad}");

@@ -33,14 +33,13 @@ mod target;
 mod tls;
 
 pub use addr::{DeniedRange, classify};
-pub use guard::Cidr;
 pub use error::{KeyMaterialError, KeyMaterialUnavailable};
 pub use fetch::Fetcher;
 pub use file::read_file;
+pub use guard::Cidr;
 pub use options::{
-    DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_BYTES, DEFAULT_MAX_STALE_FLOOR, DEFAULT_REFRESH, DEFAULT_TOTAL_TIMEOUT,
-    FetchPolicy, FileSource, KeyMaterialEntry, KeyOrigin, MAX_MAX_BYTES, MAX_NAME_BYTES, MAX_TIMEOUT, MIN_REFRESH,
-    UrlSource,
+    DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_BYTES, DEFAULT_MAX_STALE_FLOOR, DEFAULT_REFRESH, DEFAULT_TOTAL_TIMEOUT, FetchPolicy, FileSource, KeyMaterialEntry,
+    KeyOrigin, MAX_MAX_BYTES, MAX_NAME_BYTES, MAX_TIMEOUT, MIN_REFRESH, UrlSource,
 };
 pub use resolve::{Resolve, SystemResolver};
 pub use source::{KeyMaterialSource, RETRY_BASE, RefreshTask};

@@ -5,8 +5,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::guard::Cidr;
 use super::error::KeyMaterialError;
+use super::guard::Cidr;
 use super::target::{Scheme, Target};
 
 /// Default `maxBytes`: a JWKS with a dozen RSA keys is about 10 KiB, an
@@ -140,18 +140,14 @@ impl UrlSource {
     /// The effective maximum staleness: `max_stale`, or the larger of
     /// [`DEFAULT_MAX_STALE_FLOOR`] and three refresh periods.
     pub fn max_stale(&self) -> Duration {
-        self.max_stale
-            .unwrap_or_else(|| DEFAULT_MAX_STALE_FLOOR.max(self.refresh.saturating_mul(3)))
+        self.max_stale.unwrap_or_else(|| DEFAULT_MAX_STALE_FLOOR.max(self.refresh.saturating_mul(3)))
     }
 
     /// Everything about the entry that can be checked without the network.
     pub fn validate(&self, policy: &FetchPolicy) -> Result<(), KeyMaterialError> {
         check_max_bytes(self.max_bytes)?;
         if self.refresh < MIN_REFRESH {
-            return Err(KeyMaterialError::InvalidOption {
-                field: "refreshSeconds",
-                reason: "must be at least 1".into(),
-            });
+            return Err(KeyMaterialError::InvalidOption { field: "refreshSeconds", reason: "must be at least 1".into() });
         }
         if self.max_stale() <= self.refresh {
             return Err(KeyMaterialError::InvalidOption {
@@ -205,22 +201,13 @@ impl KeyMaterialEntry {
 }
 
 fn check_name(name: &str) -> Result<(), KeyMaterialError> {
-    let ok = !name.is_empty()
-        && name.len() <= MAX_NAME_BYTES
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
-    if ok {
-        Ok(())
-    } else {
-        Err(KeyMaterialError::InvalidOption { field: "name", reason: "1 to 64 bytes of A-Z a-z 0-9 . _ -".into() })
-    }
+    let ok = !name.is_empty() && name.len() <= MAX_NAME_BYTES && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+    if ok { Ok(()) } else { Err(KeyMaterialError::InvalidOption { field: "name", reason: "1 to 64 bytes of A-Z a-z 0-9 . _ -".into() }) }
 }
 
 pub(crate) fn check_max_bytes(max_bytes: u64) -> Result<(), KeyMaterialError> {
     if max_bytes == 0 || max_bytes > MAX_MAX_BYTES {
-        return Err(KeyMaterialError::InvalidOption {
-            field: "maxBytes",
-            reason: format!("must be between 1 and {MAX_MAX_BYTES}"),
-        });
+        return Err(KeyMaterialError::InvalidOption { field: "maxBytes", reason: format!("must be between 1 and {MAX_MAX_BYTES}") });
     }
     Ok(())
 }

@@ -30,7 +30,11 @@ struct Good {
 enum Origin {
     /// `file` entries and anything else whose bytes never go stale.
     Fixed,
-    Url { source: UrlSource, fetcher: Arc<Fetcher>, max_stale: Duration },
+    Url {
+        source: UrlSource,
+        fetcher: Arc<Fetcher>,
+        max_stale: Duration,
+    },
 }
 
 /// One key-material entry as the call path sees it.
@@ -57,12 +61,7 @@ impl KeyMaterialSource {
     /// entry read at load; reload builds a new one).
     pub fn fixed(name: impl Into<String>, bytes: Vec<u8>) -> Self {
         let good = Good { bytes: Arc::from(bytes), fetched_at: Instant::now() };
-        Self {
-            name: name.into(),
-            origin: Origin::Fixed,
-            good: ArcSwapOption::from_pointee(good),
-            last_error: ArcSwapOption::empty(),
-        }
+        Self { name: name.into(), origin: Origin::Fixed, good: ArcSwapOption::from_pointee(good), last_error: ArcSwapOption::empty() }
     }
 
     /// A `url` entry with nothing fetched yet: [`KeyMaterialSource::current`]
@@ -70,12 +69,7 @@ impl KeyMaterialSource {
     pub fn url(name: impl Into<String>, source: UrlSource, fetcher: Arc<Fetcher>) -> Result<Self, KeyMaterialError> {
         source.validate(fetcher.policy())?;
         let max_stale = source.max_stale();
-        Ok(Self {
-            name: name.into(),
-            origin: Origin::Url { source, fetcher, max_stale },
-            good: ArcSwapOption::empty(),
-            last_error: ArcSwapOption::empty(),
-        })
+        Ok(Self { name: name.into(), origin: Origin::Url { source, fetcher, max_stale }, good: ArcSwapOption::empty(), last_error: ArcSwapOption::empty() })
     }
 
     /// The entry's name.

@@ -81,11 +81,7 @@ impl Target {
 
     /// The `Host` header: the port only when it is not the scheme's default.
     pub(crate) fn host_header(&self) -> String {
-        if self.port == default_port(self.scheme) {
-            self.host_text.clone()
-        } else {
-            format!("{}:{}", self.host_text, self.port)
-        }
+        if self.port == default_port(self.scheme) { self.host_text.clone() } else { format!("{}:{}", self.host_text, self.port) }
     }
 }
 
@@ -126,12 +122,10 @@ fn parse_authority(authority: &str, scheme: Scheme) -> Result<(Host, String, u16
     };
     let port = match port_part {
         None => default_port(scheme),
-        Some(p) if !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit()) => {
-            match p.parse::<u16>() {
-                Ok(port) if port != 0 => port,
-                _ => return Err(invalid("port out of range")),
-            }
-        }
+        Some(p) if !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit()) => match p.parse::<u16>() {
+            Ok(port) if port != 0 => port,
+            _ => return Err(invalid("port out of range")),
+        },
         Some(_) => return Err(invalid("port is not a number")),
     };
     let host_text = match &host_part {

@@ -12,8 +12,8 @@ use rustls::pki_types::pem::PemObject;
 use rustls::{ClientConfig, RootCertStore};
 
 use super::error::KeyMaterialError;
-use crate::operator_file::{self, FileRefusal};
 use super::options::FetchPolicy;
+use crate::operator_file::{self, FileRefusal};
 
 /// The largest CA bundle read; Mozilla's whole set as PEM is about 250 KiB.
 pub const MAX_CA_FILE_BYTES: u64 = 1024 * 1024;
@@ -42,16 +42,14 @@ pub(crate) fn client_config(policy: &FetchPolicy) -> Result<Arc<ClientConfig>, K
 fn read_ca_file(path: &Path) -> Result<Vec<CertificateDer<'static>>, KeyMaterialError> {
     // Named in ward.json, so regular files only (a FIFO would hang the
     // fetcher's set-up); opened by path, like the audit log.
-    let pem = operator_file::open_ambient(path, cap_std::ambient_authority())
-        .and_then(|file| file.read(MAX_CA_FILE_BYTES))
-        .map_err(|refusal| match refusal {
+    let pem =
+        operator_file::open_ambient(path, cap_std::ambient_authority()).and_then(|file| file.read(MAX_CA_FILE_BYTES)).map_err(|refusal| match refusal {
             FileRefusal::Unreadable(kind) => ca_error(path, kind.to_string()),
             FileRefusal::TooLarge(_) => ca_error(path, format!("larger than {MAX_CA_FILE_BYTES} bytes")),
             other => ca_error(path, other.to_string()),
         })?;
-    let certs = CertificateDer::pem_slice_iter(&pem)
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|_| ca_error(path, "not a PEM bundle of certificates".to_owned()))?;
+    let certs =
+        CertificateDer::pem_slice_iter(&pem).collect::<Result<Vec<_>, _>>().map_err(|_| ca_error(path, "not a PEM bundle of certificates".to_owned()))?;
     if certs.is_empty() {
         return Err(ca_error(path, "holds no CERTIFICATE block".to_owned()));
     }

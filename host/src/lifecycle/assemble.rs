@@ -8,10 +8,7 @@
 
 use std::sync::Arc;
 
-
-use crate::audit::{
-    AuditError, AuditLog, Code, Event, KeyId, PluginId, Sha256Digest, UnloadCause, Version,
-};
+use crate::audit::{AuditError, AuditLog, Code, Event, KeyId, PluginId, Sha256Digest, UnloadCause, Version};
 use crate::keymaterial::{Fetcher, KeyMaterialSource, RefreshTask};
 use crate::sandbox::{Plugin, Runtime};
 use crate::trust::verify;
@@ -44,23 +41,13 @@ pub(crate) fn assemble(
     keys: &KeyFetching<'_>,
 ) -> Result<NextSet, LifecycleError> {
     let serving = |p: &&PluginSpec| plan.plugins_enabled && p.enabled;
-    let fetcher = if plan.plugins.iter().filter(serving).any(|p| !p.key_urls.is_empty()) {
-        Some(Arc::new(Fetcher::new(plan.fetch.clone())?))
-    } else {
-        None
-    };
+    let fetcher = if plan.plugins.iter().filter(serving).any(|p| !p.key_urls.is_empty()) { Some(Arc::new(Fetcher::new(plan.fetch.clone())?)) } else { None };
     let keys = Keys { fetcher, refresher: keys.refresher };
-    let mut next = NextSet {
-        set: PluginSet::empty(),
-        events: Vec::new(),
-    };
+    let mut next = NextSet { set: PluginSet::empty(), events: Vec::new() };
     for plugin in &plan.plugins {
         let audit_id = PluginId::new(&plugin.id)?;
         let was_active = old.active(&plugin.id).is_some();
-        let unloaded = |cause| Event::Unloaded {
-            plugin_id: audit_id.clone(),
-            cause,
-        };
+        let unloaded = |cause| Event::Unloaded { plugin_id: audit_id.clone(), cause };
         let slot = if !(plan.plugins_enabled && plugin.enabled) {
             if was_active {
                 next.events.push(unloaded(UnloadCause::Disabled));
@@ -81,20 +68,11 @@ pub(crate) fn assemble(
                 }
             }
         };
-        next.set.entries.push(Entry {
-            id: Arc::from(plugin.id.as_str()),
-            audit_id,
-            route: plugin.route.clone(),
-            slot,
-        });
+        next.set.entries.push(Entry { id: Arc::from(plugin.id.as_str()), audit_id, route: plugin.route.clone(), slot });
     }
     for gone in &old.entries {
-        if matches!(gone.slot, Slot::Active(_)) && !plan.plugins.iter().any(|p| *p.id == *gone.id)
-        {
-            next.events.push(Event::Unloaded {
-                plugin_id: gone.audit_id.clone(),
-                cause: UnloadCause::Removed,
-            });
+        if matches!(gone.slot, Slot::Active(_)) && !plan.plugins.iter().any(|p| *p.id == *gone.id) {
+            next.events.push(Event::Unloaded { plugin_id: gone.audit_id.clone(), cause: UnloadCause::Removed });
         }
     }
     Ok(next)
@@ -119,42 +97,22 @@ struct Ctx<'a> {
 fn load_one(ctx: &Ctx<'_>, plugin: &PluginSpec, audit_id: &PluginId) -> Result<Loaded, LifecycleError> {
     let Ctx { runtime, plan, old, audit, now_ms, keys } = *ctx;
     let refuse = |reason: &'static str| -> LifecycleError {
-        let recorded = Code::new(reason).and_then(|reason| {
-            record(
-                audit,
-                Event::LoadRefused {
-                    reason,
-                    plugin_id: Some(audit_id.clone()),
-                    signer_key_id: None,
-                },
-            )
-        });
+        let recorded =
+            Code::new(reason).and_then(|reason| record(audit, Event::LoadRefused { reason, plugin_id: Some(audit_id.clone()), signer_key_id: None }));
         match recorded {
-            Ok(_) => LifecycleError::PluginRefused {
-                plugin_id: plugin.id.clone(),
-                reason,
-            },
+            Ok(_) => LifecycleError::PluginRefused { plugin_id: plugin.id.clone(), reason },
             Err(err) => LifecycleError::Audit(err),
         }
     };
     let Some(files) = &plugin.files else {
         return Err(refuse("plugin-files-missing"));
     };
-    let verified = match verify(
-        &files.envelope,
-        files.component.clone(),
-        &plan.trust,
-        now_ms,
-    ) {
+    let verified = match verify(&files.envelope, files.component.clone(), &plan.trust, now_ms) {
         Ok(verified) => verified,
         // A revoked plugin is unloaded, not a reason to keep the old set:
         // refusing the reload would keep the revoked plugin serving.
         Err(refusal) if refusal.code() == "revoked" => {
-            let event = Event::LoadRefused {
-                reason: Code::new("revoked")?,
-                plugin_id: Some(audit_id.clone()),
-                signer_key_id: None,
-            };
+            let event = Event::LoadRefused { reason: Code::new("revoked")?, plugin_id: Some(audit_id.clone()), signer_key_id: None };
             record(audit, event)?;
             return Ok(Loaded::Revoked);
         }
@@ -164,20 +122,13 @@ fn load_one(ctx: &Ctx<'_>, plugin: &PluginSpec, audit_id: &PluginId) -> Result<L
         return Err(refuse("plugin-id-mismatch"));
     }
     let fingerprint = Fingerprint::of(plugin, &plan.fetch, verified.manifest_sha256(), verified.entry_sha256());
-    if let Some(kept) = old
-        .active(&plugin.id)
-        .filter(|a| a.fingerprint == fingerprint)
-    {
-        check_conformance(&kept.plugin, plugin, &kept.fetched, audit_id, audit, now_ms)
-            .map_err(|e| e.unwrap_or_else(|| refuse("conformance-failed")))?;
+    if let Some(kept) = old.active(&plugin.id).filter(|a| a.fingerprint == fingerprint) {
+        check_conformance(&kept.plugin, plugin, &kept.fetched, audit_id, audit, now_ms).map_err(|e| e.unwrap_or_else(|| refuse("conformance-failed")))?;
         return Ok(Loaded::Kept(Arc::clone(kept)));
     }
-    let loaded = runtime
-        .load(verified, plugin.options.clone())
-        .map_err(|err| refuse(err.code()))?;
+    let loaded = runtime.load(verified, plugin.options.clone()).map_err(|err| refuse(err.code()))?;
     let (fetched, refresh) = keys.sources(plugin)?;
-    check_conformance(&loaded, plugin, &fetched, audit_id, audit, now_ms)
-        .map_err(|e| e.unwrap_or_else(|| refuse("conformance-failed")))?;
+    check_conformance(&loaded, plugin, &fetched, audit_id, audit, now_ms).map_err(|e| e.unwrap_or_else(|| refuse("conformance-failed")))?;
     let accepted = Event::LoadAccepted {
         plugin_id: audit_id.clone(),
         version: Version::new(loaded.version())?,
@@ -185,13 +136,7 @@ fn load_one(ctx: &Ctx<'_>, plugin: &PluginSpec, audit_id: &PluginId) -> Result<L
         entry_sha256: digest(loaded.entry_sha256()),
         manifest_sha256: digest(loaded.manifest_sha256()),
     };
-    let active = Active {
-        plugin: loaded,
-        breaker: Breaker::new(plugin.breaker),
-        fingerprint,
-        fetched,
-        _refresh: refresh,
-    };
+    let active = Active { plugin: loaded, breaker: Breaker::new(plugin.breaker), fingerprint, fetched, _refresh: refresh };
     Ok(Loaded::New(Arc::new(active), accepted))
 }
 
@@ -209,12 +154,7 @@ fn check_conformance(
     let Err(failure) = conformance::run(loaded, &plugin.conformance, &refs, now_ms) else {
         return Ok(());
     };
-    let event = Event::ConformanceFailed {
-        plugin_id: audit_id.clone(),
-        case_index: failure.case_index,
-        expected: failure.expected,
-        got: failure.got,
-    };
+    let event = Event::ConformanceFailed { plugin_id: audit_id.clone(), case_index: failure.case_index, expected: failure.expected, got: failure.got };
     record(audit, event).map_err(|e| Some(e.into()))?;
     Err(None)
 }

@@ -27,11 +27,7 @@ pub struct BreakerSettings {
 
 impl Default for BreakerSettings {
     fn default() -> Self {
-        Self {
-            failures: 5,
-            window: Duration::from_secs(30),
-            cooldown: Duration::from_secs(10),
-        }
+        Self { failures: 5, window: Duration::from_secs(30), cooldown: Duration::from_secs(10) }
     }
 }
 
@@ -85,13 +81,7 @@ pub struct Breaker {
 impl Breaker {
     /// A closed breaker.
     pub fn new(settings: BreakerSettings) -> Self {
-        Self {
-            settings,
-            tripped: AtomicBool::new(false),
-            state: Mutex::new(State::Closed {
-                faults: VecDeque::new(),
-            }),
-        }
+        Self { settings, tripped: AtomicBool::new(false), state: Mutex::new(State::Closed { faults: VecDeque::new() }) }
     }
 
     /// Decides whether a call may run.
@@ -105,13 +95,7 @@ impl Breaker {
             State::Open { until } if now < *until => (Admission::Refuse, None),
             State::Open { .. } => {
                 *state = State::HalfOpen { probing: true };
-                (
-                    Admission::Probe,
-                    Some(Transition {
-                        to: BreakerState::HalfOpen,
-                        cause: "cooldown-elapsed",
-                    }),
-                )
+                (Admission::Probe, Some(Transition { to: BreakerState::HalfOpen, cause: "cooldown-elapsed" }))
             }
             State::HalfOpen { probing: true } => (Admission::Refuse, None),
             State::HalfOpen { probing } => {
@@ -130,22 +114,12 @@ impl Breaker {
             Admission::Probe => {
                 let mut state = self.lock();
                 if fault {
-                    *state = State::Open {
-                        until: now + self.settings.cooldown,
-                    };
-                    Some(Transition {
-                        to: BreakerState::Opened,
-                        cause: "probe-failed",
-                    })
+                    *state = State::Open { until: now + self.settings.cooldown };
+                    Some(Transition { to: BreakerState::Opened, cause: "probe-failed" })
                 } else {
-                    *state = State::Closed {
-                        faults: VecDeque::new(),
-                    };
+                    *state = State::Closed { faults: VecDeque::new() };
                     self.tripped.store(false, Ordering::Release);
-                    Some(Transition {
-                        to: BreakerState::Closed,
-                        cause: "probe-succeeded",
-                    })
+                    Some(Transition { to: BreakerState::Closed, cause: "probe-succeeded" })
                 }
             }
         }
@@ -157,9 +131,7 @@ impl Breaker {
     /// cool-down later, not at request rate.
     pub fn reopen(&self, now: Instant) {
         let mut state = self.lock();
-        *state = State::Open {
-            until: now + self.settings.cooldown,
-        };
+        *state = State::Open { until: now + self.settings.cooldown };
         self.tripped.store(true, Ordering::Release);
     }
 
@@ -175,32 +147,22 @@ impl Breaker {
         let State::Closed { faults } = &mut *state else {
             return None;
         };
-        while faults
-            .front()
-            .is_some_and(|t| now.saturating_duration_since(*t) > self.settings.window)
-        {
+        while faults.front().is_some_and(|t| now.saturating_duration_since(*t) > self.settings.window) {
             faults.pop_front();
         }
         faults.push_back(now);
         if faults.len() < self.settings.failures.max(1) as usize {
             return None;
         }
-        *state = State::Open {
-            until: now + self.settings.cooldown,
-        };
+        *state = State::Open { until: now + self.settings.cooldown };
         self.tripped.store(true, Ordering::Release);
-        Some(Transition {
-            to: BreakerState::Opened,
-            cause: "faults",
-        })
+        Some(Transition { to: BreakerState::Opened, cause: "faults" })
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         // A poisoned lock only means another call panicked mid-update; the
         // state itself is always a valid enum value, so keep using it.
-        self.state
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
@@ -211,11 +173,7 @@ mod tests {
     const MS: Duration = Duration::from_millis(1);
 
     fn breaker() -> Breaker {
-        Breaker::new(BreakerSettings {
-            failures: 3,
-            window: 100 * MS,
-            cooldown: 50 * MS,
-        })
+        Breaker::new(BreakerSettings { failures: 3, window: 100 * MS, cooldown: 50 * MS })
     }
 
     #[test]
@@ -228,13 +186,7 @@ mod tests {
         assert_eq!(b.record(Admission::Call, true, t0 + 150 * MS), None);
         assert_eq!(b.admit(t0 + 150 * MS).0, Admission::Call);
         let opened = b.record(Admission::Call, true, t0 + 155 * MS);
-        assert_eq!(
-            opened,
-            Some(Transition {
-                to: BreakerState::Opened,
-                cause: "faults"
-            })
-        );
+        assert_eq!(opened, Some(Transition { to: BreakerState::Opened, cause: "faults" }));
         assert_eq!(b.admit(t0 + 170 * MS).0, Admission::Refuse);
         // Plain denies never count.
         let c = breaker();
@@ -253,10 +205,7 @@ mod tests {
         }
         assert_eq!(b.admit(t0 + 49 * MS).0, Admission::Refuse);
         let (probe, half) = b.admit(t0 + 51 * MS);
-        assert_eq!(
-            (probe, half.map(|t| t.to)),
-            (Admission::Probe, Some(BreakerState::HalfOpen))
-        );
+        assert_eq!((probe, half.map(|t| t.to)), (Admission::Probe, Some(BreakerState::HalfOpen)));
         // Only one probe at a time.
         assert_eq!(b.admit(t0 + 52 * MS).0, Admission::Refuse);
         let reopened = b.record(Admission::Probe, true, t0 + 53 * MS);

@@ -34,10 +34,7 @@ pub struct ConformanceCase {
 
 impl std::fmt::Debug for ConformanceCase {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ConformanceCase")
-            .field("scheme", &self.scheme)
-            .field("expect", &self.expect)
-            .finish_non_exhaustive()
+        f.debug_struct("ConformanceCase").field("scheme", &self.scheme).field("expect", &self.expect).finish_non_exhaustive()
     }
 }
 
@@ -53,12 +50,7 @@ pub struct ConformanceFailure {
 }
 
 /// Runs every case; the first mismatch refuses the plugin.
-pub fn run(
-    plugin: &Plugin,
-    cases: &[ConformanceCase],
-    fetched_keys: &[(&str, &[u8])],
-    now_ms: u64,
-) -> Result<(), ConformanceFailure> {
+pub fn run(plugin: &Plugin, cases: &[ConformanceCase], fetched_keys: &[(&str, &[u8])], now_ms: u64) -> Result<(), ConformanceFailure> {
     for (index, case) in cases.iter().enumerate() {
         let mut settings = plugin.settings().to_vec();
         for (key, value) in &case.settings {
@@ -67,20 +59,10 @@ pub fn run(
                 None => settings.push((key.clone(), value.clone())),
             }
         }
-        let credential = Credential {
-            scheme: &case.scheme,
-            token: &case.credential,
-        };
+        let credential = Credential { scheme: &case.scheme, token: &case.credential };
         let decision = plugin.authenticate_with(credential, now_ms, &settings, fetched_keys);
         let got = match &decision {
-            Decision::Allow(identity)
-                if case
-                    .subject_hash
-                    .as_deref()
-                    .is_some_and(|want| !id_matches(&identity.id, want)) =>
-            {
-                ConformanceVerdict::Error
-            }
+            Decision::Allow(identity) if case.subject_hash.as_deref().is_some_and(|want| !id_matches(&identity.id, want)) => ConformanceVerdict::Error,
             Decision::Allow(_) => ConformanceVerdict::Allow,
             Decision::Deny(reason) if reason.is_fault() => ConformanceVerdict::Error,
             Decision::Deny(_) => ConformanceVerdict::Deny,
@@ -90,19 +72,12 @@ pub fn run(
             Expect::Deny => ConformanceVerdict::Deny,
         };
         if got != expected {
-            return Err(ConformanceFailure {
-                case_index: index as u64,
-                expected,
-                got,
-            });
+            return Err(ConformanceFailure { case_index: index as u64, expected, got });
         }
     }
     Ok(())
 }
 
 fn id_matches(id: &str, want: &str) -> bool {
-    id == want
-        || id
-            .rsplit_once(':')
-            .is_some_and(|(_, hex)| hex == want.to_ascii_lowercase())
+    id == want || id.rsplit_once(':').is_some_and(|(_, hex)| hex == want.to_ascii_lowercase())
 }

@@ -44,13 +44,7 @@ impl Fingerprint {
             field(name.as_bytes());
             field(bytes);
         }
-        Self {
-            inputs: hash.finalize().into(),
-            limits: plugin.options.limits,
-            breaker: plugin.breaker,
-            key_urls: plugin.key_urls.clone(),
-            fetch: fetch.clone(),
-        }
+        Self { inputs: hash.finalize().into(), limits: plugin.options.limits, breaker: plugin.breaker, key_urls: plugin.key_urls.clone(), fetch: fetch.clone() }
     }
 }
 

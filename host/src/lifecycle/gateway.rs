@@ -13,7 +13,6 @@ use crate::server::{Gate, GateDecision, GateStats};
 
 use super::assemble::{KeyFetching, assemble};
 use super::breaker::{Admission, Transition};
-use crate::trust::now_ms;
 use super::error::LifecycleError;
 use super::plan::{Plan, PlanSource};
 use super::refresher::Refresher;
@@ -22,6 +21,7 @@ use super::restart::RestartOnly;
 use super::route::Slice;
 use super::set::{Active, Entry, PluginSet, Slot};
 use super::stats;
+use crate::trust::now_ms;
 
 /// Serves decisions from the current plugin set and swaps sets atomically.
 /// `Send + Sync`; share it behind an `Arc`. Dropping it closes the audit log
@@ -67,15 +67,8 @@ impl Gateway {
     /// it) stops the start: ward does not serve a partial set. Reloads read
     /// the next plan from `source`.
     pub fn start(plan: Plan, source: impl PlanSource + 'static) -> Result<Self, LifecycleError> {
-        let audit = AuditLog::open(
-            &plan.audit.file,
-            &plan.audit.key,
-            plan.audit.options.clone(),
-        )?;
-        let runtime_config = RuntimeConfig {
-            claims: plan.claims.clone(),
-            ..RuntimeConfig::default()
-        };
+        let audit = AuditLog::open(&plan.audit.file, &plan.audit.key, plan.audit.options.clone())?;
+        let runtime_config = RuntimeConfig { claims: plan.claims.clone(), ..RuntimeConfig::default() };
         let identity_key = plan.identity_key.clone();
         let runtime = Runtime::new(runtime_config, identity_key)?;
         let refresher = Refresher::new().map_err(|err| LifecycleError::Runtime(crate::sandbox::RuntimeError::Ticker(err)))?;
@@ -108,10 +101,7 @@ impl Gateway {
     /// Everything `start` checks (signatures, compilation, probes, conformance)
     /// without opening the audit log or serving: `ward check`.
     pub fn check(plan: &Plan) -> Result<Vec<PluginStatus>, LifecycleError> {
-        let runtime_config = RuntimeConfig {
-            claims: plan.claims.clone(),
-            ..RuntimeConfig::default()
-        };
+        let runtime_config = RuntimeConfig { claims: plan.claims.clone(), ..RuntimeConfig::default() };
         let runtime = Runtime::new(runtime_config, plan.identity_key.clone())?;
         let next = assemble(&runtime, plan, &PluginSet::empty(), None, now_ms(), &KeyFetching { refresher: None })?;
         Ok(statuses(&next.set))
@@ -150,16 +140,8 @@ impl Gateway {
     }
 
     fn reload_next(&self, next: Next) -> Result<(), LifecycleError> {
-        let _one_at_a_time = self
-            .reload_lock
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        let attempt = Attempt {
-            next,
-            runtime: self.runtime.clone(),
-            refresher: self.refresher.handle().clone(),
-            restart_only: self.restart_only.clone(),
-        };
+        let _one_at_a_time = self.reload_lock.lock().unwrap_or_else(PoisonError::into_inner);
+        let attempt = Attempt { next, runtime: self.runtime.clone(), refresher: self.refresher.handle().clone(), restart_only: self.restart_only.clone() };
         let outcome = self.serving.reload(attempt, self.reload_deadline);
         if let Err(err) = &outcome {
             self.refused(err);
@@ -174,10 +156,7 @@ impl Gateway {
             // this; the error still reaches the caller.
             let _ = self.serving.audit.lifecycle(Event::ReloadRefused { reason });
         }
-        tracing::warn!(
-            code = err.code(),
-            "reload refused; the previous plugin set keeps serving"
-        );
+        tracing::warn!(code = err.code(), "reload refused; the previous plugin set keeps serving");
     }
 
     /// Decides one request from its headers at `now_ms`.
@@ -191,17 +170,9 @@ impl Gateway {
                 Slice::Found(token) => return self.call(entry, token, now_ms),
             }
         }
-        let reason = if malformed {
-            DenyReason::MalformedCredential
-        } else {
-            DenyReason::MissingCredential
-        };
+        let reason = if malformed { DenyReason::MalformedCredential } else { DenyReason::MissingCredential };
         let challenge = set.entries.first().map(|e| Arc::from(e.route.challenge()));
-        GateDecision {
-            plugin_id: None,
-            challenge,
-            decision: Decision::Deny(reason),
-        }
+        GateDecision { plugin_id: None, challenge, decision: Decision::Deny(reason) }
     }
 
     fn call(&self, entry: &Entry, token: &str, now_ms: u64) -> GateDecision {
@@ -212,21 +183,10 @@ impl Gateway {
             Slot::Active(active) => self.call_active(entry, active, token, now_ms, started),
         };
         self.record(entry, &decision, started);
-        GateDecision {
-            plugin_id: Some(Arc::clone(&entry.id)),
-            challenge: Some(Arc::from(entry.route.challenge())),
-            decision,
-        }
+        GateDecision { plugin_id: Some(Arc::clone(&entry.id)), challenge: Some(Arc::from(entry.route.challenge())), decision }
     }
 
-    fn call_active(
-        &self,
-        entry: &Entry,
-        active: &Active,
-        token: &str,
-        now_ms: u64,
-        started: Instant,
-    ) -> Decision {
+    fn call_active(&self, entry: &Entry, active: &Active, token: &str, now_ms: u64, started: Instant) -> Decision {
         let (admission, half_open) = active.breaker.admit(started);
         if let Some(transition) = half_open
             && !self.transition(entry, transition)
@@ -238,10 +198,7 @@ impl Gateway {
         if admission == Admission::Refuse {
             return Decision::Deny(DenyReason::PluginUnavailable);
         }
-        let credential = Credential {
-            scheme: entry.route.guest_scheme(),
-            token,
-        };
+        let credential = Credential { scheme: entry.route.guest_scheme(), token };
         let decision = match active.fetched_keys() {
             Ok(current) => {
                 let refs: Vec<(&str, &[u8])> = current.iter().map(|(name, bytes)| (*name, &**bytes)).collect();
@@ -299,26 +256,15 @@ impl Gateway {
         match decision {
             Decision::Allow(identity) => {
                 if let Ok(identity_id) = IdentityId::new(&identity.id) {
-                    events.push(Event::AuthenticateAllow {
-                        plugin_id,
-                        identity_id,
-                        duration_us,
-                    });
+                    events.push(Event::AuthenticateAllow { plugin_id, identity_id, duration_us });
                 }
             }
             Decision::Deny(reason) => {
                 if let Some(kind) = trap_kind(*reason) {
-                    events.push(Event::Trap {
-                        plugin_id: plugin_id.clone(),
-                        kind,
-                    });
+                    events.push(Event::Trap { plugin_id: plugin_id.clone(), kind });
                 }
                 if let Ok(reason) = Code::new(reason.code()) {
-                    events.push(Event::AuthenticateDeny {
-                        plugin_id,
-                        reason,
-                        duration_us,
-                    });
+                    events.push(Event::AuthenticateDeny { plugin_id, reason, duration_us });
                 }
             }
         }

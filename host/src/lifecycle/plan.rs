@@ -85,12 +85,7 @@ pub struct PluginFiles {
 
 impl std::fmt::Debug for PluginFiles {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "PluginFiles {{ envelope: {} bytes, component: {} bytes }}",
-            self.envelope.len(),
-            self.component.len()
-        )
+        write!(f, "PluginFiles {{ envelope: {} bytes, component: {} bytes }}", self.envelope.len(), self.component.len())
     }
 }
 

@@ -13,11 +13,7 @@ pub(crate) struct Refresher {
 
 impl Refresher {
     pub fn new() -> std::io::Result<Self> {
-        let runtime = Builder::new_multi_thread()
-            .worker_threads(1)
-            .thread_name("ward-keys")
-            .enable_all()
-            .build()?;
+        let runtime = Builder::new_multi_thread().worker_threads(1).thread_name("ward-keys").enable_all().build()?;
         Ok(Self { handle: runtime.handle().clone(), runtime: Some(runtime) })
     }
 

@@ -33,12 +33,12 @@ use crate::sandbox::Runtime;
 use crate::trust::TrustPolicy;
 
 use super::assemble::{KeyFetching, NextSet, assemble};
-use crate::trust::now_ms;
 use super::error::LifecycleError;
 use super::plan::{Plan, PlanSource};
 use super::restart::RestartOnly;
 use super::set::{Entry, PluginSet, Slot};
 use super::unrecorded::Unrecorded;
+use crate::trust::now_ms;
 
 /// How long a reload may take unless the embedder says otherwise
 /// ([`crate::lifecycle::Gateway::with_reload_deadline`], `ward serve --reload-timeout`).
@@ -238,9 +238,7 @@ impl Serving {
             .entries
             .iter()
             .map(|entry| match &entry.slot {
-                Slot::Active(active)
-                    if policy.revokes_signer(active.plugin.signer_key_id()) || policy.revokes_entry(active.plugin.entry_sha256()) =>
-                {
+                Slot::Active(active) if policy.revokes_signer(active.plugin.signer_key_id()) || policy.revokes_entry(active.plugin.entry_sha256()) => {
                     self.record_revocation(entry);
                     stopped += 1;
                     Entry { slot: Slot::Revoked, ..entry.clone() }
@@ -298,9 +296,7 @@ impl Attempt {
             Next::Given(plan) => *plan,
         };
         if RestartOnly::of(&plan) != self.restart_only {
-            return Err(LifecycleError::RestartRequired {
-                what: "the identity or audit section",
-            });
+            return Err(LifecycleError::RestartRequired { what: "the identity or audit section" });
         }
         let old = serving.current.load_full();
         let keys = KeyFetching { refresher: Some(&self.refresher) };
@@ -320,10 +316,7 @@ mod tests {
     use super::*;
 
     fn lists(signers: &[&str], entries: &[&str]) -> Revocations {
-        Revocations {
-            signer_key_ids: signers.iter().map(|s| (*s).to_owned()).collect(),
-            entry_sha256: entries.iter().map(|s| (*s).to_owned()).collect(),
-        }
+        Revocations { signer_key_ids: signers.iter().map(|s| (*s).to_owned()).collect(), entry_sha256: entries.iter().map(|s| (*s).to_owned()).collect() }
     }
 
     #[test]

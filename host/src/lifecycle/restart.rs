@@ -59,11 +59,7 @@ mod tests {
             trust: TrustPolicy::default(),
             identity_key: IdentityKey::from_bytes(vec![1; 32]).unwrap(),
             claims: ClaimsPolicy::default(),
-            audit: AuditSpec {
-                file: "audit.jsonl".into(),
-                key: AuditKey::from_bytes(vec![2; 32]).unwrap(),
-                options: AuditOptions::default(),
-            },
+            audit: AuditSpec { file: "audit.jsonl".into(), key: AuditKey::from_bytes(vec![2; 32]).unwrap(), options: AuditOptions::default() },
             plugins_enabled: true,
             plugins: Vec::new(),
             fetch: FetchPolicy::default(),

@@ -54,22 +54,14 @@ impl Route {
         }
         // A header without a scheme carries a bare key: the `api-key` scheme.
         let guest_scheme = scheme.map_or_else(|| "api-key".to_owned(), str::to_ascii_lowercase);
-        Ok(Self {
-            header,
-            scheme: scheme.map(str::to_owned),
-            guest_scheme,
-        })
+        Ok(Self { header, scheme: scheme.map(str::to_owned), guest_scheme })
     }
 
     /// The credential this route would hand its plugin.
     pub fn slice<'h>(&self, headers: &'h HeaderMap) -> Slice<'h> {
         let mut values = headers.get_all(&self.header).iter();
         let (Some(value), None) = (values.next(), values.next()) else {
-            return if headers.contains_key(&self.header) {
-                Slice::Malformed
-            } else {
-                Slice::Absent
-            };
+            return if headers.contains_key(&self.header) { Slice::Malformed } else { Slice::Absent };
         };
         let Ok(text) = value.to_str() else {
             return Slice::Malformed;
@@ -82,11 +74,7 @@ impl Route {
             },
         };
         let token = token.trim_matches([' ', '\t']);
-        if token.is_empty() {
-            Slice::Absent
-        } else {
-            Slice::Found(token)
-        }
+        if token.is_empty() { Slice::Absent } else { Slice::Found(token) }
     }
 
     /// The lower-case scheme the guest receives: `bearer`, or `api-key` for a bare header.
@@ -113,10 +101,7 @@ mod tests {
     fn headers(pairs: &[(&str, &[u8])]) -> HeaderMap {
         let mut map = HeaderMap::new();
         for (name, value) in pairs {
-            map.append(
-                HeaderName::try_from(*name).unwrap(),
-                HeaderValue::from_bytes(value).unwrap(),
-            );
+            map.append(HeaderName::try_from(*name).unwrap(), HeaderValue::from_bytes(value).unwrap());
         }
         map
     }
@@ -124,22 +109,10 @@ mod tests {
     #[test]
     fn bearer_slices_only_its_scheme() {
         let route = Route::new("Authorization", Some("Bearer")).unwrap();
-        assert_eq!(
-            route.slice(&headers(&[("authorization", b"bearer  abc \t")])),
-            Slice::Found("abc")
-        );
-        assert_eq!(
-            route.slice(&headers(&[("authorization", b"Basic abc")])),
-            Slice::Absent
-        );
-        assert_eq!(
-            route.slice(&headers(&[("authorization", b"Bearer")])),
-            Slice::Absent
-        );
-        assert_eq!(
-            route.slice(&headers(&[("authorization", b"Bearer ")])),
-            Slice::Absent
-        );
+        assert_eq!(route.slice(&headers(&[("authorization", b"bearer  abc \t")])), Slice::Found("abc"));
+        assert_eq!(route.slice(&headers(&[("authorization", b"Basic abc")])), Slice::Absent);
+        assert_eq!(route.slice(&headers(&[("authorization", b"Bearer")])), Slice::Absent);
+        assert_eq!(route.slice(&headers(&[("authorization", b"Bearer ")])), Slice::Absent);
         assert_eq!(route.slice(&headers(&[])), Slice::Absent);
         assert_eq!(route.guest_scheme(), "bearer");
     }
@@ -147,18 +120,9 @@ mod tests {
     #[test]
     fn repeated_or_binary_headers_are_malformed() {
         let route = Route::new("x-api-key", None).unwrap();
-        assert_eq!(
-            route.slice(&headers(&[("x-api-key", b"a"), ("x-api-key", b"b")])),
-            Slice::Malformed
-        );
-        assert_eq!(
-            route.slice(&headers(&[("x-api-key", b"caf\xc3\xa9")])),
-            Slice::Malformed
-        );
-        assert_eq!(
-            route.slice(&headers(&[("x-api-key", b"wk_live_1")])),
-            Slice::Found("wk_live_1")
-        );
+        assert_eq!(route.slice(&headers(&[("x-api-key", b"a"), ("x-api-key", b"b")])), Slice::Malformed);
+        assert_eq!(route.slice(&headers(&[("x-api-key", b"caf\xc3\xa9")])), Slice::Malformed);
+        assert_eq!(route.slice(&headers(&[("x-api-key", b"wk_live_1")])), Slice::Found("wk_live_1"));
         assert_eq!(route.guest_scheme(), "api-key");
     }
 
@@ -166,13 +130,7 @@ mod tests {
     fn bad_routes_are_refused() {
         assert_eq!(Route::new("bad header", None), Err(RouteError::BadHeader));
         assert_eq!(Route::new("X-Ward-Id", None), Err(RouteError::ReservedHeader));
-        assert_eq!(
-            Route::new("authorization", Some("Bea rer")),
-            Err(RouteError::BadScheme)
-        );
-        assert_eq!(
-            Route::new("authorization", Some("")),
-            Err(RouteError::BadScheme)
-        );
+        assert_eq!(Route::new("authorization", Some("Bea rer")), Err(RouteError::BadScheme));
+        assert_eq!(Route::new("authorization", Some("")), Err(RouteError::BadScheme));
     }
 }

@@ -68,18 +68,13 @@ impl Slot {
 
 impl PluginSet {
     pub fn empty() -> Self {
-        Self {
-            entries: Vec::new(),
-        }
+        Self { entries: Vec::new() }
     }
 
     pub fn active(&self, id: &str) -> Option<&Arc<Active>> {
-        self.entries
-            .iter()
-            .find(|e| &*e.id == id)
-            .and_then(|e| match &e.slot {
-                Slot::Active(active) => Some(active),
-                _ => None,
-            })
+        self.entries.iter().find(|e| &*e.id == id).and_then(|e| match &e.slot {
+            Slot::Active(active) => Some(active),
+            _ => None,
+        })
     }
 }

@@ -23,9 +23,7 @@ pub enum LockdownError {
         reason: String,
     },
     /// `--lockdown require`, and a layer is not (fully) in force.
-    #[error(
-        "--lockdown require: the {layer} layer is {status} (see the log line above; --lockdown auto serves without it)"
-    )]
+    #[error("--lockdown require: the {layer} layer is {status} (see the log line above; --lockdown auto serves without it)")]
     Required {
         /// `landlock` or `seccomp`.
         layer: &'static str,

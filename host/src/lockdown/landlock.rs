@@ -8,8 +8,8 @@
 //! knows, and the outcome says what was left out.
 
 use landlock::{
-    ABI, Access, AccessFs, AccessNet, CompatLevel, Compatible, LandlockStatus, NetPort, Ruleset, RulesetAttr,
-    RulesetCreatedAttr, RulesetStatus, Scope, path_beneath_rules,
+    ABI, Access, AccessFs, AccessNet, CompatLevel, Compatible, LandlockStatus, NetPort, Ruleset, RulesetAttr, RulesetCreatedAttr, RulesetStatus, Scope,
+    path_beneath_rules,
 };
 
 use super::{Layer, LayerStatus, LockdownError, Plan};
@@ -75,9 +75,7 @@ fn partial(abi: ABI) -> LayerStatus {
     if abi < NET_ABI {
         LayerStatus::Partial(format!("ABI {n}: files confined; TCP ports not confined (needs ABI 4, Linux 6.7)"))
     } else {
-        LayerStatus::Applied(format!(
-            "ABI {n}: files and TCP ports confined; device ioctls or signal scoping not confined (needs ABI 6, Linux 6.12)"
-        ))
+        LayerStatus::Applied(format!("ABI {n}: files and TCP ports confined; device ioctls or signal scoping not confined (needs ABI 6, Linux 6.12)"))
     }
 }
 

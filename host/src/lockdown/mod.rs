@@ -34,10 +34,7 @@ mod seccomp;
 #[cfg(all(target_os = "linux", not(target_arch = "x86_64")))]
 mod seccomp {
     pub(super) fn apply() -> Result<super::LayerStatus, super::LockdownError> {
-        Ok(super::LayerStatus::Unsupported(format!(
-            "no system call list for {} yet (x86_64 only)",
-            std::env::consts::ARCH
-        )))
+        Ok(super::LayerStatus::Unsupported(format!("no system call list for {} yet (x86_64 only)", std::env::consts::ARCH)))
     }
 }
 #[cfg(target_os = "linux")]
@@ -131,11 +128,7 @@ pub struct Report {
 /// Applies `plan` to this process in `mode`, logging one line per layer.
 /// Must run before any thread starts.
 pub fn apply(plan: &Plan, mode: Mode) -> Result<Report, LockdownError> {
-    let report = if mode == Mode::Off {
-        Report { landlock: LayerStatus::Off, seccomp: LayerStatus::Off }
-    } else {
-        apply_layers(plan)?
-    };
+    let report = if mode == Mode::Off { Report { landlock: LayerStatus::Off, seccomp: LayerStatus::Off } } else { apply_layers(plan)? };
     for (layer, status) in [(Layer::Landlock, &report.landlock), (Layer::Seccomp, &report.seccomp)] {
         log(layer, status);
         if mode == Mode::Require && !matches!(status, LayerStatus::Applied(_)) {

@@ -183,8 +183,7 @@ mod for_serve_tests {
 
     #[test]
     fn serve_reads_its_directories_writes_the_audit_directory_and_connects_to_key_ports() {
-        let (config_dir, extra, logs) =
-            (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let (config_dir, extra, logs) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
         write_secret(&config_dir.path().join("identity.key"));
         write_secret(&extra.path().join("audit.key"));
         let anchor = crate::trust::public_key_to_pem(&ed25519_dalek::SigningKey::from_bytes(&[1; 32]).verifying_key());

@@ -129,16 +129,7 @@ const GROUPS: &[Calls] = &[
         SYS_sendmmsg,
     ],
     // Waiting: tokio's reactor (epoll, eventfd wake-ups), glibc's resolver (poll).
-    calls![
-        SYS_epoll_create1,
-        SYS_epoll_ctl,
-        SYS_epoll_wait,
-        SYS_epoll_pwait,
-        SYS_epoll_pwait2,
-        SYS_eventfd2,
-        SYS_poll,
-        SYS_ppoll,
-    ],
+    calls![SYS_epoll_create1, SYS_epoll_ctl, SYS_epoll_wait, SYS_epoll_pwait, SYS_epoll_pwait2, SYS_eventfd2, SYS_poll, SYS_ppoll,],
     // The rest: random numbers (hash seeds, ring, rustls), uname (glibc's resolver).
     calls![SYS_getrandom, SYS_uname],
 ];
@@ -192,12 +183,9 @@ pub(super) fn allowed_names() -> impl Iterator<Item = &'static str> {
 
 /// The compiled filter for a process whose id is `pid`.
 fn program(pid: u32) -> Result<seccompiler::BpfProgram, LockdownError> {
-    use seccompiler::{
-        SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompFilter, SeccompRule, TargetArch,
-    };
+    use seccompiler::{SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompFilter, SeccompRule, TargetArch};
     let failed = |err: seccompiler::BackendError| LockdownError::apply(Layer::Seccomp, err.to_string());
-    let mut rules: BTreeMap<i64, Vec<SeccompRule>> =
-        GROUPS.iter().flat_map(|calls| calls.iter()).map(|&(_, call)| (call, Vec::new())).collect();
+    let mut rules: BTreeMap<i64, Vec<SeccompRule>> = GROUPS.iter().flat_map(|calls| calls.iter()).map(|&(_, call)| (call, Vec::new())).collect();
     for (_, call, ways) in conditional(pid) {
         let mut allowed = Vec::with_capacity(ways.len());
         for checks in ways {
@@ -213,9 +201,7 @@ fn program(pid: u32) -> Result<seccompiler::BpfProgram, LockdownError> {
         }
         rules.insert(call, allowed);
     }
-    let filter =
-        SeccompFilter::new(rules, SeccompAction::Errno(DENIED_ERRNO), SeccompAction::Allow, TargetArch::x86_64)
-            .map_err(failed)?;
+    let filter = SeccompFilter::new(rules, SeccompAction::Errno(DENIED_ERRNO), SeccompAction::Allow, TargetArch::x86_64).map_err(failed)?;
     filter.try_into().map_err(failed)
 }
 
@@ -236,9 +222,7 @@ mod tests {
             .filter_map(|line| line.split(" | ").nth(1))
             .flat_map(|calls| calls.split(", "))
             .map(|call| call.trim().trim_matches('`'))
-            .filter(|call| {
-                !call.is_empty() && call.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
-            })
+            .filter(|call| !call.is_empty() && call.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'))
             .collect();
         let allowed: std::collections::BTreeSet<&str> = allowed_names().collect();
         assert_eq!(listed, allowed, "docs/SECURITY.md's seccomp table and seccomp.rs differ");

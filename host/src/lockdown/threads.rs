@@ -7,9 +7,8 @@ use super::LockdownError;
 /// before any layer is applied; without `/proc` the count is unknown and
 /// the check refuses too (fail closed; `--lockdown off` is the way out).
 pub(super) fn ensure_single() -> Result<(), LockdownError> {
-    let status = std::fs::read_to_string("/proc/self/status").map_err(|e| {
-        LockdownError::apply(super::Layer::Landlock, format!("cannot count threads in /proc/self/status: {e}"))
-    })?;
+    let status = std::fs::read_to_string("/proc/self/status")
+        .map_err(|e| LockdownError::apply(super::Layer::Landlock, format!("cannot count threads in /proc/self/status: {e}")))?;
     let threads = status
         .lines()
         .find_map(|line| line.strip_prefix("Threads:"))

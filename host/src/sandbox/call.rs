@@ -62,12 +62,7 @@ pub(crate) fn armed_store(engine: &Engine, limits: &Limits, epoch_ticks: u64, no
 }
 
 /// Runs `authenticate` once in a fresh instance. `Ok(Err(_))` is the plugin's own refusal.
-pub(crate) fn call_once(
-    spec: &CallSpec<'_>,
-    scheme: &str,
-    token: &str,
-    now_ms: u64,
-) -> Result<Result<SanitizedClaims, PluginDeny>, DenyReason> {
+pub(crate) fn call_once(spec: &CallSpec<'_>, scheme: &str, token: &str, now_ms: u64) -> Result<Result<SanitizedClaims, PluginDeny>, DenyReason> {
     let mut store = armed_store(spec.engine, spec.limits, spec.epoch_ticks, now_ms)?;
     let func = instantiate(spec, &mut store)?;
     invoke(spec, &mut store, &func, scheme, token, now_ms)
@@ -93,9 +88,7 @@ pub(crate) fn invoke(
     let fetched = spec.fetched_keys.iter().map(|(name, data)| KeyMaterial { name, data });
     let keys: Vec<KeyMaterial<'_>> = fixed.chain(fetched).collect();
     let params = (Credential { scheme, token }, RequestContext { now_ms, settings: spec.settings, keys: &keys });
-    let typed = func
-        .typed::<AuthenticateParams<'_>, AuthenticateResults>(&*store)
-        .map_err(|err| classify(&err, store))?;
+    let typed = func.typed::<AuthenticateParams<'_>, AuthenticateResults>(&*store).map_err(|err| classify(&err, store))?;
     let (result,) = typed.call(&mut *store, params).map_err(|err| classify(&err, store))?;
     match result {
         Err(deny) => Ok(Err(deny.into())),

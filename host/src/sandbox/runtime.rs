@@ -135,8 +135,8 @@ impl Runtime {
         }
         precheck(plugin.entry(), limits.memory_bytes, &limits.code)?;
         let started = std::time::Instant::now();
-        let component = Component::new(&self.engine, plugin.entry())
-            .map_err(|_| LoadError::InvalidComponent { why: "the component does not validate or compile" })?;
+        let component =
+            Component::new(&self.engine, plugin.entry()).map_err(|_| LoadError::InvalidComponent { why: "the component does not validate or compile" })?;
         let compiled = started.elapsed();
         // The trust gate accepted `hostCrypto: true` only if the operator allows it.
         let host_crypto = plugin.payload().has_capability(HOST_CRYPTO_CAPABILITY);
@@ -144,9 +144,8 @@ impl Runtime {
         let needs_wasi = needs.wasi;
         let func = authenticate_export(&component, &self.engine)?;
         let linker = if needs.crypto { &self.crypto_linker } else { &self.linker };
-        let pre = linker
-            .instantiate_pre(&component)
-            .map_err(|_| LoadError::InvalidComponent { why: "imports do not match the WASI 0.2 interfaces ward serves" })?;
+        let pre =
+            linker.instantiate_pre(&component).map_err(|_| LoadError::InvalidComponent { why: "imports do not match the WASI 0.2 interfaces ward serves" })?;
         let epoch_ticks = deadline_ticks(&limits, &self.config.engine);
         let linked = started.elapsed();
         probe(&self.engine, &pre, &func, &limits, epoch_ticks)?;
@@ -189,8 +188,7 @@ impl Runtime {
 pub const HOST_CRYPTO_CAPABILITY: &str = "hostCrypto";
 
 fn authenticate_export(component: &Component, engine: &Engine) -> Result<ComponentExportIndex, LoadError> {
-    const WRONG_EXPORTS: LoadError =
-        LoadError::InvalidComponent { why: "it must export exactly ward:auth/authenticator@0.1.0 (or its identical @0.2.0)" };
+    const WRONG_EXPORTS: LoadError = LoadError::InvalidComponent { why: "it must export exactly ward:auth/authenticator@0.1.0 (or its identical @0.2.0)" };
     let component_type = component.component_type();
     let mut exports = component_type.exports(engine).map(|(name, _)| name);
     let name = match exports.next() {
@@ -210,13 +208,7 @@ fn deadline_ticks(limits: &Limits, engine: &EngineSettings) -> u64 {
     u64::try_from(limits.timeout.as_micros().div_ceil(tick)).unwrap_or(u64::MAX).max(1)
 }
 
-fn probe(
-    engine: &Engine,
-    pre: &InstancePre<CallState>,
-    func: &ComponentExportIndex,
-    limits: &Limits,
-    epoch_ticks: u64,
-) -> Result<(), LoadError> {
+fn probe(engine: &Engine, pre: &InstancePre<CallState>, func: &ComponentExportIndex, limits: &Limits, epoch_ticks: u64) -> Result<(), LoadError> {
     let fault = |reason| LoadError::InstantiationFault { reason };
     let mut store = armed_store(engine, limits, epoch_ticks, 0).map_err(fault)?;
     let instance = pre.instantiate(&mut store).map_err(|err| fault(classify(&err, &store)))?;
@@ -305,13 +297,7 @@ impl Plugin {
 
     /// [`Plugin::authenticate`] with other settings: conformance cases may set their own.
     /// Key material the host fetched (URL entries) follows the plugin's fixed keys.
-    pub(crate) fn authenticate_with(
-        &self,
-        credential: Credential<'_>,
-        now_ms: u64,
-        settings: &[(String, String)],
-        fetched_keys: &[(&str, &[u8])],
-    ) -> Decision {
+    pub(crate) fn authenticate_with(&self, credential: Credential<'_>, now_ms: u64, settings: &[(String, String)], fetched_keys: &[(&str, &[u8])]) -> Decision {
         let inner = &*self.inner;
         if credential.token.len().saturating_add(credential.scheme.len()) > inner.limits.max_credential_bytes {
             return Decision::Deny(DenyReason::Oversized);

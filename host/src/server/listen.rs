@@ -25,12 +25,7 @@ const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
 /// At `max_connections` it stops accepting; further clients wait in the
 /// listen backlog. Returns an error only for invalid options or an unreadable
 /// listener address; a client can never make it fail.
-pub async fn serve(
-    listener: TcpListener,
-    gate: Arc<dyn Gate>,
-    options: ServerOptions,
-    shutdown: impl Future<Output = ()>,
-) -> Result<(), ServerError> {
+pub async fn serve(listener: TcpListener, gate: Arc<dyn Gate>, options: ServerOptions, shutdown: impl Future<Output = ()>) -> Result<(), ServerError> {
     options.validate()?;
     let addr = listener.local_addr().map_err(ServerError::LocalAddr)?;
     let shared = Arc::new(Shared::new(gate, options));

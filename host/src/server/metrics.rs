@@ -18,9 +18,7 @@ use super::process::ProcessStats;
 
 /// Upper bounds of the `/auth` latency histogram, in seconds: a sandboxed call
 /// costs tens of microseconds, a guest at its deadline milliseconds.
-const BUCKETS: [f64; 16] = [
-    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
-];
+const BUCKETS: [f64; 16] = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
 
 /// Beyond this many (plugin, outcome, reason) series new ones are only counted
 /// in `ward_decisions_overflow_total`: a gate that invents plugin ids must not
@@ -108,11 +106,7 @@ impl Metrics {
             let decisions = self.decisions.lock().unwrap_or_else(PoisonError::into_inner);
             for ((plugin, outcome, reason), count) in decisions.iter() {
                 let plugin = label_value(plugin.as_deref().unwrap_or(""));
-                let _ = writeln!(
-                    out,
-                    "ward_decisions_total{{plugin=\"{plugin}\",outcome=\"{outcome}\",reason=\"{}\"}} {count}",
-                    label_value(reason)
-                );
+                let _ = writeln!(out, "ward_decisions_total{{plugin=\"{plugin}\",outcome=\"{outcome}\",reason=\"{}\"}} {count}", label_value(reason));
             }
         }
         family(out, "ward_decisions_overflow_total", "counter", "Decisions not labelled because the series cap was reached.");
@@ -219,12 +213,7 @@ fn render_gate(out: &mut String, stats: &GateStats) {
     family(out, "ward_reloads_total", "counter", "Config reloads by result.");
     let _ = writeln!(out, "ward_reloads_total{{result=\"applied\"}} {}", stats.reloads_applied);
     let _ = writeln!(out, "ward_reloads_total{{result=\"refused\"}} {}", stats.reloads_refused);
-    family(
-        out,
-        "ward_audit_dropped_total",
-        "counter",
-        "Request audit events dropped by the overflow policy (each recorded as audit.dropped).",
-    );
+    family(out, "ward_audit_dropped_total", "counter", "Request audit events dropped by the overflow policy (each recorded as audit.dropped).");
     let _ = writeln!(out, "ward_audit_dropped_total {}", stats.audit_dropped);
     family(
         out,

@@ -28,8 +28,8 @@ mod sniff;
 
 pub use error::ServerError;
 pub use gate::{Gate, GateDecision, GateStats, PluginState, PluginStats, UnrecordedCount};
-pub use metrics::render_gate_stats;
 pub use listen::serve;
 pub use logging::init_logging;
+pub use metrics::render_gate_stats;
 pub use options::{MAX_HEADER_BYTES, MIN_HEADER_BYTES, ServerOptions};
 pub use run::{LoadError, LoadGate, run, run_loading};

@@ -86,11 +86,9 @@ impl ServerOptions {
         if self.h2_max_concurrent_streams == 0 {
             return invalid("h2_max_concurrent_streams", "must be at least 1");
         }
-        for (option, value) in [
-            ("header_read_timeout", self.header_read_timeout),
-            ("request_timeout", self.request_timeout),
-            ("drain_timeout", self.drain_timeout),
-        ] {
+        for (option, value) in
+            [("header_read_timeout", self.header_read_timeout), ("request_timeout", self.request_timeout), ("drain_timeout", self.drain_timeout)]
+        {
             if value.is_zero() {
                 return invalid(option, "must be longer than zero");
             }

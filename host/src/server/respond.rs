@@ -69,10 +69,7 @@ impl Class {
 /// a new deny reason does not compile until someone decides its status.
 pub(crate) fn classify(reason: DenyReason) -> Class {
     match reason {
-        DenyReason::MissingCredential
-        | DenyReason::MalformedCredential
-        | DenyReason::Oversized
-        | DenyReason::InvalidClaims => Class::Unauthorized,
+        DenyReason::MissingCredential | DenyReason::MalformedCredential | DenyReason::Oversized | DenyReason::InvalidClaims => Class::Unauthorized,
         DenyReason::Plugin(PluginDeny::InsufficientScope | PluginDeny::Denied) => Class::Forbidden,
         DenyReason::Plugin(
             PluginDeny::MissingCredential
@@ -159,10 +156,7 @@ fn allow(identity: IdentityHeaders) -> Response<Body> {
 fn challenge(scheme: Option<&Arc<str>>) -> HeaderValue {
     const MAX_SCHEME_BYTES: usize = 64;
     let is_tchar = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
-    let scheme = scheme
-        .map(|s| &**s)
-        .filter(|s| !s.is_empty() && s.len() <= MAX_SCHEME_BYTES && s.bytes().all(is_tchar))
-        .unwrap_or("Bearer");
+    let scheme = scheme.map(|s| &**s).filter(|s| !s.is_empty() && s.len() <= MAX_SCHEME_BYTES && s.bytes().all(is_tchar)).unwrap_or("Bearer");
     HeaderValue::try_from(format!("{scheme} realm=\"ward\"")).unwrap_or(HeaderValue::from_static("Bearer realm=\"ward\""))
 }
 

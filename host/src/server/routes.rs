@@ -52,11 +52,7 @@ async fn auth(shared: &Shared, request: Request<Incoming>) -> Response<Body> {
     // client sends is dropped with the request.
     let (parts, _body) = request.into_parts();
     let (outcome, plugin, challenge) = decide(shared, without_reserved(parts.headers)).await;
-    let shape = Shape {
-        challenge: challenge.as_ref(),
-        retry_after: &shared.retry_after,
-        deny_reason_header: shared.options.deny_reason_header,
-    };
+    let shape = Shape { challenge: challenge.as_ref(), retry_after: &shared.retry_after, deny_reason_header: shared.options.deny_reason_header };
     let (response, answered) = respond::auth(outcome, &shape);
     let took = started.elapsed();
     // Debug only: denies arrive at request rate, and a warning per breaker-open

@@ -130,10 +130,7 @@ async fn revoke(gate: &Arc<dyn Gate>) {
         Ok(Ok(Ok(stopped))) => warn!(stopped, "revoked plugins stopped before the reload"),
         Ok(Ok(Err(code))) => warn!(code, "revocations could not be read; the reload follows"),
         Ok(Err(_)) => error!(code = "panicked", "the revocation check panicked; the reload follows"),
-        Err(_) => warn!(
-            waited_ms = REVOKE_WAIT.as_millis() as u64,
-            "the revocation check is still running; the reload starts anyway"
-        ),
+        Err(_) => warn!(waited_ms = REVOKE_WAIT.as_millis() as u64, "the revocation check is still running; the reload starts anyway"),
     }
 }
 

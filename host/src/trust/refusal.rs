@@ -185,9 +185,7 @@ impl Refusal {
             Self::NotYetValid | Self::Expired => "expired-window",
             Self::BelowVersionFloor { .. } => "below-version-floor",
             Self::PinMismatch { .. } => "pin-mismatch",
-            Self::CapabilityNotAllowlisted { .. } | Self::AuthProviderWithoutReadsCredentials => {
-                "capability-not-allowlisted"
-            }
+            Self::CapabilityNotAllowlisted { .. } | Self::AuthProviderWithoutReadsCredentials => "capability-not-allowlisted",
         }
     }
 }

@@ -84,12 +84,9 @@ pub fn default_core_range() -> String {
 
 /// Builds and signs the envelope for `entry`.
 pub fn sign(request: &SignRequest, entry: &[u8], key: &SigningSecret) -> Result<Value, SignError> {
-    for (value, name) in [
-        (&request.plugin_id, "plugin id"),
-        (&request.kind, "kind"),
-        (&request.version, "plugin version"),
-        (&request.signer_key_id, "signer key id"),
-    ] {
+    for (value, name) in
+        [(&request.plugin_id, "plugin id"), (&request.kind, "kind"), (&request.version, "plugin version"), (&request.signer_key_id, "signer key id")]
+    {
         if value.is_empty() {
             return Err(SignError::Empty(name));
         }

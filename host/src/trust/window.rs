@@ -16,10 +16,7 @@ use super::refusal::ManifestProblem;
 /// a window with a `notBefore` fails closed. The one reading of the wall
 /// clock in ward; every room that needs "now" for a window calls this.
 pub fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-        .unwrap_or(0)
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)).unwrap_or(0)
 }
 
 /// Reads one window bound; `field` names it in the refusal.

@@ -6,13 +6,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 /// The process families Prometheus's client libraries export, which ward
 /// serves on Linux.
-pub const PROCESS_FAMILIES: [&str; 5] = [
-    "process_resident_memory_bytes",
-    "process_open_fds",
-    "process_max_fds",
-    "process_cpu_seconds_total",
-    "process_start_time_seconds",
-];
+pub const PROCESS_FAMILIES: [&str; 5] =
+    ["process_resident_memory_bytes", "process_open_fds", "process_max_fds", "process_cpu_seconds_total", "process_start_time_seconds"];
 
 /// Parses `text` and returns each family's sample values, by family name.
 ///
@@ -53,8 +48,7 @@ pub fn parse(text: &str) -> Result<BTreeMap<String, Vec<f64>>, String> {
             continue;
         }
         let (name, labels, value) = sample(line).map_err(|err| format!("{err}: {line:?}"))?;
-        let family = family_of(name, &types)
-            .ok_or_else(|| format!("{name} is not a sample name of its family's type: {line:?}"))?;
+        let family = family_of(name, &types).ok_or_else(|| format!("{name} is not a sample name of its family's type: {line:?}"))?;
         if types.get(family) == Some(&"histogram") && name.ends_with("_bucket") && !labels.contains(&"le") {
             return Err(format!("a bucket without le: {line:?}"));
         }
@@ -138,13 +132,12 @@ fn label_value_end(value: &str) -> Result<&str, String> {
 }
 
 fn metric_name(name: &str) -> Result<(), String> {
-    let ok = name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_' || c == ':')
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':');
+    let ok =
+        name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_' || c == ':') && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':');
     if ok { Ok(()) } else { Err(format!("bad metric name {name:?}")) }
 }
 
 fn label_name(name: &str) -> Result<(), String> {
-    let ok = name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    let ok = name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_') && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
     if ok { Ok(()) } else { Err(format!("bad label name {name:?}")) }
 }

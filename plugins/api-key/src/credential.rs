@@ -42,14 +42,7 @@ mod tests {
     use super::*;
 
     fn settings(prefixes: &[&'static str]) -> Settings<'static> {
-        Settings {
-            key_material: "api-keys",
-            prefixes: prefixes.to_vec(),
-            schemes: vec!["api-key", "bearer"],
-            min_key_bytes: 4,
-            max_key_bytes: 8,
-            issuer: None,
-        }
+        Settings { key_material: "api-keys", prefixes: prefixes.to_vec(), schemes: vec!["api-key", "bearer"], min_key_bytes: 4, max_key_bytes: 8, issuer: None }
     }
 
     #[test]

@@ -42,9 +42,8 @@ mod tests {
 
     #[test]
     fn finds_first_middle_last_and_none() {
-        let entries: Vec<String> = (0..5)
-            .map(|i| format!(r#"{{"sha256":"{}","subject":"s{i}","type":"user"}}"#, encode_hex(&digest(&format!("key-{i}")))))
-            .collect();
+        let entries: Vec<String> =
+            (0..5).map(|i| format!(r#"{{"sha256":"{}","subject":"s{i}","type":"user"}}"#, encode_hex(&digest(&format!("key-{i}"))))).collect();
         let text = format!(r#"{{"version":1,"keys":[{}]}}"#, entries.join(","));
         let file = scan(text.as_bytes()).unwrap();
         for i in [0, 2, 4] {

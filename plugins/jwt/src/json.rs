@@ -100,7 +100,6 @@ impl Number<'_> {
     pub fn as_f64(self) -> f64 {
         self.text().parse().unwrap_or(f64::NAN)
     }
-
 }
 
 impl<'a> Number<'a> {
@@ -608,11 +607,7 @@ mod tests {
                 }
                 None => {
                     if theirs {
-                        assert!(
-                            has_any_duplicate_or_too_deep(bytes),
-                            "we refuse what serde_json accepts: {:?}",
-                            String::from_utf8_lossy(bytes)
-                        );
+                        assert!(has_any_duplicate_or_too_deep(bytes), "we refuse what serde_json accepts: {:?}", String::from_utf8_lossy(bytes));
                     }
                 }
             }

@@ -31,7 +31,10 @@ pub enum VerifyKey<'c> {
     /// Uncompressed SEC1: `0x04 || x || y`.
     P256([u8; 65]),
     /// Big-endian modulus without leading zeros, and exponent.
-    Rsa { n: Vec<u8>, e: Vec<u8> },
+    Rsa {
+        n: Vec<u8>,
+        e: Vec<u8>,
+    },
     Hmac(&'c [u8]),
 }
 
@@ -102,9 +105,7 @@ pub fn verify(alg: Alg, key: VerifyKey<'_>, signing_input: &[u8], signature: &[u
         // (docs/host-crypto.md compares it with verify_strict).
         (Alg::EdDsa, VerifyKey::Ed25519(key)) => crypto::verify_ed25519(&key, signing_input, signature),
         (Alg::Es256, VerifyKey::P256(key)) => crypto::verify_ecdsa_p256_sha256(&key, signing_input, signature),
-        (Alg::Rs256, VerifyKey::Rsa { n, e }) => {
-            signature.len() == n.len() && crypto::verify_rsa_pkcs1v15_sha256(&n, &e, signing_input, signature)
-        }
+        (Alg::Rs256, VerifyKey::Rsa { n, e }) => signature.len() == n.len() && crypto::verify_rsa_pkcs1v15_sha256(&n, &e, signing_input, signature),
         (Alg::Ps256, VerifyKey::Rsa { n, e }) => signature.len() == n.len() && crypto::verify_rsa_pss_sha256(&n, &e, signing_input, signature),
         (Alg::Hs256, VerifyKey::Hmac(secret)) => {
             if secret.len() > crypto::MAX_KEY_BYTES {

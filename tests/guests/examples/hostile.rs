@@ -52,9 +52,7 @@ impl Authenticator for Hostile {
             "many-scopes" => Ok(with_scopes(1_000_000, "s")),
             "too-many-scopes" => Ok(with_scopes(65, "s")),
             "long-scope" => Ok(Claims::new("hostile").scope("s".repeat(257))),
-            "too-many-labels" => {
-                Ok((0..33).fold(Claims::new("hostile"), |c, i| c.label("team", format!("t{i}"))))
-            }
+            "too-many-labels" => Ok((0..33).fold(Claims::new("hostile"), |c, i| c.label("team", format!("t{i}")))),
             "empty-subject" => Ok(Claims::new("")),
             "subject-crlf" => Ok(Claims::new("alice\r\nX-Injected: 1")),
             "label-crlf" => Ok(Claims::new("hostile").label("team", "a\r\nb")),

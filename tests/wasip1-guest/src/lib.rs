@@ -19,15 +19,8 @@ impl Authenticator for Wasip1Std {
         let dir = std::fs::read_dir(".").is_ok();
         println!("wasip1-std was here");
         eprintln!("and here");
-        let ms = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_millis())
-            .unwrap_or(0);
-        Ok(Claims::new(user)
-            .scope(format!("env:{env}"))
-            .scope(format!("passwd:{passwd}"))
-            .scope(format!("dir:{dir}"))
-            .scope(format!("clock:{ms}")))
+        let ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0);
+        Ok(Claims::new(user).scope(format!("env:{env}")).scope(format!("passwd:{passwd}")).scope(format!("dir:{dir}")).scope(format!("clock:{ms}")))
     }
 }
 

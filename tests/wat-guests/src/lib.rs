@@ -107,15 +107,9 @@ fn encode_with_worlds(core_wat: &str, worlds: &[(std::path::PathBuf, &str)]) -> 
         let mut resolve = wit_parser::Resolve::default();
         let (package, _) = resolve.push_dir(dir).expect("wit parses");
         let world = resolve.select_world(&[package], Some(*world)).expect("the world exists");
-        wit_component::embed_component_metadata(&mut module, &resolve, world, wit_component::StringEncoding::UTF8)
-            .expect("metadata embeds");
+        wit_component::embed_component_metadata(&mut module, &resolve, world, wit_component::StringEncoding::UTF8).expect("metadata embeds");
     }
-    wit_component::ComponentEncoder::default()
-        .validate(true)
-        .module(&module)
-        .expect("module accepted")
-        .encode()
-        .expect("component encodes")
+    wit_component::ComponentEncoder::default().validate(true).module(&module).expect("module accepted").encode().expect("component encodes")
 }
 
 /// A component whose `authenticate` runs `body`.

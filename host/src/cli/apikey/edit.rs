@@ -100,9 +100,11 @@ pub fn new(args: &NewArgs) -> Result<ExitCode, ApiKeyError> {
     keyfile::parse(text.as_bytes()).map_err(|problem| ApiKeyError::BadEntry { problem: problem.to_string() })?;
     lock.commit(text.as_bytes())?;
     let path = args.file.display().to_string();
-    writeln!(std::io::stdout(), "{}", key.as_str())
-        .and_then(|()| std::io::stdout().flush())
-        .map_err(|err| ApiKeyError::Print { path: path.clone(), sha256: sha256.clone(), reason: err.kind().to_string() })?;
+    writeln!(std::io::stdout(), "{}", key.as_str()).and_then(|()| std::io::stdout().flush()).map_err(|err| ApiKeyError::Print {
+        path: path.clone(),
+        sha256: sha256.clone(),
+        reason: err.kind().to_string(),
+    })?;
     eprintln!("added sha256 {sha256} to {path}; the key was printed once, on stdout, and is stored nowhere");
     Ok(ExitCode::SUCCESS)
 }

@@ -60,7 +60,9 @@ impl ApiKeyError {
     /// A second line naming the flag or file to fix, where there is one.
     fn hint(&self) -> Option<String> {
         Some(match self {
-            Self::Invalid { .. } => "fix the file (docs/plugins/api-key.md has the format) or restore a good copy; `ward apikey check --file FILE` re-checks it".into(),
+            Self::Invalid { .. } => {
+                "fix the file (docs/plugins/api-key.md has the format) or restore a good copy; `ward apikey check --file FILE` re-checks it".into()
+            }
             Self::Locked { lock, .. } => format!("wait for the other `ward apikey`, or remove {lock} if none is running"),
             Self::NotFound { .. } => "`ward apikey hash < KEYFILE` prints a key's sha256".into(),
             Self::BadHash => "`ward apikey hash < KEYFILE` prints a key's sha256".into(),

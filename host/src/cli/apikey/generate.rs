@@ -38,10 +38,7 @@ pub fn sha256_hex(key: &str) -> String {
 /// it), its hash on stdout.
 pub fn hash_stdin() -> Result<ExitCode, ApiKeyError> {
     let mut raw = Zeroizing::new(Vec::new());
-    std::io::stdin()
-        .take(MAX_KEY_BYTES as u64 + 3)
-        .read_to_end(&mut raw)
-        .map_err(|err| ApiKeyError::Stdin(err.kind().to_string()))?;
+    std::io::stdin().take(MAX_KEY_BYTES as u64 + 3).read_to_end(&mut raw).map_err(|err| ApiKeyError::Stdin(err.kind().to_string()))?;
     let key = strip_newline(&raw);
     if key.is_empty() {
         return Err(ApiKeyError::EmptyKey);

@@ -100,10 +100,8 @@ mod tests {
     #[test]
     fn non_canonical_s_is_refused() {
         // S + l verifies in the group but is not the canonical encoding.
-        const ORDER: [u8; 32] = [
-            0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9, 0xde, 0x14, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-            0, 0, 0, 0x10,
-        ];
+        const ORDER: [u8; 32] =
+            [0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9, 0xde, 0x14, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10];
         let signer = SigningKey::from_bytes(&[9; 32]);
         let public = signer.verifying_key().to_bytes();
         let mut signature = signer.sign(b"m").to_bytes();

@@ -57,8 +57,7 @@ pub fn evaluate<'a>(token: &'a str, settings: &'a [(String, String)]) -> Result<
 pub fn check<'a>(token: &'a str, secret: &[u8]) -> Result<&'a str, Refusal> {
     let rest = token.strip_prefix("demo.").ok_or(Refusal::Malformed)?;
     let (user, mac) = rest.split_once('.').ok_or(Refusal::Malformed)?;
-    let user_ok = (1..=64).contains(&user.len())
-        && user.bytes().all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'_' | b'-'));
+    let user_ok = (1..=64).contains(&user.len()) && user.bytes().all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'_' | b'-'));
     let mac_ok = mac.len() == MAC_LEN && mac.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
     if !user_ok || !mac_ok {
         return Err(Refusal::Malformed);

@@ -273,9 +273,9 @@ impl<'a> Reader<'a> {
         let [a, b, c, d, e, f, g, h, i, j, k, l, m, n, o, p] = *rest.first_chunk::<16>()?;
         let low = u64::from_le_bytes([a, b, c, d, e, f, g, h]);
         let high = u64::from_le_bytes([i, j, k, l, m, n, o, p]);
-        let name = names.iter().find(|name| {
-            low & name.mask[0] == name.packed[0] && high & name.mask[1] == name.packed[1] && rest.get(name.text.len()) == Some(&b'"')
-        })?;
+        let name = names
+            .iter()
+            .find(|name| low & name.mask[0] == name.packed[0] && high & name.mask[1] == name.packed[1] && rest.get(name.text.len()) == Some(&b'"'))?;
         self.pos += name.text.len() + 1;
         Some(name.id)
     }

@@ -146,11 +146,7 @@ pub fn check_scope(scope: &str) -> Result<(), &'static str> {
 /// Label keys end up in header names downstream, so they stay plain.
 pub fn check_label_key(key: &str) -> Result<(), &'static str> {
     let all = key.bytes().fold(LABEL_KEY, |all, b| all & class(b));
-    if !key.is_empty() && key.len() <= MAX_LABEL_KEY_BYTES && all & LABEL_KEY != 0 {
-        Ok(())
-    } else {
-        Err("label key must be 1 to 64 of A-Z a-z 0-9 _ . -")
-    }
+    if !key.is_empty() && key.len() <= MAX_LABEL_KEY_BYTES && all & LABEL_KEY != 0 { Ok(()) } else { Err("label key must be 1 to 64 of A-Z a-z 0-9 _ . -") }
 }
 
 #[cfg(test)]

@@ -134,9 +134,8 @@ fn errors_never_echo_content() {
 
 #[test]
 fn scan_then_entry_reads_the_same_entry() {
-    let text = format!(
-        r#"{{"version":1,"keys":[{{"sha256":"{H1}","subject":"a","type":"user"}}, {{"sha256":"{H2}","subject":"b","type":"agent","scopes":["x"]}}]}}"#
-    );
+    let text =
+        format!(r#"{{"version":1,"keys":[{{"sha256":"{H1}","subject":"a","type":"user"}}, {{"sha256":"{H2}","subject":"b","type":"agent","scopes":["x"]}}]}}"#);
     let scanned = scan(text.as_bytes()).unwrap();
     assert_eq!(scanned.entries.len(), 2);
     let second = scanned.entry(&scanned.entries[1]).unwrap();
@@ -286,15 +285,7 @@ mod reference {
             if entries.iter().any(|earlier| earlier.sha256 == sha256) {
                 return None;
             }
-            entries.push(Entry {
-                sha256,
-                subject: e.subject,
-                principal,
-                scopes: e.scopes,
-                labels: e.labels.0,
-                revoked: e.revoked,
-                expires_ms: e.expires_ms,
-            });
+            entries.push(Entry { sha256, subject: e.subject, principal, scopes: e.scopes, labels: e.labels.0, revoked: e.revoked, expires_ms: e.expires_ms });
         }
         Some(entries)
     }
