@@ -13,9 +13,11 @@
 // `#[cfg(test)]` modules).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
+mod source_tree;
+
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// Module path (`["lifecycle", "reload"]`) → the paths it names, as written.
 type Graph = BTreeMap<String, BTreeMap<String, String>>;
@@ -108,7 +110,7 @@ impl Tree {
             if single.is_file() {
                 paths.push(single);
             }
-            rust_files(&src.join(room), &mut paths);
+            source_tree::rust_files(&src.join(room), &mut paths);
             for path in paths {
                 let relative = path.strip_prefix(&src).unwrap_or(&path).to_path_buf();
                 let text = fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
@@ -194,19 +196,6 @@ fn declared_modules(root: &Path) -> BTreeSet<String> {
             line.strip_prefix("mod ")?.strip_suffix(';').map(|name| name.trim().to_owned())
         })
         .collect()
-}
-
-fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = fs::read_dir(dir) else { return };
-    let mut entries: Vec<PathBuf> = entries.map(|e| e.unwrap().path()).collect();
-    entries.sort();
-    for path in entries {
-        if path.is_dir() {
-            rust_files(&path, out);
-        } else if path.extension().is_some_and(|e| e == "rs") {
-            out.push(path);
-        }
-    }
 }
 
 /// `lifecycle/reload.rs` → `[lifecycle, reload]`; `lifecycle/mod.rs` → `[lifecycle]`.

@@ -44,11 +44,10 @@ impl FromStr for Cidr {
     fn from_str(text: &str) -> Result<Self, Self::Err> {
         let invalid = |reason: &str| KeyMaterialError::InvalidOption { field: "allowCidrs", reason: format!("{:?}: {reason}", truncate(text)) };
         let (addr, prefix) = text.split_once('/').ok_or_else(|| invalid("expected address/prefix"))?;
-        let _: IpAddr = addr.parse().map_err(|_| invalid("not an IP address"))?;
-        if prefix.is_empty() || !prefix.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(invalid("prefix length out of range"));
-        }
-        let net: IpNet = text.parse().map_err(|_| invalid("prefix length out of range"))?;
+        let network: IpAddr = addr.parse().map_err(|_| invalid("not an IP address"))?;
+        // `u8`'s parser takes a leading `+`, which no operator means.
+        let prefix: u8 = prefix.parse().ok().filter(|_| !prefix.starts_with('+')).ok_or_else(|| invalid("prefix length out of range"))?;
+        let net = IpNet::new(network, prefix).map_err(|_| invalid("prefix length out of range"))?;
         if net != net.trunc() {
             return Err(invalid("address has bits set beyond the prefix"));
         }
