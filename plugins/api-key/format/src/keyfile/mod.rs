@@ -16,6 +16,7 @@
 //! this time keeping its fields.
 
 mod json;
+pub mod record;
 mod rules;
 #[cfg(test)]
 mod tests;
@@ -170,7 +171,7 @@ pub fn scan(bytes: &[u8]) -> Result<Scanned<'_>, FileError> {
                 r.ws();
                 let at = r.pos();
                 let index = entries.len();
-                read_entry(r, index, &mut parts)?;
+                read_entry(r, index, &mut parts, REQUIRED)?;
                 entries.push(Summary { sha256: parts.sha256, index, at });
                 Ok(())
             })
@@ -192,7 +193,7 @@ impl Scanned<'_> {
     pub fn entry(&self, summary: &Summary) -> Result<Entry, FileError> {
         let mut parts = Parts::default();
         let mut reader = Reader::at(self.text, summary.at);
-        match read_entry(&mut reader, summary.index, &mut parts) {
+        match read_entry(&mut reader, summary.index, &mut parts, REQUIRED) {
             Ok(()) => Ok(parts.into_entry()),
             Err(Stop) => Err(reader.failure()),
         }
@@ -264,9 +265,10 @@ impl Parts<'_> {
     }
 }
 
-/// Reads and checks the entry object at the reader's position into `parts`.
+/// Reads and checks the entry object at the reader's position into `parts`;
+/// every field in `required` must be there.
 // `createdMs` and `note` are for people and `ward apikey`: checked, not kept.
-fn read_entry<'a>(reader: &mut Reader<'a>, index: usize, parts: &mut Parts<'a>) -> Result<(), Stop> {
+fn read_entry<'a>(reader: &mut Reader<'a>, index: usize, parts: &mut Parts<'a>, required: u16) -> Result<(), Stop> {
     parts.seen = 0;
     parts.scopes.clear();
     parts.labels.clear();
@@ -346,7 +348,7 @@ fn read_entry<'a>(reader: &mut Reader<'a>, index: usize, parts: &mut Parts<'a>) 
         }
         Ok(())
     })?;
-    if parts.seen & REQUIRED != REQUIRED {
+    if parts.seen & required != required {
         return Err(reader.stop(JsonProblem::Shape));
     }
     Ok(())
