@@ -26,6 +26,7 @@ mod error;
 mod fetch;
 mod file;
 mod guard;
+mod index;
 mod options;
 mod resolve;
 mod source;
@@ -37,6 +38,7 @@ pub use error::{KeyMaterialError, KeyMaterialUnavailable};
 pub use fetch::Fetcher;
 pub use file::read_file;
 pub use guard::Cidr;
+pub use index::{ALG_VIEW_SUFFIX, DEFAULT_MAX_ENTRIES, IndexError, JwsAlg, KeyFormat, KeyIndex, MAX_ID_BYTES, MAX_MAX_ENTRIES};
 pub use options::{
     DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_BYTES, DEFAULT_MAX_STALE_FLOOR, DEFAULT_REFRESH, DEFAULT_TOTAL_TIMEOUT, FetchPolicy, FileSource, KeyMaterialEntry,
     KeyOrigin, MAX_MAX_BYTES, MAX_NAME_BYTES, MAX_TIMEOUT, MIN_REFRESH, UrlSource,
