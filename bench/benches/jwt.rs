@@ -53,10 +53,10 @@ fn build_plugin(features: &[&str]) -> Vec<u8> {
 /// `None` when the limits are too tight for the load-time probe instance.
 fn try_load(component: Vec<u8>, now_ms: u64, identity_key: &IdentityKey, host_crypto: bool, options: PluginOptions) -> Option<Plugin> {
     let key = SigningSecret::generate();
-    let capabilities: &[&str] = if host_crypto { &["readsCredentials", "hostCrypto"] } else { &["readsCredentials"] };
+    let capabilities: &[&str] = if host_crypto { &["readsCredentials", "keyLookup", "hostCrypto"] } else { &["readsCredentials", "keyLookup"] };
     let request = SignRequest::auth_provider("jwt", "0.1.0", "bench", capabilities);
     let envelope = serde_json::to_vec(&sign(&request, &component, &key).unwrap()).unwrap();
-    let policy = TrustPolicy::default().with_anchor("bench", key.verifying_key()).allow("readsCredentials").allow("hostCrypto");
+    let policy = TrustPolicy::default().with_anchor("bench", key.verifying_key()).allow("readsCredentials").allow("keyLookup").allow("hostCrypto");
     let verified = verify(&envelope, component, &policy, now_ms).unwrap();
     let runtime = Runtime::new(RuntimeConfig::default(), identity_key.clone()).unwrap();
     let plugin = runtime.load(verified, options).ok()?;
@@ -89,8 +89,8 @@ fn print_guest_cost(components: &[(&str, &[u8], bool)], cases: &[CostCase], now_
     for (build, component, host_crypto) in components {
         for case in cases {
             let allowed = |limits: Limits| {
-                let options =
-                    PluginOptions { settings: jwt_fixtures::settings(), keys: jwt_fixtures::key_material(vector(case.jwks), vector("hs256.secret")), limits };
+                let keys = jwt_fixtures::key_material(&vector(case.jwks), vector("hs256.secret")).unwrap();
+                let options = keys.options(jwt_fixtures::settings(), limits);
                 try_load(component.to_vec(), now_ms, identity_key, *host_crypto, options)
                     .is_some_and(|plugin| plugin.authenticate(Credential { scheme: "bearer", token: &case.token }, now_ms).is_allow())
             };

@@ -33,9 +33,9 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde_json::{Value, json};
 use ward::identity::{ClaimsPolicy, Identity, IdentityKey, PrincipalType};
 use ward::sandbox::bench_support::ReusedInstance;
-use ward::sandbox::{Credential, Decision, Plugin, PluginOptions, Runtime, RuntimeConfig, crypto};
+use ward::sandbox::{Credential, Decision, Limits, Plugin, Runtime, RuntimeConfig, crypto};
 use ward::trust::{SignRequest, SigningSecret, TrustPolicy, sign, verify};
-use ward_bench::jwt_fixtures::{self, AUDIENCE, ISSUER, OTHER_AUDIENCE};
+use ward_bench::jwt_fixtures::{self, AUDIENCE, ISSUER, KeyMaterial, OTHER_AUDIENCE};
 
 use crate::measure::quantile;
 use crate::{BenchError, fail, read_file};
@@ -73,7 +73,7 @@ pub fn run(inputs: &Args, samples: usize) -> Result<(), BenchError> {
     let plain = component(inputs.jwt_component.as_deref(), &inputs.jwt_dir, &[])?;
     let host = component(inputs.jwt_host_crypto_component.as_deref(), &inputs.jwt_dir, &["host-crypto"])?;
     let sizes = (plain.len(), host.len());
-    let keys = jwt_fixtures::key_material(jwks.clone(), hs256_secret.clone());
+    let keys = jwt_fixtures::key_material(&jwks, hs256_secret.clone()).map_err(|e| fail(format!("jwks.json: {} ({e})", e.code())))?;
     let plugin = load(plain, &identity_key, false, &keys, now_ms)?;
     let host_plugin = load(host, &identity_key, true, &keys, now_ms)?;
     let native = Native::new(identity_key, jwks, hs256_secret)?;
@@ -122,16 +122,16 @@ fn component(prebuilt: Option<&Path>, plugin_dir: &Path, features: &[&str]) -> R
 }
 
 /// Signed, verified through the trust gate and loaded, as an operator would.
-fn load(component: Vec<u8>, identity_key: &IdentityKey, host_crypto: bool, keys: &[(String, Vec<u8>)], now_ms: u64) -> Result<Plugin, BenchError> {
+fn load(component: Vec<u8>, identity_key: &IdentityKey, host_crypto: bool, keys: &KeyMaterial, now_ms: u64) -> Result<Plugin, BenchError> {
     let key = SigningSecret::generate();
-    let capabilities: &[&str] = if host_crypto { &["readsCredentials", "hostCrypto"] } else { &["readsCredentials"] };
+    let capabilities: &[&str] = if host_crypto { &["readsCredentials", "keyLookup", "hostCrypto"] } else { &["readsCredentials", "keyLookup"] };
     let request = SignRequest::auth_provider("jwt", "0.1.0", "bench", capabilities);
     let envelope = sign(&request, &component, &key).map_err(|e| fail(e.to_string()))?;
     let envelope = serde_json::to_vec(&envelope).map_err(|e| fail(e.to_string()))?;
-    let policy = TrustPolicy::default().with_anchor("bench", key.verifying_key()).allow("readsCredentials").allow("hostCrypto");
+    let policy = TrustPolicy::default().with_anchor("bench", key.verifying_key()).allow("readsCredentials").allow("keyLookup").allow("hostCrypto");
     let verified = verify(&envelope, component, &policy, now_ms).map_err(|r| fail(format!("bench envelope refused: {}", r.code())))?;
     let runtime = Runtime::new(RuntimeConfig::default(), identity_key.clone()).map_err(|e| fail(e.to_string()))?;
-    let options = PluginOptions { settings: jwt_fixtures::settings(), keys: keys.to_vec(), ..PluginOptions::default() };
+    let options = keys.clone().options(jwt_fixtures::settings(), Limits::default());
     let plugin = runtime.load(verified, options).map_err(|e| fail(format!("jwt plugin refused: {}", e.code())))?;
     if plugin.imports_host_crypto() != host_crypto {
         return Err(fail("the jwt component's host-crypto import is not what its build asked for"));

@@ -4,6 +4,11 @@
 //! keys and JWKS themselves are files in `tests/vectors/jwt` (its README says
 //! how they were made).
 
+use std::sync::Arc;
+
+use ward::keymaterial::{DEFAULT_MAX_ENTRIES, IndexError, KeyFormat, KeyIndex};
+use ward::sandbox::{KeySet, Limits, PluginOptions};
+
 /// The issuer the plugin is configured with and valid tokens carry.
 pub const ISSUER: &str = "https://issuer.example";
 /// The audience valid tokens carry.
@@ -39,8 +44,27 @@ pub fn settings() -> Vec<(String, String)> {
     .collect()
 }
 
-/// The key material [`settings`] names: `jwks` as [`JWKS_KEY`] and
-/// `hs256_secret` as [`HS256_KEY`].
-pub fn key_material(jwks: Vec<u8>, hs256_secret: Vec<u8>) -> Vec<(String, Vec<u8>)> {
-    vec![(JWKS_KEY.to_owned(), jwks), (HS256_KEY.to_owned(), hs256_secret)]
+/// The key material [`settings`] names, as `ward serve` hands it to the
+/// plugin: `jwks` indexed (`format: "jwks"`) as the set [`JWKS_KEY`], and
+/// `hs256_secret` as it is (`raw`) under [`HS256_KEY`].
+#[derive(Clone, Debug)]
+pub struct KeyMaterial {
+    /// `raw` entries, for `request-context.keys`.
+    pub raw: Vec<(String, Vec<u8>)>,
+    /// Indexed sets, for `ward:auth/keys` lookups.
+    pub sets: Vec<KeySet>,
+}
+
+impl KeyMaterial {
+    /// Plugin options with this key material, `settings` and `limits`.
+    pub fn options(self, settings: Vec<(String, String)>, limits: Limits) -> PluginOptions {
+        PluginOptions { limits, settings, keys: self.raw, key_sets: self.sets }
+    }
+}
+
+/// `jwks` indexed as [`JWKS_KEY`], `hs256_secret` raw as [`HS256_KEY`];
+/// a JWKS that does not index is refused as `ward serve` refuses it.
+pub fn key_material(jwks: &[u8], hs256_secret: Vec<u8>) -> Result<KeyMaterial, IndexError> {
+    let index = KeyIndex::build(KeyFormat::Jwks, jwks, DEFAULT_MAX_ENTRIES)?;
+    Ok(KeyMaterial { raw: vec![(HS256_KEY.to_owned(), hs256_secret)], sets: vec![KeySet::new(JWKS_KEY, Arc::new(index))] })
 }

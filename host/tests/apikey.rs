@@ -10,12 +10,14 @@
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::Value;
 use sha2::{Digest as _, Sha256};
 use ward::identity::{ClaimsPolicy, IdentityKey, PrincipalType};
-use ward::sandbox::{Credential, Decision, Limits, Plugin, PluginOptions, Runtime, RuntimeConfig};
+use ward::keymaterial::{DEFAULT_MAX_ENTRIES, KeyFormat, KeyIndex};
+use ward::sandbox::{Credential, Decision, KeySet, Limits, Plugin, PluginOptions, Runtime, RuntimeConfig};
 use ward::trust::{SignRequest, SigningSecret, TrustPolicy, sign, verify};
 
 const NOW_MS: u64 = 1_763_856_000_000;
@@ -259,16 +261,19 @@ fn load_plugin(dir: &Path, keys: Vec<u8>) -> Plugin {
     let bytes = std::fs::read(&out).expect("component");
 
     let secret = SigningSecret::from_seed(&[9; 32]);
-    let request = SignRequest::auth_provider("api-key", "0.1.0", "signer", &["readsCredentials"]);
+    let request = SignRequest::auth_provider("api-key", "0.1.0", "signer", &["readsCredentials", "keyLookup"]);
     let envelope = serde_json::to_vec(&sign(&request, &bytes, &secret).expect("sign")).expect("envelope");
-    let policy = TrustPolicy::default().with_anchor("signer", secret.verifying_key()).allow("readsCredentials");
+    let policy = TrustPolicy::default().with_anchor("signer", secret.verifying_key()).allow("readsCredentials").allow("keyLookup");
     let verified = verify(&envelope, bytes, &policy, NOW_MS).expect("verified");
     let runtime =
         Runtime::new(RuntimeConfig { claims: ClaimsPolicy::default(), ..RuntimeConfig::default() }, IdentityKey::from_bytes(vec![7; 32]).expect("key"))
             .expect("runtime");
     let settings = vec![("prefixes".to_owned(), "wk_live_".to_owned())];
     let limits = Limits { timeout: Duration::from_secs(5), ..Limits::default() };
-    runtime.load(verified, PluginOptions { limits, settings, keys: vec![("api-keys".to_owned(), keys)] }).expect("load")
+    // As `ward serve` hands a `format: "api-keys"` entry to the plugin.
+    let index = KeyIndex::build(KeyFormat::ApiKeys, &keys, DEFAULT_MAX_ENTRIES).expect("the keys file indexes");
+    let key_sets = vec![KeySet::new("api-keys", Arc::new(index))];
+    runtime.load(verified, PluginOptions { limits, settings, keys: Vec::new(), key_sets }).expect("load")
 }
 
 fn code(decision: Decision) -> &'static str {

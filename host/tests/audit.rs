@@ -626,7 +626,7 @@ fn free_text_cannot_enter_a_record() {
 
 #[test]
 fn every_event_name_and_field_is_stable() {
-    use ward::audit::{BreakerState, ConformanceVerdict, UnloadCause};
+    use ward::audit::{BreakerState, ConformanceVerdict, KeyMaterialName, UnloadCause};
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("audit.log");
     let log = AuditLog::open(&path, &key(), options()).unwrap();
@@ -643,6 +643,7 @@ fn every_event_name_and_field_is_stable() {
         Event::Unloaded { plugin_id: pid(1), cause: UnloadCause::Revoked },
         Event::ReloadApplied { reason: c("reload") },
         Event::ReloadRefused { reason: c("revoked") },
+        Event::KeyMaterialFailed { plugin_id: pid(1), key_material: KeyMaterialName::new("idp-jwks").unwrap(), reason: c("keymaterial-jwks-invalid") },
     ];
     for e in events {
         log.lifecycle(e).unwrap();
@@ -670,6 +671,7 @@ fn every_event_name_and_field_is_stable() {
             "plugin.unloaded cause,pluginId",
             "config.reload.applied reason",
             "config.reload.refused reason",
+            "keymaterial.update.failed keyMaterial,pluginId,reason",
         ]
     );
     let recs = records(&path);

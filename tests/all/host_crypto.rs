@@ -2,7 +2,10 @@
 //! import it, and that the 0.2.0 `authenticator` is 0.1.0's. The JWT suite
 //! (`jwt.rs`) runs every case against the host-crypto build as well.
 
-use ward::sandbox::{Decision, DenyReason, HOST_CRYPTO_CAPABILITY, LoadError, PluginOptions};
+use std::sync::Arc;
+
+use ward::keymaterial::{DEFAULT_MAX_ENTRIES, KeyFormat, KeyIndex};
+use ward::sandbox::{Decision, DenyReason, HOST_CRYPTO_CAPABILITY, KEY_LOOKUP_CAPABILITY, KeySet, LoadError, PluginOptions};
 use ward::trust::{Refusal, TrustPolicy, verify};
 
 use crate::support::{NOW_MS, SIGNER, cred, envelope_with, load_with_capabilities, runtime, signing_key};
@@ -21,7 +24,7 @@ fn jwt_options() -> PluginOptions {
             ("audience".into(), "ward-api".into()),
             ("jwksKey".into(), "jwks".into()),
         ],
-        keys: vec![("jwks".into(), vector("jwks.json"))],
+        key_sets: vec![KeySet::new("jwks", Arc::new(KeyIndex::build(KeyFormat::Jwks, &vector("jwks.json"), DEFAULT_MAX_ENTRIES).unwrap()))],
         ..PluginOptions::default()
     }
 }
@@ -30,8 +33,8 @@ fn jwt_options() -> PluginOptions {
 /// the plugin answers (a token that is not a JWT is malformed, not a trap).
 #[test]
 pub(crate) fn jwt_host_crypto() {
-    let plugin =
-        load_with_capabilities(&runtime(), component(ward_tests::JWT_HOST_CRYPTO), &["readsCredentials", HOST_CRYPTO_CAPABILITY], jwt_options()).unwrap();
+    let capabilities = ["readsCredentials", KEY_LOOKUP_CAPABILITY, HOST_CRYPTO_CAPABILITY];
+    let plugin = load_with_capabilities(&runtime(), component(ward_tests::JWT_HOST_CRYPTO), &capabilities, jwt_options()).unwrap();
     assert!(plugin.imports_host_crypto());
     assert!(!plugin.imports_wasi());
     match plugin.authenticate(cred("not-a-jwt"), NOW_MS) {
@@ -44,12 +47,16 @@ pub(crate) fn jwt_host_crypto() {
 fn without_the_capability_in_the_envelope_the_import_is_forbidden() {
     // The operator would allow it; the signer did not declare it.
     let bytes = component(ward_tests::JWT_HOST_CRYPTO);
-    let envelope = envelope_with("test-plugin", &bytes, &["readsCredentials"]);
-    let policy = TrustPolicy::default().with_anchor(SIGNER, signing_key().verifying_key()).allow("readsCredentials").allow(HOST_CRYPTO_CAPABILITY);
+    let envelope = envelope_with("test-plugin", &bytes, &["readsCredentials", KEY_LOOKUP_CAPABILITY]);
+    let policy = TrustPolicy::default()
+        .with_anchor(SIGNER, signing_key().verifying_key())
+        .allow("readsCredentials")
+        .allow(KEY_LOOKUP_CAPABILITY)
+        .allow(HOST_CRYPTO_CAPABILITY);
     let verified = verify(&envelope, bytes, &policy, NOW_MS).unwrap();
     let err = runtime().load(verified, jwt_options()).unwrap_err();
     assert_eq!(err.code(), "forbidden-import");
-    assert_eq!(err, LoadError::ForbiddenImport { name: "ward:auth/crypto@0.2.0".into() });
+    assert_eq!(err, LoadError::ForbiddenImport { name: "ward:auth/crypto@0.3.0".into() });
 }
 
 #[test]

@@ -19,8 +19,8 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD as B64};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
 use ward::identity::{ClaimsPolicy, Identity, PrincipalType};
-use ward::sandbox::{Decision, Limits, Plugin, PluginOptions};
-use ward_bench::jwt_fixtures::{self, AUDIENCE, HS256_KEY, HS256_KID, ISSUER, JWKS_KEY, OTHER_AUDIENCE, PRINCIPAL_TYPE_CLAIM};
+use ward::sandbox::{Decision, Limits, Plugin};
+use ward_bench::jwt_fixtures::{self, AUDIENCE, HS256_KID, ISSUER, KeyMaterial, OTHER_AUDIENCE, PRINCIPAL_TYPE_CLAIM};
 
 use crate::support::{NOW_MS, cred, identity_key, load_with_capabilities, runtime};
 
@@ -33,9 +33,10 @@ fn vector(name: &str) -> Vec<u8> {
     std::fs::read(&path).unwrap_or_else(|err| panic!("{path}: {err}"))
 }
 
-/// The JWKS and the HS256 secret under the names the settings give them.
-fn key_material() -> Vec<(String, Vec<u8>)> {
-    jwt_fixtures::key_material(vector("jwks.json"), vector("hs256.secret"))
+/// The JWKS (indexed, as `format: "jwks"`) and the HS256 secret (raw)
+/// under the names the settings give them.
+fn key_material() -> KeyMaterial {
+    jwt_fixtures::key_material(&vector("jwks.json"), vector("hs256.secret")).unwrap()
 }
 
 thread_local! {
@@ -64,17 +65,20 @@ fn both(body: impl Fn()) {
 
 /// Loads the built plugin through the real trust gate (signed, verified):
 /// the component `both` selected, with `hostCrypto` for the host-crypto one.
-fn load_plugin(settings: Vec<(String, String)>, keys: Vec<(String, Vec<u8>)>) -> Plugin {
+fn load_plugin(settings: Vec<(String, String)>, keys: KeyMaterial) -> Plugin {
     load_plugin_limited(settings, keys, Limits::default())
 }
 
-fn load_plugin_limited(settings: Vec<(String, String)>, keys: Vec<(String, Vec<u8>)>, limits: Limits) -> Plugin {
+/// Signed with `keyLookup` (the JWKS is looked up, never parsed in the
+/// guest), and `hostCrypto` for the host-crypto build.
+fn load_plugin_limited(settings: Vec<(String, String)>, keys: KeyMaterial, limits: Limits) -> Plugin {
     let host = HOST_CRYPTO.get();
     let path = if host { ward_tests::JWT_HOST_CRYPTO } else { ward_tests::JWT };
     let bytes = std::fs::read(path).unwrap_or_else(|err| panic!("the jwt guest {path} was not built: {err}"));
-    let capabilities: &[&str] = if host { &["readsCredentials", "hostCrypto"] } else { &["readsCredentials"] };
-    let plugin = load_with_capabilities(&runtime(), bytes, capabilities, PluginOptions { settings, keys, limits }).unwrap();
+    let capabilities: &[&str] = if host { &["readsCredentials", "keyLookup", "hostCrypto"] } else { &["readsCredentials", "keyLookup"] };
+    let plugin = load_with_capabilities(&runtime(), bytes, capabilities, keys.options(settings, limits)).unwrap();
     assert_eq!(plugin.imports_host_crypto(), host);
+    assert!(plugin.imports_key_lookup());
     plugin
 }
 
@@ -93,7 +97,7 @@ fn settings_with(changes: &[(&str, Option<&str>)]) -> Vec<(String, String)> {
     settings
 }
 
-fn load_changed(changes: &[(&str, Option<&str>)], keys: Vec<(String, Vec<u8>)>) -> Plugin {
+fn load_changed(changes: &[(&str, Option<&str>)], keys: KeyMaterial) -> Plugin {
     load_plugin(settings_with(changes), keys)
 }
 
@@ -398,7 +402,7 @@ fn rsa_4096_needs_more_than_the_default_fuel_with_in_guest_crypto_only() {
     // 50 million (docs/plugins/jwt.md, "Cost"); through host crypto it is
     // cheap. A generous deadline keeps the outcome a matter of fuel, not of
     // how busy the machine is.
-    let keys = || jwt_fixtures::key_material(vector("jwks-4096.json"), vector("hs256.secret"));
+    let keys = || jwt_fixtures::key_material(&vector("jwks-4096.json"), vector("hs256.secret")).unwrap();
     let key = EncodingKey::from_rsa_pem(&vector("rsa-4096.pem")).unwrap();
     let token = token(Algorithm::RS256, &key, Some("rsa-4096"), &claims("alice"));
     let [header, payload, signature] = segments(&token);
@@ -754,26 +758,25 @@ fn only_bearer_credentials_are_read() {
 fn misconfiguration_fails_closed() {
     both(|| {
         let token = ed_token(&claims("alice"));
-        let mut dup_jwks = vector("jwks.json");
-        // `{"keys": [...], "keys": []}`: a JWKS with a duplicate member.
-        dup_jwks.truncate(dup_jwks.iter().rposition(|b| *b == b'}').unwrap());
-        dup_jwks.extend_from_slice(br#","keys":[]}"#);
-        let only_jwks = || vec![(JWKS_KEY.to_owned(), vector("jwks.json"))];
+        let only_jwks = || KeyMaterial { raw: Vec::new(), ..key_material() };
         let cases: Vec<(&str, Plugin)> = vec![
             ("no issuer", load_changed(&[("issuer", None)], key_material())),
             ("no audience", load_changed(&[("audience", Some(" "))], key_material())),
             ("alg none listed", load_changed(&[("algorithms", Some("EdDSA none"))], key_material())),
             ("HS256 without a secret", load_changed(&[("hs256Key", None)], only_jwks())),
-            ("short HS256 secret", load_changed(&[], jwt_fixtures::key_material(vector("jwks.json"), vec![1; 31]))),
-            ("JWKS missing", load_changed(&[], vec![(HS256_KEY.to_owned(), vector("hs256.secret"))])),
-            ("JWKS duplicate member", load_changed(&[], jwt_fixtures::key_material(dup_jwks, vector("hs256.secret")))),
+            ("short HS256 secret", load_changed(&[], jwt_fixtures::key_material(&vector("jwks.json"), vec![1; 31]).unwrap())),
             ("leeway not a number", load_changed(&[("leewaySeconds", Some("+30"))], key_material())),
             ("unknown default principal", load_changed(&[("defaultPrincipalType", Some("robot"))], key_material())),
+            ("empty requiredScopes", load_changed(&[("requiredScopes", Some(""))], key_material())),
         ];
         for (what, plugin) in &cases {
             assert_eq!(outcome_at(plugin, &token, NOW_MS), "plugin:denied", "{what}");
             // Whatever the caller sends.
             assert_eq!(outcome_at(plugin, "garbage", NOW_MS), "plugin:denied", "{what}");
         }
+        // No JWKS under the configured name: the guest cannot tell a missing
+        // set from a missing key, so every asymmetric token names an unknown key.
+        let no_jwks = load_changed(&[], KeyMaterial { sets: Vec::new(), ..key_material() });
+        assert_eq!(outcome_at(&no_jwks, &token, NOW_MS), "plugin:unknown-key");
     });
 }

@@ -62,6 +62,10 @@ restricted_string!(
     KeyId, "signerKeyId", 128, |b| id_byte(b) || matches!(b, b':' | b'+' | b'/' | b'=')
 );
 restricted_string!(
+    /// A key-material entry's name: `[A-Za-z0-9._-]{1,64}`.
+    KeyMaterialName, "keyMaterial", 64, id_byte
+);
+restricted_string!(
     /// A host-built identity id (`<plugin id>:<hex>`): `[A-Za-z0-9._:-]{1,160}`.
     IdentityId, "identityId", 160, |b| id_byte(b) || b == b':'
 );
@@ -233,6 +237,17 @@ pub enum Event {
         /// `reason`: the stable code of the first failure.
         reason: Code,
     },
+    /// `keymaterial.update.failed`: new key material could not be used (a
+    /// fetch failed, or what was read or fetched does not index); the last
+    /// good copy, if any, keeps serving.
+    KeyMaterialFailed {
+        /// `pluginId`
+        plugin_id: PluginId,
+        /// `keyMaterial`: the entry's name.
+        key_material: KeyMaterialName,
+        /// `reason`: the failure's stable code (`keymaterial-...`).
+        reason: Code,
+    },
     /// `audit.recovered`: written by the log itself after cutting a torn tail.
     Recovered {
         /// `truncatedBytes`
@@ -293,6 +308,7 @@ impl Event {
             Self::Unloaded { .. } => "plugin.unloaded",
             Self::ReloadApplied { .. } => "config.reload.applied",
             Self::ReloadRefused { .. } => "config.reload.refused",
+            Self::KeyMaterialFailed { .. } => "keymaterial.update.failed",
             Self::Recovered { .. } => "audit.recovered",
             Self::Dropped { .. } => "audit.dropped",
         }
@@ -356,6 +372,11 @@ impl Event {
                 f("cause", Val::Str(cause.as_str()));
             }
             Self::ReloadApplied { reason } | Self::ReloadRefused { reason } => f("reason", Val::Str(reason.as_str())),
+            Self::KeyMaterialFailed { plugin_id, key_material, reason } => {
+                f("pluginId", Val::Str(plugin_id.as_str()));
+                f("keyMaterial", Val::Str(key_material.as_str()));
+                f("reason", Val::Str(reason.as_str()));
+            }
             Self::Recovered { truncated_bytes } => f("truncatedBytes", Val::U64(*truncated_bytes)),
             Self::Dropped { count } => f("count", Val::U64(*count)),
         }

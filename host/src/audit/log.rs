@@ -170,38 +170,14 @@ impl AuditLog {
     /// than the [`OverflowPolicy`] allows; a dropped event is counted and the
     /// count recorded as `audit.dropped`.
     pub fn request(&self, event: Event) -> Enqueued {
-        if matches!(event, Event::AuthenticateAllow { .. }) && !self.shared.record_allowed {
-            return Enqueued::NotRecorded;
-        }
-        let ts = timestamp(SystemTime::now());
-        let shared = &*self.shared;
-        let mut q = lock(&shared.queue);
-        if q.items.len() >= shared.capacity && !q.failed {
-            match shared.policy {
-                OverflowPolicy::DropAndCount => {}
-                OverflowPolicy::Block { max_wait } => {
-                    let deadline = Instant::now() + max_wait;
-                    while q.items.len() >= shared.capacity && !q.failed && !q.shutdown {
-                        let left = deadline.saturating_duration_since(Instant::now());
-                        if left.is_zero() {
-                            break;
-                        }
-                        q = shared.not_full.wait_timeout(q, left).unwrap_or_else(PoisonError::into_inner).0;
-                    }
-                }
-            }
-        }
-        if q.items.len() >= shared.capacity || q.failed || q.shutdown {
-            q.dropped += 1;
-            shared.not_empty.notify_one();
-            return Enqueued::Dropped;
-        }
-        q.items.push_back((ts, event));
-        q.enqueued += 1;
-        if q.items.len() == 1 {
-            shared.not_empty.notify_one();
-        }
-        Enqueued::Queued
+        enqueue(&self.shared, event)
+    }
+
+    /// A handle that queues request events like [`AuditLog::request`] and
+    /// can outlive a borrow of the log (a key-material refresh task holds
+    /// one). Once the log is closed, what it queues is counted as dropped.
+    pub fn request_queue(&self) -> RequestQueue {
+        RequestQueue { shared: Arc::clone(&self.shared) }
     }
 
     /// Waits until every request event queued before this call (and any drop
@@ -314,4 +290,58 @@ fn write_batch(sink: &mut Sink, batch: &mut VecDeque<(String, Event)>, dropped: 
         }
     }
     sink.write_pending()
+}
+
+/// [`AuditLog::request`]'s queueing, shared with [`RequestQueue`].
+fn enqueue(shared: &Shared, event: Event) -> Enqueued {
+    if matches!(event, Event::AuthenticateAllow { .. }) && !shared.record_allowed {
+        return Enqueued::NotRecorded;
+    }
+    let ts = timestamp(SystemTime::now());
+    let mut q = lock(&shared.queue);
+    if q.items.len() >= shared.capacity && !q.failed {
+        match shared.policy {
+            OverflowPolicy::DropAndCount => {}
+            OverflowPolicy::Block { max_wait } => {
+                let deadline = Instant::now() + max_wait;
+                while q.items.len() >= shared.capacity && !q.failed && !q.shutdown {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        break;
+                    }
+                    q = shared.not_full.wait_timeout(q, left).unwrap_or_else(PoisonError::into_inner).0;
+                }
+            }
+        }
+    }
+    if q.items.len() >= shared.capacity || q.failed || q.shutdown {
+        q.dropped += 1;
+        shared.not_empty.notify_one();
+        return Enqueued::Dropped;
+    }
+    q.items.push_back((ts, event));
+    q.enqueued += 1;
+    if q.items.len() == 1 {
+        shared.not_empty.notify_one();
+    }
+    Enqueued::Queued
+}
+
+/// Queues request events into an [`AuditLog`] ([`AuditLog::request_queue`]).
+#[derive(Clone)]
+pub struct RequestQueue {
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for RequestQueue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RequestQueue")
+    }
+}
+
+impl RequestQueue {
+    /// Queues `event`, as [`AuditLog::request`] does.
+    pub fn request(&self, event: Event) -> Enqueued {
+        enqueue(&self.shared, event)
+    }
 }

@@ -26,8 +26,10 @@ mod verify;
 mod writer;
 
 pub use error::AuditError;
-pub use event::{BreakerState, Code, Event, IdentityId, KeyId, PluginId, Sha256Digest, TrapKind, UnloadCause, Verdict as ConformanceVerdict, Version};
+pub use event::{
+    BreakerState, Code, Event, IdentityId, KeyId, KeyMaterialName, PluginId, Sha256Digest, TrapKind, UnloadCause, Verdict as ConformanceVerdict, Version,
+};
 pub use key::{AuditKey, KeyError, MAX_KEY_BYTES, MIN_KEY_BYTES};
-pub use log::{AuditLog, AuditOptions, Enqueued, OverflowPolicy};
+pub use log::{AuditLog, AuditOptions, Enqueued, OverflowPolicy, RequestQueue};
 pub use verify::{Break, BreakKind, MAX_LINE_BYTES, Verdict, VerifyError, verify_file, verify_files};
 pub use writer::rotated_path;

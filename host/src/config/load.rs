@@ -10,7 +10,7 @@ use zeroize::Zeroizing;
 
 use crate::audit::{AuditKey, AuditOptions, OverflowPolicy};
 use crate::identity::{ClaimsPolicy, IdentityKey};
-use crate::keymaterial::{self, Cidr, FetchPolicy, UrlSource};
+use crate::keymaterial::{self, Cidr, FetchPolicy, IndexedFile, KeyFormat, Shape, UrlSource};
 use crate::lifecycle::{AuditSpec, BreakerSettings, ConformanceCase, Expect, Plan, PluginFiles, PluginSpec, Route};
 use crate::sandbox::{Limits, PluginOptions};
 
@@ -204,27 +204,59 @@ impl Loader<'_> {
             None
         };
         let mut keys: Vec<(String, Vec<u8>)> = Vec::new();
+        let mut indexed_files: Vec<IndexedFile> = Vec::new();
         let mut key_urls: Vec<(String, UrlSource)> = Vec::new();
         for (i, material) in raw.key_material.iter().enumerate() {
             let at = format!("{at}.keyMaterial[{i}]");
-            let taken = keys.iter().map(|(name, _)| name).chain(key_urls.iter().map(|(name, _)| name)).any(|name| *name == material.name);
+            let taken = keys
+                .iter()
+                .map(|(name, _)| name)
+                .chain(indexed_files.iter().map(|file| &file.name))
+                .chain(key_urls.iter().map(|(name, _)| name))
+                .any(|name| *name == material.name);
             if material.name.is_empty() || taken {
                 return Err(self.invalid(format!("{at}.name"), "must be non-empty and unique within the plugin"));
             }
+            let format = match material.format.as_deref() {
+                None => KeyFormat::Raw,
+                Some(name) => KeyFormat::from_name(name).ok_or_else(|| self.invalid(format!("{at}.format"), "must be raw, jwks or api-keys"))?,
+            };
+            let shape = Shape { format, max_entries: material.max_entries.unwrap_or(keymaterial::DEFAULT_MAX_ENTRIES) };
+            if material.max_entries.is_some() && !format.is_indexed() {
+                return Err(self.invalid(format!("{at}.maxEntries"), "only applies to indexed formats (jwks, api-keys)"));
+            }
+            if material.refetch_min_seconds.is_some() && !(format == KeyFormat::Jwks && material.url.is_some()) {
+                return Err(self.invalid(format!("{at}.refetchMinSeconds"), "only applies to jwks key material from a url"));
+            }
             let max = material.max_bytes.unwrap_or(keymaterial::DEFAULT_MAX_BYTES);
-            if max == 0 || max > keymaterial::MAX_MAX_BYTES {
-                return Err(self.invalid(format!("{at}.maxBytes"), format!("must be 1 to {}", keymaterial::MAX_MAX_BYTES)));
+            if let Err(err) = shape.validate(max) {
+                let field = match &err {
+                    keymaterial::KeyMaterialError::InvalidOption { field, .. } => *field,
+                    _ => "maxBytes",
+                };
+                return Err(self.invalid(format!("{at}.{field}"), err.to_string()));
             }
             match (&material.file, &material.url) {
                 (Some(file), None) => {
                     let bytes = if serving { self.read(file, max, &format!("{at}.file"))? } else { Vec::new() };
-                    keys.push((material.name.clone(), bytes));
+                    if format.is_indexed() {
+                        // Indexed when the plugin is built; a bad file refuses it there, with its code.
+                        if serving {
+                            indexed_files.push(IndexedFile { name: material.name.clone(), shape, bytes });
+                        }
+                    } else {
+                        keys.push((material.name.clone(), bytes));
+                    }
                 }
                 (None, Some(url)) => {
                     let mut source = UrlSource::new(url.clone());
                     source.max_bytes = max;
+                    source.shape = shape;
                     if let Some(seconds) = material.refresh_seconds {
                         source.refresh = Duration::from_secs(seconds);
+                    }
+                    if let Some(seconds) = material.refetch_min_seconds {
+                        source.refetch_min = Duration::from_secs(seconds);
                     }
                     source.max_stale = material.max_stale_seconds.map(Duration::from_secs);
                     source.validate(fetch).map_err(|e| self.invalid(at.clone(), e.to_string()))?;
@@ -246,7 +278,8 @@ impl Loader<'_> {
             enabled: raw.enabled,
             route,
             files,
-            options: PluginOptions { limits, settings: raw.settings.into_iter().collect(), keys },
+            options: PluginOptions { limits, settings: raw.settings.into_iter().collect(), keys, key_sets: Vec::new() },
+            indexed_files,
             key_urls,
             conformance,
             breaker,

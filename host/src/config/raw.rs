@@ -145,6 +145,9 @@ pub(crate) struct RawKeyMaterial {
     pub max_bytes: Option<u64>,
     pub refresh_seconds: Option<u64>,
     pub max_stale_seconds: Option<u64>,
+    pub format: Option<String>,
+    pub max_entries: Option<u64>,
+    pub refetch_min_seconds: Option<u64>,
 }
 
 #[derive(Deserialize, Default)]

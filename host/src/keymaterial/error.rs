@@ -8,6 +8,7 @@
 use std::net::IpAddr;
 
 use super::addr::DeniedRange;
+use super::index::IndexError;
 
 /// Why key material could not be fetched, read or configured.
 #[non_exhaustive]
@@ -144,6 +145,10 @@ pub enum KeyMaterialError {
         /// What was wrong.
         reason: String,
     },
+    /// The material was read or fetched but does not index as its `format`
+    /// (the last good copy, if any, keeps serving).
+    #[error(transparent)]
+    Index(#[from] IndexError),
     /// The fetcher itself could not be set up or run: the blocking fetch's
     /// runtime or thread, or the TLS provider.
     #[error("cannot set up the key material fetcher: {reason}")]
@@ -175,6 +180,7 @@ impl KeyMaterialError {
             Self::Read { .. } => "keymaterial-read",
             Self::InvalidOption { .. } => "keymaterial-invalid-option",
             Self::Setup { .. } => "keymaterial-setup",
+            Self::Index(err) => err.code(),
         }
     }
 }
@@ -230,6 +236,10 @@ mod tests {
             KeyMaterialError::Read { reason: "r".into() },
             KeyMaterialError::InvalidOption { field: "f", reason: "r".into() },
             KeyMaterialError::Setup { reason: "r".into() },
+            KeyMaterialError::Index(IndexError::Jwks { reason: "r".into() }),
+            KeyMaterialError::Index(IndexError::ApiKeys { reason: "r".into() }),
+            KeyMaterialError::Index(IndexError::DuplicateId { index: 1 }),
+            KeyMaterialError::Index(IndexError::TooManyEntries { max: 1 }),
         ];
         let mut codes: Vec<_> = all.iter().map(KeyMaterialError::code).collect();
         for err in &all {

@@ -20,7 +20,7 @@ use tokio_rustls::TlsConnector;
 
 use super::error::KeyMaterialError;
 use super::guard::AddressGuard;
-use super::options::{FetchPolicy, UrlSource, check_max_bytes};
+use super::options::{FetchPolicy, UrlSource};
 use super::resolve::{Resolve, SystemResolver};
 use super::target::{Host, Scheme, Target};
 use super::tls::client_config;
@@ -71,7 +71,7 @@ impl Fetcher {
     /// [`Fetcher::fetch_blocking`].
     pub async fn fetch(&self, source: &UrlSource) -> Result<Vec<u8>, KeyMaterialError> {
         let target = self.policy.target(&source.url)?;
-        check_max_bytes(source.max_bytes)?;
+        source.shape.validate(source.max_bytes)?;
         let total = self.policy.total_timeout;
         match tokio::time::timeout(total, self.fetch_target(&target, source.max_bytes)).await {
             Ok(result) => result,

@@ -40,10 +40,10 @@ pub use file::read_file;
 pub use guard::Cidr;
 pub use index::{ALG_VIEW_SUFFIX, DEFAULT_MAX_ENTRIES, IndexError, JwsAlg, KeyFormat, KeyIndex, MAX_ID_BYTES, MAX_MAX_ENTRIES};
 pub use options::{
-    DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_BYTES, DEFAULT_MAX_STALE_FLOOR, DEFAULT_REFRESH, DEFAULT_TOTAL_TIMEOUT, FetchPolicy, FileSource, KeyMaterialEntry,
-    KeyOrigin, MAX_MAX_BYTES, MAX_NAME_BYTES, MAX_TIMEOUT, MIN_REFRESH, UrlSource,
+    DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_BYTES, DEFAULT_MAX_STALE_FLOOR, DEFAULT_REFETCH_MIN, DEFAULT_REFRESH, DEFAULT_TOTAL_TIMEOUT, FetchPolicy, FileSource,
+    IndexedFile, KeyMaterialEntry, KeyOrigin, MAX_MAX_BYTES, MAX_MAX_BYTES_INDEXED, MAX_NAME_BYTES, MAX_TIMEOUT, MIN_REFRESH, Shape, UrlSource,
 };
 pub use resolve::{Resolve, SystemResolver};
-pub use source::{KeyMaterialSource, RETRY_BASE, RefreshTask};
+pub use source::{FailureHook, KeyMaterialSource, Material, RETRY_BASE, RefreshTask};
 pub use target::MAX_URL_BYTES;
 pub use tls::MAX_CA_FILE_BYTES;

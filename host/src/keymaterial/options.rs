@@ -7,14 +7,22 @@ use std::time::Duration;
 
 use super::error::KeyMaterialError;
 use super::guard::Cidr;
+use super::index::{DEFAULT_MAX_ENTRIES, KeyFormat, MAX_MAX_ENTRIES};
 use super::target::{Scheme, Target};
 
 /// Default `maxBytes`: a JWKS with a dozen RSA keys is about 10 KiB, an
 /// api-key file of a few thousand keys a few hundred.
 pub const DEFAULT_MAX_BYTES: u64 = 1 << 20;
-/// The largest `maxBytes` accepted: every byte is copied into each call's
-/// guest memory.
+/// The largest `maxBytes` accepted for `raw` material: every byte is copied
+/// into each call's guest memory.
 pub const MAX_MAX_BYTES: u64 = 16 * 1024 * 1024;
+/// The largest `maxBytes` accepted for indexed material (`jwks`,
+/// `api-keys`), which is parsed once and never copied into a call: room for
+/// a million keys in the keys-file format (about 120 MB) and then some.
+pub const MAX_MAX_BYTES_INDEXED: u64 = 256 * 1024 * 1024;
+/// Default `refetchMinSeconds`: a `jwks` url is refetched early, when a
+/// token names a `kid` it does not hold, at most this often.
+pub const DEFAULT_REFETCH_MIN: Duration = Duration::from_secs(30);
 /// Default `refreshSeconds`.
 pub const DEFAULT_REFRESH: Duration = Duration::from_secs(300);
 /// The shortest refresh period accepted, so a typo cannot hammer an issuer.
@@ -129,12 +137,55 @@ pub struct UrlSource {
     /// refreshes fail. `None` means the larger of one hour and three refresh
     /// periods; see [`UrlSource::max_stale`].
     pub max_stale: Option<Duration>,
+    /// `format`, `maxEntries`: how the body is handed to the plugin.
+    pub shape: Shape,
+    /// `refetchMinSeconds` (`jwks` only): the shortest time between two
+    /// early refetches that a lookup of an unknown `kid` asks for. Default
+    /// [`DEFAULT_REFETCH_MIN`], at least [`MIN_REFRESH`].
+    pub refetch_min: Duration,
+}
+
+/// An entry's `format` and, for an indexed one, its `maxEntries`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shape {
+    /// `format`: `raw` (default), `jwks` or `api-keys`.
+    pub format: KeyFormat,
+    /// `maxEntries`: default [`DEFAULT_MAX_ENTRIES`], at most [`MAX_MAX_ENTRIES`].
+    pub max_entries: u64,
+}
+
+impl Default for Shape {
+    fn default() -> Self {
+        Self { format: KeyFormat::Raw, max_entries: DEFAULT_MAX_ENTRIES }
+    }
+}
+
+impl Shape {
+    /// The largest `maxBytes` this format allows.
+    pub fn max_max_bytes(&self) -> u64 {
+        if self.format.is_indexed() { MAX_MAX_BYTES_INDEXED } else { MAX_MAX_BYTES }
+    }
+
+    /// Checks `maxEntries` and the byte cap against the format.
+    pub fn validate(&self, max_bytes: u64) -> Result<(), KeyMaterialError> {
+        if self.max_entries == 0 || self.max_entries > MAX_MAX_ENTRIES {
+            return Err(KeyMaterialError::InvalidOption { field: "maxEntries", reason: format!("must be between 1 and {MAX_MAX_ENTRIES}") });
+        }
+        check_max_bytes(max_bytes, self.max_max_bytes())
+    }
 }
 
 impl UrlSource {
     /// An entry for `url` with every default.
     pub fn new(url: impl Into<String>) -> Self {
-        Self { url: url.into(), max_bytes: DEFAULT_MAX_BYTES, refresh: DEFAULT_REFRESH, max_stale: None }
+        Self {
+            url: url.into(),
+            max_bytes: DEFAULT_MAX_BYTES,
+            refresh: DEFAULT_REFRESH,
+            max_stale: None,
+            shape: Shape::default(),
+            refetch_min: DEFAULT_REFETCH_MIN,
+        }
     }
 
     /// The effective maximum staleness: `max_stale`, or the larger of
@@ -145,7 +196,10 @@ impl UrlSource {
 
     /// Everything about the entry that can be checked without the network.
     pub fn validate(&self, policy: &FetchPolicy) -> Result<(), KeyMaterialError> {
-        check_max_bytes(self.max_bytes)?;
+        self.shape.validate(self.max_bytes)?;
+        if self.refetch_min < MIN_REFRESH {
+            return Err(KeyMaterialError::InvalidOption { field: "refetchMinSeconds", reason: "must be at least 1".into() });
+        }
         if self.refresh < MIN_REFRESH {
             return Err(KeyMaterialError::InvalidOption { field: "refreshSeconds", reason: "must be at least 1".into() });
         }
@@ -165,8 +219,31 @@ impl UrlSource {
 pub struct FileSource {
     /// `file`: relative to the config's confined directory.
     pub path: PathBuf,
-    /// `maxBytes`: default [`DEFAULT_MAX_BYTES`], at most [`MAX_MAX_BYTES`].
+    /// `maxBytes`: default [`DEFAULT_MAX_BYTES`], at most
+    /// [`Shape::max_max_bytes`].
     pub max_bytes: u64,
+    /// `format`, `maxEntries`.
+    pub shape: Shape,
+}
+
+/// An indexed `file` entry as read at load or reload: the lifecycle
+/// indexes it when it builds the plugin (a malformed one refuses the
+/// plugin), and drops the bytes once indexed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct IndexedFile {
+    /// `name`.
+    pub name: String,
+    /// `format` (indexed) and `maxEntries`.
+    pub shape: Shape,
+    /// The file's bytes.
+    pub bytes: Vec<u8>,
+}
+
+impl std::fmt::Debug for IndexedFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the bytes: an api-key file's subjects are not for logs.
+        write!(f, "IndexedFile {{ name: {:?}, shape: {:?}, bytes: {} }}", self.name, self.shape, self.bytes.len())
+    }
 }
 
 /// Where an entry's bytes come from.
@@ -194,7 +271,7 @@ impl KeyMaterialEntry {
     pub fn validate(&self, policy: &FetchPolicy) -> Result<(), KeyMaterialError> {
         check_name(&self.name)?;
         match &self.origin {
-            KeyOrigin::File(file) => check_max_bytes(file.max_bytes),
+            KeyOrigin::File(file) => file.shape.validate(file.max_bytes),
             KeyOrigin::Url(url) => url.validate(policy),
         }
     }
@@ -205,9 +282,9 @@ fn check_name(name: &str) -> Result<(), KeyMaterialError> {
     if ok { Ok(()) } else { Err(KeyMaterialError::InvalidOption { field: "name", reason: "1 to 64 bytes of A-Z a-z 0-9 . _ -".into() }) }
 }
 
-pub(crate) fn check_max_bytes(max_bytes: u64) -> Result<(), KeyMaterialError> {
-    if max_bytes == 0 || max_bytes > MAX_MAX_BYTES {
-        return Err(KeyMaterialError::InvalidOption { field: "maxBytes", reason: format!("must be between 1 and {MAX_MAX_BYTES}") });
+fn check_max_bytes(max_bytes: u64, max: u64) -> Result<(), KeyMaterialError> {
+    if max_bytes == 0 || max_bytes > max {
+        return Err(KeyMaterialError::InvalidOption { field: "maxBytes", reason: format!("must be between 1 and {max}") });
     }
     Ok(())
 }
@@ -237,6 +314,11 @@ mod tests {
         };
         assert_eq!(field(UrlSource { max_bytes: 0, ..url.clone() }.validate(&policy)), "maxBytes");
         assert_eq!(field(UrlSource { max_bytes: MAX_MAX_BYTES + 1, ..url.clone() }.validate(&policy)), "maxBytes");
+        let jwks = Shape { format: KeyFormat::Jwks, ..Shape::default() };
+        UrlSource { max_bytes: MAX_MAX_BYTES + 1, shape: jwks, ..url.clone() }.validate(&policy).unwrap();
+        assert_eq!(field(UrlSource { max_bytes: MAX_MAX_BYTES_INDEXED + 1, shape: jwks, ..url.clone() }.validate(&policy)), "maxBytes");
+        assert_eq!(field(UrlSource { shape: Shape { max_entries: 0, ..jwks }, ..url.clone() }.validate(&policy)), "maxEntries");
+        assert_eq!(field(UrlSource { refetch_min: Duration::ZERO, ..url.clone() }.validate(&policy)), "refetchMinSeconds");
         assert_eq!(field(UrlSource { refresh: Duration::ZERO, ..url.clone() }.validate(&policy)), "refreshSeconds");
         let stale = UrlSource { max_stale: Some(Duration::from_secs(300)), ..url.clone() };
         assert_eq!(field(stale.validate(&policy)), "maxStaleSeconds");

@@ -8,8 +8,8 @@
 
 use std::sync::Arc;
 
-use crate::audit::{AuditError, AuditLog, Code, Event, KeyId, PluginId, Sha256Digest, UnloadCause, Version};
-use crate::keymaterial::{Fetcher, KeyMaterialSource, RefreshTask};
+use crate::audit::{AuditError, AuditLog, Code, Event, KeyId, KeyMaterialName, PluginId, RequestQueue, Sha256Digest, UnloadCause, Version};
+use crate::keymaterial::{Fetcher, KeyMaterialError, KeyMaterialSource, RefreshTask};
 use crate::sandbox::{Plugin, Runtime};
 use crate::trust::verify;
 
@@ -18,7 +18,7 @@ use super::conformance;
 use super::error::LifecycleError;
 use super::fingerprint::Fingerprint;
 use super::plan::{Plan, PluginSpec};
-use super::set::{Active, Entry, PluginSet, Slot};
+use super::set::{Active, Entry, PluginSet, Slot, current_keys};
 
 pub(crate) struct NextSet {
     pub set: PluginSet,
@@ -123,12 +123,17 @@ fn load_one(ctx: &Ctx<'_>, plugin: &PluginSpec, audit_id: &PluginId) -> Result<L
     }
     let fingerprint = Fingerprint::of(plugin, &plan.fetch, verified.manifest_sha256(), verified.entry_sha256());
     if let Some(kept) = old.active(&plugin.id).filter(|a| a.fingerprint == fingerprint) {
-        check_conformance(&kept.plugin, plugin, &kept.fetched, audit_id, audit, now_ms).map_err(|e| e.unwrap_or_else(|| refuse("conformance-failed")))?;
+        check_conformance(&kept.plugin, plugin, &kept.sources, audit_id, audit, now_ms).map_err(|e| e.unwrap_or_else(|| refuse("conformance-failed")))?;
         return Ok(Loaded::Kept(Arc::clone(kept)));
     }
     let loaded = runtime.load(verified, plugin.options.clone()).map_err(|err| refuse(err.code()))?;
-    let (fetched, refresh) = keys.sources(plugin)?;
-    check_conformance(&loaded, plugin, &fetched, audit_id, audit, now_ms).map_err(|e| e.unwrap_or_else(|| refuse("conformance-failed")))?;
+    let (sources, refresh) = match keys.sources(plugin, audit_id, audit) {
+        Ok(sources) => sources,
+        // An indexed file that does not index refuses the plugin, with its code.
+        Err(LifecycleError::KeyMaterial(err)) if matches!(err, KeyMaterialError::Index(_)) => return Err(refuse(err.code())),
+        Err(err) => return Err(err),
+    };
+    check_conformance(&loaded, plugin, &sources, audit_id, audit, now_ms).map_err(|e| e.unwrap_or_else(|| refuse("conformance-failed")))?;
     let accepted = Event::LoadAccepted {
         plugin_id: audit_id.clone(),
         version: Version::new(loaded.version())?,
@@ -136,7 +141,7 @@ fn load_one(ctx: &Ctx<'_>, plugin: &PluginSpec, audit_id: &PluginId) -> Result<L
         entry_sha256: digest(loaded.entry_sha256()),
         manifest_sha256: digest(loaded.manifest_sha256()),
     };
-    let active = Active { plugin: loaded, breaker: Breaker::new(plugin.breaker), fingerprint, fetched, _refresh: refresh };
+    let active = Active { plugin: loaded, breaker: Breaker::new(plugin.breaker), fingerprint, sources, _refresh: refresh };
     Ok(Loaded::New(Arc::new(active), accepted))
 }
 
@@ -144,14 +149,15 @@ fn load_one(ctx: &Ctx<'_>, plugin: &PluginSpec, audit_id: &PluginId) -> Result<L
 fn check_conformance(
     loaded: &Plugin,
     plugin: &PluginSpec,
-    fetched: &[Arc<KeyMaterialSource>],
+    sources: &[Arc<KeyMaterialSource>],
     audit_id: &PluginId,
     audit: Option<&AuditLog>,
     now_ms: u64,
 ) -> Result<(), Option<LifecycleError>> {
-    let current: Vec<(&str, Arc<[u8]>)> = fetched.iter().filter_map(|s| Some((s.name(), s.current().ok()?))).collect();
-    let refs: Vec<(&str, &[u8])> = current.iter().map(|(name, bytes)| (*name, &**bytes)).collect();
-    let Err(failure) = conformance::run(loaded, &plugin.conformance, &refs, now_ms) else {
+    // A url entry not fetched yet is left out: its cases deny, as its calls would.
+    let available: Vec<Arc<KeyMaterialSource>> = sources.iter().filter(|s| s.current().is_ok()).cloned().collect();
+    let current = current_keys(&available, KeyMaterialSource::current).unwrap_or_default();
+    let Err(failure) = current.call(|keys| conformance::run(loaded, &plugin.conformance, keys, now_ms)) else {
         return Ok(());
     };
     let event = Event::ConformanceFailed { plugin_id: audit_id.clone(), case_index: failure.case_index, expected: failure.expected, got: failure.got };
@@ -165,17 +171,41 @@ pub(crate) struct Keys<'a> {
 }
 
 impl Keys<'_> {
-    /// Fetches each `url` entry once now (so a plugin starts with its keys)
-    /// and starts its background refresh. A failed first fetch does not
-    /// refuse the plugin: its calls deny with `key-material-unavailable`
-    /// until a refresh succeeds, which is the documented behaviour.
-    fn sources(&self, plugin: &PluginSpec) -> Result<(Vec<Arc<KeyMaterialSource>>, Vec<RefreshTask>), LifecycleError> {
+    /// Indexes each indexed `file` entry, fetches each `url` entry once now
+    /// (so a plugin starts with its keys) and starts its background
+    /// refresh. A failed first fetch does not refuse the plugin: its calls
+    /// deny with `key-material-unavailable` until a refresh succeeds, which
+    /// is the documented behaviour. A file that does not index refuses it.
+    /// Every failed refresh is audited (`keymaterial.update.failed`).
+    fn sources(
+        &self,
+        plugin: &PluginSpec,
+        audit_id: &PluginId,
+        audit: Option<&AuditLog>,
+    ) -> Result<(Vec<Arc<KeyMaterialSource>>, Vec<RefreshTask>), LifecycleError> {
         let (mut sources, mut tasks) = (Vec::new(), Vec::new());
+        for file in &plugin.indexed_files {
+            match KeyMaterialSource::fixed_indexed(file) {
+                Ok(source) => sources.push(Arc::new(source)),
+                Err(err) => {
+                    record_key_failure(audit, audit_id, &file.name, &err);
+                    return Err(err.into());
+                }
+            }
+        }
         let Some(fetcher) = &self.fetcher else {
             return Ok((sources, tasks));
         };
         for (name, url) in &plugin.key_urls {
-            let source = Arc::new(KeyMaterialSource::url(name.clone(), url.clone(), Arc::clone(fetcher))?);
+            let source = KeyMaterialSource::url(name.clone(), url.clone(), Arc::clone(fetcher))?;
+            let source = match (audit, KeyMaterialName::new(name)) {
+                (Some(log), Ok(material)) => {
+                    let (queue, plugin_id) = (log.request_queue(), audit_id.clone());
+                    source.on_failure(Arc::new(move |err: &KeyMaterialError| queue_key_failure(&queue, &plugin_id, &material, err)))
+                }
+                _ => source,
+            };
+            let source = Arc::new(source);
             if let Err(err) = source.refresh_blocking() {
                 // `ward check` has no later refresh: an unreachable source is a finding.
                 if self.refresher.is_none() {
@@ -189,6 +219,21 @@ impl Keys<'_> {
             sources.push(source);
         }
         Ok((sources, tasks))
+    }
+}
+
+/// `keymaterial.update.failed`, queued (a refresh fails on its own task,
+/// which must not wait on the disk; the record is not a precondition of
+/// anything, since the last good copy keeps serving).
+fn queue_key_failure(queue: &RequestQueue, plugin_id: &PluginId, material: &KeyMaterialName, err: &KeyMaterialError) {
+    let Ok(reason) = Code::new(err.code()) else { return };
+    // A drop is counted, and the count itself recorded (`audit.dropped`).
+    let _ = queue.request(Event::KeyMaterialFailed { plugin_id: plugin_id.clone(), key_material: material.clone(), reason });
+}
+
+fn record_key_failure(audit: Option<&AuditLog>, plugin_id: &PluginId, name: &str, err: &KeyMaterialError) {
+    if let (Some(log), Ok(material)) = (audit, KeyMaterialName::new(name)) {
+        queue_key_failure(&log.request_queue(), plugin_id, &material, err);
     }
 }
 

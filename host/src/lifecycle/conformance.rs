@@ -6,7 +6,7 @@
 use zeroize::Zeroizing;
 
 use crate::audit::ConformanceVerdict;
-use crate::sandbox::{Credential, Decision, Plugin};
+use crate::sandbox::{CallKeys, Credential, Decision, Plugin};
 
 /// The outcome a case expects.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,7 +50,7 @@ pub struct ConformanceFailure {
 }
 
 /// Runs every case; the first mismatch refuses the plugin.
-pub fn run(plugin: &Plugin, cases: &[ConformanceCase], fetched_keys: &[(&str, &[u8])], now_ms: u64) -> Result<(), ConformanceFailure> {
+pub(crate) fn run(plugin: &Plugin, cases: &[ConformanceCase], keys: &CallKeys<'_>, now_ms: u64) -> Result<(), ConformanceFailure> {
     for (index, case) in cases.iter().enumerate() {
         let mut settings = plugin.settings().to_vec();
         for (key, value) in &case.settings {
@@ -60,7 +60,7 @@ pub fn run(plugin: &Plugin, cases: &[ConformanceCase], fetched_keys: &[(&str, &[
             }
         }
         let credential = Credential { scheme: &case.scheme, token: &case.credential };
-        let decision = plugin.authenticate_with(credential, now_ms, &settings, fetched_keys);
+        let decision = plugin.authenticate_with(credential, now_ms, &settings, keys);
         let got = match &decision {
             Decision::Allow(identity) if case.subject_hash.as_deref().is_some_and(|want| !id_matches(&identity.id, want)) => ConformanceVerdict::Error,
             Decision::Allow(_) => ConformanceVerdict::Allow,

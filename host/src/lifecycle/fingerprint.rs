@@ -44,6 +44,13 @@ impl Fingerprint {
             field(name.as_bytes());
             field(bytes);
         }
+        field(&(plugin.indexed_files.len() as u64).to_be_bytes());
+        for file in &plugin.indexed_files {
+            field(file.name.as_bytes());
+            field(file.shape.format.name().as_bytes());
+            field(&file.shape.max_entries.to_be_bytes());
+            field(&file.bytes);
+        }
         Self { inputs: hash.finalize().into(), limits: plugin.options.limits, breaker: plugin.breaker, key_urls: plugin.key_urls.clone(), fetch: fetch.clone() }
     }
 }

@@ -199,11 +199,8 @@ impl Gateway {
             return Decision::Deny(DenyReason::PluginUnavailable);
         }
         let credential = Credential { scheme: entry.route.guest_scheme(), token };
-        let decision = match active.fetched_keys() {
-            Ok(current) => {
-                let refs: Vec<(&str, &[u8])> = current.iter().map(|(name, bytes)| (*name, &**bytes)).collect();
-                active.plugin.authenticate_with(credential, now_ms, active.plugin.settings(), &refs)
-            }
+        let decision = match active.current_keys() {
+            Ok(current) => current.call(|keys| active.plugin.authenticate_with(credential, now_ms, active.plugin.settings(), keys)),
             // No guest code runs without its keys; not a fault of the plugin.
             Err(_) => Decision::Deny(DenyReason::KeyMaterialUnavailable),
         };

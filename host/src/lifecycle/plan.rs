@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 use crate::audit::{AuditKey, AuditOptions};
 use crate::identity::{ClaimsPolicy, IdentityKey};
-use crate::keymaterial::{FetchPolicy, UrlSource};
+use crate::keymaterial::{FetchPolicy, IndexedFile, UrlSource};
 use crate::sandbox::PluginOptions;
 use crate::trust::TrustPolicy;
 
@@ -64,8 +64,11 @@ pub struct PluginSpec {
     /// plugin's files need not exist, so an operator can switch off one
     /// whose files are gone).
     pub files: Option<PluginFiles>,
-    /// Limits, settings and file key material.
+    /// Limits, settings and `raw` file key material.
     pub options: PluginOptions,
+    /// Indexed (`jwks`, `api-keys`) file key material, as read; indexed when
+    /// the plugin is built.
+    pub indexed_files: Vec<IndexedFile>,
     /// `url` key material: (name, source), fetched by the host.
     pub key_urls: Vec<(String, UrlSource)>,
     /// Conformance cases that must pass before it serves.

@@ -5,8 +5,8 @@
 use std::sync::Arc;
 
 use crate::audit::PluginId;
-use crate::keymaterial::{KeyMaterialSource, KeyMaterialUnavailable, RefreshTask};
-use crate::sandbox::Plugin;
+use crate::keymaterial::{KeyMaterialSource, KeyMaterialUnavailable, Material, RefreshTask};
+use crate::sandbox::{CallKeys, KeySet, Plugin};
 
 use super::breaker::Breaker;
 use super::route::Route;
@@ -38,20 +38,56 @@ pub(crate) struct Active {
     pub breaker: Breaker,
     /// What must be equal for a reload to keep this compiled plugin.
     pub fingerprint: super::fingerprint::Fingerprint,
-    /// `url` key material, refreshed in the background.
-    pub fetched: Vec<Arc<KeyMaterialSource>>,
+    /// Key material served per call: `url` entries, refreshed in the
+    /// background, and indexed `file` entries. (`raw` file entries are the
+    /// plugin's own, fixed at load.)
+    pub sources: Vec<Arc<KeyMaterialSource>>,
     /// Stops the refresh tasks when the plugin is dropped.
     pub _refresh: Vec<RefreshTask>,
 }
 
-/// `url` key material as one call sees it.
-pub(crate) type FetchedKeys<'a> = Vec<(&'a str, Arc<[u8]>)>;
+/// Key material as one call sees it: each source's current copy, taken
+/// once when the call starts.
+#[derive(Default)]
+pub(crate) struct CurrentKeys<'a> {
+    raw: Vec<(&'a str, Arc<[u8]>)>,
+    sets: Vec<KeySet>,
+}
+
+impl CurrentKeys<'_> {
+    /// Runs `call` with this snapshot as a call's key material.
+    pub fn call<R>(&self, call: impl FnOnce(&CallKeys<'_>) -> R) -> R {
+        let raw: Vec<(&str, &[u8])> = self.raw.iter().map(|(name, bytes)| (*name, &**bytes)).collect();
+        call(&CallKeys { raw: &raw, sets: &self.sets })
+    }
+}
 
 impl Active {
-    /// The current bytes of every `url` entry, or why one is unavailable.
-    pub fn fetched_keys(&self) -> Result<FetchedKeys<'_>, KeyMaterialUnavailable> {
-        self.fetched.iter().map(|source| Ok((source.name(), source.current()?))).collect()
+    /// The current material of every source, or why one is unavailable.
+    pub fn current_keys(&self) -> Result<CurrentKeys<'_>, KeyMaterialUnavailable> {
+        current_keys(&self.sources, |source| source.current())
     }
+}
+
+/// The current material of `sources`; `current` reads one (so conformance
+/// can skip the unavailable ones instead of failing).
+pub(crate) fn current_keys<'a>(
+    sources: &'a [Arc<KeyMaterialSource>],
+    mut current: impl FnMut(&KeyMaterialSource) -> Result<Material, KeyMaterialUnavailable>,
+) -> Result<CurrentKeys<'a>, KeyMaterialUnavailable> {
+    let mut keys = CurrentKeys::default();
+    for source in sources {
+        match current(source)? {
+            Material::Raw(bytes) => keys.raw.push((source.name(), bytes)),
+            Material::Indexed(index) => {
+                let set = KeySet::new(source.shared_name(), index);
+                // Only a url can be refetched; a file is re-read on reload.
+                let set = if source.refresh_period().is_some() { set.refetching(Arc::clone(source)) } else { set };
+                keys.sets.push(set);
+            }
+        }
+    }
+    Ok(keys)
 }
 
 impl Slot {

@@ -19,6 +19,9 @@ pub const AUTHENTICATOR_INTERFACE: &str = "ward:auth/authenticator@0.1.0";
 /// it is identical to 0.1.0's: the mirror below lifts both. A plugin built
 /// against the `plugin-host-crypto` world exports this one.
 pub const AUTHENTICATOR_INTERFACE_0_2: &str = "ward:auth/authenticator@0.2.0";
+/// The same interface in `ward:auth@0.3.0` (`wit/0.3.0/ward-auth.wit`),
+/// identical again; plugins that look up key material export this one.
+pub const AUTHENTICATOR_INTERFACE_0_3: &str = "ward:auth/authenticator@0.3.0";
 /// The one function of that interface.
 pub const AUTHENTICATE_FUNC: &str = "authenticate";
 

@@ -2,13 +2,14 @@
 //! and the store limiter, then dropped. No state survives between calls.
 
 use wasmtime::component::{ComponentExportIndex, Func, InstancePre};
-use wasmtime::{Engine, Store, Trap, WasmBacktrace};
+use wasmtime::{Engine, Store, StoreContextMut, Trap, WasmBacktrace};
 use wasmtime_wasi::{WasiCtxView, WasiView};
 
 use crate::identity::{ClaimsPolicy, SanitizedClaims};
 
 use super::abi::{AuthenticateParams, AuthenticateResults, Credential, KeyMaterial, RequestContext};
 use super::decision::{DenyReason, PluginDeny};
+use super::keys::KeySet;
 use super::limits::{GuestLimiter, Limits, MAX_RESULT_BYTES};
 use super::output::{OutputError, read_claims};
 use super::wasi::{DenyAllView, DenyAllWasi, MAX_RESOURCES};
@@ -18,6 +19,25 @@ pub(crate) struct CallState {
     limiter: GuestLimiter,
     now_ms: u64,
     wasi: Option<DenyAllWasi>,
+    /// The indexed key material this call may look up (`keys.rs`), as it
+    /// was when the call started.
+    key_sets: Vec<KeySet>,
+}
+
+impl CallState {
+    pub(crate) fn key_sets(&self) -> &[KeySet] {
+        &self.key_sets
+    }
+}
+
+/// Takes `cost` from the guest's fuel; at zero the guest traps with
+/// `fuel-exhausted` at its next fuel check. Host functions charge this for
+/// work wasmtime does not meter. Fuel is always on in ward's engine, so the
+/// error branches are unreachable; they charge nothing.
+pub(crate) fn charge_fuel<T>(cx: &mut StoreContextMut<'_, T>, cost: u64) {
+    if let Ok(fuel) = cx.get_fuel() {
+        let _ = cx.set_fuel(fuel.saturating_sub(cost));
+    }
 }
 
 impl WasiView for CallState {
@@ -45,13 +65,16 @@ pub(crate) struct CallSpec<'a> {
     pub keys: &'a [(String, Vec<u8>)],
     /// Key material fetched by the host (URL entries), current at call time.
     pub fetched_keys: &'a [(&'a str, &'a [u8])],
+    /// Indexed key material, current at call time.
+    pub key_sets: &'a [KeySet],
     pub claims_policy: &'a ClaimsPolicy,
 }
 
 /// A store with every limit armed. Instantiation runs under the same fuel and
 /// deadline as the call, so a start function cannot escape them.
-pub(crate) fn armed_store(engine: &Engine, limits: &Limits, epoch_ticks: u64, now_ms: u64) -> Result<Store<CallState>, DenyReason> {
-    let mut store = Store::new(engine, CallState { limiter: GuestLimiter::new(limits), now_ms, wasi: None });
+pub(crate) fn armed_store(engine: &Engine, limits: &Limits, epoch_ticks: u64, now_ms: u64, key_sets: &[KeySet]) -> Result<Store<CallState>, DenyReason> {
+    let state = CallState { limiter: GuestLimiter::new(limits), now_ms, wasi: None, key_sets: key_sets.to_vec() };
+    let mut store = Store::new(engine, state);
     store.limiter(|state| &mut state.limiter);
     store.set_fuel(limits.fuel).map_err(|_| DenyReason::Trap)?;
     store.set_epoch_deadline(epoch_ticks);
@@ -63,7 +86,7 @@ pub(crate) fn armed_store(engine: &Engine, limits: &Limits, epoch_ticks: u64, no
 
 /// Runs `authenticate` once in a fresh instance. `Ok(Err(_))` is the plugin's own refusal.
 pub(crate) fn call_once(spec: &CallSpec<'_>, scheme: &str, token: &str, now_ms: u64) -> Result<Result<SanitizedClaims, PluginDeny>, DenyReason> {
-    let mut store = armed_store(spec.engine, spec.limits, spec.epoch_ticks, now_ms)?;
+    let mut store = armed_store(spec.engine, spec.limits, spec.epoch_ticks, now_ms, spec.key_sets)?;
     let func = instantiate(spec, &mut store)?;
     invoke(spec, &mut store, &func, scheme, token, now_ms)
 }

@@ -1,13 +1,15 @@
 //! Which imports a plugin may have. This file is the whole allowlist: any
 //! interface not named here is refused at load with `forbidden-import`.
-//! `ward:auth/crypto@0.2.0` is allowed only to a plugin whose verified
-//! envelope declares `hostCrypto: true` (which the trust gate accepts only
-//! when the operator allows that capability).
+//! `ward:auth/crypto` (0.2.0 or 0.3.0) is allowed only to a plugin whose
+//! verified envelope declares `hostCrypto: true`, `ward:auth/keys@0.3.0`
+//! only to one that declares `keyLookup: true` (the trust gate accepts
+//! either only when the operator allows that capability).
 
 use wasmtime::Engine;
 use wasmtime::component::Component;
 
-use super::crypto::CRYPTO_INTERFACE;
+use super::crypto::{CRYPTO_INTERFACE, CRYPTO_INTERFACE_0_3};
+use super::keys::KEYS_INTERFACE;
 
 /// How WASI imports are treated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -60,18 +62,33 @@ pub(crate) fn printable_name(name: &str) -> String {
 pub(crate) struct Needs {
     /// The deny-all WASI context.
     pub wasi: bool,
-    /// `ward:auth/crypto@0.2.0`.
+    /// `ward:auth/crypto` (0.2.0 or 0.3.0).
     pub crypto: bool,
+    /// `ward:auth/keys@0.3.0`.
+    pub keys: bool,
 }
 
-/// Checks every import against the mode and the plugin's `hostCrypto`
-/// capability. Returns what the component needs, or the first forbidden
-/// import's printable name.
-pub(crate) fn check_imports(component: &Component, engine: &Engine, mode: WasiMode, host_crypto: bool) -> Result<Needs, String> {
+/// The capabilities of a plugin's verified envelope that open imports.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Granted {
+    /// `hostCrypto: true`.
+    pub host_crypto: bool,
+    /// `keyLookup: true`.
+    pub key_lookup: bool,
+}
+
+/// Checks every import against the mode and the plugin's capabilities.
+/// Returns what the component needs, or the first forbidden import's
+/// printable name.
+pub(crate) fn check_imports(component: &Component, engine: &Engine, mode: WasiMode, granted: Granted) -> Result<Needs, String> {
     let mut needs = Needs::default();
     for (name, _) in component.component_type().imports(engine) {
-        if name == CRYPTO_INTERFACE && host_crypto {
+        if (name == CRYPTO_INTERFACE || name == CRYPTO_INTERFACE_0_3) && granted.host_crypto {
             needs.crypto = true;
+            continue;
+        }
+        if name == KEYS_INTERFACE && granted.key_lookup {
+            needs.keys = true;
             continue;
         }
         let base = name.split_once('@').map_or(name, |(base, _)| base);

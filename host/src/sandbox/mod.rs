@@ -6,8 +6,9 @@
 //!   from the very bytes the trust gate hashed.
 //! - A plugin imports nothing, or only the WASI 0.2 interfaces listed in
 //!   `imports.rs`, served by a context that grants nothing, and, if its
-//!   envelope declares `hostCrypto: true`, `ward:auth/crypto@0.2.0`
-//!   (`crypto.rs`); anything else is `forbidden-import` at load.
+//!   envelope declares `hostCrypto: true`, `ward:auth/crypto` (`crypto/`),
+//!   and if it declares `keyLookup: true`, `ward:auth/keys` (`keys.rs`);
+//!   anything else is `forbidden-import` at load.
 //! - Every call gets a new store and instance, a fuel budget, an epoch
 //!   deadline covering instantiation too, memory/table/instance limits and a
 //!   bounded wasm stack; at most `max_concurrent` calls run per plugin.
@@ -22,6 +23,7 @@ pub mod crypto;
 mod decision;
 mod engine;
 mod imports;
+mod keys;
 mod limits;
 mod load;
 mod output;
@@ -31,8 +33,10 @@ mod wasi;
 pub use decision::{Decision, DenyReason, PluginDeny};
 pub use engine::{BoundsChecks, EngineSettings};
 pub use imports::WasiMode;
+pub use keys::{KEY_LOOKUP_CAPABILITY, KEYS_INTERFACE, KeySet};
 pub use limits::{CodeLimits, Limits};
 pub use load::LoadError;
+pub(crate) use runtime::CallKeys;
 #[cfg(feature = "bench-baseline")]
 #[doc(hidden)]
 pub use runtime::bench_support;

@@ -10,12 +10,15 @@ use wasmtime::component::{Component, ComponentExportIndex, InstancePre, Linker};
 use crate::identity::{ClaimsPolicy, Identity, IdentityKey};
 use crate::trust::VerifiedPlugin;
 
-use super::abi::{AUTHENTICATE_FUNC, AUTHENTICATOR_INTERFACE, AUTHENTICATOR_INTERFACE_0_2, AuthenticateParams, AuthenticateResults};
+use super::abi::{
+    AUTHENTICATE_FUNC, AUTHENTICATOR_INTERFACE, AUTHENTICATOR_INTERFACE_0_2, AUTHENTICATOR_INTERFACE_0_3, AuthenticateParams, AuthenticateResults,
+};
 use super::call::{CallSpec, CallState, armed_store, call_once, classify};
 use super::crypto::add_host_crypto;
 use super::decision::{Decision, DenyReason};
 use super::engine::{EngineSettings, EpochTicker, build_engine};
-use super::imports::{WasiMode, check_imports};
+use super::imports::{Granted, Needs, WasiMode, check_imports};
+use super::keys::{KEY_LOOKUP_CAPABILITY, KeySet, add_key_lookup};
 use super::limits::Limits;
 use super::load::{LoadError, precheck};
 use super::wasi::add_deny_all_wasi;
@@ -52,6 +55,10 @@ pub struct PluginOptions {
     pub settings: Vec<(String, String)>,
     /// Key material passed to the guest as `request-context.keys`.
     pub keys: Vec<(String, Vec<u8>)>,
+    /// Indexed key material the guest may look up (`ward:auth/keys`), fixed
+    /// for the plugin's life. `ward serve` passes its sets per call instead
+    /// (they are refreshed); the CLI and embedders put them here.
+    pub key_sets: Vec<KeySet>,
 }
 
 /// The credential slice the host cut out of a request.
@@ -76,32 +83,62 @@ struct Shared {
     _ticker: EpochTicker,
 }
 
+/// One linker per combination of host interfaces, so that a plugin's
+/// linker defines nothing it was not allowed to import.
+struct Linkers {
+    /// WASI allowlist (or nothing), in every linker.
+    base: Linker<CallState>,
+    /// Plus `ward:auth/crypto`: for plugins allowed `hostCrypto`.
+    crypto: Linker<CallState>,
+    /// Plus `ward:auth/keys`: for plugins allowed `keyLookup`.
+    keys: Linker<CallState>,
+    /// Plus both.
+    crypto_keys: Linker<CallState>,
+}
+
+impl Linkers {
+    fn new(engine: &Engine, wasi: WasiMode) -> wasmtime::Result<Self> {
+        let mut base = Linker::new(engine);
+        if wasi == WasiMode::DenyAll {
+            add_deny_all_wasi(&mut base)?;
+        }
+        let mut crypto = base.clone();
+        add_host_crypto(&mut crypto)?;
+        let mut keys = base.clone();
+        add_key_lookup(&mut keys)?;
+        let mut crypto_keys = crypto.clone();
+        add_key_lookup(&mut crypto_keys)?;
+        Ok(Self { base, crypto, keys, crypto_keys })
+    }
+
+    fn for_needs(&self, needs: Needs) -> &Linker<CallState> {
+        match (needs.crypto, needs.keys) {
+            (false, false) => &self.base,
+            (true, false) => &self.crypto,
+            (false, true) => &self.keys,
+            (true, true) => &self.crypto_keys,
+        }
+    }
+}
+
 /// Loads plugins and owns what they share. `Send + Sync`; clone it freely.
 #[derive(Clone)]
 pub struct Runtime {
     engine: Engine,
-    linker: Arc<Linker<CallState>>,
-    /// `linker` plus `ward:auth/crypto`: only for plugins allowed `hostCrypto`.
-    crypto_linker: Arc<Linker<CallState>>,
+    linkers: Arc<Linkers>,
     config: Arc<RuntimeConfig>,
     shared: Arc<Shared>,
 }
 
 impl Runtime {
     /// Builds the engine, the linkers (WASI allowlist or nothing; the same
-    /// plus host crypto) and the ticker.
+    /// plus host crypto, key lookup, or both) and the ticker.
     pub fn new(config: RuntimeConfig, identity_key: IdentityKey) -> Result<Self, RuntimeError> {
         let engine = build_engine(&config.engine).map_err(|err| RuntimeError::Engine(err.to_string()))?;
-        let engine_error = |err: wasmtime::Error| RuntimeError::Engine(err.to_string());
-        let mut linker = Linker::new(&engine);
-        if config.wasi == WasiMode::DenyAll {
-            add_deny_all_wasi(&mut linker).map_err(engine_error)?;
-        }
-        let mut crypto_linker = linker.clone();
-        add_host_crypto(&mut crypto_linker).map_err(engine_error)?;
+        let linkers = Linkers::new(&engine, config.wasi).map_err(|err| RuntimeError::Engine(err.to_string()))?;
         let ticker = EpochTicker::start(engine.clone(), config.engine.epoch_tick).map_err(RuntimeError::Ticker)?;
         let shared = Arc::new(Shared { identity_key, claims: config.claims.clone(), _ticker: ticker });
-        Ok(Self { engine, linker: Arc::new(linker), crypto_linker: Arc::new(crypto_linker), config: Arc::new(config), shared })
+        Ok(Self { engine, linkers: Arc::new(linkers), config: Arc::new(config), shared })
     }
 
     /// Loads a verified plugin: compile from the very bytes that were hashed,
@@ -138,12 +175,14 @@ impl Runtime {
         let component =
             Component::new(&self.engine, plugin.entry()).map_err(|_| LoadError::InvalidComponent { why: "the component does not validate or compile" })?;
         let compiled = started.elapsed();
-        // The trust gate accepted `hostCrypto: true` only if the operator allows it.
-        let host_crypto = plugin.payload().has_capability(HOST_CRYPTO_CAPABILITY);
-        let needs = check_imports(&component, &self.engine, self.config.wasi, host_crypto).map_err(|name| LoadError::ForbiddenImport { name })?;
+        // The trust gate accepted `hostCrypto: true` and `keyLookup: true`
+        // only if the operator allows them.
+        let payload = plugin.payload();
+        let granted = Granted { host_crypto: payload.has_capability(HOST_CRYPTO_CAPABILITY), key_lookup: payload.has_capability(KEY_LOOKUP_CAPABILITY) };
+        let needs = check_imports(&component, &self.engine, self.config.wasi, granted).map_err(|name| LoadError::ForbiddenImport { name })?;
         let needs_wasi = needs.wasi;
         let func = authenticate_export(&component, &self.engine)?;
-        let linker = if needs.crypto { &self.crypto_linker } else { &self.linker };
+        let linker = self.linkers.for_needs(needs);
         let pre =
             linker.instantiate_pre(&component).map_err(|_| LoadError::InvalidComponent { why: "imports do not match the WASI 0.2 interfaces ward serves" })?;
         let epoch_ticks = deadline_ticks(&limits, &self.config.engine);
@@ -175,8 +214,10 @@ impl Runtime {
                 epoch_ticks,
                 needs_wasi,
                 needs_crypto: needs.crypto,
+                needs_keys: needs.keys,
                 settings: options.settings,
                 keys: options.keys,
+                key_sets: options.key_sets,
                 in_flight: AtomicUsize::new(0),
                 shared: Arc::clone(&self.shared),
             }),
@@ -188,11 +229,12 @@ impl Runtime {
 pub const HOST_CRYPTO_CAPABILITY: &str = "hostCrypto";
 
 fn authenticate_export(component: &Component, engine: &Engine) -> Result<ComponentExportIndex, LoadError> {
-    const WRONG_EXPORTS: LoadError = LoadError::InvalidComponent { why: "it must export exactly ward:auth/authenticator@0.1.0 (or its identical @0.2.0)" };
+    const WRONG_EXPORTS: LoadError =
+        LoadError::InvalidComponent { why: "it must export exactly ward:auth/authenticator@0.1.0 (or its identical @0.2.0 or @0.3.0)" };
     let component_type = component.component_type();
     let mut exports = component_type.exports(engine).map(|(name, _)| name);
     let name = match exports.next() {
-        Some(name) if name == AUTHENTICATOR_INTERFACE || name == AUTHENTICATOR_INTERFACE_0_2 => name,
+        Some(name) if [AUTHENTICATOR_INTERFACE, AUTHENTICATOR_INTERFACE_0_2, AUTHENTICATOR_INTERFACE_0_3].contains(&name) => name,
         _ => return Err(WRONG_EXPORTS),
     };
     if exports.next().is_some() {
@@ -210,12 +252,22 @@ fn deadline_ticks(limits: &Limits, engine: &EngineSettings) -> u64 {
 
 fn probe(engine: &Engine, pre: &InstancePre<CallState>, func: &ComponentExportIndex, limits: &Limits, epoch_ticks: u64) -> Result<(), LoadError> {
     let fault = |reason| LoadError::InstantiationFault { reason };
-    let mut store = armed_store(engine, limits, epoch_ticks, 0).map_err(fault)?;
+    let mut store = armed_store(engine, limits, epoch_ticks, 0, &[]).map_err(fault)?;
     let instance = pre.instantiate(&mut store).map_err(|err| fault(classify(&err, &store)))?;
     instance
         .get_typed_func::<AuthenticateParams<'_>, AuthenticateResults>(&mut store, func)
         .map_err(|_| LoadError::InvalidComponent { why: "authenticate does not have the ward:auth@0.1.0 signature" })?;
     Ok(())
+}
+
+/// Key material one call receives besides the plugin's fixed material:
+/// what `ward serve` fetched and refreshed.
+#[derive(Default)]
+pub(crate) struct CallKeys<'a> {
+    /// `raw` entries, after the plugin's own in `request-context.keys`.
+    pub raw: &'a [(&'a str, &'a [u8])],
+    /// Indexed entries, after the plugin's own.
+    pub sets: &'a [KeySet],
 }
 
 /// A loaded plugin. Cheap to clone; `Send + Sync`; calls need no lock.
@@ -237,8 +289,10 @@ struct PluginInner {
     epoch_ticks: u64,
     needs_wasi: bool,
     needs_crypto: bool,
+    needs_keys: bool,
     settings: Vec<(String, String)>,
     keys: Vec<(String, Vec<u8>)>,
+    key_sets: Vec<KeySet>,
     in_flight: AtomicUsize,
     shared: Arc<Shared>,
 }
@@ -292,12 +346,12 @@ impl Plugin {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn authenticate(&self, credential: Credential<'_>, now_ms: u64) -> Decision {
-        self.authenticate_with(credential, now_ms, &self.inner.settings, &[])
+        self.authenticate_with(credential, now_ms, &self.inner.settings, &CallKeys::default())
     }
 
     /// [`Plugin::authenticate`] with other settings: conformance cases may set their own.
     /// Key material the host fetched (URL entries) follows the plugin's fixed keys.
-    pub(crate) fn authenticate_with(&self, credential: Credential<'_>, now_ms: u64, settings: &[(String, String)], fetched_keys: &[(&str, &[u8])]) -> Decision {
+    pub(crate) fn authenticate_with(&self, credential: Credential<'_>, now_ms: u64, settings: &[(String, String)], call_keys: &CallKeys<'_>) -> Decision {
         let inner = &*self.inner;
         if credential.token.len().saturating_add(credential.scheme.len()) > inner.limits.max_credential_bytes {
             return Decision::Deny(DenyReason::Oversized);
@@ -307,7 +361,18 @@ impl Plugin {
             return Decision::Deny(DenyReason::OverCapacity);
         }
         let _slot = Slot(&inner.in_flight);
-        let spec = CallSpec { settings, fetched_keys, ..self.spec() };
+        // Only a plugin that imports `keys` is handed sets: the others could
+        // not look them up, and the snapshot would cost them a clone each.
+        let joined;
+        let key_sets = match (inner.needs_keys, call_keys.sets.is_empty()) {
+            (false, _) => &[][..],
+            (true, true) => &inner.key_sets[..],
+            (true, false) => {
+                joined = inner.key_sets.iter().chain(call_keys.sets).cloned().collect::<Vec<_>>();
+                &joined[..]
+            }
+        };
+        let spec = CallSpec { settings, fetched_keys: call_keys.raw, key_sets, ..self.spec() };
         match call_once(&spec, credential.scheme, credential.token, now_ms) {
             Ok(Ok(claims)) => Decision::Allow(Identity::derive(&inner.shared.identity_key, &inner.id, claims)),
             Ok(Err(deny)) => Decision::Deny(DenyReason::Plugin(deny)),
@@ -326,6 +391,7 @@ impl Plugin {
             settings: &inner.settings,
             keys: &inner.keys,
             fetched_keys: &[],
+            key_sets: &[],
             claims_policy: &inner.shared.claims,
         }
     }
@@ -357,6 +423,10 @@ impl Plugin {
     /// Whether the component imports `ward:auth/crypto` (host crypto).
     pub fn imports_host_crypto(&self) -> bool {
         self.inner.needs_crypto
+    }
+    /// Whether the component imports `ward:auth/keys` (key lookup).
+    pub fn imports_key_lookup(&self) -> bool {
+        self.inner.needs_keys
     }
     /// The limits each call runs under.
     pub fn limits(&self) -> &Limits {

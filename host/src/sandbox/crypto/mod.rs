@@ -24,8 +24,13 @@ use ring::{hmac, signature};
 use wasmtime::StoreContextMut;
 use wasmtime::component::{Linker, WasmList};
 
-/// The imported interface, exactly as a component names it.
+use super::call::charge_fuel;
+
+/// The imported interface, exactly as a component names it: 0.2.0's, and
+/// 0.3.0's, which is identical.
 pub const CRYPTO_INTERFACE: &str = "ward:auth/crypto@0.2.0";
+/// The same interface in `ward:auth@0.3.0`.
+pub const CRYPTO_INTERFACE_0_3: &str = "ward:auth/crypto@0.3.0";
 
 /// The longest message any function accepts. A JWT signing input is far
 /// smaller (ward's default credential cap is 8 KiB).
@@ -113,15 +118,6 @@ fn bit_length(minimal: &[u8]) -> usize {
     }
 }
 
-/// Takes `cost` from the guest's fuel; at zero the guest traps with
-/// `fuel-exhausted` at its next fuel check. Fuel is always on in ward's
-/// engine, so the error branches are unreachable; they charge nothing.
-fn charge<T>(cx: &mut StoreContextMut<'_, T>, cost: u64) {
-    if let Ok(fuel) = cx.get_fuel() {
-        let _ = cx.set_fuel(fuel.saturating_sub(cost));
-    }
-}
-
 fn message_fuel(message: usize) -> u64 {
     (message.min(MAX_MESSAGE_BYTES) as u64).saturating_mul(FUEL_PER_MESSAGE_BYTE)
 }
@@ -132,10 +128,16 @@ type Lists4 = (WasmList<u8>, WasmList<u8>, WasmList<u8>, WasmList<u8>);
 /// A check over (key, message, signature or tag), all read in place.
 type VerifyThree = fn(&[u8], &[u8], &[u8]) -> bool;
 
-/// Links the five functions under [`CRYPTO_INTERFACE`]. Called only for the
-/// linker that serves components allowed to import it.
+/// Links the five functions under [`CRYPTO_INTERFACE`] and
+/// [`CRYPTO_INTERFACE_0_3`]. Called only for the linkers that serve
+/// components allowed to import them.
 pub(crate) fn add_host_crypto<T: 'static>(linker: &mut Linker<T>) -> wasmtime::Result<()> {
-    let mut instance = linker.instance(CRYPTO_INTERFACE)?;
+    add_host_crypto_as(linker, CRYPTO_INTERFACE)?;
+    add_host_crypto_as(linker, CRYPTO_INTERFACE_0_3)
+}
+
+fn add_host_crypto_as<T: 'static>(linker: &mut Linker<T>, interface: &str) -> wasmtime::Result<()> {
+    let mut instance = linker.instance(interface)?;
     let three_lists: [(&str, VerifyThree, u64); 3] = [
         ("verify-ed25519", verify_ed25519, FUEL_ED25519),
         ("verify-ecdsa-p256-sha256", verify_ecdsa_p256_sha256, FUEL_ECDSA_P256),
@@ -144,7 +146,7 @@ pub(crate) fn add_host_crypto<T: 'static>(linker: &mut Linker<T>) -> wasmtime::R
     for (name, verify, fuel) in three_lists {
         instance.func_wrap(name, move |mut cx: StoreContextMut<'_, T>, (key, message, sig): Lists3| {
             let ok = verify(key.as_le_slice(&cx), message.as_le_slice(&cx), sig.as_le_slice(&cx));
-            charge(&mut cx, fuel + message_fuel(message.len()));
+            charge_fuel(&mut cx, fuel + message_fuel(message.len()));
             Ok((ok,))
         })?;
     }
@@ -152,7 +154,7 @@ pub(crate) fn add_host_crypto<T: 'static>(linker: &mut Linker<T>) -> wasmtime::R
         instance.func_wrap(name, move |mut cx: StoreContextMut<'_, T>, (n, e, message, sig): Lists4| {
             let ok = verify_rsa_sha256(padding, n.as_le_slice(&cx), e.as_le_slice(&cx), message.as_le_slice(&cx), sig.as_le_slice(&cx));
             let blocks = (n.len().min(MAX_KEY_BYTES) as u64).div_ceil(256).max(1);
-            charge(&mut cx, FUEL_RSA_PER_256_BYTES * blocks + message_fuel(message.len()));
+            charge_fuel(&mut cx, FUEL_RSA_PER_256_BYTES * blocks + message_fuel(message.len()));
             Ok((ok,))
         })?;
     }

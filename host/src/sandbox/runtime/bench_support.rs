@@ -23,7 +23,7 @@ impl ReusedInstance {
     /// Instantiates `plugin` once.
     pub fn new(plugin: &Plugin) -> Result<Self, DenyReason> {
         let inner = &*plugin.inner;
-        let mut store = armed_store(&inner.engine, &inner.limits, inner.epoch_ticks, 0)?;
+        let mut store = armed_store(&inner.engine, &inner.limits, inner.epoch_ticks, 0, &inner.key_sets)?;
         let func = instantiate(&plugin.spec(), &mut store)?;
         Ok(Self { plugin: plugin.clone(), store, func })
     }
