@@ -17,8 +17,9 @@ use crate::refusal::Refusal;
 use crate::settings::Settings;
 use crate::verify::VerifyKey;
 
-/// The in-guest RSA arithmetic costs about 60 M fuel at 4096 bits, more
-/// than the default budget; larger keys are refused before any of it.
+/// In the guest, RSA-4096 already costs about 60 M fuel, above the default
+/// budget (operators raise it for such keys); larger keys would cost more
+/// still, so they are refused before any arithmetic.
 #[cfg(not(feature = "host-crypto"))]
 const MAX_RSA_BITS: usize = 4096;
 
