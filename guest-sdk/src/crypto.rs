@@ -1,5 +1,6 @@
 //! Signature and MAC verification done by the host, natively, through the
-//! `ward:auth/crypto@0.2.0` import (feature `host-crypto`).
+//! `ward:auth/crypto` import (feature `host-crypto`: `@0.2.0`, or `@0.3.0`
+//! when `key-lookup` is on too; the two interfaces are identical).
 //!
 //! Every function returns `true` only when the signature or tag verifies;
 //! anything malformed, the wrong size or over a cap is `false`, never an

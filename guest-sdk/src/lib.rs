@@ -25,6 +25,14 @@
 //! `ward:auth/authenticator@0.2.0` and imports `ward:auth/crypto@0.2.0`,
 //! which [`crypto`] wraps. Such a plugin loads only if its signed envelope
 //! declares `hostCrypto: true` and the operator allows that capability.
+//!
+//! With the cargo feature `key-lookup` (alone or with `host-crypto`), it is
+//! built against `ward:auth@0.3.0`: it exports `ward:auth/authenticator@0.3.0`
+//! and imports `ward:auth/keys@0.3.0`, which `keys` wraps (and, when
+//! [`crypto`] is on and called, `ward:auth/crypto@0.3.0`). A component
+//! imports only the interfaces its code calls. A plugin that imports `keys`
+//! loads only if its signed envelope declares `keyLookup: true` and the
+//! operator allows that capability.
 
 pub mod base64url;
 #[cfg(all(target_arch = "wasm32", feature = "bump-allocator"))]
@@ -32,6 +40,8 @@ mod bump;
 #[cfg(feature = "host-crypto")]
 pub mod crypto;
 mod ct;
+#[cfg(feature = "key-lookup")]
+pub mod keys;
 mod types;
 
 pub use ct::ct_eq;
@@ -48,7 +58,7 @@ static ALLOCATOR: bump::Bump = bump::Bump::new();
 // functions, raw pointer lifting and `cabi_realloc`) is `unsafe` by nature;
 // the allow is scoped to this module, which holds nothing hand-written.
 pub mod bindings {
-    #[cfg(not(feature = "host-crypto"))]
+    #[cfg(not(any(feature = "host-crypto", feature = "key-lookup")))]
     wit_bindgen::generate!({
         path: "../wit",
         world: "ward:auth/plugin",
@@ -58,10 +68,23 @@ pub mod bindings {
     });
     // Only 0.2.0 is in this resolve, so the generated module paths are the
     // same as 0.1.0's and the rest of the crate does not change.
-    #[cfg(feature = "host-crypto")]
+    #[cfg(all(feature = "host-crypto", not(feature = "key-lookup")))]
     wit_bindgen::generate!({
         path: "../wit/0.2.0",
         world: "ward:auth/plugin-host-crypto",
+        pub_export_macro: true,
+        default_bindings_module: "ward_guest::bindings",
+        export_macro_name: "__export_plugin",
+    });
+    // Likewise only 0.3.0. Its one world lists both `crypto` and `keys`; the
+    // core module imports only the functions the plugin calls (the linker
+    // drops the rest), and the component encoder imports only the
+    // interfaces the core module does. So a plugin that never calls
+    // `crypto` does not import it, and needs no `hostCrypto`.
+    #[cfg(feature = "key-lookup")]
+    wit_bindgen::generate!({
+        path: "../wit/0.3.0",
+        world: "ward:auth/plugin",
         pub_export_macro: true,
         default_bindings_module: "ward_guest::bindings",
         export_macro_name: "__export_plugin",

@@ -47,9 +47,18 @@ pub struct BuildOptions {
     pub features: Vec<String>,
 }
 
-/// The one import a ward plugin may have: host crypto (`ward-guest`'s
-/// `host-crypto` feature), which loads only with the `hostCrypto` capability.
+/// Host crypto as `ward-guest`'s `host-crypto` feature imports it; loads
+/// only with the `hostCrypto` capability.
 pub const HOST_CRYPTO_IMPORT: &str = "ward:auth/crypto@0.2.0";
+/// Host crypto when `key-lookup` is on too (the same interface in
+/// `ward:auth@0.3.0`); loads only with the `hostCrypto` capability.
+pub const HOST_CRYPTO_IMPORT_0_3: &str = "ward:auth/crypto@0.3.0";
+/// Indexed key material (`ward-guest`'s `key-lookup` feature); loads only
+/// with the `keyLookup` capability.
+pub const KEY_LOOKUP_IMPORT: &str = "ward:auth/keys@0.3.0";
+/// Every import a ward plugin may have; anything else (WASI, another
+/// package) means the crate links something a plugin must not.
+pub const ALLOWED_IMPORTS: [&str; 3] = [HOST_CRYPTO_IMPORT, HOST_CRYPTO_IMPORT_0_3, KEY_LOOKUP_IMPORT];
 
 /// One component made from one `cdylib` target.
 #[derive(Debug, Clone)]
@@ -106,10 +115,10 @@ pub enum BuildError {
         /// wit-component's explanation, on one line.
         message: String,
     },
-    /// The component imports something: a ward plugin must import nothing
-    /// but, optionally, host crypto.
+    /// The component imports something outside [`ALLOWED_IMPORTS`]: a ward
+    /// plugin imports nothing but, optionally, host crypto and key lookup.
     #[error(
-        "{name}: the component imports {imports:?}; a ward plugin built with ward-guest imports nothing but, with its host-crypto feature, ward:auth/crypto (are you linking WASI or a crate that uses it?)"
+        "{name}: the component imports {imports:?}; a ward plugin built with ward-guest imports nothing but, with its host-crypto feature, ward:auth/crypto and, with its key-lookup feature, ward:auth/keys (are you linking WASI or a crate that uses it?)"
     )]
     HasImports {
         /// Target name.
@@ -128,8 +137,8 @@ pub enum BuildError {
 }
 
 /// Builds every selected `cdylib` of the crate at `crate_dir` into a
-/// validated component and checks that each imports nothing but, at most,
-/// [`HOST_CRYPTO_IMPORT`].
+/// validated component and checks that each imports nothing outside
+/// [`ALLOWED_IMPORTS`].
 pub fn build(crate_dir: &Path, opts: &BuildOptions) -> Result<Vec<BuiltComponent>, BuildError> {
     build_with(&detect()?, crate_dir, opts, true)
 }
@@ -150,10 +159,37 @@ pub fn build_with(toolchain: &Toolchain, crate_dir: &Path, opts: &BuildOptions, 
         let core = std::fs::read(&artifact.path).map_err(|source| BuildError::Read { path: artifact.path.clone(), source })?;
         let bytes = componentize::componentize(&core, opts.wasip1).map_err(|message| BuildError::Componentize { name: artifact.name.clone(), message })?;
         let inspection = inspect(&bytes).map_err(|source| BuildError::Inspect { name: artifact.name.clone(), source })?;
-        if require_no_imports && inspection.imports.iter().any(|import| import != HOST_CRYPTO_IMPORT) {
+        if require_no_imports && !only_allowed(&inspection.imports) {
             return Err(BuildError::HasImports { name: artifact.name, imports: inspection.imports });
         }
         built.push(BuiltComponent { name: artifact.name, core_module: artifact.path, bytes, inspection });
     }
     Ok(built)
+}
+
+/// Whether every import is one a ward plugin may have.
+fn only_allowed(imports: &[String]) -> bool {
+    imports.iter().all(|import| ALLOWED_IMPORTS.contains(&import.as_str()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn allowed_imports_are_the_ward_interfaces_only() {
+        let imports = |names: &[&str]| names.iter().map(|name| (*name).to_owned()).collect::<Vec<_>>();
+        assert!(only_allowed(&[]));
+        assert!(only_allowed(&imports(&["ward:auth/crypto@0.2.0"])));
+        assert!(only_allowed(&imports(&["ward:auth/keys@0.3.0"])));
+        assert!(only_allowed(&imports(&["ward:auth/crypto@0.3.0", "ward:auth/keys@0.3.0"])));
+        for refused in [
+            &["wasi:io/streams@0.2.0"][..],
+            &["ward:auth/keys@0.3.0", "wasi:clocks/wall-clock@0.2.0"],
+            &["ward:auth/keys@0.2.0"],
+            &["ward:auth/authenticator@0.3.0"],
+        ] {
+            assert!(!only_allowed(&imports(refused)), "{refused:?}");
+        }
+    }
 }

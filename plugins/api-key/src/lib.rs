@@ -1,6 +1,8 @@
 //! ward's API-key plugin: a key is accepted when its SHA-256 is listed,
-//! unrevoked, in the keys file the operator supplies as key material. The
-//! file never holds a key. See README.md and docs/plugins/api-key.md.
+//! unrevoked, in the keys file the operator supplies as key material
+//! (`"format": "api-keys"`), which the host indexes by that hash; the plugin
+//! looks up the one digest (`ward:auth/keys`). The file never holds a key.
+//! See README.md and docs/plugins/api-key.md.
 
 mod credential;
 mod decide;
@@ -14,7 +16,7 @@ struct ApiKey;
 
 impl Authenticator for ApiKey {
     fn authenticate(cred: &Credential, ctx: &Context) -> Result<Claims, Deny> {
-        decide::decide(cred, ctx)
+        decide::decide(cred, ctx, ward_guest::keys::lookup)
     }
 }
 

@@ -1,6 +1,8 @@
 //! The JWS algorithms this plugin implements, by their JOSE names
 //! (RFC 7518 §3.1, RFC 8037 §3.1).
 
+use ward_guest::keys;
+
 /// A signature or MAC algorithm. `none` is deliberately not one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Alg {
@@ -30,14 +32,15 @@ impl Alg {
         }
     }
 
-    /// The JOSE name, as a JWK's `alg` member must spell it.
-    pub fn name(self) -> &'static str {
+    /// The algorithm as the JWKS index knows it; `None` for HS256, whose
+    /// secret is never in a JWKS.
+    pub fn jwk(self) -> Option<keys::Alg> {
         match self {
-            Self::EdDsa => "EdDSA",
-            Self::Es256 => "ES256",
-            Self::Rs256 => "RS256",
-            Self::Ps256 => "PS256",
-            Self::Hs256 => "HS256",
+            Self::EdDsa => Some(keys::Alg::EdDsa),
+            Self::Es256 => Some(keys::Alg::Es256),
+            Self::Rs256 => Some(keys::Alg::Rs256),
+            Self::Ps256 => Some(keys::Alg::Ps256),
+            Self::Hs256 => None,
         }
     }
 }

@@ -53,6 +53,11 @@ pub fn check(payload: &[u8], settings: &Settings<'_>, now_ms: u64, _verified: Si
     if [not_before_ms, issued_ms].into_iter().flatten().any(|from| now < from - leeway) {
         return Err(Refusal::NotYetValid);
     }
+    // Last: a token that fails any other check is refused for that, so
+    // `insufficient-scope` (a 403) is said only to a caller who is known.
+    if !settings.required_scopes.iter().all(|required| scopes.contains(required)) {
+        return Err(Refusal::InsufficientScope);
+    }
 
     Ok(Accepted { subject: subject.to_owned(), issuer: issuer.to_owned(), scopes: scopes.into_iter().map(str::to_owned).collect(), principal_type })
 }

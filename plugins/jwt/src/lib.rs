@@ -1,9 +1,11 @@
 //! ward's JWT plugin: validates JWS compact tokens (EdDSA, ES256, RS256,
-//! PS256, HS256) against a JWKS from key material, with all cryptography
-//! inside the guest, or, with the `host-crypto` feature, signature checks
-//! done by the host through `ward:auth/crypto` (`verify.rs` and the key
-//! decoding in `jwk.rs` are the only code that differs). Settings, key
-//! material and deny reasons are in docs/plugins/jwt.md.
+//! PS256, HS256) against a JWKS the host indexes (key material with
+//! `"format": "jwks"`), looking up the one key a token names through
+//! `ward:auth/keys`. All cryptography runs inside the guest, or, with the
+//! `host-crypto` feature, signature checks are done by the host through
+//! `ward:auth/crypto` (`verify.rs` and the key construction in `jwk.rs` are
+//! the only code that differs). Settings, key material and deny reasons are
+//! in docs/plugins/jwt.md.
 
 mod alg;
 mod claims;
@@ -11,6 +13,8 @@ mod json;
 mod jwk;
 mod refusal;
 mod settings;
+#[cfg(test)]
+mod test_support;
 mod token;
 mod validate;
 mod verify;
@@ -21,7 +25,7 @@ struct Jwt;
 
 impl Authenticator for Jwt {
     fn authenticate(cred: &Credential, ctx: &Context) -> Result<Claims, Deny> {
-        let accepted = validate::validate(cred, ctx).map_err(refusal::Refusal::deny)?;
+        let accepted = validate::validate(cred, ctx, ward_guest::keys::lookup).map_err(refusal::Refusal::deny)?;
         let mut claims = Claims::new(accepted.subject).issuer(accepted.issuer).principal(accepted.principal_type);
         claims.scopes = accepted.scopes;
         Ok(claims)

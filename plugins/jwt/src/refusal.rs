@@ -29,6 +29,9 @@ pub enum Refusal {
     WrongIssuer,
     /// `aud` is missing or names none of the configured audiences.
     WrongAudience,
+    /// A valid token for the audience that lacks a scope in
+    /// `requiredScopes`: the caller is known, but not allowed (HTTP 403).
+    InsufficientScope,
 }
 
 impl Refusal {
@@ -46,6 +49,7 @@ impl Refusal {
             Self::NotYetValid => Deny::NotYetValid,
             Self::WrongIssuer => Deny::WrongIssuer,
             Self::WrongAudience => Deny::WrongAudience,
+            Self::InsufficientScope => Deny::InsufficientScope,
         }
     }
 }

@@ -2,6 +2,9 @@
 //! values. Anything missing or unusable is `Misconfigured`: the plugin fails
 //! closed on every call rather than guess. Names and defaults are documented
 //! in docs/plugins/jwt.md.
+//!
+//! The JWKS is not here: the host indexes it (`"format": "jwks"`) and the
+//! plugin looks up the one key a token names (`jwk.rs`); only its name is.
 
 use ward_guest::{Context, PrincipalType};
 
@@ -33,13 +36,16 @@ pub struct Settings<'c> {
     pub issuer: &'c str,
     pub audiences: Vec<&'c str>,
     pub leeway_ms: u64,
-    /// The JWKS bytes; present whenever an asymmetric algorithm is accepted.
-    pub jwks: Option<&'c [u8]>,
+    /// The name of the indexed JWKS; present whenever an asymmetric
+    /// algorithm is accepted.
+    pub jwks: Option<&'c str>,
     /// Present exactly when HS256 is accepted.
     pub hs256: Option<Hs256Secret<'c>>,
     pub principal_type_claim: Option<&'c str>,
     pub default_principal_type: PrincipalType,
     pub max_token_bytes: usize,
+    /// Scopes a token must all carry; empty when none are required.
+    pub required_scopes: Vec<&'c str>,
 }
 
 impl Settings<'_> {
@@ -67,7 +73,12 @@ pub fn from_context(ctx: &Context) -> Result<Settings<'_>, Refusal> {
 
     let jwks = if algorithms.iter().any(|a| *a != Alg::Hs256) {
         let name = ctx.setting("jwksKey").unwrap_or(DEFAULT_JWKS_KEY);
-        Some(ctx.key(name).ok_or(Refusal::Misconfigured)?)
+        // An indexed entry never reaches `ctx.keys`: one that does was
+        // declared without `"format": "jwks"`, and no lookup would find a key.
+        if name.is_empty() || ctx.key(name).is_some() {
+            return Err(Refusal::Misconfigured);
+        }
+        Some(name)
     } else {
         None
     };
@@ -87,6 +98,11 @@ pub fn from_context(ctx: &Context) -> Result<Settings<'_>, Refusal> {
         None => PrincipalType::User,
         Some(name) => principal_type(name).ok_or(Refusal::Misconfigured)?,
     };
+    // Present but listing nothing is a lost value, not "require nothing".
+    let required_scopes: Vec<&str> = match ctx.setting("requiredScopes") {
+        None => Vec::new(),
+        Some(list) => Some(list_items(list).collect::<Vec<_>>()).filter(|scopes| !scopes.is_empty()).ok_or(Refusal::Misconfigured)?,
+    };
 
     Ok(Settings {
         algorithms,
@@ -98,6 +114,7 @@ pub fn from_context(ctx: &Context) -> Result<Settings<'_>, Refusal> {
         principal_type_claim,
         default_principal_type,
         max_token_bytes: usize::try_from(max_token_bytes).map_err(|_| Refusal::Misconfigured)?,
+        required_scopes,
     })
 }
 
@@ -124,5 +141,39 @@ fn number(value: Option<&str>, default: u64, range: core::ops::RangeInclusive<u6
             text.parse::<u64>().ok().filter(|n| range.contains(n)).ok_or(Refusal::Misconfigured)
         }
         Some(_) => Err(Refusal::Misconfigured),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_support::{context, with_raw_key};
+
+    fn parse(extra: &[(&str, &str)]) -> Result<Vec<String>, Refusal> {
+        let mut all = vec![("issuer", "i"), ("audience", "a")];
+        all.extend_from_slice(extra);
+        let ctx = context(&all, 0);
+        from_context(&ctx).map(|settings| settings.required_scopes.iter().map(|s| (*s).to_owned()).collect())
+    }
+
+    #[test]
+    fn required_scopes_lists() {
+        assert_eq!(parse(&[]), Ok(vec![]));
+        assert_eq!(parse(&[("requiredScopes", "read")]), Ok(vec!["read".to_owned()]));
+        assert_eq!(parse(&[("requiredScopes", " orders:read,orders:write  admin,,")]), Ok(vec!["orders:read".into(), "orders:write".into(), "admin".into()]));
+        for empty in ["", " ", ",", " , ,"] {
+            assert_eq!(parse(&[("requiredScopes", empty)]), Err(Refusal::Misconfigured), "{empty:?}");
+        }
+    }
+
+    #[test]
+    fn the_jwks_is_named_never_raw() {
+        let ctx = context(&[("issuer", "i"), ("audience", "a"), ("jwksKey", "idp")], 0);
+        assert_eq!(from_context(&ctx).map(|s| s.jwks), Ok(Some("idp")));
+        assert_eq!(from_context(&with_raw_key(ctx.clone(), "idp", b"{}")).err(), Some(Refusal::Misconfigured));
+        // Raw material of another name (an HS256 secret) is fine.
+        assert!(from_context(&with_raw_key(ctx, "secret", b"{}")).is_ok());
+        let unnamed = context(&[("issuer", "i"), ("audience", "a"), ("jwksKey", "")], 0);
+        assert_eq!(from_context(&unnamed).err(), Some(Refusal::Misconfigured));
     }
 }

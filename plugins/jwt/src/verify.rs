@@ -8,12 +8,15 @@ use p256::ecdsa::signature::Verifier;
 use rsa::traits::PublicKeyParts;
 #[cfg(not(feature = "host-crypto"))]
 use sha2::Sha256;
+#[cfg(feature = "host-crypto")]
+use ward_guest::keys::JwkKey;
 
 use crate::alg::Alg;
 use crate::refusal::Refusal;
 
-/// A key that passed every check in `jwk.rs` (or the HS256 secret from
-/// settings), already typed for exactly one family of algorithms.
+/// A key from the JWKS index that fits the token's algorithm (`jwk.rs`), or
+/// the HS256 secret from settings, already typed for exactly one family of
+/// algorithms.
 #[cfg(not(feature = "host-crypto"))]
 pub enum VerifyKey<'c> {
     Ed25519(ed25519_dalek::VerifyingKey),
@@ -22,19 +25,12 @@ pub enum VerifyKey<'c> {
     Hmac(&'c [u8]),
 }
 
-/// With host crypto, keys stay bytes: the host parses and checks them
-/// (points on the curve, modulus size) when it verifies.
+/// With host crypto, keys stay the bytes of their key record: the host
+/// parses and checks them (points on the curve, modulus size) when it
+/// verifies.
 #[cfg(feature = "host-crypto")]
 pub enum VerifyKey<'c> {
-    /// The 32-byte public key.
-    Ed25519([u8; 32]),
-    /// Uncompressed SEC1: `0x04 || x || y`.
-    P256([u8; 65]),
-    /// Big-endian modulus without leading zeros, and exponent.
-    Rsa {
-        n: Vec<u8>,
-        e: Vec<u8>,
-    },
+    Public(JwkKey),
     Hmac(&'c [u8]),
 }
 
@@ -103,10 +99,12 @@ pub fn verify(alg: Alg, key: VerifyKey<'_>, signing_input: &[u8], signature: &[u
     let verified = match (alg, key) {
         // The host refuses non-canonical S and small-order keys
         // (docs/host-crypto.md compares it with verify_strict).
-        (Alg::EdDsa, VerifyKey::Ed25519(key)) => crypto::verify_ed25519(&key, signing_input, signature),
-        (Alg::Es256, VerifyKey::P256(key)) => crypto::verify_ecdsa_p256_sha256(&key, signing_input, signature),
-        (Alg::Rs256, VerifyKey::Rsa { n, e }) => signature.len() == n.len() && crypto::verify_rsa_pkcs1v15_sha256(&n, &e, signing_input, signature),
-        (Alg::Ps256, VerifyKey::Rsa { n, e }) => signature.len() == n.len() && crypto::verify_rsa_pss_sha256(&n, &e, signing_input, signature),
+        (Alg::EdDsa, VerifyKey::Public(JwkKey::Ed25519(key))) => crypto::verify_ed25519(&key, signing_input, signature),
+        (Alg::Es256, VerifyKey::Public(JwkKey::P256(key))) => crypto::verify_ecdsa_p256_sha256(&key, signing_input, signature),
+        (Alg::Rs256, VerifyKey::Public(JwkKey::Rsa { n, e })) => {
+            signature.len() == n.len() && crypto::verify_rsa_pkcs1v15_sha256(&n, &e, signing_input, signature)
+        }
+        (Alg::Ps256, VerifyKey::Public(JwkKey::Rsa { n, e })) => signature.len() == n.len() && crypto::verify_rsa_pss_sha256(&n, &e, signing_input, signature),
         (Alg::Hs256, VerifyKey::Hmac(secret)) => {
             if secret.len() > crypto::MAX_KEY_BYTES {
                 return Err(Refusal::Misconfigured);

@@ -1,7 +1,8 @@
 //! The keys file: `{"version":1,"keys":[{"sha256":…,"subject":…,"type":…}]}`.
 //!
-//! One reader for both sides: the plugin reads the file from key material on
-//! every call, and `ward apikey` refuses to write a file this reader would
+//! One reader for both sides: ward reads the file when it indexes key
+//! material of `format: api-keys` (the plugin then reads one entry's
+//! [`record`]), and `ward apikey` refuses to write a file this reader would
 //! refuse.
 //!
 //! The reading is strict so that a damaged or hand-edited file fails closed:
@@ -10,10 +11,9 @@
 //! refuse the whole file. Errors name a line and column or a JSON pointer,
 //! never file content, because the content may be a key pasted by mistake.
 //!
-//! The plugin pays for the whole file on every call, so the common path is
-//! cheap: [`scan`] checks every entry but keeps only its hash and where it
-//! starts, and [`Scanned::entry`] reads the one entry that matched again,
-//! this time keeping its fields.
+//! [`scan`] checks every entry but keeps only its hash and where it starts,
+//! and [`Scanned::entry`] reads one entry again, this time keeping its
+//! fields.
 
 mod json;
 pub mod record;
