@@ -75,8 +75,9 @@ fn a_capability_the_operator_does_not_allow_is_refused_at_the_trust_gate() {
 
 #[test]
 fn the_capability_alone_links_nothing_into_a_plugin_that_does_not_import_it() {
-    let plugin = load_with_capabilities(&runtime(), component(ward_tests::JWT), &["readsCredentials", HOST_CRYPTO_CAPABILITY], jwt_options()).unwrap();
-    assert!(!plugin.imports_host_crypto());
+    let capabilities = ["readsCredentials", KEY_LOOKUP_CAPABILITY, HOST_CRYPTO_CAPABILITY];
+    let plugin = load_with_capabilities(&runtime(), component(ward_tests::JWT), &capabilities, jwt_options()).unwrap();
+    assert!(!plugin.imports_host_crypto() && plugin.imports_key_lookup());
     // 0.1.0 plugins that import nothing keep loading without it, as before.
     let plugin = load_with_capabilities(&runtime(), component(ward_tests::EXAMPLE_TOKEN), &["readsCredentials"], PluginOptions::default()).unwrap();
     assert!(!plugin.imports_host_crypto());
