@@ -58,6 +58,7 @@ impl Fingerprint {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::keymaterial::{IndexedFile, KeyFormat, Shape};
     use crate::lifecycle::Route;
     use crate::sandbox::PluginOptions;
 
@@ -68,6 +69,7 @@ mod tests {
             route: Route::new("authorization", Some("Bearer")).unwrap(),
             files: None,
             options: PluginOptions { settings: vec![("a".into(), "1".into())], keys: vec![("k".into(), b"key".to_vec())], ..PluginOptions::default() },
+            indexed_files: vec![IndexedFile { name: "keys".into(), shape: Shape { format: KeyFormat::ApiKeys, ..Shape::default() }, bytes: b"{}".to_vec() }],
             key_urls: vec![("jwks".into(), UrlSource::new("https://issuer.example/jwks"))],
             conformance: Vec::new(),
             breaker: BreakerSettings::default(),
@@ -84,12 +86,17 @@ mod tests {
         let base = of(&spec(), &fetch, "entry");
         assert_eq!(base, of(&spec(), &fetch, "entry"), "the same inputs keep the plugin");
         assert_ne!(base, of(&spec(), &fetch, "other-entry"));
-        let changes: [fn(&mut PluginSpec); 6] = [
+        let changes: [fn(&mut PluginSpec); 11] = [
             |p| p.options.limits.fuel += 1,
             |p| p.options.limits.code.locals += 1,
             |p| p.options.settings[0].1 = "2".into(),
             |p| p.options.keys[0].1 = b"other".to_vec(),
+            |p| p.indexed_files[0].bytes = b"{ }".to_vec(),
+            |p| p.indexed_files[0].shape.format = KeyFormat::Jwks,
+            |p| p.indexed_files[0].shape.max_entries += 1,
             |p| p.key_urls[0].1.refresh += std::time::Duration::from_secs(1),
+            |p| p.key_urls[0].1.shape.format = KeyFormat::Jwks,
+            |p| p.key_urls[0].1.refetch_min += std::time::Duration::from_secs(1),
             |p| p.breaker.failures += 1,
         ];
         for (i, change) in changes.iter().enumerate() {
