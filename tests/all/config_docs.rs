@@ -88,7 +88,10 @@ impl Deployment {
                 continue;
             }
             let id = plugin["id"].as_str().unwrap();
-            self.site.add_plugin(id, &component(id));
+            // Indexed key material is looked up: such a plugin is signed with keyLookup.
+            let indexed = plugin.get("keyMaterial").and_then(Value::as_array).into_iter().flatten().any(|m| m.get("format").is_some_and(|f| f != "raw"));
+            let capabilities: &[&str] = if indexed { &["readsCredentials", "keyLookup"] } else { &["readsCredentials"] };
+            self.site.add_plugin_with(id, &component(id), capabilities);
             for (field, made) in [("component", format!("{id}.wasm")), ("envelope", format!("{id}.signed.json"))] {
                 let to = self.resolve(&plugin[field]);
                 std::fs::create_dir_all(to.parent().unwrap()).unwrap();
@@ -214,8 +217,9 @@ fn the_example_loads_and_checks_as_written() {
     assert_eq!(ids, [("example-token", true, true), ("api-key", true, true), ("partner-jwt", false, false)]);
     let fixtures = docs("conformance.example.json");
     assert_eq!(config.plan.plugins[0].conformance.len(), fixtures.as_array().unwrap().len());
-    let keys: Vec<_> = config.plan.plugins[1].options.keys.iter().map(|(name, bytes)| (name.as_str(), bytes.len())).collect();
-    assert_eq!(keys, [("api-keys", keys_file().len())]);
+    let keys: Vec<_> = config.plan.plugins[1].indexed_files.iter().map(|file| (file.name.as_str(), file.shape.format.name(), file.bytes.len())).collect();
+    assert_eq!(keys, [("api-keys", "api-keys", keys_file().len())]);
+    assert!(config.plan.plugins[1].options.keys.is_empty(), "an indexed entry is not raw key material");
     let urls: Vec<_> = config.plan.plugins[2].key_urls.iter().map(|(name, source)| (name.as_str(), source.url.as_str())).collect();
     assert_eq!(urls, [("jwks", "https://login.partner.example/.well-known/jwks.json")]);
     // The disabled plugin's files do not exist: ward did not read them.

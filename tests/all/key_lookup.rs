@@ -53,8 +53,10 @@ fn digest(key: &str) -> [u8; 32] {
 
 /// An `api-keys` set named `keys` holding `key-1` and `key-2`.
 fn api_key_set() -> KeySet {
-    let entries: Vec<String> =
-        ["key-1", "key-2"].iter().map(|key| format!(r#"{{"sha256":"{}","subject":"{key}-owner","type":"service"}}"#, digest(key).iter().map(|b| format!("{b:02x}")).collect::<String>())).collect();
+    let entries: Vec<String> = ["key-1", "key-2"]
+        .iter()
+        .map(|key| format!(r#"{{"sha256":"{}","subject":"{key}-owner","type":"service"}}"#, digest(key).iter().map(|b| format!("{b:02x}")).collect::<String>()))
+        .collect();
     let file = format!(r#"{{"version":1,"keys":[{}]}}"#, entries.join(","));
     KeySet::new("keys", Arc::new(KeyIndex::build(KeyFormat::ApiKeys, file.as_bytes(), 10).unwrap()))
 }

@@ -11,6 +11,7 @@ mod config_docs;
 mod host_crypto;
 mod hostile_wasi;
 mod jwt;
+mod key_index;
 mod key_lookup;
 mod lifecycle;
 mod nginx;

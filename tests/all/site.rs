@@ -9,7 +9,7 @@ use tempfile::TempDir;
 use ward::audit::{AuditKey, Verdict, verify_file};
 use ward::trust::public_key_to_pem;
 
-use crate::support::{SIGNER, envelope_for, signing_key};
+use crate::support::{SIGNER, envelope_for, envelope_with, signing_key};
 
 pub const AUDIT_FILE: &str = "ward-audit.log";
 const AUDIT_KEY: [u8; 32] = [9; 32];
@@ -46,6 +46,13 @@ impl Site {
     pub fn add_plugin(&self, id: &str, component: &[u8]) {
         self.write(&format!("{id}.wasm"), component);
         self.write(&format!("{id}.signed.json"), &envelope_for(id, component));
+    }
+
+    /// The same, declaring each of `capabilities` in the envelope (the
+    /// config must allow them: `trust.allowCapabilities`).
+    pub fn add_plugin_with(&self, id: &str, component: &[u8], capabilities: &[&str]) {
+        self.write(&format!("{id}.wasm"), component);
+        self.write(&format!("{id}.signed.json"), &envelope_with(id, component, capabilities));
     }
 
     /// A `plugins[]` entry for a plugin added with [`Site::add_plugin`]. The

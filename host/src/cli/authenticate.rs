@@ -120,9 +120,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     let limits = Limits { timeout: Duration::from_millis(args.timeout_ms), ..Limits::default() };
     let mut options = PluginOptions { limits, settings: args.settings, ..PluginOptions::default() };
     key_material(&args.key_material, &mut options)?;
-    let plugin = runtime
-        .load(verified, options)
-        .map_err(|err| CliError::new(format!("cannot load the plugin: {} ({err})", err.code())))?;
+    let plugin = runtime.load(verified, options).map_err(|err| CliError::new(format!("cannot load the plugin: {} ({err})", err.code())))?;
     let token = read_credential(limits.max_credential_bytes)?;
     let decision = plugin.authenticate(Credential { scheme: &args.scheme, token: &token }, now_ms);
     let (output, code) = match decision {

@@ -2,7 +2,7 @@
 //! and the store limiter, then dropped. No state survives between calls.
 
 use wasmtime::component::{ComponentExportIndex, Func, InstancePre};
-use wasmtime::{Engine, Store, StoreContextMut, Trap, WasmBacktrace};
+use wasmtime::{Engine, Store, Trap, WasmBacktrace};
 use wasmtime_wasi::{WasiCtxView, WasiView};
 
 use crate::identity::{ClaimsPolicy, SanitizedClaims};
@@ -27,16 +27,6 @@ pub(crate) struct CallState {
 impl CallState {
     pub(crate) fn key_sets(&self) -> &[KeySet] {
         &self.key_sets
-    }
-}
-
-/// Takes `cost` from the guest's fuel; at zero the guest traps with
-/// `fuel-exhausted` at its next fuel check. Host functions charge this for
-/// work wasmtime does not meter. Fuel is always on in ward's engine, so the
-/// error branches are unreachable; they charge nothing.
-pub(crate) fn charge_fuel<T>(cx: &mut StoreContextMut<'_, T>, cost: u64) {
-    if let Ok(fuel) = cx.get_fuel() {
-        let _ = cx.set_fuel(fuel.saturating_sub(cost));
     }
 }
 

@@ -25,7 +25,7 @@ use wasmtime::component::{Linker, WasmList, WasmStr};
 
 use crate::keymaterial::{ALG_VIEW_SUFFIX, KeyFormat, KeyIndex, KeyMaterialSource, MAX_ID_BYTES, MAX_NAME_BYTES};
 
-use super::call::{CallState, charge_fuel};
+use super::fuel::charge_fuel;
 
 /// The imported interface, exactly as a component names it.
 pub const KEYS_INTERFACE: &str = "ward:auth/keys@0.3.0";
@@ -98,15 +98,16 @@ pub(crate) fn lookup<'a>(sets: &'a [KeySet], set: &str, id: &[u8]) -> Option<&'a
     value
 }
 
-/// Links `lookup` under [`KEYS_INTERFACE`].
-pub(crate) fn add_key_lookup(linker: &mut Linker<CallState>) -> wasmtime::Result<()> {
+/// Links `lookup` under [`KEYS_INTERFACE`]; `sets` finds the call's
+/// snapshot in the store's data.
+pub(crate) fn add_key_lookup<T: 'static>(linker: &mut Linker<T>, sets: fn(&T) -> &[KeySet]) -> wasmtime::Result<()> {
     let mut instance = linker.instance(KEYS_INTERFACE)?;
-    instance.func_wrap("lookup", |mut cx: StoreContextMut<'_, CallState>, (set, id): (WasmStr, WasmList<u8>)| {
+    instance.func_wrap("lookup", move |mut cx: StoreContextMut<'_, T>, (set, id): (WasmStr, WasmList<u8>)| {
         let found = {
             let id = id.as_le_slice(&cx);
             // A name that is not UTF-8 cannot name a set; `to_str` checks.
             match set.to_str(&cx) {
-                Ok(set) => lookup(cx.data().key_sets(), &set, id).map(<[u8]>::to_vec),
+                Ok(set) => lookup(sets(cx.data()), &set, id).map(<[u8]>::to_vec),
                 Err(_) => None,
             }
         };

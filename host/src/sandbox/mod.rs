@@ -22,6 +22,7 @@ mod call;
 pub mod crypto;
 mod decision;
 mod engine;
+mod fuel;
 mod imports;
 mod keys;
 mod limits;

@@ -105,9 +105,9 @@ impl Linkers {
         let mut crypto = base.clone();
         add_host_crypto(&mut crypto)?;
         let mut keys = base.clone();
-        add_key_lookup(&mut keys)?;
+        add_key_lookup(&mut keys, CallState::key_sets)?;
         let mut crypto_keys = crypto.clone();
-        add_key_lookup(&mut crypto_keys)?;
+        add_key_lookup(&mut crypto_keys, CallState::key_sets)?;
         Ok(Self { base, crypto, keys, crypto_keys })
     }
 

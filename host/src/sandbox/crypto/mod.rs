@@ -24,7 +24,7 @@ use ring::{hmac, signature};
 use wasmtime::StoreContextMut;
 use wasmtime::component::{Linker, WasmList};
 
-use super::call::charge_fuel;
+use super::fuel::charge_fuel;
 
 /// The imported interface, exactly as a component names it: 0.2.0's, and
 /// 0.3.0's, which is identical.
