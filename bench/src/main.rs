@@ -7,8 +7,10 @@
 //! Run it from the repository root, e.g.
 //! `cargo run --release -p ward-bench -- --plugin jwt`.
 
+mod api_key;
 mod example_token;
 mod jwt;
+mod load;
 mod measure;
 
 use std::path::Path;
@@ -20,9 +22,10 @@ use clap::Parser;
 #[derive(Parser)]
 #[command(name = "ward-bench", about = "Measure ward's call path against its baselines and print JSON (run from the repository root)")]
 struct Args {
-    /// What to measure: `example-token` (the call path and its baselines)
-    /// or `jwt` (the JWT plugin against native jsonwebtoken).
-    #[arg(long, default_value = "example-token", value_parser = ["example-token", "jwt"])]
+    /// What to measure: `example-token` (the call path and its baselines),
+    /// `jwt` (the JWT plugin against native jsonwebtoken) or `api-key` (the
+    /// api-key plugin at 10 to 1 000 000 keys against example-token).
+    #[arg(long, default_value = "example-token", value_parser = ["example-token", "jwt", "api-key"])]
     plugin: String,
     /// Latency samples per case (`example-token`: each sample times a batch
     /// of 10 calls; `jwt`: per side and algorithm).
@@ -32,6 +35,8 @@ struct Args {
     example_token: example_token::Args,
     #[command(flatten)]
     jwt: jwt::Args,
+    #[command(flatten)]
+    api_key: api_key::Args,
 }
 
 /// Why a run stopped before measuring: a disagreement between the sides, a
@@ -53,7 +58,11 @@ pub fn read_file(path: &Path, what: &str) -> Result<Vec<u8>, BenchError> {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    let outcome = if args.plugin == "jwt" { jwt::run(&args.jwt, args.samples) } else { example_token::run(&args.example_token, args.samples) };
+    let outcome = match args.plugin.as_str() {
+        "jwt" => jwt::run(&args.jwt, args.samples),
+        "api-key" => api_key::run(&args.api_key, args.samples),
+        _ => example_token::run(&args.example_token, args.samples),
+    };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {

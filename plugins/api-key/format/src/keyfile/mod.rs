@@ -154,10 +154,33 @@ impl fmt::Display for FileError {
 
 /// Checks a whole keys file, keeping a [`Summary`] per entry.
 pub fn scan(bytes: &[u8]) -> Result<Scanned<'_>, FileError> {
+    let mut entries = Vec::new();
+    let text = read_all(bytes, |parts, index, at| entries.push(Summary { sha256: parts.sha256, index, at }))?;
+    refuse_duplicates(&entries)?;
+    Ok(Scanned { text, entries })
+}
+
+/// Checks a whole keys file in one pass, handing each entry, as read, to
+/// `each`, and returns how many there were. Unlike [`scan`] it keeps
+/// nothing, so it does **not** refuse two entries with the same hash: the
+/// caller must (the host's key index refuses a second insert of one id).
+/// An error may come after some entries were handed over: discard them.
+pub fn visit(bytes: &[u8], mut each: impl FnMut(&EntryRef<'_, '_>)) -> Result<usize, FileError> {
+    let mut count = 0;
+    read_all(bytes, |parts, _, _| {
+        each(&EntryRef { parts });
+        count += 1;
+    })?;
+    Ok(count)
+}
+
+/// Reads the whole file, calling `each` with every entry's parts, its index
+/// and where it starts; returns the checked text.
+fn read_all<'a>(bytes: &'a [u8], mut each: impl FnMut(&Parts<'a>, usize, usize)) -> Result<&'a str, FileError> {
     let mut reader = Reader::new(bytes)?;
     let mut version = false;
     let mut keys = false;
-    let mut entries = Vec::new();
+    let mut count = 0;
     let mut parts = Parts::default();
     let read = reader.object(&TOP, |r, key| match key {
         Key::Known(VERSION) if !version => {
@@ -170,9 +193,9 @@ pub fn scan(bytes: &[u8]) -> Result<Scanned<'_>, FileError> {
             r.array(|r| {
                 r.ws();
                 let at = r.pos();
-                let index = entries.len();
-                read_entry(r, index, &mut parts, REQUIRED)?;
-                entries.push(Summary { sha256: parts.sha256, index, at });
+                read_entry(r, count, &mut parts, REQUIRED)?;
+                each(&parts, count, at);
+                count += 1;
                 Ok(())
             })
         }
@@ -184,8 +207,44 @@ pub fn scan(bytes: &[u8]) -> Result<Scanned<'_>, FileError> {
     if !(version && keys) {
         return Err(reader.error(JsonProblem::Shape));
     }
-    refuse_duplicates(&entries)?;
-    Ok(Scanned { text: reader.text(), entries })
+    Ok(reader.text())
+}
+
+/// One entry as [`visit`] reads it, borrowed from the file: every field
+/// already checked.
+pub struct EntryRef<'p, 'a> {
+    parts: &'p Parts<'a>,
+}
+
+impl EntryRef<'_, '_> {
+    /// SHA-256 of the key.
+    pub fn sha256(&self) -> &[u8; 32] {
+        &self.parts.sha256
+    }
+    /// The caller the key belongs to.
+    pub fn subject(&self) -> &str {
+        &self.parts.subject
+    }
+    /// What kind of caller.
+    pub fn principal(&self) -> Principal {
+        self.parts.principal
+    }
+    /// Scopes granted to the key.
+    pub fn scopes(&self) -> impl ExactSizeIterator<Item = &str> {
+        self.parts.scopes.iter().map(|scope| scope.as_ref())
+    }
+    /// Labels passed on with the identity.
+    pub fn labels(&self) -> impl ExactSizeIterator<Item = (&str, &str)> {
+        self.parts.labels.iter().map(|(key, value)| (key.as_ref(), value.as_ref()))
+    }
+    /// Whether the key is revoked.
+    pub fn revoked(&self) -> bool {
+        self.parts.revoked
+    }
+    /// When the key expires, in Unix milliseconds.
+    pub fn expires_ms(&self) -> Option<u64> {
+        self.parts.expires_ms
+    }
 }
 
 impl Scanned<'_> {
