@@ -253,3 +253,21 @@ fn api_key_allows_a_key_from_apikey_new_and_refuses_an_unknown_one() {
     run.assert_deny("plugin:unknown-key");
     run.assert_lacks(MARKER);
 }
+
+/// Key material that cannot be handed over stops the run before any call
+/// (exit 2, `ward: …`): a value without `=`, a name given twice, a file that
+/// is not there.
+#[test]
+fn unusable_key_material_arguments_exit_2() {
+    let author = jwt_author();
+    let token = jwt(ISSUER_SEED, "alice", now_s() - 60);
+    for (args, mentions) in [
+        (&["--key-material", "jwks.json"][..], "NAME=FILE"),
+        (&["--key-material", "jwks=jwks.json:jwks", "--key-material", "jwks=jwks.json"][..], "given twice"),
+        (&["--key-material", "jwks=missing.json:jwks"][..], "missing.json"),
+    ] {
+        let run = author.authenticate(&token, args);
+        assert_eq!(run.code, 2, "{args:?}: {} {}", run.stdout, run.stderr);
+        assert!(run.stdout.is_empty() && run.stderr.contains(mentions), "{args:?}: {}", run.stderr);
+    }
+}
