@@ -302,10 +302,14 @@ fn ward_sign_writes_the_same_bytes_as_haechi_plugin_sign() {
 #[test]
 fn every_command_has_help() {
     let tmp = tempfile::tempdir().expect("temp dir");
-    for command in ["keygen", "sign", "verify"] {
+    for command in ["keygen", "sign", "verify", "authenticate", "plugin", "check", "serve", "audit", "apikey"] {
         let out = Command::new(env!("CARGO_BIN_EXE_ward")).args([command, "--help"]).current_dir(tmp.path()).output();
         assert!(out.is_ok_and(|o| o.status.success() && !o.stdout.is_empty()), "{command}");
     }
+    // The plugin-author loop with keys starts from this line of the help.
+    let help = Command::new(env!("CARGO_BIN_EXE_ward")).args(["authenticate", "--help"]).output().map(|o| o.stdout).unwrap_or_default();
+    let help = String::from_utf8_lossy(&help);
+    assert!(help.contains("--key-material") && help.contains("NAME=FILE:FORMAT") && help.contains("`api-keys`"), "{help}");
 }
 
 // ---------------------------------------------------------------- serve
