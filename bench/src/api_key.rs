@@ -13,10 +13,10 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use ward::identity::IdentityKey;
 use ward::keymaterial::{DEFAULT_MAX_ENTRIES, KeyFormat, KeyIndex};
-use ward::sandbox::{Credential, KeySet, PluginOptions, Runtime, RuntimeConfig};
+use ward::sandbox::{Credential, KeySet, Plugin, PluginOptions, Runtime, RuntimeConfig};
 
 use crate::load::{build_plugin, load_signed};
-use crate::measure::latency;
+use crate::measure::interleaved_latency;
 use crate::{BenchError, fail, read_file};
 
 /// `--plugin api-key`: the components to measure and the key-set sizes.
@@ -100,10 +100,70 @@ pub fn run(args: &Args, samples: usize) -> Result<(), BenchError> {
     if !baseline.authenticate(Credential { scheme: "bearer", token: token(0) }, NOW_MS).is_allow() {
         return Err(fail("example-token denied a valid bench token"));
     }
-    let example_p50 = latency(2000, samples, 10, |i| drop(baseline.authenticate(Credential { scheme: "bearer", token: token(i) }, NOW_MS))).p50_us;
 
-    let mut rows: Vec<Value> = Vec::new();
+    // Every size indexed and loaded first, then measured side by side.
+    let mut sizes = Vec::new();
     for &n in &args.keys {
+        sizes.push(Size::prepare(&runtime, &api_key, n)?);
+    }
+    let mut example_op = |i: usize| drop(baseline.authenticate(Credential { scheme: "bearer", token: token(i) }, NOW_MS));
+    let mut allow_ops: Vec<Box<dyn FnMut(usize) + '_>> = sizes
+        .iter()
+        .map(|size| Box::new(move |i: usize| drop(size.plugin.authenticate(Credential { scheme: "api-key", token: size.probe(i) }, NOW_MS))) as Box<dyn FnMut(usize)>)
+        .collect();
+    let mut ops: Vec<&mut dyn FnMut(usize)> = vec![&mut example_op];
+    ops.extend(allow_ops.iter_mut().map(|op| &mut **op as &mut dyn FnMut(usize)));
+    let allow = interleaved_latency(2000, samples, 10, &mut ops);
+    let mut deny_ops: Vec<Box<dyn FnMut(usize) + '_>> = sizes
+        .iter()
+        .map(|size| Box::new(move |_: usize| drop(size.plugin.authenticate(Credential { scheme: "api-key", token: &size.unknown }, NOW_MS))) as Box<dyn FnMut(usize)>)
+        .collect();
+    let mut ops: Vec<&mut dyn FnMut(usize)> = deny_ops.iter_mut().map(|op| &mut **op as &mut dyn FnMut(usize)).collect();
+    let deny = interleaved_latency(2000, samples, 10, &mut ops);
+
+    let example_p50 = allow.first().map_or(f64::NAN, |l| l.p50_us);
+    let rows: Vec<Value> = sizes
+        .iter()
+        .zip(allow.iter().skip(1).zip(&deny))
+        .map(|(size, (allow, deny))| {
+            json!({
+                "keys": size.keys,
+                "fileMiB": size.file_mib,
+                "indexBuildMs": size.build_ms,
+                "indexHeapMiB": size.heap_mib,
+                "rssMiB": { "beforeIndex": size.rss.0, "peakWhileIndexing": size.rss.1, "afterFileDropped": size.rss.2 },
+                "perCall": { "allow": allow, "unknownKey": deny },
+                "allowP50OverExampleToken": allow.p50_us / example_p50,
+            })
+        })
+        .collect();
+    let p50 = |row: Option<&Value>| row.and_then(|r| r["perCall"]["allow"]["p50_us"].as_f64()).unwrap_or(f64::NAN);
+    let report = json!({
+        "plugin": "api-key",
+        "exampleTokenFreshP50Us": example_p50,
+        "sizes": rows,
+        "largestOverSmallestP50": p50(rows.last()) / p50(rows.first()),
+    });
+    println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
+    Ok(())
+}
+
+/// One key-set size, indexed and loaded.
+struct Size {
+    keys: usize,
+    file_mib: f64,
+    build_ms: f64,
+    heap_mib: f64,
+    /// RSS before indexing, its peak while indexing, after the file is dropped (MiB).
+    rss: (f64, f64, f64),
+    plugin: Plugin,
+    /// Listed keys spread over the set, which the latency runs cycle through.
+    probes: Vec<String>,
+    unknown: String,
+}
+
+impl Size {
+    fn prepare(runtime: &Runtime, component: &[u8], n: usize) -> Result<Self, BenchError> {
         let file = keys_file(n);
         reset_peak();
         let (rss_before, _) = rss_mib();
@@ -114,42 +174,27 @@ pub fn run(args: &Args, samples: usize) -> Result<(), BenchError> {
         let file_mib = file.len() as f64 / (1 << 20) as f64;
         drop(file);
         let (rss_after, _) = rss_mib();
-
         let index = Arc::new(index);
         let heap_mib = index.heap_bytes() as f64 / (1 << 20) as f64;
-        let key_sets = vec![KeySet::new("api-keys", Arc::clone(&index))];
+        let key_sets = vec![KeySet::new("api-keys", index)];
         let options = PluginOptions { settings: vec![("prefixes".to_owned(), PREFIX.to_owned())], key_sets, ..PluginOptions::default() };
-        let plugin = load_signed(&runtime, api_key.clone(), "api-key", &["readsCredentials", "keyLookup"], options)?;
-        let probes: Vec<String> = (0..PROBES.min(n)).map(|p| key(p * n / PROBES.min(n))).collect();
-        let probe = |i: usize| probes.get(i % probes.len()).map(String::as_str).unwrap_or("");
+        let plugin = load_signed(runtime, component.to_vec(), "api-key", &["readsCredentials", "keyLookup"], options)?;
+        let spread = PROBES.min(n).max(1);
+        let probes: Vec<String> = (0..spread).map(|p| key(p * n / spread)).collect();
+        // A benchmark of wrong answers is worthless: every probe allows, an unlisted key does not.
         for candidate in &probes {
             if !plugin.authenticate(Credential { scheme: "api-key", token: candidate }, NOW_MS).is_allow() {
                 return Err(fail(format!("{n} keys: a listed key was denied")));
             }
         }
-        if plugin.authenticate(Credential { scheme: "api-key", token: &key(n + 1) }, NOW_MS).is_allow() {
+        let unknown = key(n + 7);
+        if plugin.authenticate(Credential { scheme: "api-key", token: &unknown }, NOW_MS).is_allow() {
             return Err(fail(format!("{n} keys: an unlisted key was allowed")));
         }
-        let allow = latency(2000, samples, 10, |i| drop(plugin.authenticate(Credential { scheme: "api-key", token: probe(i) }, NOW_MS)));
-        let unknown_key = key(n + 7);
-        let deny = latency(2000, samples, 10, |_| drop(plugin.authenticate(Credential { scheme: "api-key", token: &unknown_key }, NOW_MS)));
-        rows.push(json!({
-            "keys": n,
-            "fileMiB": file_mib,
-            "indexBuildMs": build_ms,
-            "indexHeapMiB": heap_mib,
-            "rssMiB": { "beforeIndex": rss_before, "peakWhileIndexing": rss_peak, "afterFileDropped": rss_after },
-            "perCall": { "allow": allow, "unknownKey": deny },
-            "allowP50OverExampleToken": allow.p50_us / example_p50,
-        }));
+        Ok(Self { keys: n, file_mib, build_ms, heap_mib, rss: (rss_before, rss_peak, rss_after), plugin, probes, unknown })
     }
-    let p50 = |row: Option<&Value>| row.and_then(|r| r["perCall"]["allow"]["p50_us"].as_f64()).unwrap_or(f64::NAN);
-    let report = json!({
-        "plugin": "api-key",
-        "exampleTokenFreshP50Us": example_p50,
-        "sizes": rows,
-        "largestOverSmallestP50": p50(rows.last()) / p50(rows.first()),
-    });
-    println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
-    Ok(())
+
+    fn probe(&self, i: usize) -> &str {
+        self.probes.get(i % self.probes.len().max(1)).map_or("", String::as_str)
+    }
 }

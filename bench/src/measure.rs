@@ -39,6 +39,40 @@ pub fn latency(warmup: usize, samples: usize, batch: usize, mut op: impl FnMut(u
     }
 }
 
+/// [`latency`] for several operations at once, their batches interleaved
+/// (one batch of each per sample, in turn), so that a slow spell of the
+/// machine lands on all of them alike and their ratios stay fair.
+pub fn interleaved_latency(warmup: usize, samples: usize, batch: usize, ops: &mut [&mut dyn FnMut(usize)]) -> Vec<Latency> {
+    for op in ops.iter_mut() {
+        for i in 0..warmup {
+            op(i);
+        }
+    }
+    let batch = batch.max(1);
+    let mut per_call: Vec<Vec<f64>> = ops.iter().map(|_| Vec::with_capacity(samples)).collect();
+    for sample in 0..samples.max(1) {
+        for (op, times) in ops.iter_mut().zip(per_call.iter_mut()) {
+            let started = Instant::now();
+            for i in 0..batch {
+                op(sample * batch + i);
+            }
+            times.push(started.elapsed().as_secs_f64() * 1e6 / batch as f64);
+        }
+    }
+    per_call
+        .into_iter()
+        .map(|mut times| {
+            times.sort_by(f64::total_cmp);
+            Latency {
+                p50_us: quantile(&times, 0.50),
+                p99_us: quantile(&times, 0.99),
+                mean_us: times.iter().sum::<f64>() / times.len() as f64,
+                samples: times.len(),
+            }
+        })
+        .collect()
+}
+
 /// The `q` quantile (nearest rank) of values sorted ascending; NaN if empty.
 pub fn quantile(sorted: &[f64], q: f64) -> f64 {
     sorted.get((sorted.len().saturating_sub(1) as f64 * q).round() as usize).copied().unwrap_or(f64::NAN)
