@@ -16,8 +16,9 @@ const MAX_INSPECT_BYTES: u64 = 256 * 1024 * 1024;
 /// Subcommands of `ward plugin`.
 #[derive(clap::Subcommand)]
 pub enum Command {
-    /// Compile a plugin crate into a component that imports nothing (or, with
-    /// ward-guest's host-crypto feature, only ward:auth/crypto).
+    /// Compile a plugin crate into a component that imports nothing but what
+    /// its ward-guest features call: ward:auth/crypto (host-crypto) and
+    /// ward:auth/keys (key-lookup).
     Build {
         /// The plugin crate's directory (holding its Cargo.toml).
         dir: PathBuf,
@@ -32,7 +33,8 @@ pub enum Command {
         #[arg(long)]
         target_dir: Option<PathBuf>,
         /// Cargo features to enable, e.g. `host-crypto` (the component then
-        /// imports ward:auth/crypto and needs the hostCrypto capability).
+        /// imports ward:auth/crypto and needs the hostCrypto capability; one
+        /// that imports ward:auth/keys needs keyLookup).
         #[arg(long, value_delimiter = ',')]
         features: Vec<String>,
     },
