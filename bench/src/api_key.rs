@@ -66,7 +66,12 @@ fn keys_file(n: usize) -> Vec<u8> {
 fn rss_mib() -> (f64, f64) {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     let field = |name: &str| {
-        status.lines().find_map(|line| line.strip_prefix(name)).and_then(|rest| rest.split_whitespace().next()).and_then(|kb| kb.parse::<f64>().ok()).unwrap_or(f64::NAN)
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix(name))
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|kb| kb.parse::<f64>().ok())
+            .unwrap_or(f64::NAN)
             / 1024.0
     };
     (field("VmRSS:"), field("VmHWM:"))
@@ -109,14 +114,18 @@ pub fn run(args: &Args, samples: usize) -> Result<(), BenchError> {
     let mut example_op = |i: usize| drop(baseline.authenticate(Credential { scheme: "bearer", token: token(i) }, NOW_MS));
     let mut allow_ops: Vec<Box<dyn FnMut(usize) + '_>> = sizes
         .iter()
-        .map(|size| Box::new(move |i: usize| drop(size.plugin.authenticate(Credential { scheme: "api-key", token: size.probe(i) }, NOW_MS))) as Box<dyn FnMut(usize)>)
+        .map(|size| {
+            Box::new(move |i: usize| drop(size.plugin.authenticate(Credential { scheme: "api-key", token: size.probe(i) }, NOW_MS))) as Box<dyn FnMut(usize)>
+        })
         .collect();
     let mut ops: Vec<&mut dyn FnMut(usize)> = vec![&mut example_op];
     ops.extend(allow_ops.iter_mut().map(|op| &mut **op as &mut dyn FnMut(usize)));
     let allow = interleaved_latency(2000, samples, 10, &mut ops);
     let mut deny_ops: Vec<Box<dyn FnMut(usize) + '_>> = sizes
         .iter()
-        .map(|size| Box::new(move |_: usize| drop(size.plugin.authenticate(Credential { scheme: "api-key", token: &size.unknown }, NOW_MS))) as Box<dyn FnMut(usize)>)
+        .map(|size| {
+            Box::new(move |_: usize| drop(size.plugin.authenticate(Credential { scheme: "api-key", token: &size.unknown }, NOW_MS))) as Box<dyn FnMut(usize)>
+        })
         .collect();
     let mut ops: Vec<&mut dyn FnMut(usize)> = deny_ops.iter_mut().map(|op| &mut **op as &mut dyn FnMut(usize)).collect();
     let deny = interleaved_latency(2000, samples, 10, &mut ops);
