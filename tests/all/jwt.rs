@@ -780,3 +780,26 @@ fn misconfiguration_fails_closed() {
         assert_eq!(outcome_at(&no_jwks, &token, NOW_MS), "plugin:unknown-key");
     });
 }
+
+/// `requiredScopes`: every listed scope must be in the token's `scope` or
+/// `scp`, exactly (case-sensitive), or the call is `insufficient-scope`,
+/// which `ward serve` answers with 403 (docs/http-api.md). A valid token
+/// is checked in full first: an expired one is `expired`, not short of scopes.
+#[test]
+fn required_scopes_must_all_be_present() {
+    both(|| {
+        let strict = load_changed(&[("requiredScopes", Some("orders:read, orders:write"))], key_material());
+        let with = |scopes: Value| ed_token(&claims_with("scope", scopes));
+        assert_eq!(outcome_at(&strict, &with(json!("orders:write orders:read extra")), NOW_MS), "allow");
+        let scp = ed_token(&claims_with("scp", json!(["orders:read", "orders:write"])));
+        assert_eq!(outcome_at(&strict, &scp, NOW_MS), "allow");
+        for short in [json!("orders:read"), json!("Orders:Read orders:write"), json!("orders:read orders:writer"), json!("")] {
+            assert_eq!(outcome_at(&strict, &with(short.clone()), NOW_MS), "plugin:insufficient-scope", "{short}");
+        }
+        assert_eq!(outcome_at(&strict, &ed_token(&claims("alice")), NOW_MS), "plugin:insufficient-scope", "no scope claim at all");
+        let expired = ed_token(&json!({ "sub": "a", "iss": ISSUER, "aud": AUDIENCE, "exp": NOW - 3600, "scope": "x" }));
+        assert_eq!(outcome_at(&strict, &expired, NOW_MS), "plugin:expired");
+        // Without the setting, no scope is required.
+        assert_eq!(outcome_at(plugin(), &with(json!("")), NOW_MS), "allow");
+    });
+}
