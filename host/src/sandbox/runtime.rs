@@ -364,10 +364,11 @@ impl Plugin {
         // Only a plugin that imports `keys` is handed sets: the others could
         // not look them up, and the snapshot would cost them a clone each.
         let joined;
-        let key_sets = match (inner.needs_keys, call_keys.sets.is_empty()) {
-            (false, _) => &[][..],
-            (true, true) => &inner.key_sets[..],
-            (true, false) => {
+        let key_sets = match (inner.needs_keys, inner.key_sets.is_empty(), call_keys.sets.is_empty()) {
+            (false, _, _) => &[][..],
+            (true, _, true) => &inner.key_sets[..],
+            (true, true, false) => call_keys.sets,
+            (true, false, false) => {
                 joined = inner.key_sets.iter().chain(call_keys.sets).cloned().collect::<Vec<_>>();
                 &joined[..]
             }
