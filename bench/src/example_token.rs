@@ -15,6 +15,7 @@ use ward::sandbox::bench_support::ReusedInstance;
 use ward::sandbox::{Credential, Plugin, PluginOptions, Runtime, RuntimeConfig};
 use ward::trust::{SignRequest, SigningSecret, TrustPolicy, sign, verify};
 
+use crate::load::build_plugin;
 use crate::measure::{latency, throughput};
 use crate::{BenchError, fail, read_file};
 
@@ -58,7 +59,7 @@ const NOW_MS: u64 = 1_763_856_000_000;
 pub fn run(args: &Args, samples: usize) -> Result<(), BenchError> {
     let component = match &args.component {
         Some(path) => read_file(path, "component")?,
-        None => build_example(&args.plugin_dir)?,
+        None => build_plugin(&args.plugin_dir, &[])?,
     };
     let key = SigningSecret::generate();
     let policy = TrustPolicy::default().with_anchor("bench", key.verifying_key()).allow("readsCredentials");
@@ -128,12 +129,6 @@ pub fn run(args: &Args, samples: usize) -> Result<(), BenchError> {
     });
     println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
     Ok(())
-}
-
-fn build_example(dir: &Path) -> Result<Vec<u8>, BenchError> {
-    let opts = ward_guest_build::BuildOptions { target_dir: Some(PathBuf::from("target/guests")), ..Default::default() };
-    let built = ward_guest_build::build(dir, &opts).map_err(|e| fail(e.to_string()))?;
-    built.into_iter().next().map(|b| b.bytes).ok_or_else(|| fail("the plugin crate built no component"))
 }
 
 fn build_wasi_token(dir: &Path) -> Result<Vec<u8>, BenchError> {

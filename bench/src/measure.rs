@@ -21,7 +21,7 @@ pub fn latency(warmup: usize, samples: usize, batch: usize, mut op: impl FnMut(u
         op(i);
     }
     let batch = batch.max(1);
-    let mut per_call: Vec<f64> = (0..samples.max(1))
+    let per_call: Vec<f64> = (0..samples.max(1))
         .map(|sample| {
             let started = Instant::now();
             for i in 0..batch {
@@ -30,6 +30,11 @@ pub fn latency(warmup: usize, samples: usize, batch: usize, mut op: impl FnMut(u
             started.elapsed().as_secs_f64() * 1e6 / batch as f64
         })
         .collect();
+    summarize(per_call)
+}
+
+/// The summary of per-call times in microseconds, in any order.
+fn summarize(mut per_call: Vec<f64>) -> Latency {
     per_call.sort_by(f64::total_cmp);
     Latency {
         p50_us: quantile(&per_call, 0.50),
@@ -59,18 +64,7 @@ pub fn interleaved_latency(warmup: usize, samples: usize, batch: usize, ops: &mu
             times.push(started.elapsed().as_secs_f64() * 1e6 / batch as f64);
         }
     }
-    per_call
-        .into_iter()
-        .map(|mut times| {
-            times.sort_by(f64::total_cmp);
-            Latency {
-                p50_us: quantile(&times, 0.50),
-                p99_us: quantile(&times, 0.99),
-                mean_us: times.iter().sum::<f64>() / times.len() as f64,
-                samples: times.len(),
-            }
-        })
-        .collect()
+    per_call.into_iter().map(summarize).collect()
 }
 
 /// The `q` quantile (nearest rank) of values sorted ascending; NaN if empty.
