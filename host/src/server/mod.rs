@@ -11,6 +11,7 @@
 //!   request content.
 
 mod conn;
+mod decide;
 mod encode;
 mod error;
 mod gate;

@@ -4,18 +4,17 @@
 use std::time::Instant;
 
 use http::header::CONTENT_TYPE;
-use http::{HeaderMap, HeaderValue, Request, Response, StatusCode};
+use http::{HeaderValue, Request, Response, StatusCode};
 use hyper::body::{Bytes, Incoming};
 use tokio::task::{JoinError, spawn_blocking};
 use tokio::time::timeout;
 use tracing::{debug, error, warn};
 
-use super::gate::GateDecision;
+use super::decide::{decide, without_reserved};
 use super::metrics::{self, Endpoint};
 use super::process::{self, ProcessStats};
-use super::respond::{self, Body, Failure, Outcome, Shape};
+use super::respond::{self, Body, Shape};
 use super::shared::Shared;
-use crate::sandbox::{Decision, DenyReason};
 
 /// Routes one request. Envoy's `ext_authz` appends the original path to its
 /// `path_prefix`, so `/auth/<anything>` is `/auth` too.
@@ -69,50 +68,6 @@ async fn auth(shared: &Shared, request: Request<Incoming>) -> Response<Body> {
     response
 }
 
-type Decided = (Outcome, Option<std::sync::Arc<str>>, Option<std::sync::Arc<str>>);
-
-/// Asks the gate, off the I/O threads, within `request_timeout`.
-async fn decide(shared: &Shared, headers: HeaderMap) -> Decided {
-    let Ok(permit) = shared.decisions.clone().try_acquire_owned() else {
-        return (Outcome::Deny(DenyReason::OverCapacity), None, None);
-    };
-    let gate = shared.gate.clone();
-    let task = spawn_blocking(move || {
-        // The permit lives as long as the call: a call that outlives its request
-        // still counts against the limit.
-        let _permit = permit;
-        gate.is_ready().then(|| gate.decide(&headers))
-    });
-    match timeout(shared.options.request_timeout, task).await {
-        Err(_) => {
-            warn!(timeout_ms = shared.options.request_timeout.as_millis() as u64, "gate did not answer in time");
-            (Outcome::Failed(Failure::TimedOut), None, None)
-        }
-        Ok(Err(join)) => {
-            join_failed("decide", &join);
-            (Outcome::Failed(Failure::Internal), None, None)
-        }
-        Ok(Ok(None)) => (Outcome::NotReady, None, None),
-        Ok(Ok(Some(GateDecision { plugin_id, challenge, decision }))) => {
-            let outcome = match decision {
-                Decision::Allow(identity) => Outcome::Allow(identity),
-                Decision::Deny(reason) => Outcome::Deny(reason),
-            };
-            (outcome, plugin_id, challenge)
-        }
-    }
-}
-
-/// `X-Ward-*` is ward's own namespace: whatever arrives under it on a request
-/// is a client's forgery, so the gate never sees it.
-fn without_reserved(mut headers: HeaderMap) -> HeaderMap {
-    let reserved: Vec<_> = headers.keys().filter(|name| name.as_str().starts_with("x-ward-")).cloned().collect();
-    for name in reserved {
-        headers.remove(name);
-    }
-    headers
-}
-
 async fn readyz(shared: &Shared) -> Response<Body> {
     let gate = shared.gate.clone();
     match timeout(shared.options.request_timeout, spawn_blocking(move || gate.is_ready())).await {
@@ -158,27 +113,10 @@ async fn metrics(shared: &Shared) -> Response<Body> {
 }
 
 /// The panic payload is not logged: it is the gate's text and could hold anything.
-fn join_failed(call: &'static str, join: &JoinError) {
+pub(crate) fn join_failed(call: &'static str, join: &JoinError) {
     if join.is_panic() {
         error!(call, "gate panicked; answering 503");
     } else {
         warn!(call, "gate call cancelled; answering 503");
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn reserved_headers_are_removed_in_every_case() {
-        let mut headers = HeaderMap::new();
-        headers.insert("authorization", HeaderValue::from_static("Bearer t"));
-        headers.insert("X-Ward-Id", HeaderValue::from_static("forged"));
-        headers.append("x-ward-id", HeaderValue::from_static("forged2"));
-        headers.insert("X-WARD-LABELS", HeaderValue::from_static("team=admin"));
-        let headers = without_reserved(headers);
-        assert_eq!(headers.len(), 1);
-        assert!(headers.contains_key("authorization"));
     }
 }
