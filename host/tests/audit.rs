@@ -14,7 +14,7 @@ use std::time::Duration;
 use serde_json::Value;
 use ward::audit::{
     AuditError, AuditKey, AuditLog, AuditOptions, Break, BreakKind, Code, Enqueued, Event, IdentityId, KeyError, KeyId, OverflowPolicy, PluginId, Sha256Digest,
-    TrapKind, Verdict, Version, rotated_path, verify_file, verify_files,
+    TrapKind, Verdict, Version, WouldWait, rotated_path, verify_file, verify_files,
 };
 
 const MARKER: &str = "Bearer SECRET-MARKER-7f3a";
@@ -585,6 +585,33 @@ fn block_policy_loses_nothing() {
     for i in 0..2_000 {
         assert_eq!(log.request(deny(i)), Enqueued::Queued);
     }
+    log.close().unwrap();
+    let recs = records(&path);
+    assert_eq!(recs.len(), 2_000);
+    assert!(recs.iter().all(|r| r["event"] == "plugin.authenticate.deny"));
+}
+
+/// `ward serve` polls decisions on its I/O threads: `try_request` must hand
+/// the event back rather than wait for room, and the caller's blocking
+/// `request` (off those threads) then records it; nothing is lost.
+#[test]
+fn try_request_hands_back_what_would_wait_and_loses_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("audit.log");
+    let opts = AuditOptions { queue_capacity: 1, policy: OverflowPolicy::Block { max_wait: Duration::from_secs(30) }, ..options() };
+    let log = AuditLog::open(&path, &key(), opts).unwrap();
+    let mut handed_back = 0;
+    for i in 0..2_000 {
+        match log.try_request(deny(i)) {
+            Ok(enqueued) => assert_eq!(enqueued, Enqueued::Queued),
+            Err(WouldWait(event)) => {
+                assert_eq!(*event, deny(i), "the very event comes back");
+                handed_back += 1;
+                assert_eq!(log.request(*event), Enqueued::Queued);
+            }
+        }
+    }
+    assert!(handed_back > 0, "a one-slot queue under a tight loop fills");
     log.close().unwrap();
     let recs = records(&path);
     assert_eq!(recs.len(), 2_000);

@@ -25,17 +25,17 @@ use tokio::task::JoinHandle;
 use ward::audit::PluginId;
 use ward::identity::{Identity, PrincipalType};
 use ward::sandbox::{Decision, DenyReason, PluginDeny};
-use ward::server::{Gate, GateDecision, GateStats, PluginState, PluginStats, ServerError, ServerOptions, UnrecordedCount, serve};
+use ward::server::{Deciding, Gate, GateDecision, GateStats, PluginState, PluginStats, ServerError, ServerOptions, UnrecordedCount, serve};
 
 // ---------------------------------------------------------------- fakes
 
 type DecideFn = dyn Fn(&HeaderMap) -> GateDecision + Send + Sync;
 
 struct FakeGate {
-    decide: Box<DecideFn>,
+    decide: Arc<DecideFn>,
     ready: AtomicBool,
     calls: AtomicUsize,
-    finished: AtomicUsize,
+    finished: Arc<AtomicUsize>,
     reloads: AtomicUsize,
     revokes: AtomicUsize,
     /// While set, each `reload` waits for one message on it.
@@ -49,10 +49,10 @@ struct FakeGate {
 impl FakeGate {
     fn new(decide: impl Fn(&HeaderMap) -> GateDecision + Send + Sync + 'static) -> Arc<Self> {
         Arc::new(Self {
-            decide: Box::new(decide),
+            decide: Arc::new(decide),
             ready: AtomicBool::new(true),
             calls: AtomicUsize::new(0),
-            finished: AtomicUsize::new(0),
+            finished: Arc::new(AtomicUsize::new(0)),
             reloads: AtomicUsize::new(0),
             revokes: AtomicUsize::new(0),
             hold_reloads: Mutex::new(None),
@@ -64,12 +64,25 @@ impl FakeGate {
 }
 
 impl Gate for FakeGate {
-    fn decide(&self, headers: &HeaderMap) -> GateDecision {
+    /// The fake's decisions may sleep (a slow gate) or panic (a broken one):
+    /// they run on the blocking pool, as a real gate moves blocking work off
+    /// the I/O threads, and a panic there is resumed in the future the server
+    /// polls, as a real gate's would be raised.
+    fn decide<'a>(&'a self, headers: &'a HeaderMap) -> Deciding<'a> {
         self.calls.fetch_add(1, Ordering::SeqCst);
         self.seen.lock().unwrap().push(headers.clone());
-        let decision = (self.decide)(headers);
-        self.finished.fetch_add(1, Ordering::SeqCst);
-        decision
+        let (decide, finished, headers) = (Arc::clone(&self.decide), Arc::clone(&self.finished), headers.clone());
+        let decided = tokio::task::spawn_blocking(move || {
+            let decision = decide(&headers);
+            finished.fetch_add(1, Ordering::SeqCst);
+            decision
+        });
+        Box::pin(async move {
+            match decided.await {
+                Ok(decision) => decision,
+                Err(join) => std::panic::resume_unwind(join.try_into_panic().unwrap()),
+            }
+        })
     }
     fn is_ready(&self) -> bool {
         self.ready.load(Ordering::SeqCst)

@@ -19,6 +19,7 @@ mod proxy;
 mod proxy_checks;
 mod sandbox_guests;
 mod sandbox_wat;
+mod serve_isolation;
 mod site;
 mod support;
 use ward_wat_guests as wat_guests;

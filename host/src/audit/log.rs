@@ -173,6 +173,13 @@ impl AuditLog {
         enqueue(&self.shared, event)
     }
 
+    /// [`AuditLog::request`] for a caller that must not wait: when the queue
+    /// is full and the policy is to wait for room, the event comes back
+    /// ([`WouldWait`]) for the caller to queue where it may block.
+    pub fn try_request(&self, event: Event) -> Result<Enqueued, WouldWait> {
+        enqueue_or_return(&self.shared, event, false)
+    }
+
     /// A handle that queues request events like [`AuditLog::request`] and
     /// can outlive a borrow of the log (a key-material refresh task holds
     /// one). Once the log is closed, what it queues is counted as dropped.
@@ -294,14 +301,25 @@ fn write_batch(sink: &mut Sink, batch: &mut VecDeque<(String, Event)>, dropped: 
 
 /// [`AuditLog::request`]'s queueing, shared with [`RequestQueue`].
 fn enqueue(shared: &Shared, event: Event) -> Enqueued {
+    match enqueue_or_return(shared, event, true) {
+        Ok(enqueued) => enqueued,
+        // Not returned when waiting is allowed; counted as dropped if it were.
+        Err(WouldWait(_)) => Enqueued::Dropped,
+    }
+}
+
+/// Queues `event`; with `may_wait` false, an event that would wait for room
+/// comes back instead.
+fn enqueue_or_return(shared: &Shared, event: Event, may_wait: bool) -> Result<Enqueued, WouldWait> {
     if matches!(event, Event::AuthenticateAllow { .. }) && !shared.record_allowed {
-        return Enqueued::NotRecorded;
+        return Ok(Enqueued::NotRecorded);
     }
     let ts = timestamp(SystemTime::now());
     let mut q = lock(&shared.queue);
     if q.items.len() >= shared.capacity && !q.failed {
         match shared.policy {
             OverflowPolicy::DropAndCount => {}
+            OverflowPolicy::Block { .. } if !may_wait && !q.shutdown => return Err(WouldWait(Box::new(event))),
             OverflowPolicy::Block { max_wait } => {
                 let deadline = Instant::now() + max_wait;
                 while q.items.len() >= shared.capacity && !q.failed && !q.shutdown {
@@ -317,15 +335,20 @@ fn enqueue(shared: &Shared, event: Event) -> Enqueued {
     if q.items.len() >= shared.capacity || q.failed || q.shutdown {
         q.dropped += 1;
         shared.not_empty.notify_one();
-        return Enqueued::Dropped;
+        return Ok(Enqueued::Dropped);
     }
     q.items.push_back((ts, event));
     q.enqueued += 1;
     if q.items.len() == 1 {
         shared.not_empty.notify_one();
     }
-    Enqueued::Queued
+    Ok(Enqueued::Queued)
 }
+
+/// A request event [`AuditLog::try_request`] did not queue, because queueing
+/// it would have waited for room.
+#[derive(Debug)]
+pub struct WouldWait(pub Box<Event>);
 
 /// Queues request events into an [`AuditLog`] ([`AuditLog::request_queue`]).
 #[derive(Clone)]

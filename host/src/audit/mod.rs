@@ -30,6 +30,6 @@ pub use event::{
     BreakerState, Code, Event, IdentityId, KeyId, KeyMaterialName, PluginId, Sha256Digest, TrapKind, UnloadCause, Verdict as ConformanceVerdict, Version,
 };
 pub use key::{AuditKey, KeyError, MAX_KEY_BYTES, MIN_KEY_BYTES};
-pub use log::{AuditLog, AuditOptions, Enqueued, OverflowPolicy, RequestQueue};
+pub use log::{AuditLog, AuditOptions, Enqueued, OverflowPolicy, RequestQueue, WouldWait};
 pub use verify::{Break, BreakKind, MAX_LINE_BYTES, Verdict, VerifyError, verify_file, verify_files};
 pub use writer::rotated_path;

@@ -12,7 +12,7 @@ use crate::audit::{AuditKey, AuditOptions, OverflowPolicy};
 use crate::identity::{ClaimsPolicy, IdentityKey};
 use crate::keymaterial::{self, Cidr, FetchPolicy, IndexedFile, KeyFormat, Shape, UrlSource};
 use crate::lifecycle::{AuditSpec, BreakerSettings, ConformanceCase, Expect, Plan, PluginFiles, PluginSpec, Route};
-use crate::sandbox::{Limits, PluginOptions};
+use crate::sandbox::{Limits, MAX_TIMEOUT, PluginOptions};
 
 use super::dir::{ConfinedDirs, read_config_file};
 use super::json;
@@ -26,9 +26,8 @@ const MAX_COMPONENT_BYTES: u64 = 64 << 20;
 const MAX_FIXTURES_BYTES: u64 = 4 << 20;
 const MAX_SECRET_BYTES: u64 = 4096;
 const DEFAULT_LISTEN: &str = "127.0.0.1:8181";
-/// Timeouts beyond this are mistakes, not policy: a minute-long auth call
-/// would hold a proxy's connection and a pool slot far too long.
-const MAX_TIMEOUT_MS: u64 = 60_000;
+/// Timeouts beyond this are mistakes, not policy (`sandbox::MAX_TIMEOUT`).
+const MAX_TIMEOUT_MS: u64 = MAX_TIMEOUT.as_millis() as u64;
 
 /// Reads and validates `path` and every file it names.
 pub fn load(path: &Path) -> Result<WardConfig, ConfigError> {

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use crate::audit::{AuditError, AuditLog, Code, Event, KeyId, KeyMaterialName, PluginId, RequestQueue, Sha256Digest, UnloadCause, Version};
 use crate::keymaterial::{Fetcher, KeyMaterialError, KeyMaterialSource, RefreshTask};
-use crate::sandbox::{Plugin, Runtime};
+use crate::sandbox::{CallKeys, Plugin, Runtime};
 use crate::trust::verify;
 
 use super::breaker::Breaker;
@@ -157,7 +157,9 @@ fn check_conformance(
     // A url entry not fetched yet is left out: its cases deny, as its calls would.
     let available: Vec<Arc<KeyMaterialSource>> = sources.iter().filter(|s| s.current().is_ok()).cloned().collect();
     let current = current_keys(&available, KeyMaterialSource::current).unwrap_or_default();
-    let Err(failure) = current.call(|keys| conformance::run(loaded, &plugin.conformance, keys, now_ms)) else {
+    let raw = current.raw();
+    let keys = CallKeys { raw: &raw, sets: current.sets() };
+    let Err(failure) = conformance::run(loaded, &plugin.conformance, &keys, now_ms) else {
         return Ok(());
     };
     let event = Event::ConformanceFailed { plugin_id: audit_id.clone(), case_index: failure.case_index, expected: failure.expected, got: failure.got };

@@ -7,9 +7,11 @@ use std::time::{Duration, Instant};
 
 use http::HeaderMap;
 
-use crate::audit::{AuditError, AuditLog, Code, Enqueued, Event, IdentityId, TrapKind};
-use crate::sandbox::{Credential, Decision, DenyReason, Runtime, RuntimeConfig};
-use crate::server::{Gate, GateDecision, GateStats};
+use tokio::runtime::RuntimeFlavor;
+
+use crate::audit::{AuditError, AuditLog, Code, Enqueued, Event, IdentityId, TrapKind, WouldWait};
+use crate::sandbox::{CallKeys, Credential, Decision, DenyReason, MAX_TIMEOUT, Runtime, RuntimeConfig, run_to_completion};
+use crate::server::{Deciding, Gate, GateDecision, GateStats};
 
 use super::assemble::{KeyFetching, assemble};
 use super::breaker::{Admission, Transition};
@@ -22,6 +24,11 @@ use super::route::Slice;
 use super::set::{Active, Entry, PluginSet, Slot};
 use super::stats;
 use crate::trust::now_ms;
+
+/// How long [`Gateway::authenticate`] drives a decision on the caller's
+/// thread before it gives up: a backstop past the longest timeout a plugin
+/// may be given, as every call ends at its own deadline first.
+const SYNC_DECISION_BOUND: Duration = MAX_TIMEOUT.saturating_add(Duration::from_secs(1));
 
 /// Serves decisions from the current plugin set and swaps sets atomically.
 /// `Send + Sync`; share it behind an `Arc`. Dropping it closes the audit log
@@ -159,15 +166,25 @@ impl Gateway {
         tracing::warn!(code = err.code(), "reload refused; the previous plugin set keeps serving");
     }
 
-    /// Decides one request from its headers at `now_ms`.
+    /// Decides one request from its headers at `now_ms`, on this thread
+    /// (for callers that are not async: tests, tools).
     pub fn authenticate(&self, headers: &HeaderMap, now_ms: u64) -> GateDecision {
+        run_to_completion(self.authenticate_async(headers, now_ms), SYNC_DECISION_BOUND)
+            .unwrap_or(GateDecision { plugin_id: None, challenge: None, decision: Decision::Deny(DenyReason::Timeout) })
+    }
+
+    /// Decides one request from its headers at `now_ms`. The guest yields at
+    /// every epoch tick, and what may block (an audit write the breaker must
+    /// wait for, a full audit queue) moves off the I/O thread first, so the
+    /// future can be polled on `ward serve`'s I/O threads.
+    pub async fn authenticate_async(&self, headers: &HeaderMap, now_ms: u64) -> GateDecision {
         let set = self.serving.current.load();
         let mut malformed = false;
         for entry in &set.entries {
             match entry.route.slice(headers) {
                 Slice::Absent => {}
                 Slice::Malformed => malformed = true,
-                Slice::Found(token) => return self.call(entry, token, now_ms),
+                Slice::Found(token) => return self.call(entry, token, now_ms).await,
             }
         }
         let reason = if malformed { DenyReason::MalformedCredential } else { DenyReason::MissingCredential };
@@ -175,18 +192,18 @@ impl Gateway {
         GateDecision { plugin_id: None, challenge, decision: Decision::Deny(reason) }
     }
 
-    fn call(&self, entry: &Entry, token: &str, now_ms: u64) -> GateDecision {
+    async fn call(&self, entry: &Entry, token: &str, now_ms: u64) -> GateDecision {
         let started = Instant::now();
         let decision = match &entry.slot {
             Slot::Disabled => Decision::Deny(DenyReason::PluginsDisabled),
             Slot::Revoked => Decision::Deny(DenyReason::PluginUnavailable),
-            Slot::Active(active) => self.call_active(entry, active, token, now_ms, started),
+            Slot::Active(active) => self.call_active(entry, active, token, now_ms, started).await,
         };
         self.record(entry, &decision, started);
         GateDecision { plugin_id: Some(Arc::clone(&entry.id)), challenge: Some(Arc::from(entry.route.challenge())), decision }
     }
 
-    fn call_active(&self, entry: &Entry, active: &Active, token: &str, now_ms: u64, started: Instant) -> Decision {
+    async fn call_active(&self, entry: &Entry, active: &Active, token: &str, now_ms: u64, started: Instant) -> Decision {
         let (admission, half_open) = active.breaker.admit(started);
         if let Some(transition) = half_open
             && !self.transition(entry, transition)
@@ -200,7 +217,11 @@ impl Gateway {
         }
         let credential = Credential { scheme: entry.route.guest_scheme(), token };
         let decision = match active.current_keys() {
-            Ok(current) => current.call(|keys| active.plugin.authenticate_with(credential, now_ms, active.plugin.settings(), keys)),
+            Ok(current) => {
+                let raw = current.raw();
+                let keys = CallKeys { raw: &raw, sets: current.sets() };
+                active.plugin.call(credential, now_ms, active.plugin.settings(), &keys).await
+            }
             // No guest code runs without its keys; not a fault of the plugin.
             Err(_) => Decision::Deny(DenyReason::KeyMaterialUnavailable),
         };
@@ -223,7 +244,7 @@ impl Gateway {
             Err(err) => return self.unrecorded_transition(entry, transition, "plugin.breaker", &err),
         };
         let name = event.name();
-        match self.serving.audit.lifecycle(event) {
+        match off_io_thread(|| self.serving.audit.lifecycle(event)) {
             Ok(_) => {
                 tracing::warn!(plugin = &*entry.id, event = name, cause = transition.cause, "circuit breaker");
                 true
@@ -266,7 +287,11 @@ impl Gateway {
             }
         }
         for event in events {
-            if self.serving.audit.request(event) == Enqueued::Dropped {
+            let enqueued = match self.serving.audit.try_request(event) {
+                Ok(enqueued) => enqueued,
+                Err(WouldWait(event)) => off_io_thread(|| self.serving.audit.request(*event)),
+            };
+            if enqueued == Enqueued::Dropped {
                 self.audit_dropped.fetch_add(1, Ordering::Relaxed);
             }
         }
@@ -304,6 +329,16 @@ fn statuses(set: &PluginSet) -> Vec<PluginStatus> {
         .collect()
 }
 
+/// Runs `work`, which may block (an `fdatasync`, a full audit queue), without
+/// stalling the async I/O thread it may be called on: tokio first hands that
+/// thread's other tasks to another thread. Elsewhere it simply runs.
+fn off_io_thread<R>(work: impl FnOnce() -> R) -> R {
+    match tokio::runtime::Handle::try_current() {
+        Ok(handle) if handle.runtime_flavor() == RuntimeFlavor::MultiThread => tokio::task::block_in_place(work),
+        _ => work(),
+    }
+}
+
 fn trap_kind(reason: DenyReason) -> Option<TrapKind> {
     Some(match reason {
         DenyReason::Timeout => TrapKind::Timeout,
@@ -316,8 +351,8 @@ fn trap_kind(reason: DenyReason) -> Option<TrapKind> {
 }
 
 impl Gate for Gateway {
-    fn decide(&self, headers: &HeaderMap) -> GateDecision {
-        self.authenticate(headers, now_ms())
+    fn decide<'a>(&'a self, headers: &'a HeaderMap) -> Deciding<'a> {
+        Box::pin(self.authenticate_async(headers, now_ms()))
     }
 
     fn is_ready(&self) -> bool {

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use crate::audit::PluginId;
 use crate::keymaterial::{KeyMaterialSource, KeyMaterialUnavailable, Material, RefreshTask};
-use crate::sandbox::{CallKeys, KeySet, Plugin};
+use crate::sandbox::{KeySet, Plugin};
 
 use super::breaker::Breaker;
 use super::route::Route;
@@ -55,10 +55,14 @@ pub(crate) struct CurrentKeys<'a> {
 }
 
 impl CurrentKeys<'_> {
-    /// Runs `call` with this snapshot as a call's key material.
-    pub fn call<R>(&self, call: impl FnOnce(&CallKeys<'_>) -> R) -> R {
-        let raw: Vec<(&str, &[u8])> = self.raw.iter().map(|(name, bytes)| (*name, &**bytes)).collect();
-        call(&CallKeys { raw: &raw, sets: &self.sets })
+    /// The `raw` entries, as a call takes them (`CallKeys::raw`).
+    pub fn raw(&self) -> Vec<(&str, &[u8])> {
+        self.raw.iter().map(|(name, bytes)| (*name, &**bytes)).collect()
+    }
+
+    /// The indexed entries (`CallKeys::sets`).
+    pub fn sets(&self) -> &[KeySet] {
+        &self.sets
     }
 }
 

@@ -15,6 +15,10 @@ use super::limits::{MAX_INSTANCES, MAX_MEMORIES, MAX_TABLES};
 const GUARDED_RESERVATION: u64 = 1 << 32;
 /// Unmapped bytes after each slot, for constant offsets past 4 GiB.
 const GUARD_BYTES: u64 = 32 << 20;
+/// Stack a call's fibre keeps for host code beyond the wasm stack limit:
+/// instantiation, the canonical ABI, and host functions such as RSA
+/// verification run on the fibre too.
+const FIBRE_HOST_STACK: usize = 1 << 20;
 
 /// Engine-wide settings; per-plugin limits must fit inside them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,6 +92,8 @@ pub(crate) fn build_engine(settings: &EngineSettings) -> wasmtime::Result<Engine
     config.consume_fuel(true);
     config.epoch_interruption(true);
     config.max_wasm_stack(settings.max_wasm_stack);
+    // Every call runs on a fibre (`call.rs`), its stack from the pool below.
+    config.async_stack_size(settings.max_wasm_stack.saturating_add(FIBRE_HOST_STACK));
     config.wasm_component_model(true);
     config.memory_init_cow(true);
     match settings.bounds_checks {
@@ -124,6 +130,7 @@ pub(crate) fn build_engine(settings: &EngineSettings) -> wasmtime::Result<Engine
         .max_memory_size(settings.max_memory_bytes)
         .linear_memory_keep_resident(settings.memory_keep_resident)
         .max_unused_warm_slots(settings.max_unused_warm_slots)
+        .total_stacks(slots)
         .table_keep_resident(64 << 10);
     config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
     Engine::new(&config)

@@ -4,6 +4,11 @@ use std::time::Duration;
 
 use wasmtime::ResourceLimiter;
 
+/// The longest `timeout` the configuration accepts. Longer ones are mistakes,
+/// not policy: a minute-long auth call would hold a proxy's connection and a
+/// pool slot far too long.
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(60);
+
 /// What one call of one plugin may consume. Defaults suit a token check that
 /// takes microseconds; an operator raises them per plugin.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

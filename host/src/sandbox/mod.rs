@@ -18,6 +18,7 @@
 //!   Guest output is read in place and sanitized before anything is copied.
 
 mod abi;
+mod blocking;
 mod call;
 pub mod crypto;
 mod decision;
@@ -35,8 +36,9 @@ pub use decision::{Decision, DenyReason, PluginDeny};
 pub use engine::{BoundsChecks, EngineSettings};
 pub use imports::WasiMode;
 pub use keys::{KEY_LOOKUP_CAPABILITY, KEYS_INTERFACE, KeySet};
-pub use limits::{CodeLimits, Limits};
+pub use limits::{CodeLimits, Limits, MAX_TIMEOUT};
 pub use load::LoadError;
+pub(crate) use blocking::run_to_completion;
 pub(crate) use runtime::CallKeys;
 #[cfg(feature = "bench-baseline")]
 #[doc(hidden)]

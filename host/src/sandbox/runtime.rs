@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
 use wasmtime::Engine;
 use wasmtime::component::{Component, ComponentExportIndex, InstancePre, Linker};
@@ -13,6 +14,7 @@ use crate::trust::VerifiedPlugin;
 use super::abi::{
     AUTHENTICATE_FUNC, AUTHENTICATOR_INTERFACE, AUTHENTICATOR_INTERFACE_0_2, AUTHENTICATOR_INTERFACE_0_3, AuthenticateParams, AuthenticateResults,
 };
+use super::blocking::run_to_completion;
 use super::call::{CallSpec, CallState, armed_store, call_once, classify};
 use super::crypto::add_host_crypto;
 use super::decision::{Decision, DenyReason};
@@ -185,9 +187,8 @@ impl Runtime {
         let linker = self.linkers.for_needs(needs);
         let pre =
             linker.instantiate_pre(&component).map_err(|_| LoadError::InvalidComponent { why: "imports do not match the WASI 0.2 interfaces ward serves" })?;
-        let epoch_ticks = deadline_ticks(&limits, &self.config.engine);
         let linked = started.elapsed();
-        probe(&self.engine, &pre, &func, &limits, epoch_ticks)?;
+        probe(&self.engine, &pre, &func, &limits)?;
         // Load time has a target (50 ms for the example plugin; 22.8 ms
         // measured on 2026-11-24); this line shows where it goes on the
         // operator's own machine.
@@ -211,7 +212,6 @@ impl Runtime {
                 pre,
                 func,
                 limits,
-                epoch_ticks,
                 needs_wasi,
                 needs_crypto: needs.crypto,
                 needs_keys: needs.keys,
@@ -245,15 +245,21 @@ fn authenticate_export(component: &Component, engine: &Engine) -> Result<Compone
     Ok(func)
 }
 
-fn deadline_ticks(limits: &Limits, engine: &EngineSettings) -> u64 {
-    let tick = engine.epoch_tick.as_micros().max(1);
-    u64::try_from(limits.timeout.as_micros().div_ceil(tick)).unwrap_or(u64::MAX).max(1)
+/// How long past its own deadline a call run by [`run_to_completion`] may
+/// take before the host gives up on it: a backstop, as the epoch deadline
+/// ends every guest first.
+const BLOCKING_SLACK: Duration = Duration::from_secs(1);
+
+fn blocking_bound(limits: &Limits) -> Duration {
+    limits.timeout.saturating_add(BLOCKING_SLACK)
 }
 
-fn probe(engine: &Engine, pre: &InstancePre<CallState>, func: &ComponentExportIndex, limits: &Limits, epoch_ticks: u64) -> Result<(), LoadError> {
+fn probe(engine: &Engine, pre: &InstancePre<CallState>, func: &ComponentExportIndex, limits: &Limits) -> Result<(), LoadError> {
     let fault = |reason| LoadError::InstantiationFault { reason };
-    let mut store = armed_store(engine, limits, epoch_ticks, 0, &[]).map_err(fault)?;
-    let instance = pre.instantiate(&mut store).map_err(|err| fault(classify(&err, &store)))?;
+    let mut store = armed_store(engine, limits, 0, &[]).map_err(fault)?;
+    let instance = run_to_completion(pre.instantiate_async(&mut store), blocking_bound(limits))
+        .ok_or(fault(DenyReason::Timeout))?
+        .map_err(|err| fault(classify(&err, &store)))?;
     instance
         .get_typed_func::<AuthenticateParams<'_>, AuthenticateResults>(&mut store, func)
         .map_err(|_| LoadError::InvalidComponent { why: "authenticate does not have the ward:auth@0.1.0 signature" })?;
@@ -286,7 +292,6 @@ struct PluginInner {
     pre: InstancePre<CallState>,
     func: ComponentExportIndex,
     limits: Limits,
-    epoch_ticks: u64,
     needs_wasi: bool,
     needs_crypto: bool,
     needs_keys: bool,
@@ -349,9 +354,23 @@ impl Plugin {
         self.authenticate_with(credential, now_ms, &self.inner.settings, &CallKeys::default())
     }
 
+    /// [`Plugin::authenticate`] for async callers: the guest yields to the
+    /// executor at every epoch tick, so a guest that spins to its deadline
+    /// holds the polling thread one tick at a time. Dropping the future ends
+    /// the call.
+    pub async fn authenticate_async(&self, credential: Credential<'_>, now_ms: u64) -> Decision {
+        self.call(credential, now_ms, &self.inner.settings, &CallKeys::default()).await
+    }
+
     /// [`Plugin::authenticate`] with other settings: conformance cases may set their own.
     /// Key material the host fetched (URL entries) follows the plugin's fixed keys.
     pub(crate) fn authenticate_with(&self, credential: Credential<'_>, now_ms: u64, settings: &[(String, String)], call_keys: &CallKeys<'_>) -> Decision {
+        run_to_completion(self.call(credential, now_ms, settings, call_keys), blocking_bound(&self.inner.limits))
+            .unwrap_or(Decision::Deny(DenyReason::Timeout))
+    }
+
+    /// One call, however it is driven: [`Plugin::authenticate_with`]'s async form.
+    pub(crate) async fn call(&self, credential: Credential<'_>, now_ms: u64, settings: &[(String, String)], call_keys: &CallKeys<'_>) -> Decision {
         let inner = &*self.inner;
         if credential.token.len().saturating_add(credential.scheme.len()) > inner.limits.max_credential_bytes {
             return Decision::Deny(DenyReason::Oversized);
@@ -374,7 +393,7 @@ impl Plugin {
             }
         };
         let spec = CallSpec { settings, fetched_keys: call_keys.raw, key_sets, ..self.spec() };
-        match call_once(&spec, credential.scheme, credential.token, now_ms) {
+        match call_once(&spec, credential.scheme, credential.token, now_ms).await {
             Ok(Ok(claims)) => Decision::Allow(Identity::derive(&inner.shared.identity_key, &inner.id, claims)),
             Ok(Err(deny)) => Decision::Deny(DenyReason::Plugin(deny)),
             Err(reason) => Decision::Deny(reason),
@@ -388,7 +407,6 @@ impl Plugin {
             pre: &inner.pre,
             func: &inner.func,
             limits: &inner.limits,
-            epoch_ticks: inner.epoch_ticks,
             settings: &inner.settings,
             keys: &inner.keys,
             fetched_keys: &[],

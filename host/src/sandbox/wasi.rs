@@ -228,9 +228,14 @@ pub(crate) fn add_deny_all_wasi<T: DenyAllView + 'static>(linker: &mut Linker<T>
     random::insecure::add_to_linker::<T, WasiRandom>(l, |t| t.ctx().ctx.random())?;
     random::insecure_seed::add_to_linker::<T, WasiRandom>(l, |t| t.ctx().ctx.random())?;
     filesystem::preopens::add_to_linker::<T, WasiFilesystem>(l, T::filesystem)?;
-    sync::filesystem::types::add_to_linker::<T, WasiFilesystem>(l, T::filesystem)?;
+    // The async forms of these two: their sync forms run each call through
+    // `wasmtime_wasi::runtime::in_tokio`, which blocks on the tokio runtime
+    // and so panics on `ward serve`'s I/O threads, where calls run. What they
+    // serve here (no descriptors; the discarding or closed stdio) is ready
+    // at once, so the async form never waits either.
+    filesystem::types::add_to_linker::<T, WasiFilesystem>(l, T::filesystem)?;
+    wasmtime_wasi::p2::bindings::io::streams::add_to_linker::<T, Io>(l, |t| t.ctx().table)?;
     wasmtime_wasi::p2::bindings::io::error::add_to_linker::<T, Io>(l, |t| t.ctx().table)?;
     sync::io::poll::add_to_linker::<T, Poller>(l, |t| NonBlockingPoll(t.ctx().table))?;
-    sync::io::streams::add_to_linker::<T, Io>(l, |t| t.ctx().table)?;
     Ok(())
 }

@@ -2,16 +2,18 @@
 //! `/auth` endpoint and the gRPC `ext_authz` service both come here, so they
 //! route, limit and time out exactly alike.
 
+use std::future::Future;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
 use http::HeaderMap;
-use tokio::task::spawn_blocking;
 use tokio::time::timeout;
-use tracing::warn;
+use tracing::{error, warn};
 
-use super::gate::GateDecision;
+use super::gate::{Deciding, GateDecision};
 use super::respond::{Failure, Outcome};
-use super::routes::join_failed;
 use super::shared::Shared;
 use crate::sandbox::{Decision, DenyReason};
 
@@ -19,34 +21,54 @@ use crate::sandbox::{Decision, DenyReason};
 /// `WWW-Authenticate`.
 pub(crate) type Decided = (Outcome, Option<Arc<str>>, Option<Arc<str>>);
 
-/// Asks the gate, off the I/O threads, within `request_timeout`.
+/// Asks the gate, within `request_timeout`, on this I/O thread: the gate's
+/// future yields while a guest runs (`Gate::decide`), so there is no hand-off
+/// to another thread and back. At the timeout the future is dropped, which
+/// ends the guest's call.
 pub(crate) async fn decide(shared: &Shared, headers: HeaderMap) -> Decided {
-    let Ok(permit) = shared.decisions.clone().try_acquire_owned() else {
+    let Ok(_permit) = shared.decisions.try_acquire() else {
         return (Outcome::Deny(DenyReason::OverCapacity), None, None);
     };
-    let gate = shared.gate.clone();
-    let task = spawn_blocking(move || {
-        // The permit lives as long as the call: a call that outlives its request
-        // still counts against the limit.
-        let _permit = permit;
-        gate.is_ready().then(|| gate.decide(&headers))
-    });
-    match timeout(shared.options.request_timeout, task).await {
+    if !shared.gate.is_ready() {
+        return (Outcome::NotReady, None, None);
+    }
+    match timeout(shared.options.request_timeout, Unwinding(shared.gate.decide(&headers))).await {
         Err(_) => {
             warn!(timeout_ms = shared.options.request_timeout.as_millis() as u64, "gate did not answer in time");
             (Outcome::Failed(Failure::TimedOut), None, None)
         }
-        Ok(Err(join)) => {
-            join_failed("decide", &join);
+        Ok(Err(Panicked)) => {
+            // The panic payload is not logged: it is the gate's text and could hold anything.
+            error!(call = "decide", "gate panicked; answering 503");
             (Outcome::Failed(Failure::Internal), None, None)
         }
-        Ok(Ok(None)) => (Outcome::NotReady, None, None),
-        Ok(Ok(Some(GateDecision { plugin_id, challenge, decision }))) => {
+        Ok(Ok(GateDecision { plugin_id, challenge, decision })) => {
             let outcome = match decision {
                 Decision::Allow(identity) => Outcome::Allow(identity),
                 Decision::Deny(reason) => Outcome::Deny(reason),
             };
             (outcome, plugin_id, challenge)
+        }
+    }
+}
+
+/// The gate panicked while deciding.
+struct Panicked;
+
+/// A decision whose panic becomes [`Panicked`] instead of unwinding through
+/// the connection, which would close it unanswered: a gate fault is a 503,
+/// as it was when decisions ran on the blocking pool. A future that panicked
+/// is never polled again.
+struct Unwinding<'a>(Deciding<'a>);
+
+impl Future for Unwinding<'_> {
+    type Output = Result<GateDecision, Panicked>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match catch_unwind(AssertUnwindSafe(|| self.0.as_mut().poll(cx))) {
+            Ok(Poll::Ready(decision)) => Poll::Ready(Ok(decision)),
+            Ok(Poll::Pending) => Poll::Pending,
+            Err(_) => Poll::Ready(Err(Panicked)),
         }
     }
 }

@@ -4,6 +4,8 @@
 //! gate knows plugins (routing a request to one, the breaker, reloads, the
 //! audit log). `crate::lifecycle::Gateway` is the real gate; tests use fakes.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use crate::audit::PluginId;
@@ -21,13 +23,22 @@ pub struct GateDecision {
     pub decision: Decision,
 }
 
-/// What the server needs from the plugin set. Every method is blocking and
-/// may take up to a plugin's deadline (or a whole reload); the server calls
-/// them off the async I/O threads.
+/// A decision under way ([`Gate::decide`]).
+pub type Deciding<'a> = Pin<Box<dyn Future<Output = GateDecision> + Send + 'a>>;
+
+/// What the server needs from the plugin set. `decide` is async and polled
+/// on the server's I/O threads; every other method is blocking and may take
+/// long (a whole reload), and the server calls it off those threads.
 pub trait Gate: Send + Sync + 'static {
     /// Decides one request from the headers the proxy forwarded. Never fails:
     /// every problem is a deny.
-    fn decide(&self, headers: &http::HeaderMap) -> GateDecision;
+    ///
+    /// The future is polled on an I/O thread that serves other connections
+    /// too, so it must never block: work that takes long yields (a guest
+    /// yields at every epoch tick), and work that must block moves off the
+    /// thread first (`tokio::task::block_in_place`). The server drops it at
+    /// its request timeout, which must end the call.
+    fn decide<'a>(&'a self, headers: &'a http::HeaderMap) -> Deciding<'a>;
     /// True once a plugin set is loaded and may serve.
     fn is_ready(&self) -> bool;
     /// Applies, at once, the revocations of the configuration on disk: stops

@@ -76,8 +76,8 @@ async fn drain(shared: &Shared, mut connections: JoinSet<()>, stop: &watch::Send
         warn!(connections = connections.len(), "drain deadline passed; closing the remaining connections");
         connections.shutdown().await;
     }
-    // A request that timed out leaves its gate call running; the gate should
-    // not be shut down under it if the deadline allows waiting.
+    // Decisions of connections closed above end with them; wait for the
+    // rest, so that the gate is not shut down under a running call.
     let all = u32::try_from(shared.options.max_in_flight_decisions).unwrap_or(u32::MAX);
     if timeout_at(deadline, shared.decisions.acquire_many(all)).await.is_err() {
         warn!("gate calls still running at the drain deadline");

@@ -6,7 +6,9 @@
 //!   every other path, including a failure inside ward, is 401, 403 or 503.
 //! - No request header is ever echoed; `X-Ward-*` headers on a request are
 //!   dropped before the gate sees them.
-//! - Gate calls run on the blocking pool, so a slow guest never stalls I/O.
+//! - Decisions run on the I/O threads, as futures that yield at every epoch
+//!   tick, so a slow guest never stalls other connections for more than a
+//!   tick; every other gate call runs on the blocking pool.
 //! - Metrics labels and log fields are plugin ids and static codes, never
 //!   request content.
 
@@ -28,7 +30,7 @@ mod signals;
 mod sniff;
 
 pub use error::ServerError;
-pub use gate::{Gate, GateDecision, GateStats, PluginState, PluginStats, UnrecordedCount};
+pub use gate::{Deciding, Gate, GateDecision, GateStats, PluginState, PluginStats, UnrecordedCount};
 pub use listen::serve;
 pub use logging::init_logging;
 pub use metrics::render_gate_stats;

@@ -34,8 +34,9 @@ pub struct ServerOptions {
     pub drain_timeout: Duration,
     /// The `Retry-After` value, in seconds, on every 503. Default 1.
     pub retry_after_secs: u32,
-    /// Most gate decisions running at once on the blocking pool; the next
-    /// `/auth` answers 503 (`over-capacity`) at once. Default 512.
+    /// Most gate decisions under way at once (each polled on the I/O
+    /// threads); the next `/auth` answers 503 (`over-capacity`) at once.
+    /// Default 512.
     pub max_in_flight_decisions: usize,
     /// Concurrent HTTP/2 streams per connection. Default 128.
     pub h2_max_concurrent_streams: u32,

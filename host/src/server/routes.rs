@@ -1,5 +1,5 @@
-//! The endpoints. Every call into the gate runs on the blocking pool, so a
-//! guest spinning to its deadline holds a blocking thread, never an I/O thread.
+//! The endpoints. A decision is polled here, on the I/O thread (`decide.rs`);
+//! every other call into the gate runs on the blocking pool.
 
 use std::time::Instant;
 
@@ -113,7 +113,7 @@ async fn metrics(shared: &Shared) -> Response<Body> {
 }
 
 /// The panic payload is not logged: it is the gate's text and could hold anything.
-pub(crate) fn join_failed(call: &'static str, join: &JoinError) {
+fn join_failed(call: &'static str, join: &JoinError) {
     if join.is_panic() {
         error!(call, "gate panicked; answering 503");
     } else {

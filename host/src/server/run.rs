@@ -11,8 +11,10 @@ use tracing::info;
 use super::signals::Signals;
 use super::{Gate, ServerError, ServerOptions, serve};
 
-/// Blocking threads beyond the decision limit, for `/readyz`, `/metrics`,
-/// reloads and shutdown, which must not queue behind decisions.
+/// Blocking threads beyond the decision limit. Decisions run on the I/O
+/// threads, but each may move a blocking audit write off them
+/// (`block_in_place`, which takes a blocking thread); `/readyz`, `/metrics`,
+/// reloads and shutdown must not queue behind those.
 const BLOCKING_HEADROOM: usize = 16;
 /// How long the runtime waits, after the drain, for gate calls that are still
 /// running: a guest stuck past every deadline must not keep the process alive.

@@ -8,7 +8,8 @@
 use wasmtime::Store;
 use wasmtime::component::Func;
 
-use super::{CallState, Credential, Decision, DenyReason, Identity, Plugin, armed_store};
+use super::{CallState, Credential, Decision, DenyReason, Identity, Plugin, armed_store, blocking_bound};
+use crate::sandbox::blocking::run_to_completion;
 use crate::sandbox::call::{instantiate, invoke};
 
 /// One instance kept across calls: the unsafe baseline that shows what a
@@ -23,8 +24,8 @@ impl ReusedInstance {
     /// Instantiates `plugin` once.
     pub fn new(plugin: &Plugin) -> Result<Self, DenyReason> {
         let inner = &*plugin.inner;
-        let mut store = armed_store(&inner.engine, &inner.limits, inner.epoch_ticks, 0, &inner.key_sets)?;
-        let func = instantiate(&plugin.spec(), &mut store)?;
+        let mut store = armed_store(&inner.engine, &inner.limits, 0, &inner.key_sets)?;
+        let func = run_to_completion(instantiate(&plugin.spec(), &mut store), blocking_bound(&inner.limits)).ok_or(DenyReason::Timeout)??;
         Ok(Self { plugin: plugin.clone(), store, func })
     }
 
@@ -34,8 +35,10 @@ impl ReusedInstance {
         if self.store.set_fuel(inner.limits.fuel).is_err() {
             return Decision::Deny(DenyReason::Trap);
         }
-        self.store.set_epoch_deadline(inner.epoch_ticks);
-        match invoke(&self.plugin.spec(), &mut self.store, &self.func, credential.scheme, credential.token, now_ms) {
+        self.store.data_mut().rearm_deadline(inner.limits.timeout);
+        let spec = self.plugin.spec();
+        let call = invoke(&spec, &mut self.store, &self.func, credential.scheme, credential.token, now_ms);
+        match run_to_completion(call, blocking_bound(&inner.limits)).unwrap_or(Err(DenyReason::Timeout)) {
             Ok(Ok(claims)) => Decision::Allow(Identity::derive(&inner.shared.identity_key, &inner.id, claims)),
             Ok(Err(deny)) => Decision::Deny(DenyReason::Plugin(deny)),
             Err(reason) => Decision::Deny(reason),
