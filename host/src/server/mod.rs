@@ -15,6 +15,7 @@ mod decide;
 mod encode;
 mod error;
 mod gate;
+mod grpc;
 mod listen;
 mod logging;
 mod metrics;
