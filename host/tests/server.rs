@@ -7,6 +7,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 mod exposition;
+// Envoy's ext_authz, gRPC and HTTP, against the fakes below.
+mod ext_authz;
 
 use std::io::Write as _;
 use std::net::SocketAddr;

@@ -22,8 +22,7 @@ use tokio::sync::{OwnedSemaphorePermit, watch};
 use tokio::time::{Instant, sleep_until, timeout};
 use tracing::debug;
 
-use super::respond::Body;
-use super::routes;
+use super::routes::{self, Reply};
 use super::shared::Shared;
 use super::sniff::{Protocol, sniff};
 
@@ -54,7 +53,7 @@ pub(crate) async fn serve(stream: TcpStream, shared: Arc<Shared>, mut stop: watc
             let (shared, activity) = (shared.clone(), activity.clone());
             async move {
                 let _busy = activity.begin();
-                Ok::<Response<Body>, Infallible>(routes::handle(&shared, request).await)
+                Ok::<Response<Reply>, Infallible>(routes::handle(&shared, request).await)
             }
         })
     };

@@ -33,10 +33,14 @@ pub(crate) enum Endpoint {
     Readyz,
     Metrics,
     NotFound,
+    /// `envoy.service.auth.v3.Authorization/Check`.
+    ExtAuthzGrpc,
+    /// `grpc.health.v1.Health`.
+    GrpcHealth,
 }
 
 impl Endpoint {
-    const ALL: [Self; 5] = [Self::Auth, Self::Healthz, Self::Readyz, Self::Metrics, Self::NotFound];
+    const ALL: [Self; 7] = [Self::Auth, Self::Healthz, Self::Readyz, Self::Metrics, Self::NotFound, Self::ExtAuthzGrpc, Self::GrpcHealth];
 
     fn label(self) -> &'static str {
         match self {
@@ -45,6 +49,8 @@ impl Endpoint {
             Self::Readyz => "readyz",
             Self::Metrics => "metrics",
             Self::NotFound => "not_found",
+            Self::ExtAuthzGrpc => "ext_authz_grpc",
+            Self::GrpcHealth => "grpc_health",
         }
     }
 }
@@ -101,7 +107,7 @@ impl Metrics {
 
     /// Prometheus text format, version 0.0.4.
     pub(crate) fn render(&self, out: &mut String, open_connections: usize) {
-        family(out, "ward_decisions_total", "counter", "Answered /auth requests by plugin, outcome and reason code.");
+        family(out, "ward_decisions_total", "counter", "Answered /auth and ext_authz gRPC Check requests by plugin, outcome and reason code.");
         {
             let decisions = self.decisions.lock().unwrap_or_else(PoisonError::into_inner);
             for ((plugin, outcome, reason), count) in decisions.iter() {
@@ -112,7 +118,7 @@ impl Metrics {
         family(out, "ward_decisions_overflow_total", "counter", "Decisions not labelled because the series cap was reached.");
         let _ = writeln!(out, "ward_decisions_overflow_total {}", self.decisions_overflow.load(Ordering::Relaxed));
 
-        family(out, "ward_auth_duration_seconds", "histogram", "Time from an /auth request's headers to its answer.");
+        family(out, "ward_auth_duration_seconds", "histogram", "Time from an /auth request's headers, or a Check request's message, to its answer.");
         let mut cumulative = 0u64;
         for (le, bucket) in BUCKETS.iter().zip(&self.latency_buckets) {
             cumulative += bucket.load(Ordering::Relaxed);
@@ -124,10 +130,10 @@ impl Metrics {
         let _ = writeln!(out, "ward_auth_duration_seconds_sum {sum}");
         let _ = writeln!(out, "ward_auth_duration_seconds_count {count}");
 
-        family(out, "ward_auth_in_flight", "gauge", "/auth requests waiting for a decision.");
+        family(out, "ward_auth_in_flight", "gauge", "/auth and Check requests waiting for a decision.");
         let _ = writeln!(out, "ward_auth_in_flight {}", self.in_flight.load(Ordering::Relaxed));
 
-        family(out, "ward_http_requests_total", "counter", "HTTP requests by endpoint.");
+        family(out, "ward_http_requests_total", "counter", "HTTP and gRPC requests by endpoint.");
         for (endpoint, counter) in Endpoint::ALL.iter().zip(&self.requests) {
             let _ = writeln!(out, "ward_http_requests_total{{endpoint=\"{}\"}} {}", endpoint.label(), counter.load(Ordering::Relaxed));
         }

@@ -1,9 +1,12 @@
-//! The forward-auth HTTP sidecar (`ward serve`).
+//! The forward-auth HTTP sidecar (`ward serve`), and Envoy's `ext_authz`
+//! over gRPC on the same port (`grpc/`).
 //!
 //! The server knows HTTP; a [`Gate`] knows plugins. Guarantees of this room
 //! (`docs/http-api.md` has the full contract):
 //! - `/auth` answers 200 with `X-Ward-*` identity headers only for an allow;
 //!   every other path, including a failure inside ward, is 401, 403 or 503.
+//!   gRPC `Check` makes the same decision (`decide.rs`, `respond::verdict`):
+//!   an OK only for an allow, a denied response or an error status otherwise.
 //! - No request header is ever echoed; `X-Ward-*` headers on a request are
 //!   dropped before the gate sees them.
 //! - Decisions run on the I/O threads, as futures that yield at every epoch
@@ -17,6 +20,7 @@ mod decide;
 mod encode;
 mod error;
 mod gate;
+mod grpc;
 mod listen;
 mod logging;
 mod metrics;

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use http::header::{CACHE_CONTROL, CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
-use http::{HeaderName, HeaderValue, Response, StatusCode};
+use http::{HeaderMap, HeaderName, HeaderValue, Response, StatusCode};
 use http_body_util::Full;
 use hyper::body::Bytes;
 
@@ -109,12 +109,20 @@ pub(crate) struct Answered {
     pub reason: &'static str,
 }
 
-/// Builds the `/auth` answer. An identity that cannot be encoded is an
-/// internal failure (503), never a 200 with partial headers.
-pub(crate) fn auth(outcome: Outcome, shape: &Shape<'_>) -> (Response<Body>, Answered) {
+/// What an outcome answers, whatever the protocol that asked: the identity's
+/// headers for an allow, or the class and code of a refusal. `/auth` and the
+/// gRPC `Check` both start here, so they allow, deny and fail alike.
+pub(crate) enum Verdict {
+    Allow(IdentityHeaders),
+    Refuse(Answered),
+}
+
+/// An identity that cannot be encoded is an internal failure (503), never
+/// an allow with partial headers.
+pub(crate) fn verdict(outcome: Outcome) -> Verdict {
     let (class, reason) = match outcome {
         Outcome::Allow(identity) => match identity_headers(&identity) {
-            Ok(headers) => return (allow(headers), Answered { class: Class::Allow, reason: "" }),
+            Ok(headers) => return Verdict::Allow(headers),
             Err(_) => (Class::Unavailable, "internal"),
         },
         Outcome::Deny(reason) => (classify(reason), reason.code()),
@@ -122,31 +130,70 @@ pub(crate) fn auth(outcome: Outcome, shape: &Shape<'_>) -> (Response<Body>, Answ
         Outcome::Failed(Failure::TimedOut) => (Class::Unavailable, "request-timeout"),
         Outcome::Failed(Failure::Internal) => (Class::Unavailable, "internal"),
     };
-    let mut response = match class {
-        Class::Unauthorized => {
-            let mut response = text(StatusCode::UNAUTHORIZED, "unauthorized\n");
-            response.headers_mut().insert(WWW_AUTHENTICATE, challenge(shape.challenge));
-            response
+    Verdict::Refuse(Answered { class, reason })
+}
+
+/// Builds the `/auth` answer.
+pub(crate) fn auth(outcome: Outcome, shape: &Shape<'_>) -> (Response<Body>, Answered) {
+    match verdict(outcome) {
+        Verdict::Allow(identity) => (allow(identity), Answered { class: Class::Allow, reason: "" }),
+        Verdict::Refuse(answered) => {
+            let (status, body) = refusal_status(answered.class);
+            let mut response = text(status, body);
+            refusal_headers(&answered, shape, response.headers_mut());
+            (response, answered)
         }
-        Class::Forbidden => text(StatusCode::FORBIDDEN, "forbidden\n"),
-        Class::Allow | Class::Unavailable => unavailable(shape.retry_after),
-    };
-    no_store(&mut response);
+    }
+}
+
+/// The status and body of a refusal: 401, 403, or 503 for anything else.
+pub(crate) fn refusal_status(class: Class) -> (StatusCode, &'static str) {
+    match class {
+        Class::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized\n"),
+        Class::Forbidden => (StatusCode::FORBIDDEN, "forbidden\n"),
+        Class::Allow | Class::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "unavailable\n"),
+    }
+}
+
+/// The headers a refusal carries beside its status and body:
+/// `WWW-Authenticate` on a 401, `Retry-After` on a 503, `Cache-Control:
+/// no-store`, and `X-Ward-Deny` when configured.
+pub(crate) fn refusal_headers(answered: &Answered, shape: &Shape<'_>, headers: &mut HeaderMap) {
+    match answered.class {
+        Class::Unauthorized => {
+            headers.insert(WWW_AUTHENTICATE, challenge(shape.challenge));
+        }
+        Class::Allow | Class::Unavailable => {
+            headers.insert(RETRY_AFTER, shape.retry_after.clone());
+        }
+        Class::Forbidden => {}
+    }
+    headers.insert(CACHE_CONTROL, NO_STORE);
     if shape.deny_reason_header {
         // Codes are static strings from closed enums, never derived from input.
-        response.headers_mut().insert(X_WARD_DENY, HeaderValue::from_static(reason));
+        headers.insert(X_WARD_DENY, HeaderValue::from_static(answered.reason));
     }
-    (response, Answered { class, reason })
+}
+
+/// The identity headers an allow sets, in `X-Ward-Id, -Provider, -Type,
+/// -Scopes, -Labels` order: on the `/auth` response, or for Envoy to set on
+/// the upstream request.
+pub(crate) fn identity_fields(identity: IdentityHeaders) -> [(HeaderName, HeaderValue); 5] {
+    [
+        (X_WARD_ID, identity.id),
+        (X_WARD_PROVIDER, identity.provider),
+        (X_WARD_TYPE, identity.principal_type),
+        (X_WARD_SCOPES, identity.scopes),
+        (X_WARD_LABELS, identity.labels),
+    ]
 }
 
 fn allow(identity: IdentityHeaders) -> Response<Body> {
     let mut response = Response::new(Body::default());
     let headers = response.headers_mut();
-    headers.insert(X_WARD_ID, identity.id);
-    headers.insert(X_WARD_PROVIDER, identity.provider);
-    headers.insert(X_WARD_TYPE, identity.principal_type);
-    headers.insert(X_WARD_SCOPES, identity.scopes);
-    headers.insert(X_WARD_LABELS, identity.labels);
+    for (name, value) in identity_fields(identity) {
+        headers.insert(name, value);
+    }
     no_store(&mut response);
     response
 }
@@ -161,8 +208,10 @@ fn challenge(scheme: Option<&Arc<str>>) -> HeaderValue {
 }
 
 /// A decision is about one request; no cache may replay it for another.
+const NO_STORE: HeaderValue = HeaderValue::from_static("no-store");
+
 fn no_store(response: &mut Response<Body>) {
-    response.headers_mut().insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response.headers_mut().insert(CACHE_CONTROL, NO_STORE);
 }
 
 /// A 503 with `Retry-After`.

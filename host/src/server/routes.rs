@@ -1,24 +1,40 @@
-//! The endpoints. A decision is polled here, on the I/O thread (`decide.rs`);
-//! every other call into the gate runs on the blocking pool.
+//! The endpoints, and the switch between HTTP and gRPC. A decision is polled
+//! on the I/O thread (`decide.rs`); every other call into the gate runs on
+//! the blocking pool.
 
-use std::time::Instant;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use http::header::CONTENT_TYPE;
 use http::{HeaderValue, Request, Response, StatusCode};
+use http_body_util::Either;
 use hyper::body::{Bytes, Incoming};
 use tokio::task::{JoinError, spawn_blocking};
 use tokio::time::timeout;
 use tracing::{debug, error, warn};
 
 use super::decide::{decide, without_reserved};
+use super::grpc::{self, GrpcBody};
 use super::metrics::{self, Endpoint};
 use super::process::{self, ProcessStats};
 use super::respond::{self, Body, Shape};
 use super::shared::Shared;
 
-/// Routes one request. Envoy's `ext_authz` appends the original path to its
-/// `path_prefix`, so `/auth/<anything>` is `/auth` too.
-pub(crate) async fn handle(shared: &Shared, request: Request<Incoming>) -> Response<Body> {
+/// An answer of either protocol: a plain HTTP body, or a gRPC one (which
+/// ends in trailers).
+pub(crate) type Reply = Either<Body, GrpcBody>;
+
+/// Routes one request: gRPC to its services, the rest by path.
+pub(crate) async fn handle(shared: &Arc<Shared>, request: Request<Incoming>) -> Response<Reply> {
+    if grpc::is_grpc(&request) {
+        return grpc::handle(shared, request).await.map(Either::Right);
+    }
+    http(shared, request).await.map(Either::Left)
+}
+
+/// Envoy's HTTP `ext_authz` appends the original path to its `path_prefix`,
+/// so `/auth/<anything>` is `/auth` too.
+async fn http(shared: &Shared, request: Request<Incoming>) -> Response<Body> {
     let path = request.uri().path();
     if path == "/auth" || path.starts_with("/auth/") {
         shared.metrics.request(Endpoint::Auth);
@@ -53,29 +69,34 @@ async fn auth(shared: &Shared, request: Request<Incoming>) -> Response<Body> {
     let (outcome, plugin, challenge) = decide(shared, without_reserved(parts.headers)).await;
     let shape = Shape { challenge: challenge.as_ref(), retry_after: &shared.retry_after, deny_reason_header: shared.options.deny_reason_header };
     let (response, answered) = respond::auth(outcome, &shape);
-    let took = started.elapsed();
-    // Debug only: denies arrive at request rate, and a warning per breaker-open
-    // 503 would flood the log. The server's own failures warn where they happen.
-    debug!(
-        plugin = plugin.as_deref().unwrap_or(""),
-        outcome = answered.class.label(),
-        reason = answered.reason,
-        status = response.status().as_u16(),
-        micros = took.as_micros() as u64,
-        "auth"
-    );
-    shared.metrics.decision(plugin, answered.class.label(), answered.reason, took);
+    recorded(shared, "auth", plugin, (answered.class.label(), answered.reason), response.status().as_u16(), started.elapsed());
     response
 }
 
+/// Logs and counts one answered decision, for `/auth` (`protocol` "auth")
+/// and gRPC `Check` ("grpc"); `status` is the HTTP status sent, or the gRPC
+/// status code; `outcome` and `reason` are static labels. Debug only: denies arrive at request rate, and a warning per
+/// breaker-open 503 would flood the log. The server's own failures warn where
+/// they happen.
+pub(crate) fn recorded(shared: &Shared, protocol: &'static str, plugin: Option<Arc<str>>, (outcome, reason): (&'static str, &'static str), status: u16, took: Duration) {
+    debug!(protocol, plugin = plugin.as_deref().unwrap_or(""), outcome, reason, status, micros = took.as_micros() as u64, "auth");
+    shared.metrics.decision(plugin, outcome, reason, took);
+}
+
 async fn readyz(shared: &Shared) -> Response<Body> {
+    if ready(shared).await { respond::text(StatusCode::OK, "ready\n") } else { respond::unavailable(&shared.retry_after) }
+}
+
+/// Whether the gate is ready to serve, asked off the I/O threads within
+/// `request_timeout`: `/readyz` and the gRPC health check.
+pub(crate) async fn ready(shared: &Shared) -> bool {
     let gate = shared.gate.clone();
     match timeout(shared.options.request_timeout, spawn_blocking(move || gate.is_ready())).await {
-        Ok(Ok(true)) => respond::text(StatusCode::OK, "ready\n"),
-        Ok(Ok(false)) | Err(_) => respond::unavailable(&shared.retry_after),
+        Ok(Ok(ready)) => ready,
+        Err(_) => false,
         Ok(Err(join)) => {
             join_failed("is_ready", &join);
-            respond::unavailable(&shared.retry_after)
+            false
         }
     }
 }

@@ -21,7 +21,7 @@ pub(crate) struct Shared {
     pub gate: Arc<dyn Gate>,
     pub options: ServerOptions,
     pub metrics: Metrics,
-    /// One permit per gate call running on the blocking pool.
+    /// One permit per decision under way.
     pub decisions: Arc<Semaphore>,
     /// One permit per open connection.
     pub connections: Arc<Semaphore>,
