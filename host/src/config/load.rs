@@ -278,7 +278,7 @@ impl Loader<'_> {
             enabled: raw.enabled,
             route,
             files,
-            options: PluginOptions { limits, settings: raw.settings.into_iter().collect(), keys, key_sets: Vec::new() },
+            options: PluginOptions { limits, settings: raw.settings.into_iter().collect(), keys, key_sets: Vec::new(), ..PluginOptions::default() },
             indexed_files,
             key_urls,
             conformance,

@@ -1,0 +1,140 @@
+//! JavaScript plugins (issue 18): a Haechi `authProvider` module, signed as
+//! its `.mjs` bytes, snapshotted into ward's engine at load and called like
+//! any component. The contract matrix follows Haechi 1.7's process sandbox.
+
+use ward::identity::PrincipalType;
+use ward::sandbox::{Decision, DenyReason, JsRefusal, LoadError, Plugin, PluginDeny, PluginOptions, PluginRuntime};
+
+use crate::support::{NOW_MS, cred, load_with, runtime};
+
+fn js_options() -> PluginOptions {
+    PluginOptions { runtime: PluginRuntime::Js, ..PluginOptions::default() }
+}
+
+fn load_js(source: &str) -> Result<Plugin, LoadError> {
+    load_with(&runtime(), source.as_bytes().to_vec(), js_options())
+}
+
+fn decide(source: &str, token: &str) -> Decision {
+    load_js(source).unwrap().authenticate(cred(token), NOW_MS)
+}
+
+fn assert_allows(source: &str) {
+    match decide(source, "alice") {
+        Decision::Allow(identity) => {
+            assert_eq!(identity.principal_type, PrincipalType::User);
+            assert_eq!(identity.scopes, ["read"]);
+        }
+        other => panic!("expected allow, got {other:?} for {source}"),
+    }
+}
+
+const PLUGIN_DENY: Decision = Decision::Deny(DenyReason::Plugin(PluginDeny::Denied));
+
+#[test]
+fn default_export_named_export_and_nested_export_all_serve() {
+    for source in [
+        "export default function (c) { return { subject: c, issuer: 'js', scopes: ['read'] }; }",
+        "export default async function (c) { return { subject: c, issuer: 'js', scopes: ['read'] }; }",
+        "export function authenticate(c) { return { subject: c, issuer: 'js', scopes: ['read'] }; }",
+        "export async function authenticate(c) { await null; return { subject: c, issuer: 'js', scopes: ['read'] }; }",
+        "export default { authenticate(c) { return Promise.resolve({ subject: c, issuer: 'js', scopes: ['read'] }); } };",
+    ] {
+        assert_allows(source);
+    }
+}
+
+#[test]
+fn deny_forms_are_plugin_denies() {
+    for body in [
+        "return { deny: true };",
+        "return null;",
+        "return undefined;",
+        "return 'alice';",
+        "throw new Error('no');",
+        "return Promise.reject(new Error('no'));",
+        "const o = { subject: 'a', issuer: 'b' }; o.self = o; return o;",
+        "return { subject: 'a', issuer: 'b', n: 1n };",
+        "return { toJSON() { return undefined; } };",
+        "return new Promise(() => {});",
+    ] {
+        let source = format!("export default async function (c) {{ {body} }}");
+        assert_eq!(decide(&source, "alice"), PLUGIN_DENY, "{body}");
+    }
+}
+
+#[test]
+fn replies_failing_the_claims_checks_are_invalid_claims() {
+    for reply in [
+        "{ subject: 42, issuer: 'js' }",
+        "{ subject: 'a' }",
+        "{ subject: 'a', issuer: 'js', type: 'robot' }",
+        "{ subject: 'a', issuer: 'js', scopes: 'read' }",
+        "{ subject: 'a', issuer: 'js', labels: { team: 7 } }",
+        "Object.create({ subject: 'a', issuer: 'js' })",
+    ] {
+        let source = format!("export default () => ({reply});");
+        assert_eq!(decide(&source, "alice"), Decision::Deny(DenyReason::InvalidClaims), "{reply}");
+    }
+}
+
+#[test]
+fn key_material_is_text_or_null() {
+    let source = "export default (c, { keyMaterial }) => ({ subject: String(keyMaterial), issuer: 'js', scopes: [typeof keyMaterial] });";
+    let Decision::Allow(identity) = decide(source, "alice") else { panic!("deny") };
+    assert_eq!(identity.scopes, ["object"]);
+    let options = PluginOptions { keys: vec![("jwks".into(), b"{\"keys\":[]}".to_vec())], ..js_options() };
+    let plugin = load_with(&runtime(), source.as_bytes().to_vec(), options).unwrap();
+    let Decision::Allow(identity) = plugin.authenticate(cred("alice"), NOW_MS) else { panic!("deny") };
+    assert_eq!(identity.scopes, ["string"]);
+}
+
+#[test]
+fn date_now_is_the_request_time() {
+    let source = "export default () => ({ subject: 'a', issuer: 'js', scopes: [String(Date.now())] });";
+    let Decision::Allow(identity) = decide(source, "alice") else { panic!("deny") };
+    assert_eq!(identity.scopes, [NOW_MS.to_string()]);
+}
+
+#[test]
+fn bad_modules_are_refused_at_load_with_a_code() {
+    for (source, refusal) in [
+        ("export default function (", JsRefusal::Syntax),
+        ("import x from 'node:fs'; export default () => x;", JsRefusal::Syntax),
+        ("export const nothing = 1;", JsRefusal::NoEntry),
+        ("throw new Error('at load');", JsRefusal::Evaluation),
+        ("await Promise.reject(1); export default () => null;", JsRefusal::Evaluation),
+        ("for (;;) {} export default () => null;", JsRefusal::EvaluationFuel),
+    ] {
+        let err = load_js(source).err().unwrap_or_else(|| panic!("loaded: {source}"));
+        assert_eq!(err, LoadError::JavaScript(refusal), "{source}");
+    }
+    let err = load_with(&runtime(), vec![0xff, 0xfe], js_options()).err().unwrap();
+    assert_eq!(err.code(), "js-not-utf8");
+}
+
+#[test]
+fn hostile_calls_end_in_resource_denies_and_the_host_keeps_serving() {
+    let runtime = runtime();
+    for (body, reason) in [
+        ("for (;;) {}", DenyReason::FuelExhausted),
+        ("const a = []; for (;;) a.push(new ArrayBuffer(1 << 20));", DenyReason::MemoryLimit),
+        ("const f = (n) => f(n + 1) + 1; return f(0);", DenyReason::StackOverflow),
+    ] {
+        let source = format!("export default function (c) {{ {body} }}");
+        let plugin = load_with(&runtime, source.into_bytes(), js_options()).unwrap();
+        assert_eq!(plugin.authenticate(cred("alice"), NOW_MS), Decision::Deny(reason), "{body}");
+    }
+    crate::support::assert_still_serves(&runtime);
+}
+
+/// ward embeds the committed engine (runtimes/js/ward-js-engine.wasm); it
+/// must be exactly what the sources build, as wasmtime checks its preview1
+/// adapter. After changing runtimes/js, copy the core module tests/build.rs
+/// made over the committed one (the message says from where).
+#[test]
+fn js_engine_artifact_is_reproducible() {
+    let committed = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../runtimes/js/ward-js-engine.wasm")).unwrap();
+    let rebuilt = std::fs::read(ward_tests::JS_ENGINE_CORE).unwrap();
+    assert!(committed == rebuilt, "runtimes/js/ward-js-engine.wasm is stale: cp {} runtimes/js/ward-js-engine.wasm", ward_tests::JS_ENGINE_CORE);
+}
