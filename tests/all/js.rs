@@ -138,3 +138,27 @@ fn js_engine_artifact_is_reproducible() {
     let rebuilt = std::fs::read(ward_tests::JS_ENGINE_CORE).unwrap();
     assert!(committed == rebuilt, "runtimes/js/ward-js-engine.wasm is stale: cp {} runtimes/js/ward-js-engine.wasm", ward_tests::JS_ENGINE_CORE);
 }
+
+/// A Haechi-signed envelope says `>=1.0.0 <2.0.0`: for a JavaScript plugin
+/// that names the Haechi contract (1.7.0), for a component ward's own
+/// version, and each rule refuses the other's range.
+#[test]
+fn core_version_range_is_the_haechi_contract_for_js_and_ward_for_wasm() {
+    use ward::trust::{CoreContract, SignRequest, sign, verify_for};
+    let source = b"export default (c) => ({ subject: c, issuer: 'js' });".to_vec();
+    let envelope = |range: &str| {
+        let mut request = SignRequest::auth_provider("test-plugin", "1.0.0", crate::support::SIGNER, &["readsCredentials"]);
+        request.core_version_range = range.into();
+        serde_json::to_vec(&sign(&request, &source, &crate::support::signing_key()).unwrap()).unwrap()
+    };
+    let policy = crate::support::trust_policy();
+    let haechi = envelope(">=1.0.0 <2.0.0");
+    let ward_line = envelope(&SignRequest::auth_provider("x", "1.0.0", "s", &[]).core_version_range);
+    let verified = verify_for(&haechi, source.clone(), &policy, NOW_MS, CoreContract::Haechi).unwrap();
+    assert!(runtime().load(verified, js_options()).is_ok());
+    for (envelope, contract) in [(&haechi, CoreContract::Ward), (&ward_line, CoreContract::Haechi)] {
+        let refusal = verify_for(envelope, source.clone(), &policy, NOW_MS, contract).err().unwrap();
+        assert_eq!(refusal.code(), "manifest-invalid", "{contract:?}");
+    }
+    assert!(verify_for(&ward_line, source.clone(), &policy, NOW_MS, CoreContract::Ward).is_ok());
+}

@@ -75,6 +75,16 @@ pub enum PluginRuntime {
     Js,
 }
 
+impl PluginRuntime {
+    /// What the envelope's `coreVersionRange` is checked against.
+    pub fn core_contract(self) -> crate::trust::CoreContract {
+        match self {
+            Self::Wasm => crate::trust::CoreContract::Ward,
+            Self::Js => crate::trust::CoreContract::Haechi,
+        }
+    }
+}
+
 /// The credential slice the host cut out of a request.
 #[derive(Clone, Copy)]
 pub struct Credential<'a> {
