@@ -162,3 +162,28 @@ fn core_version_range_is_the_haechi_contract_for_js_and_ward_for_wasm() {
     }
     assert!(verify_for(&ward_line, source.clone(), &policy, NOW_MS, CoreContract::Ward).is_ok());
 }
+
+/// Haechi's own files, unchanged: tests/vectors/haechi-js/plugin.signed.json
+/// was written by Haechi 1.7's `signPluginManifest` (make.mjs beside it) for
+/// plugin.mjs, under the Haechi test anchor, with a Haechi core range.
+#[test]
+fn a_haechi_signed_module_verifies_and_serves() {
+    use ward::trust::{TrustPolicy, public_key_from_pem, verify_for};
+    let vectors = concat!(env!("CARGO_MANIFEST_DIR"), "/vectors");
+    let read = |name: &str| std::fs::read(format!("{vectors}/{name}")).unwrap();
+    let anchor = public_key_from_pem(&String::from_utf8(read("test-signer.pub")).unwrap()).unwrap();
+    let policy = TrustPolicy::default().with_anchor("ward-test-signer", anchor).allow("readsCredentials");
+    let envelope = read("haechi-js/plugin.signed.json");
+    let verified = verify_for(&envelope, read("haechi-js/plugin.mjs"), &policy, NOW_MS, PluginRuntime::Js.core_contract()).unwrap();
+    let plugin = runtime().load(verified, js_options()).unwrap();
+    assert_eq!(plugin.id(), "haechi-js");
+    let Decision::Allow(identity) = plugin.authenticate(cred("good-token-alice"), NOW_MS) else { panic!("deny") };
+    assert!(identity.id.starts_with("haechi-js:"));
+    assert_eq!(identity.scopes, ["read"]);
+    assert_eq!(plugin.authenticate(cred("bad-token"), NOW_MS), PLUGIN_DENY);
+    // One byte changed in the module: the signature no longer covers it.
+    let mut tampered = read("haechi-js/plugin.mjs");
+    tampered.push(b'\n');
+    let refusal = verify_for(&envelope, tampered, &policy, NOW_MS, PluginRuntime::Js.core_contract()).err().unwrap();
+    assert_eq!(refusal.code(), "tampered-entry");
+}
