@@ -48,7 +48,11 @@ fn load_js(runtime: &Runtime, source: &[u8]) -> Result<(Plugin, Duration), Bench
 
 pub fn run(samples: usize, seconds: u64) -> Result<(), BenchError> {
     let identity = IdentityKey::from_bytes(vec![7; 32]).map_err(|e| fail(e.to_string()))?;
-    let runtime = Runtime::new(RuntimeConfig::default(), identity).map_err(|e| fail(e.to_string()))?;
+    let mut config = RuntimeConfig::default();
+    if let Some(bytes) = std::env::var("WARD_BENCH_KEEP_RESIDENT").ok().and_then(|v| v.parse().ok()) {
+        config.engine.memory_keep_resident = bytes;
+    }
+    let runtime = Runtime::new(config, identity).map_err(|e| fail(e.to_string()))?;
     let source = read_file(Path::new(MODULE), "the JavaScript bench module")?;
     let (_, first) = load_js(&runtime, &source)?;
     let (js, second) = load_js(&runtime, &source)?;

@@ -61,6 +61,12 @@ fn init(bytes: &[u8]) -> InitStatus {
     match harness {
         Ok(harness) => {
             runtime.run_gc();
+            // No cycle collection during a call: an instance lives for one
+            // call, reference counting frees acyclic garbage at once, and
+            // the host's memory limit bounds the cycles left. Left at
+            // QuickJS's default, the threshold sits just above the
+            // snapshot's heap and a full collection ran on most calls.
+            runtime.set_gc_threshold(usize::MAX);
             ENGINE.with(|engine| *engine.borrow_mut() = Some(Engine { _runtime: runtime, context, harness }));
             InitStatus::Ready
         }
