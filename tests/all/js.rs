@@ -113,13 +113,21 @@ fn bad_modules_are_refused_at_load_with_a_code() {
     assert_eq!(err.code(), "js-not-utf8");
 }
 
+/// Recursion through a function with 300 locals (built once).
+const WIDE_RECURSION: &str = "const w = new Function('n', 'g', Array.from({ length: 300 }, (_, i) => `let v${i} = n + ${i};`).join('') + 'return g(n + 1) + v299;'); \
+    const f = (n) => w(n, f); return f(0);";
+
 #[test]
 fn hostile_calls_end_in_resource_denies_and_the_host_keeps_serving() {
     let runtime = runtime();
     for (body, reason) in [
         ("for (;;) {}", DenyReason::FuelExhausted),
         ("const a = []; for (;;) a.push(new ArrayBuffer(1 << 20));", DenyReason::MemoryLimit),
+        // Small frames: the wasm stack runs out first.
         ("const f = (n) => f(n + 1) + 1; return f(0);", DenyReason::StackOverflow),
+        // Wide frames (locals live on QuickJS's stack in linear memory): its
+        // own limit comes first, a RangeError the engine reports as what it is.
+        (WIDE_RECURSION, DenyReason::StackOverflow),
     ] {
         let source = format!("export default function (c) {{ {body} }}");
         let plugin = load_with(&runtime, source.into_bytes(), js_options()).unwrap();
