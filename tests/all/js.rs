@@ -195,3 +195,56 @@ fn a_haechi_signed_module_verifies_and_serves() {
     let refusal = verify_for(&envelope, tampered, &policy, NOW_MS, PluginRuntime::Js.core_contract()).err().unwrap();
     assert_eq!(refusal.code(), "tampered-entry");
 }
+
+/// A `"runtime": "js"` entry in ward.json, as `ward serve` runs it: Haechi's
+/// own files under Haechi's anchor serve; `ward check` refuses a module
+/// that does not parse with its code; a reload to a new module swaps it in.
+#[test]
+fn ward_json_runtime_js_serves_checks_and_reloads() {
+    use http::{HeaderMap, HeaderValue};
+    use serde_json::json;
+    use ward::lifecycle::Gateway;
+    use ward::trust::{SignRequest, sign};
+
+    use crate::site::Site;
+
+    let bearer = |token: &str| {
+        let mut headers = HeaderMap::new();
+        headers.insert("authorization", HeaderValue::from_str(&format!("Bearer {token}")).unwrap());
+        headers
+    };
+    let vectors = concat!(env!("CARGO_MANIFEST_DIR"), "/vectors");
+    let read = |name: &str| std::fs::read(format!("{vectors}/{name}")).unwrap();
+    let site = Site::new();
+    site.write("haechi-js.mjs", &read("haechi-js/plugin.mjs"));
+    site.write("haechi-js.signed.json", &read("haechi-js/plugin.signed.json"));
+    let entry = json!({
+        "id": "haechi-js", "envelope": "haechi-js.signed.json", "component": "haechi-js.mjs", "runtime": "js",
+        "route": { "header": "Authorization", "scheme": "Bearer" }, "limits": { "timeoutMs": 5000 },
+    });
+    let haechi_pem = String::from_utf8(read("test-signer.pub")).unwrap();
+    let config = site.config(vec![entry], |c| {
+        c["trust"]["trustAnchors"]["ward-test-signer"] = json!(haechi_pem);
+    });
+    let gateway = site.gateway(&config).unwrap();
+    assert!(gateway.authenticate(&bearer("good-token-alice"), 0).decision.is_allow());
+    assert!(!gateway.authenticate(&bearer("nope"), 0).decision.is_allow());
+
+    // A new module under the site's own signer, with a Haechi core range.
+    let sign_js = |source: &[u8]| {
+        let mut request = SignRequest::auth_provider("haechi-js", "1.0.1", crate::support::SIGNER, &["readsCredentials"]);
+        request.core_version_range = ">=1.0.0 <2.0.0".into();
+        serde_json::to_vec(&sign(&request, source, &crate::support::signing_key()).unwrap()).unwrap()
+    };
+    let next = b"export function authenticate(c) { return { subject: c, issuer: 'v2', scopes: ['v2'] }; }";
+    site.write("haechi-js.mjs", next);
+    site.write("haechi-js.signed.json", &sign_js(next));
+    gateway.reload(site.load(&config).plan).unwrap();
+    let ward::sandbox::Decision::Allow(identity) = gateway.authenticate(&bearer("nope"), 0).decision else { panic!("deny after reload") };
+    assert_eq!(identity.scopes, ["v2"]);
+
+    let broken = b"export default function (";
+    site.write("haechi-js.mjs", broken);
+    site.write("haechi-js.signed.json", &sign_js(broken));
+    assert_eq!(Gateway::check(&site.load(&config).plan).err().map(|e| e.code()), Some("js-syntax"));
+}
