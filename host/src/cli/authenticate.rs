@@ -13,8 +13,8 @@ use ward::keymaterial::{DEFAULT_MAX_ENTRIES, KeyFormat, KeyIndex, MAX_MAX_BYTES,
 use ward::sandbox::{Credential, Decision, KeySet, Limits, PluginOptions, Runtime, RuntimeConfig, WasiMode};
 
 use super::CliError;
-use super::trust_source::TrustSource;
 use super::runtime_arg::RuntimeArg;
+use super::trust_source::TrustSource;
 
 /// Arguments of `ward authenticate`.
 #[derive(clap::Args)]

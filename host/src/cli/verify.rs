@@ -11,8 +11,8 @@ use ward::trust::{Anchor, MAX_ENVELOPE_BYTES, MAX_PEM_BYTES, Pin, TrustPolicy, p
 use super::CliError;
 use super::keygen::print;
 use super::read_capped;
-use super::sign::MAX_ENTRY_BYTES;
 use super::runtime_arg::RuntimeArg;
+use super::sign::MAX_ENTRY_BYTES;
 use super::trust_source::envelope_text;
 
 /// Arguments of `ward verify`.

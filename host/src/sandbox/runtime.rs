@@ -206,8 +206,7 @@ impl Runtime {
         };
         precheck(entry, limits.memory_bytes, &limits.code)?;
         let started = std::time::Instant::now();
-        let component =
-            Component::new(&self.engine, entry).map_err(|_| LoadError::InvalidComponent { why: "the component does not validate or compile" })?;
+        let component = Component::new(&self.engine, entry).map_err(|_| LoadError::InvalidComponent { why: "the component does not validate or compile" })?;
         let compiled = started.elapsed();
         // The trust gate accepted `hostCrypto: true` and `keyLookup: true`
         // only if the operator allows them.
