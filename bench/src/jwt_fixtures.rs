@@ -58,7 +58,7 @@ pub struct KeyMaterial {
 impl KeyMaterial {
     /// Plugin options with this key material, `settings` and `limits`.
     pub fn options(self, settings: Vec<(String, String)>, limits: Limits) -> PluginOptions {
-        PluginOptions { limits, settings, keys: self.raw, key_sets: self.sets }
+        PluginOptions { limits, settings, keys: self.raw, key_sets: self.sets, ..PluginOptions::default() }
     }
 }
 

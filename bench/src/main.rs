@@ -9,6 +9,7 @@
 
 mod api_key;
 mod example_token;
+mod js;
 mod jwt;
 mod load;
 mod measure;
@@ -24,8 +25,9 @@ use clap::Parser;
 struct Args {
     /// What to measure: `example-token` (the call path and its baselines),
     /// `jwt` (the JWT plugin against native jsonwebtoken) or `api-key` (the
-    /// api-key plugin at 10 to 1 000 000 keys against example-token).
-    #[arg(long, default_value = "example-token", value_parser = ["example-token", "jwt", "api-key"])]
+    /// api-key plugin at 10 to 1 000 000 keys against example-token) or `js`
+    /// (the Haechi benchmark logic as a JavaScript plugin, and its load time).
+    #[arg(long, default_value = "example-token", value_parser = ["example-token", "jwt", "api-key", "js"])]
     plugin: String,
     /// Latency samples per case (`example-token`: each sample times a batch
     /// of 10 calls; `jwt`: per side and algorithm).
@@ -61,6 +63,7 @@ fn main() -> ExitCode {
     let outcome = match args.plugin.as_str() {
         "jwt" => jwt::run(&args.jwt, args.samples),
         "api-key" => api_key::run(&args.api_key, args.samples),
+        "js" => js::run(args.samples, 3),
         _ => example_token::run(&args.example_token, args.samples),
     };
     match outcome {

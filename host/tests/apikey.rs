@@ -273,7 +273,7 @@ fn load_plugin(dir: &Path, keys: Vec<u8>) -> Plugin {
     // As `ward serve` hands a `format: "api-keys"` entry to the plugin.
     let index = KeyIndex::build(KeyFormat::ApiKeys, &keys, DEFAULT_MAX_ENTRIES).expect("the keys file indexes");
     let key_sets = vec![KeySet::new("api-keys", Arc::new(index))];
-    runtime.load(verified, PluginOptions { limits, settings, keys: Vec::new(), key_sets }).expect("load")
+    runtime.load(verified, PluginOptions { limits, settings, keys: Vec::new(), key_sets, ..PluginOptions::default() }).expect("load")
 }
 
 fn code(decision: Decision) -> &'static str {

@@ -649,3 +649,41 @@ fn serve_applies_a_revocation_while_a_reload_hangs_then_refuses_the_hung_one() {
     let (status, stderr) = served.finish();
     assert_eq!(status.code(), Some(0), "{stderr}");
 }
+
+/// `--runtime js`: Haechi's own envelope for a JavaScript module verifies
+/// (its `>=1.0.0 <2.0.0` names the Haechi contract) and `ward authenticate`
+/// runs the module; without the flag the range is ward's and is refused.
+#[test]
+fn runtime_js_verifies_and_runs_a_haechi_signed_module() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let common = |extra: &[&str]| {
+        let mut args = vec!["verify", "plugin.signed.json", "--entry", "plugin.mjs", "--anchor", "test-signer.pub", "--allow-capability", "readsCredentials"];
+        args.extend_from_slice(extra);
+        ward(dir, &args)
+    };
+    for (from, to) in [("haechi-js/plugin.signed.json", "plugin.signed.json"), ("haechi-js/plugin.mjs", "plugin.mjs"), ("test-signer.pub", "test-signer.pub")] {
+        std::fs::copy(format!("{VECTORS}/{from}"), dir.join(to)).unwrap();
+    }
+    let run = common(&["--runtime", "js"]);
+    assert_eq!((run.code, &run.json["pluginId"]), (0, &Value::from("haechi-js")), "{}", run.stderr);
+    let run = common(&[]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(run.stderr.contains("manifest-invalid"), "{}", run.stderr);
+
+    std::fs::write(dir.join("identity.key"), [7u8; 32]).unwrap();
+    std::fs::set_permissions(dir.join("identity.key"), std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ward"))
+        .args(["authenticate", "--envelope", "plugin.signed.json", "--component", "plugin.mjs", "--runtime", "js", "--anchor", "test-signer.pub"])
+        .args(["--allow-capability", "readsCredentials", "--identity-key", "identity.key", "--timeout-ms", "5000"])
+        .current_dir(dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), b"good-token-alice").unwrap();
+    let out = child.wait_with_output().unwrap();
+    let json: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+    assert_eq!(json["decision"], "allow", "{}", String::from_utf8_lossy(&out.stderr));
+}

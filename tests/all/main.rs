@@ -10,6 +10,7 @@ mod caddy;
 mod config_docs;
 mod host_crypto;
 mod hostile_wasi;
+mod js;
 mod jwt;
 mod key_index;
 mod key_lookup;

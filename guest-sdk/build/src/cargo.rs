@@ -36,7 +36,8 @@ const WASI_LIBC_DIR: &str = "/usr/lib/wasm32-wasi";
 
 /// A 64 KiB shadow stack instead of the default 1 MiB keeps the initial
 /// linear memory small, which roughly halves per-call instantiation cost.
-const STACK: &str = "link-arg=-zstack-size=65536";
+/// `BuildOptions::stack_bytes` overrides it (the JavaScript engine).
+const STACK_BYTES: u32 = 64 << 10;
 
 pub(crate) fn build(toolchain: &Toolchain, manifest: &Path, opts: &BuildOptions) -> Result<Vec<Artifact>, BuildError> {
     let target_dir = opts.target_dir.clone().unwrap_or_else(|| manifest.parent().unwrap_or(Path::new(".")).join("target"));
@@ -71,7 +72,8 @@ pub(crate) fn build(toolchain: &Toolchain, manifest: &Path, opts: &BuildOptions)
         cmd.arg("--features").arg(opts.features.join(","));
     }
     cmd.env("RUSTC", &toolchain.rustc);
-    let mut flags: Vec<OsString> = vec!["-C".into(), STACK.into()];
+    let stack = format!("link-arg=-zstack-size={}", opts.stack_bytes.unwrap_or(STACK_BYTES));
+    let mut flags: Vec<OsString> = vec!["-C".into(), stack.into()];
     if let Some(linker) = &toolchain.linker {
         let mut arg = OsString::from("linker=");
         arg.push(linker);
@@ -101,6 +103,7 @@ pub(crate) fn build(toolchain: &Toolchain, manifest: &Path, opts: &BuildOptions)
         }
     }
     cmd.env("CARGO_ENCODED_RUSTFLAGS", join_flags(&flags));
+    crate::cc::configure(&mut cmd, &target_dir);
     cmd.stdout(Stdio::piped()).stderr(Stdio::inherit());
 
     let mut child = cmd.spawn().map_err(|source| BuildError::Spawn { program: toolchain.cargo.clone(), source })?;

@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 
 mod cargo;
+mod cc;
 mod componentize;
 mod inspect;
 mod toolchain;
@@ -45,6 +46,9 @@ pub struct BuildOptions {
     pub wasip1: bool,
     /// Cargo features to enable (`--features`), e.g. `host-crypto`.
     pub features: Vec<String>,
+    /// The shadow stack the module is linked with; 64 KiB when unset. The
+    /// JavaScript engine (runtimes/js) needs more for QuickJS's recursion.
+    pub stack_bytes: Option<u32>,
 }
 
 /// Host crypto as `ward-guest`'s `host-crypto` feature imports it; loads
@@ -59,6 +63,19 @@ pub const KEY_LOOKUP_IMPORT: &str = "ward:auth/keys@0.3.0";
 /// Every import a ward plugin may have; anything else (WASI, another
 /// package) means the crate links something a plugin must not.
 pub const ALLOWED_IMPORTS: [&str; 3] = [HOST_CRYPTO_IMPORT, HOST_CRYPTO_IMPORT_0_3, KEY_LOOKUP_IMPORT];
+
+/// The shadow stack the JavaScript engine (runtimes/js) is linked with.
+/// QuickJS's own limit (runtimes/js/src/init.rs) must stay below it: QuickJS
+/// measures the stack pointer, and a limit at or past the real end would let
+/// deep recursion run into static data instead of throwing.
+pub const JS_ENGINE_STACK_BYTES: u32 = 256 << 10;
+
+/// Makes a component of a core module that carries its own `component-type`
+/// section (as wit-bindgen writes it), e.g. a pre-initialized snapshot of the
+/// JavaScript engine. The error is wit-component's chain on one line.
+pub fn componentize_module(core: &[u8]) -> Result<Vec<u8>, String> {
+    componentize::componentize(core, false)
+}
 
 /// One component made from one `cdylib` target.
 #[derive(Debug, Clone)]

@@ -13,6 +13,7 @@ use ward::keymaterial::{DEFAULT_MAX_ENTRIES, KeyFormat, KeyIndex, MAX_MAX_BYTES,
 use ward::sandbox::{Credential, Decision, KeySet, Limits, PluginOptions, Runtime, RuntimeConfig, WasiMode};
 
 use super::CliError;
+use super::runtime_arg::RuntimeArg;
 use super::trust_source::TrustSource;
 
 /// Arguments of `ward authenticate`.
@@ -21,9 +22,13 @@ pub struct Args {
     /// The signed envelope (`<plugin>.signed.json`).
     #[arg(long)]
     envelope: PathBuf,
-    /// The component the envelope signs.
+    /// The entry the envelope signs: a component, or with `--runtime js` an
+    /// ES module.
     #[arg(long)]
     component: PathBuf,
+    /// What the entry is (`wasm` or `js`), as ward.json's `"runtime"`.
+    #[arg(long, value_enum, default_value = "wasm")]
+    runtime: RuntimeArg,
     #[command(flatten)]
     trust: TrustSource,
     /// The identity HMAC key file (mode 0600; `ward keygen --identity-key` makes one).
@@ -109,7 +114,8 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     let envelope = super::read_file(&args.envelope, "envelope")?;
     let component = super::read_file(&args.component, "component")?;
     let policy = args.trust.policy(&envelope)?;
-    let verified = ward::trust::verify(&envelope, component, &policy, now_ms)
+    let runtime_kind = args.runtime.runtime();
+    let verified = ward::trust::verify_for(&envelope, component, &policy, now_ms, runtime_kind.core_contract())
         .map_err(|refusal| CliError::new(format!("the trust gate refused the plugin: {} ({refusal})", refusal.code())))?;
     let identity_key = IdentityKey::from_file(&args.identity_key).map_err(|err| CliError::new(err.to_string()))?;
     let wasi = match args.wasi {
@@ -118,7 +124,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     };
     let runtime = Runtime::new(RuntimeConfig { wasi, ..RuntimeConfig::default() }, identity_key).map_err(|err| CliError::new(err.to_string()))?;
     let limits = Limits { timeout: Duration::from_millis(args.timeout_ms), ..Limits::default() };
-    let mut options = PluginOptions { limits, settings: args.settings, ..PluginOptions::default() };
+    let mut options = PluginOptions { limits, settings: args.settings, runtime: runtime_kind, ..PluginOptions::default() };
     key_material(&args.key_material, &mut options)?;
     let plugin = runtime.load(verified, options).map_err(|err| CliError::new(format!("cannot load the plugin: {} ({err})", err.code())))?;
     let token = read_credential(limits.max_credential_bytes)?;

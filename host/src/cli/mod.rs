@@ -9,6 +9,7 @@ mod check;
 mod error;
 mod keygen;
 mod plugin;
+mod runtime_arg;
 mod serve;
 mod sign;
 mod trust_source;

@@ -6,11 +6,12 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use serde_json::{Value, json};
-use ward::trust::{Anchor, MAX_ENVELOPE_BYTES, MAX_PEM_BYTES, Pin, TrustPolicy, public_key_from_pem, verify};
+use ward::trust::{Anchor, MAX_ENVELOPE_BYTES, MAX_PEM_BYTES, Pin, TrustPolicy, public_key_from_pem, verify_for};
 
 use super::CliError;
 use super::keygen::print;
 use super::read_capped;
+use super::runtime_arg::RuntimeArg;
 use super::sign::MAX_ENTRY_BYTES;
 use super::trust_source::envelope_text;
 
@@ -43,6 +44,10 @@ pub struct Args {
     /// Verify as of this time (epoch milliseconds) [default: now].
     #[arg(long, value_name = "MS")]
     now: Option<u64>,
+    /// What the entry is: `js` checks `coreVersionRange` against the Haechi
+    /// contract (1.7.0) instead of ward's version.
+    #[arg(long, value_enum, default_value = "wasm")]
+    runtime: RuntimeArg,
 }
 
 /// Runs `ward verify`.
@@ -80,7 +85,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         None => ward::trust::now_ms(),
     };
 
-    match verify(&envelope, entry, &policy, now_ms) {
+    match verify_for(&envelope, entry, &policy, now_ms, args.runtime.runtime().core_contract()) {
         Ok(plugin) => {
             let payload = plugin.payload();
             let raw = payload.raw();

@@ -12,11 +12,11 @@ use crate::audit::{AuditKey, AuditOptions, OverflowPolicy};
 use crate::identity::{ClaimsPolicy, IdentityKey};
 use crate::keymaterial::{self, Cidr, FetchPolicy, IndexedFile, KeyFormat, Shape, UrlSource};
 use crate::lifecycle::{AuditSpec, BreakerSettings, ConformanceCase, Expect, Plan, PluginFiles, PluginSpec, Route};
-use crate::sandbox::{Limits, MAX_TIMEOUT, PluginOptions};
+use crate::sandbox::{Limits, MAX_TIMEOUT, PluginOptions, PluginRuntime};
 
 use super::dir::{ConfinedDirs, read_config_file};
 use super::json;
-use super::raw::{RawAudit, RawBreaker, RawCase, RawConfig, RawExpect, RawFetch, RawLimits, RawOverflow, RawPlugin, RawServer};
+use super::raw::{RawAudit, RawBreaker, RawCase, RawConfig, RawExpect, RawFetch, RawLimits, RawOverflow, RawPlugin, RawRuntime, RawServer};
 use super::shape;
 use super::trust::trust_policy_from_section;
 use super::{ConfigError, ServerConfig, WardConfig};
@@ -277,7 +277,16 @@ impl Loader<'_> {
             enabled: raw.enabled,
             route,
             files,
-            options: PluginOptions { limits, settings: raw.settings.into_iter().collect(), keys, key_sets: Vec::new() },
+            options: PluginOptions {
+                limits,
+                settings: raw.settings.into_iter().collect(),
+                keys,
+                key_sets: Vec::new(),
+                runtime: match raw.runtime {
+                    RawRuntime::Wasm => PluginRuntime::Wasm,
+                    RawRuntime::Js => PluginRuntime::Js,
+                },
+            },
             indexed_files,
             key_urls,
             conformance,

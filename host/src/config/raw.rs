@@ -80,7 +80,10 @@ pub(crate) struct RawServer {
 pub(crate) struct RawPlugin {
     pub id: String,
     pub envelope: PathBuf,
+    /// The signed entry: a component, or with `"runtime": "js"` an `.mjs`.
     pub component: PathBuf,
+    #[serde(default)]
+    pub runtime: RawRuntime,
     pub route: RawRoute,
     #[serde(default)]
     pub settings: BTreeMap<String, String>,
@@ -93,6 +96,15 @@ pub(crate) struct RawPlugin {
     pub key_material: Vec<RawKeyMaterial>,
     #[serde(default)]
     pub breaker: RawBreaker,
+}
+
+/// What the signed entry is; said explicitly, never guessed from content.
+#[derive(Deserialize, Default, Clone, Copy)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum RawRuntime {
+    #[default]
+    Wasm,
+    Js,
 }
 
 #[derive(Deserialize)]

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use crate::audit::{AuditError, AuditLog, Code, Event, KeyId, KeyMaterialName, PluginId, RequestQueue, Sha256Digest, UnloadCause, Version};
 use crate::keymaterial::{Fetcher, KeyMaterialError, KeyMaterialSource, RefreshTask};
 use crate::sandbox::{CallKeys, Plugin, Runtime};
-use crate::trust::verify;
+use crate::trust::verify_for;
 
 use super::breaker::Breaker;
 use super::conformance;
@@ -107,7 +107,7 @@ fn load_one(ctx: &Ctx<'_>, plugin: &PluginSpec, audit_id: &PluginId) -> Result<L
     let Some(files) = &plugin.files else {
         return Err(refuse("plugin-files-missing"));
     };
-    let verified = match verify(&files.envelope, files.component.clone(), &plan.trust, now_ms) {
+    let verified = match verify_for(&files.envelope, files.component.clone(), &plan.trust, now_ms, plugin.options.runtime.core_contract()) {
         Ok(verified) => verified,
         // A revoked plugin is unloaded, not a reason to keep the old set:
         // refusing the reload would keep the revoked plugin serving.

@@ -48,6 +48,9 @@ pub enum LoadError {
         /// The bound.
         limit: u64,
     },
+    /// A JavaScript module the engine refused at load (`sandbox/js`).
+    #[error("{0}")]
+    JavaScript(super::js::JsRefusal),
     /// The plugin's limits ask for more than the engine was built for.
     #[error("plugin limits exceed the runtime's: {why}")]
     LimitsExceedRuntime {
@@ -66,6 +69,7 @@ impl LoadError {
             Self::CodeLimit { .. } => "code-limit",
             Self::InstantiationFault { reason } => reason.code(),
             Self::LimitsExceedRuntime { .. } => "limits-exceed-runtime",
+            Self::JavaScript(refusal) => refusal.code(),
         }
     }
 }

@@ -25,6 +25,7 @@ mod decision;
 mod engine;
 mod fuel;
 mod imports;
+mod js;
 mod keys;
 mod limits;
 mod load;
@@ -35,6 +36,7 @@ mod wasi;
 pub use decision::{Decision, DenyReason, PluginDeny};
 pub use engine::{BoundsChecks, EngineSettings};
 pub use imports::WasiMode;
+pub use js::JsRefusal;
 pub use keys::{KEY_LOOKUP_CAPABILITY, KEYS_INTERFACE, KeySet};
 pub use limits::{CodeLimits, Limits, MAX_TIMEOUT};
 pub use load::LoadError;
@@ -43,4 +45,4 @@ pub(crate) use runtime::CallKeys;
 #[cfg(feature = "bench-baseline")]
 #[doc(hidden)]
 pub use runtime::bench_support;
-pub use runtime::{Credential, HOST_CRYPTO_CAPABILITY, Plugin, PluginOptions, Runtime, RuntimeConfig, RuntimeError};
+pub use runtime::{Credential, HOST_CRYPTO_CAPABILITY, Plugin, PluginOptions, PluginRuntime, Runtime, RuntimeConfig, RuntimeError};

@@ -61,6 +61,30 @@ pub struct PluginOptions {
     /// for the plugin's life. `ward serve` passes its sets per call instead
     /// (they are refreshed); the CLI and embedders put them here.
     pub key_sets: Vec<KeySet>,
+    /// What the verified entry is: a component, or a JavaScript module run
+    /// by ward's engine (`sandbox/js`).
+    pub runtime: PluginRuntime,
+}
+
+/// What a plugin's signed entry is; the operator says so (`"runtime"` in
+/// ward.json), ward never guesses from the bytes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum PluginRuntime {
+    /// A WebAssembly component.
+    #[default]
+    Wasm,
+    /// An ES module, made into a component at load (`sandbox/js`).
+    Js,
+}
+
+impl PluginRuntime {
+    /// What the envelope's `coreVersionRange` is checked against.
+    pub fn core_contract(self) -> crate::trust::CoreContract {
+        match self {
+            Self::Wasm => crate::trust::CoreContract::Ward,
+            Self::Js => crate::trust::CoreContract::Haechi,
+        }
+    }
 }
 
 /// The credential slice the host cut out of a request.
@@ -172,10 +196,19 @@ impl Runtime {
         if limits.memory_bytes > self.config.engine.max_memory_bytes {
             return Err(LoadError::LimitsExceedRuntime { why: "memory_bytes is above the runtime's max_memory_bytes" });
         }
-        precheck(plugin.entry(), limits.memory_bytes, &limits.code)?;
+        // A JavaScript plugin becomes a component here; from then on it is
+        // checked, compiled and called like any other.
+        let js_component;
+        let entry = match options.runtime {
+            PluginRuntime::Wasm => plugin.entry(),
+            PluginRuntime::Js => {
+                js_component = super::js::component(plugin.entry()).map_err(LoadError::JavaScript)?;
+                js_component.as_slice()
+            }
+        };
+        precheck(entry, limits.memory_bytes, &limits.code)?;
         let started = std::time::Instant::now();
-        let component =
-            Component::new(&self.engine, plugin.entry()).map_err(|_| LoadError::InvalidComponent { why: "the component does not validate or compile" })?;
+        let component = Component::new(&self.engine, entry).map_err(|_| LoadError::InvalidComponent { why: "the component does not validate or compile" })?;
         let compiled = started.elapsed();
         // The trust gate accepted `hostCrypto: true` and `keyLookup: true`
         // only if the operator allows them.
@@ -194,7 +227,7 @@ impl Runtime {
         // operator's own machine.
         tracing::debug!(
             plugin = plugin.payload().plugin_id(),
-            bytes = plugin.entry().len(),
+            bytes = entry.len(),
             compile_us = compiled.as_micros() as u64,
             link_us = (linked - compiled).as_micros() as u64,
             probe_us = (started.elapsed() - linked).as_micros() as u64,

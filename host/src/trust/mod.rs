@@ -43,7 +43,7 @@ pub use keys::{KeyError, MAX_PEM_BYTES, SigningSecret, public_key_from_pem, publ
 pub use policy::{Anchor, Pin, TrustPolicy};
 pub use refusal::{ManifestProblem, PinField, REASON_CODES, Refusal};
 pub use sign::{SignError, SignRequest, default_core_range, envelope_file_text, sign};
-pub use verify::{CORE_VERSION, VerifiedPlugin, verify};
+pub use verify::{CORE_VERSION, CoreContract, HAECHI_CONTRACT_VERSION, VerifiedPlugin, verify, verify_for};
 pub use window::now_ms;
 
 /// Ed25519 public keys, as anchors hold them.

@@ -29,6 +29,34 @@ use super::window;
 /// ward's own version, checked against `coreVersionRange`.
 pub const CORE_VERSION: &str = env!("CARGO_PKG_VERSION");
 
+/// The Haechi plugin contract ward implements for JavaScript plugins
+/// (Haechi 1.7's `authProvider`): their `coreVersionRange` is checked
+/// against it, so an envelope Haechi signed (`>=1.0.0 <2.0.0`) loads
+/// unchanged. docs/signing.md.
+pub const HAECHI_CONTRACT_VERSION: &str = "1.7.0";
+
+/// Which version `coreVersionRange` names: ward's own for components, the
+/// Haechi contract's for JavaScript modules. The operator says which
+/// (`"runtime"` in ward.json); nothing is inferred from the bytes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum CoreContract {
+    /// A WebAssembly component: [`CORE_VERSION`].
+    #[default]
+    Ward,
+    /// A Haechi `authProvider` module: [`HAECHI_CONTRACT_VERSION`].
+    Haechi,
+}
+
+impl CoreContract {
+    /// The version checked against `coreVersionRange`.
+    pub fn version(self) -> &'static str {
+        match self {
+            Self::Ward => CORE_VERSION,
+            Self::Haechi => HAECHI_CONTRACT_VERSION,
+        }
+    }
+}
+
 /// Proof that an envelope passed every check for these exact entry bytes.
 /// Only [`verify`] builds one; the sandbox accepts nothing else.
 pub struct VerifiedPlugin {
@@ -106,6 +134,12 @@ impl fmt::Debug for VerifiedPlugin {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn verify(envelope_json: &[u8], entry: Vec<u8>, policy: &TrustPolicy, now_ms: u64) -> Result<VerifiedPlugin, Refusal> {
+    verify_for(envelope_json, entry, policy, now_ms, CoreContract::Ward)
+}
+
+/// [`verify`], with `coreVersionRange` checked against `contract`'s version
+/// (the same checks in the same order otherwise).
+pub fn verify_for(envelope_json: &[u8], entry: Vec<u8>, policy: &TrustPolicy, now_ms: u64, contract: CoreContract) -> Result<VerifiedPlugin, Refusal> {
     let env = envelope::parse(envelope_json)?;
     let payload = &env.payload;
     let text = |field: &str| payload.get(field).and_then(Value::as_str).unwrap_or_default();
@@ -176,9 +210,10 @@ pub fn verify(envelope_json: &[u8], entry: Vec<u8>, policy: &TrustPolicy, now_ms
     let capabilities = check_capabilities(payload, policy)?;
 
     let range = parse_range(text("coreVersionRange")).ok_or(ManifestProblem::RangeUnparsable)?;
-    match satisfies(CORE_VERSION, range) {
+    let core = contract.version();
+    match satisfies(core, range) {
         Some(true) => {}
-        Some(false) => return Err(ManifestProblem::CoreVersionOutOfRange { core: CORE_VERSION }.into()),
+        Some(false) => return Err(ManifestProblem::CoreVersionOutOfRange { core }.into()),
         None => return Err(ManifestProblem::RangeUnparsable.into()),
     }
 

@@ -1,0 +1,90 @@
+//! `--plugin js`: the Haechi benchmark plugin's logic as a JavaScript plugin
+//! (tests/vectors/haechi-js/plugin.mjs, a string-prefix check returning
+//! subject, issuer and scopes), fresh instance per call, beside the
+//! example-token (Rust) plugin in the same run. Also load time: the first
+//! load in the process (engine compile + snapshot + component compile) and
+//! a second load of the same module.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use ward::identity::IdentityKey;
+use ward::sandbox::{Credential, Plugin, PluginOptions, PluginRuntime, Runtime, RuntimeConfig};
+use ward::trust::{SignRequest, SigningSecret, TrustPolicy, sign, verify_for};
+
+use crate::load::{build_plugin, load_signed};
+use crate::measure::{Latency, interleaved_latency, throughput};
+use crate::{BenchError, fail, read_file};
+
+const NOW_MS: u64 = 1_763_856_000_000;
+const MODULE: &str = "tests/vectors/haechi-js/plugin.mjs";
+
+#[derive(Serialize)]
+struct Report {
+    js_first_load_ms: f64,
+    js_second_load_ms: f64,
+    js: Latency,
+    example_token: Latency,
+    js_calls_per_s_2_threads: f64,
+    example_token_calls_per_s_2_threads: f64,
+}
+
+/// Signs the module as Haechi would (a 1.x core range) and loads it as JS.
+fn load_js(runtime: &Runtime, source: &[u8]) -> Result<(Plugin, Duration), BenchError> {
+    let key = SigningSecret::generate();
+    let mut request = SignRequest::auth_provider("haechi-js", "1.0.0", "bench", &["readsCredentials"]);
+    request.core_version_range = ">=1.0.0 <2.0.0".into();
+    let envelope = serde_json::to_vec(&sign(&request, source, &key).map_err(|e| fail(e.to_string()))?).map_err(|e| fail(e.to_string()))?;
+    let policy = TrustPolicy::default().with_anchor("bench", key.verifying_key()).allow("readsCredentials");
+    let started = Instant::now();
+    let verified = verify_for(&envelope, source.to_vec(), &policy, NOW_MS, PluginRuntime::Js.core_contract())
+        .map_err(|r| fail(format!("js bench envelope refused: {}", r.code())))?;
+    let plugin = runtime
+        .load(verified, PluginOptions { runtime: PluginRuntime::Js, ..PluginOptions::default() })
+        .map_err(|e| fail(format!("js plugin refused: {}", e.code())))?;
+    Ok((plugin, started.elapsed()))
+}
+
+pub fn run(samples: usize, seconds: u64) -> Result<(), BenchError> {
+    let identity = IdentityKey::from_bytes(vec![7; 32]).map_err(|e| fail(e.to_string()))?;
+    let mut config = RuntimeConfig::default();
+    if let Some(bytes) = std::env::var("WARD_BENCH_KEEP_RESIDENT").ok().and_then(|v| v.parse().ok()) {
+        config.engine.memory_keep_resident = bytes;
+    }
+    let runtime = Runtime::new(config, identity).map_err(|e| fail(e.to_string()))?;
+    let source = read_file(Path::new(MODULE), "the JavaScript bench module")?;
+    let (_, first) = load_js(&runtime, &source)?;
+    let (js, second) = load_js(&runtime, &source)?;
+    if !js.authenticate(Credential { scheme: "bearer", token: "good-token-alice" }, NOW_MS).is_allow() {
+        return Err(fail("the JavaScript bench plugin denied its good token"));
+    }
+    let example = build_plugin(Path::new("plugins/example-token"), &[])?;
+    let secret = "bench-secret-0123456789abcdef";
+    let settings = vec![("secret".to_owned(), secret.to_owned())];
+    let rust = load_signed(&runtime, example, "example-token", &["readsCredentials"], PluginOptions { settings, ..PluginOptions::default() })?;
+    let token = example_token_check::mint(secret.as_bytes(), "alice");
+    if !rust.authenticate(Credential { scheme: "bearer", token: &token }, NOW_MS).is_allow() {
+        return Err(fail("example-token denied its good token"));
+    }
+    let js_call = |_: usize| {
+        let _ = js.authenticate(Credential { scheme: "bearer", token: "good-token-alice" }, NOW_MS);
+    };
+    let rust_call = |_: usize| {
+        let _ = rust.authenticate(Credential { scheme: "bearer", token: &token }, NOW_MS);
+    };
+    let mut ops: [&mut dyn FnMut(usize); 2] = [&mut { js_call }, &mut { rust_call }];
+    let mut latencies = interleaved_latency(200, samples, 10, &mut ops).into_iter();
+    let (Some(js_latency), Some(rust_latency)) = (latencies.next(), latencies.next()) else { return Err(fail("no latency")) };
+    let duration = Duration::from_secs(seconds);
+    let report = Report {
+        js_first_load_ms: first.as_secs_f64() * 1e3,
+        js_second_load_ms: second.as_secs_f64() * 1e3,
+        js: js_latency,
+        example_token: rust_latency,
+        js_calls_per_s_2_threads: throughput(2, duration, || js_call),
+        example_token_calls_per_s_2_threads: throughput(2, duration, || rust_call),
+    };
+    println!("{}", serde_json::to_string_pretty(&report).map_err(|e| fail(e.to_string()))?);
+    Ok(())
+}

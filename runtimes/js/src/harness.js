@@ -1,0 +1,118 @@
+// ward's side of the Haechi authProvider contract, evaluated once before the
+// plugin's module (so the built-ins it keeps are the original ones) and
+// snapshotted with it. Mirrors Haechi 1.7's process sandbox
+// (packages/plugin/process-sandbox.mjs, PROCESS_HARNESS) and its host-side
+// sanitizeClaims (packages/plugin/sandbox-common.mjs); docs/javascript.md
+// lists where ward differs and why.
+//
+// The outcome the engine reads after the job queue has run dry:
+//   null       the call has not settled (a never-settling promise): deny
+//   0          a plugin deny ({deny:true}, a falsy or non-object reply, a
+//              throw, a rejection, a reply JSON cannot serialize)
+//   1          a reply that fails Haechi's claims checks: invalid-claims
+//   2          the call threw or rejected with QuickJS's stack overflow
+//              RangeError: the host's stack-overflow deny
+//   [subject, issuer, type, scopes, labels]   type "user"|"service"|"agent",
+//              scopes an array of strings, labels [key, value, key, value, ...]
+(() => {
+  "use strict";
+  const stringify = JSON.stringify;
+  const parse = JSON.parse;
+  const isArray = Array.isArray;
+  const keys = Object.keys;
+  const hasOwn = Function.prototype.call.bind(Object.prototype.hasOwnProperty);
+  const every = Function.prototype.call.bind(Array.prototype.every);
+  const resolve = Promise.resolve.bind(Promise);
+  const then = Function.prototype.call.bind(Promise.prototype.then);
+  const DENY = 0;
+  const INVALID = 1;
+  const STACK = 2;
+  const RangeErrorType = RangeError;
+  const STACK_MESSAGE = "Maximum call stack size exceeded";
+  // Haechi's bounds (sandbox-common.mjs); ward's sanitizer applies its own after.
+  const MAX_SCOPES = 64;
+  const MAX_LABELS = 32;
+  const MAX_STRING_LEN = 1024;
+  const TYPES = ["user", "service", "agent"];
+
+  let entry = null;
+  let outcome = null;
+
+  // Haechi's order: default export, then `authenticate`, then `default.authenticate`.
+  function pick(ns) {
+    if (typeof ns.default === "function") return ns.default;
+    if (typeof ns.authenticate === "function") return ns.authenticate;
+    if (ns.default && typeof ns.default.authenticate === "function") return ns.default.authenticate;
+    return null;
+  }
+
+  function bounded(s) {
+    return typeof s === "string" && s.length > 0 && s.length <= MAX_STRING_LEN;
+  }
+
+  // sanitizeClaims on the JSON round trip of the reply, as Haechi's host
+  // sees it after IPC: own enumerable data properties only.
+  function sanitize(raw) {
+    if (!raw || typeof raw !== "object" || isArray(raw)) return INVALID;
+    const pickOwn = (k) => (hasOwn(raw, k) ? raw[k] : undefined);
+    const subject = pickOwn("subject");
+    const issuer = pickOwn("issuer");
+    const type = pickOwn("type");
+    const scopes = pickOwn("scopes");
+    const labels = pickOwn("labels");
+    if (!bounded(subject) || !bounded(issuer)) return INVALID;
+    if (type !== undefined && typeof type !== "string") return INVALID;
+    const principal = type === undefined ? "user" : type;
+    if (TYPES.indexOf(principal) < 0) return INVALID;
+    if (scopes !== undefined && (!isArray(scopes) || scopes.length > MAX_SCOPES || !every(scopes, bounded))) return INVALID;
+    const pairs = [];
+    if (labels !== undefined) {
+      if (!labels || typeof labels !== "object" || isArray(labels)) return INVALID;
+      const names = keys(labels);
+      if (names.length > MAX_LABELS) return INVALID;
+      for (const k of names) {
+        if (!bounded(labels[k])) return INVALID;
+        pairs.push(k, labels[k]);
+      }
+    }
+    return [subject, issuer, principal, scopes === undefined ? [] : scopes, pairs];
+  }
+
+  // What a throw or a rejection means: a deny, unless it is the engine's
+  // own stack limit, which is a resource deny like any plugin's.
+  function failed(error) {
+    return error instanceof RangeErrorType && error.message === STACK_MESSAGE ? STACK : DENY;
+  }
+
+  function settle(out) {
+    try {
+      if (!out || out.deny === true || typeof out !== "object") return DENY;
+      const json = stringify(out);
+      if (json === undefined) return DENY;
+      return sanitize(parse(json));
+    } catch {
+      return DENY;
+    }
+  }
+
+  return {
+    bind(ns) {
+      entry = pick(ns);
+      return typeof entry === "function";
+    },
+    start(credential, keyMaterial) {
+      outcome = null;
+      let reply;
+      try {
+        reply = resolve(entry(credential, { keyMaterial }));
+      } catch (error) {
+        outcome = failed(error);
+        return;
+      }
+      then(reply, (out) => { outcome = settle(out); }, (error) => { outcome = failed(error); });
+    },
+    outcome() {
+      return outcome;
+    },
+  };
+})()

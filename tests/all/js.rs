@@ -1,0 +1,250 @@
+//! JavaScript plugins (issue 18): a Haechi `authProvider` module, signed as
+//! its `.mjs` bytes, snapshotted into ward's engine at load and called like
+//! any component. The contract matrix follows Haechi 1.7's process sandbox.
+
+use ward::identity::PrincipalType;
+use ward::sandbox::{Decision, DenyReason, JsRefusal, LoadError, Plugin, PluginDeny, PluginOptions, PluginRuntime};
+
+use crate::support::{NOW_MS, cred, load_with, runtime};
+
+fn js_options() -> PluginOptions {
+    PluginOptions { runtime: PluginRuntime::Js, ..PluginOptions::default() }
+}
+
+fn load_js(source: &str) -> Result<Plugin, LoadError> {
+    load_with(&runtime(), source.as_bytes().to_vec(), js_options())
+}
+
+fn decide(source: &str, token: &str) -> Decision {
+    load_js(source).unwrap().authenticate(cred(token), NOW_MS)
+}
+
+fn assert_allows(source: &str) {
+    match decide(source, "alice") {
+        Decision::Allow(identity) => {
+            assert_eq!(identity.principal_type, PrincipalType::User);
+            assert_eq!(identity.scopes, ["read"]);
+        }
+        other => panic!("expected allow, got {other:?} for {source}"),
+    }
+}
+
+const PLUGIN_DENY: Decision = Decision::Deny(DenyReason::Plugin(PluginDeny::Denied));
+
+#[test]
+fn default_export_named_export_and_nested_export_all_serve() {
+    for source in [
+        "export default function (c) { return { subject: c, issuer: 'js', scopes: ['read'] }; }",
+        "export default async function (c) { return { subject: c, issuer: 'js', scopes: ['read'] }; }",
+        "export function authenticate(c) { return { subject: c, issuer: 'js', scopes: ['read'] }; }",
+        "export async function authenticate(c) { await null; return { subject: c, issuer: 'js', scopes: ['read'] }; }",
+        "export default { authenticate(c) { return Promise.resolve({ subject: c, issuer: 'js', scopes: ['read'] }); } };",
+    ] {
+        assert_allows(source);
+    }
+}
+
+#[test]
+fn deny_forms_are_plugin_denies() {
+    for body in [
+        "return { deny: true };",
+        "return null;",
+        "return undefined;",
+        "return 'alice';",
+        "throw new Error('no');",
+        "return Promise.reject(new Error('no'));",
+        "const o = { subject: 'a', issuer: 'b' }; o.self = o; return o;",
+        "return { subject: 'a', issuer: 'b', n: 1n };",
+        "return { toJSON() { return undefined; } };",
+        "return new Promise(() => {});",
+    ] {
+        let source = format!("export default async function (c) {{ {body} }}");
+        assert_eq!(decide(&source, "alice"), PLUGIN_DENY, "{body}");
+    }
+}
+
+#[test]
+fn replies_failing_the_claims_checks_are_invalid_claims() {
+    for reply in [
+        "{ subject: 42, issuer: 'js' }",
+        "{ subject: 'a' }",
+        "{ subject: 'a', issuer: 'js', type: 'robot' }",
+        "{ subject: 'a', issuer: 'js', scopes: 'read' }",
+        "{ subject: 'a', issuer: 'js', labels: { team: 7 } }",
+        "Object.create({ subject: 'a', issuer: 'js' })",
+    ] {
+        let source = format!("export default () => ({reply});");
+        assert_eq!(decide(&source, "alice"), Decision::Deny(DenyReason::InvalidClaims), "{reply}");
+    }
+}
+
+#[test]
+fn key_material_is_text_or_null() {
+    let source = "export default (c, { keyMaterial }) => ({ subject: String(keyMaterial), issuer: 'js', scopes: [typeof keyMaterial] });";
+    let Decision::Allow(identity) = decide(source, "alice") else { panic!("deny") };
+    assert_eq!(identity.scopes, ["object"]);
+    let options = PluginOptions { keys: vec![("jwks".into(), b"{\"keys\":[]}".to_vec())], ..js_options() };
+    let plugin = load_with(&runtime(), source.as_bytes().to_vec(), options).unwrap();
+    let Decision::Allow(identity) = plugin.authenticate(cred("alice"), NOW_MS) else { panic!("deny") };
+    assert_eq!(identity.scopes, ["string"]);
+}
+
+#[test]
+fn date_now_is_the_request_time() {
+    let source = "export default () => ({ subject: 'a', issuer: 'js', scopes: [String(Date.now())] });";
+    let Decision::Allow(identity) = decide(source, "alice") else { panic!("deny") };
+    assert_eq!(identity.scopes, [NOW_MS.to_string()]);
+}
+
+#[test]
+fn bad_modules_are_refused_at_load_with_a_code() {
+    for (source, refusal) in [
+        ("export default function (", JsRefusal::Syntax),
+        ("import x from 'node:fs'; export default () => x;", JsRefusal::Syntax),
+        ("export const nothing = 1;", JsRefusal::NoEntry),
+        ("throw new Error('at load');", JsRefusal::Evaluation),
+        ("await Promise.reject(1); export default () => null;", JsRefusal::Evaluation),
+        ("for (;;) {} export default () => null;", JsRefusal::EvaluationFuel),
+    ] {
+        let err = load_js(source).err().unwrap_or_else(|| panic!("loaded: {source}"));
+        assert_eq!(err, LoadError::JavaScript(refusal), "{source}");
+    }
+    let err = load_with(&runtime(), vec![0xff, 0xfe], js_options()).err().unwrap();
+    assert_eq!(err.code(), "js-not-utf8");
+}
+
+/// Recursion through a function with 300 locals (built once).
+const WIDE_RECURSION: &str = "const w = new Function('n', 'g', Array.from({ length: 300 }, (_, i) => `let v${i} = n + ${i};`).join('') + 'return g(n + 1) + v299;'); \
+    const f = (n) => w(n, f); return f(0);";
+
+#[test]
+fn hostile_calls_end_in_resource_denies_and_the_host_keeps_serving() {
+    let runtime = runtime();
+    for (body, reason) in [
+        ("for (;;) {}", DenyReason::FuelExhausted),
+        ("const a = []; for (;;) a.push(new ArrayBuffer(1 << 20));", DenyReason::MemoryLimit),
+        // Small frames: the wasm stack runs out first.
+        ("const f = (n) => f(n + 1) + 1; return f(0);", DenyReason::StackOverflow),
+        // Wide frames (locals live on QuickJS's stack in linear memory): its
+        // own limit comes first, a RangeError the engine reports as what it is.
+        (WIDE_RECURSION, DenyReason::StackOverflow),
+    ] {
+        let source = format!("export default function (c) {{ {body} }}");
+        let plugin = load_with(&runtime, source.into_bytes(), js_options()).unwrap();
+        assert_eq!(plugin.authenticate(cred("alice"), NOW_MS), Decision::Deny(reason), "{body}");
+    }
+    crate::support::assert_still_serves(&runtime);
+}
+
+/// ward embeds the committed engine (runtimes/js/ward-js-engine.wasm); it
+/// must be exactly what the sources build, as wasmtime checks its preview1
+/// adapter. After changing runtimes/js, copy the core module tests/build.rs
+/// made over the committed one (the message says from where).
+#[test]
+fn js_engine_artifact_is_reproducible() {
+    let committed = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../runtimes/js/ward-js-engine.wasm")).unwrap();
+    let rebuilt = std::fs::read(ward_tests::JS_ENGINE_CORE).unwrap();
+    assert!(committed == rebuilt, "runtimes/js/ward-js-engine.wasm is stale: cp {} runtimes/js/ward-js-engine.wasm", ward_tests::JS_ENGINE_CORE);
+}
+
+/// A Haechi-signed envelope says `>=1.0.0 <2.0.0`: for a JavaScript plugin
+/// that names the Haechi contract (1.7.0), for a component ward's own
+/// version, and each rule refuses the other's range.
+#[test]
+fn core_version_range_is_the_haechi_contract_for_js_and_ward_for_wasm() {
+    use ward::trust::{CoreContract, SignRequest, sign, verify_for};
+    let source = b"export default (c) => ({ subject: c, issuer: 'js' });".to_vec();
+    let envelope = |range: &str| {
+        let mut request = SignRequest::auth_provider("test-plugin", "1.0.0", crate::support::SIGNER, &["readsCredentials"]);
+        request.core_version_range = range.into();
+        serde_json::to_vec(&sign(&request, &source, &crate::support::signing_key()).unwrap()).unwrap()
+    };
+    let policy = crate::support::trust_policy();
+    let haechi = envelope(">=1.0.0 <2.0.0");
+    let ward_line = envelope(&SignRequest::auth_provider("x", "1.0.0", "s", &[]).core_version_range);
+    let verified = verify_for(&haechi, source.clone(), &policy, NOW_MS, CoreContract::Haechi).unwrap();
+    assert!(runtime().load(verified, js_options()).is_ok());
+    for (envelope, contract) in [(&haechi, CoreContract::Ward), (&ward_line, CoreContract::Haechi)] {
+        let refusal = verify_for(envelope, source.clone(), &policy, NOW_MS, contract).err().unwrap();
+        assert_eq!(refusal.code(), "manifest-invalid", "{contract:?}");
+    }
+    assert!(verify_for(&ward_line, source.clone(), &policy, NOW_MS, CoreContract::Ward).is_ok());
+}
+
+/// Haechi's own files, unchanged: tests/vectors/haechi-js/plugin.signed.json
+/// was written by Haechi 1.7's `signPluginManifest` (make.mjs beside it) for
+/// plugin.mjs, under the Haechi test anchor, with a Haechi core range.
+#[test]
+fn a_haechi_signed_module_verifies_and_serves() {
+    use ward::trust::{TrustPolicy, public_key_from_pem, verify_for};
+    let vectors = concat!(env!("CARGO_MANIFEST_DIR"), "/vectors");
+    let read = |name: &str| std::fs::read(format!("{vectors}/{name}")).unwrap();
+    let anchor = public_key_from_pem(&String::from_utf8(read("test-signer.pub")).unwrap()).unwrap();
+    let policy = TrustPolicy::default().with_anchor("ward-test-signer", anchor).allow("readsCredentials");
+    let envelope = read("haechi-js/plugin.signed.json");
+    let verified = verify_for(&envelope, read("haechi-js/plugin.mjs"), &policy, NOW_MS, PluginRuntime::Js.core_contract()).unwrap();
+    let plugin = runtime().load(verified, js_options()).unwrap();
+    assert_eq!(plugin.id(), "haechi-js");
+    let Decision::Allow(identity) = plugin.authenticate(cred("good-token-alice"), NOW_MS) else { panic!("deny") };
+    assert!(identity.id.starts_with("haechi-js:"));
+    assert_eq!(identity.scopes, ["read"]);
+    assert_eq!(plugin.authenticate(cred("bad-token"), NOW_MS), PLUGIN_DENY);
+    // One byte changed in the module: the signature no longer covers it.
+    let mut tampered = read("haechi-js/plugin.mjs");
+    tampered.push(b'\n');
+    let refusal = verify_for(&envelope, tampered, &policy, NOW_MS, PluginRuntime::Js.core_contract()).err().unwrap();
+    assert_eq!(refusal.code(), "tampered-entry");
+}
+
+/// A `"runtime": "js"` entry in ward.json, as `ward serve` runs it: Haechi's
+/// own files under Haechi's anchor serve; `ward check` refuses a module
+/// that does not parse with its code; a reload to a new module swaps it in.
+#[test]
+fn ward_json_runtime_js_serves_checks_and_reloads() {
+    use http::{HeaderMap, HeaderValue};
+    use serde_json::json;
+    use ward::lifecycle::Gateway;
+    use ward::trust::{SignRequest, sign};
+
+    use crate::site::Site;
+
+    let bearer = |token: &str| {
+        let mut headers = HeaderMap::new();
+        headers.insert("authorization", HeaderValue::from_str(&format!("Bearer {token}")).unwrap());
+        headers
+    };
+    let vectors = concat!(env!("CARGO_MANIFEST_DIR"), "/vectors");
+    let read = |name: &str| std::fs::read(format!("{vectors}/{name}")).unwrap();
+    let site = Site::new();
+    site.write("haechi-js.mjs", &read("haechi-js/plugin.mjs"));
+    site.write("haechi-js.signed.json", &read("haechi-js/plugin.signed.json"));
+    let entry = json!({
+        "id": "haechi-js", "envelope": "haechi-js.signed.json", "component": "haechi-js.mjs", "runtime": "js",
+        "route": { "header": "Authorization", "scheme": "Bearer" }, "limits": { "timeoutMs": 5000 },
+    });
+    let haechi_pem = String::from_utf8(read("test-signer.pub")).unwrap();
+    let config = site.config(vec![entry], |c| {
+        c["trust"]["trustAnchors"]["ward-test-signer"] = json!(haechi_pem);
+    });
+    let gateway = site.gateway(&config).unwrap();
+    assert!(gateway.authenticate(&bearer("good-token-alice"), 0).decision.is_allow());
+    assert!(!gateway.authenticate(&bearer("nope"), 0).decision.is_allow());
+
+    // A new module under the site's own signer, with a Haechi core range.
+    let sign_js = |source: &[u8]| {
+        let mut request = SignRequest::auth_provider("haechi-js", "1.0.1", crate::support::SIGNER, &["readsCredentials"]);
+        request.core_version_range = ">=1.0.0 <2.0.0".into();
+        serde_json::to_vec(&sign(&request, source, &crate::support::signing_key()).unwrap()).unwrap()
+    };
+    let next = b"export function authenticate(c) { return { subject: c, issuer: 'v2', scopes: ['v2'] }; }";
+    site.write("haechi-js.mjs", next);
+    site.write("haechi-js.signed.json", &sign_js(next));
+    gateway.reload(site.load(&config).plan).unwrap();
+    let ward::sandbox::Decision::Allow(identity) = gateway.authenticate(&bearer("nope"), 0).decision else { panic!("deny after reload") };
+    assert_eq!(identity.scopes, ["v2"]);
+
+    let broken = b"export default function (";
+    site.write("haechi-js.mjs", broken);
+    site.write("haechi-js.signed.json", &sign_js(broken));
+    assert_eq!(Gateway::check(&site.load(&config).plan).err().map(|e| e.code()), Some("js-syntax"));
+}
