@@ -147,7 +147,11 @@ async fn load(target: SocketAddr, token: &str, connections: usize, concurrency: 
     let request = Arc::new(check_request(token));
     let mut channels = Vec::with_capacity(connections);
     for _ in 0..connections.max(1) {
-        let channel = Channel::from_shared(format!("http://{target}")).map_err(|err| err.to_string())?.connect().await.map_err(|err| format!("connect {target}: {err}"))?;
+        let channel = Channel::from_shared(format!("http://{target}"))
+            .map_err(|err| err.to_string())?
+            .connect()
+            .await
+            .map_err(|err| format!("connect {target}: {err}"))?;
         channels.push(channel);
     }
     let started = Instant::now();

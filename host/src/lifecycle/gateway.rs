@@ -169,8 +169,11 @@ impl Gateway {
     /// Decides one request from its headers at `now_ms`, on this thread
     /// (for callers that are not async: tests, tools).
     pub fn authenticate(&self, headers: &HeaderMap, now_ms: u64) -> GateDecision {
-        run_to_completion(self.authenticate_async(headers, now_ms), SYNC_DECISION_BOUND)
-            .unwrap_or(GateDecision { plugin_id: None, challenge: None, decision: Decision::Deny(DenyReason::Timeout) })
+        run_to_completion(self.authenticate_async(headers, now_ms), SYNC_DECISION_BOUND).unwrap_or(GateDecision {
+            plugin_id: None,
+            challenge: None,
+            decision: Decision::Deny(DenyReason::Timeout),
+        })
     }
 
     /// Decides one request from its headers at `now_ms`. The guest yields at

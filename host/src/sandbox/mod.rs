@@ -33,6 +33,7 @@ mod output;
 mod runtime;
 mod wasi;
 
+pub(crate) use blocking::run_to_completion;
 pub use decision::{Decision, DenyReason, PluginDeny};
 pub use engine::{BoundsChecks, EngineSettings};
 pub use imports::WasiMode;
@@ -40,7 +41,6 @@ pub use js::JsRefusal;
 pub use keys::{KEY_LOOKUP_CAPABILITY, KEYS_INTERFACE, KeySet};
 pub use limits::{CodeLimits, Limits, MAX_TIMEOUT};
 pub use load::LoadError;
-pub(crate) use blocking::run_to_completion;
 pub(crate) use runtime::CallKeys;
 #[cfg(feature = "bench-baseline")]
 #[doc(hidden)]

@@ -398,8 +398,7 @@ impl Plugin {
     /// [`Plugin::authenticate`] with other settings: conformance cases may set their own.
     /// Key material the host fetched (URL entries) follows the plugin's fixed keys.
     pub(crate) fn authenticate_with(&self, credential: Credential<'_>, now_ms: u64, settings: &[(String, String)], call_keys: &CallKeys<'_>) -> Decision {
-        run_to_completion(self.call(credential, now_ms, settings, call_keys), blocking_bound(&self.inner.limits))
-            .unwrap_or(Decision::Deny(DenyReason::Timeout))
+        run_to_completion(self.call(credential, now_ms, settings, call_keys), blocking_bound(&self.inner.limits)).unwrap_or(Decision::Deny(DenyReason::Timeout))
     }
 
     /// One call, however it is driven: [`Plugin::authenticate_with`]'s async form.

@@ -78,7 +78,14 @@ async fn auth(shared: &Shared, request: Request<Incoming>) -> Response<Body> {
 /// status code; `outcome` and `reason` are static labels. Debug only: denies arrive at request rate, and a warning per
 /// breaker-open 503 would flood the log. The server's own failures warn where
 /// they happen.
-pub(crate) fn recorded(shared: &Shared, protocol: &'static str, plugin: Option<Arc<str>>, (outcome, reason): (&'static str, &'static str), status: u16, took: Duration) {
+pub(crate) fn recorded(
+    shared: &Shared,
+    protocol: &'static str,
+    plugin: Option<Arc<str>>,
+    (outcome, reason): (&'static str, &'static str),
+    status: u16,
+    took: Duration,
+) {
     debug!(protocol, plugin = plugin.as_deref().unwrap_or(""), outcome, reason, status, micros = took.as_micros() as u64, "auth");
     shared.metrics.decision(plugin, outcome, reason, took);
 }

@@ -14,9 +14,9 @@ use envoy_types::pb::envoy::service::auth::v3::authorization_client::Authorizati
 use http_body_util::Full;
 use tonic::transport::Channel;
 use tonic::{Code, Status};
+use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
-use tonic_health::pb::HealthCheckRequest;
 
 use super::*;
 
@@ -29,9 +29,17 @@ async fn channel(addr: SocketAddr) -> Channel {
 /// A `CheckRequest` as Envoy builds it: pseudo headers and the request's
 /// headers in the `headers` map, the path and host again in their fields.
 fn envoy_check(headers: &[(&str, &str)]) -> CheckRequest {
-    let mut map: std::collections::HashMap<String, String> = [(":method", "GET"), (":path", "/orders/1"), (":authority", "shop.example")].iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    let mut map: std::collections::HashMap<String, String> =
+        [(":method", "GET"), (":path", "/orders/1"), (":authority", "shop.example")].iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
     map.extend(headers.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-    let http = HttpRequest { method: "GET".into(), path: "/orders/1".into(), host: "shop.example".into(), protocol: "HTTP/1.1".into(), headers: map, ..HttpRequest::default() };
+    let http = HttpRequest {
+        method: "GET".into(),
+        path: "/orders/1".into(),
+        host: "shop.example".into(),
+        protocol: "HTTP/1.1".into(),
+        headers: map,
+        ..HttpRequest::default()
+    };
     CheckRequest { attributes: Some(AttributeContext { request: Some(PbRequest { http: Some(http), ..PbRequest::default() }), ..AttributeContext::default() }) }
 }
 
@@ -41,13 +49,16 @@ async fn check(addr: SocketAddr, request: CheckRequest) -> Result<CheckResponse,
 
 /// The headers of an answer as name → (value, append_action).
 fn set_headers(options: &[envoy_types::ext_authz::v3::pb::HeaderValueOption]) -> BTreeMap<String, (String, i32)> {
-    options.iter().map(|o| {
-        #[allow(deprecated)]
-        let append = &o.append;
-        assert!(append.is_none(), "the deprecated append is left unset: append_action rules");
-        let h = o.header.as_ref().unwrap();
-        (h.key.clone(), (h.value.clone(), o.append_action))
-    }).collect()
+    options
+        .iter()
+        .map(|o| {
+            #[allow(deprecated)]
+            let append = &o.append;
+            assert!(append.is_none(), "the deprecated append is left unset: append_action rules");
+            let h = o.header.as_ref().unwrap();
+            (h.key.clone(), (h.value.clone(), o.append_action))
+        })
+        .collect()
 }
 
 const OVERWRITE: i32 = HeaderAppendAction::OverwriteIfExistsOrAdd as i32;
@@ -91,7 +102,9 @@ async fn grpc_raw_header_map_is_routed_like_the_map_and_repeated_headers_stay_re
     let raw = |pairs: &[(&str, &[u8])]| {
         let headers = pairs.iter().map(|(k, v)| PbHeader { key: k.to_string(), raw_value: v.to_vec(), ..PbHeader::default() }).collect();
         let http = HttpRequest { header_map: Some(PbHeaderMap { headers }), ..HttpRequest::default() };
-        CheckRequest { attributes: Some(AttributeContext { request: Some(PbRequest { http: Some(http), ..PbRequest::default() }), ..AttributeContext::default() }) }
+        CheckRequest {
+            attributes: Some(AttributeContext { request: Some(PbRequest { http: Some(http), ..PbRequest::default() }), ..AttributeContext::default() }),
+        }
     };
     let one = check(server.addr, raw(&[(":path", b"/x"), ("x-api-key", b"k1")])).await.unwrap();
     assert!(matches!(one.http_response, Some(HttpResponse::OkResponse(_))));
@@ -105,7 +118,10 @@ async fn grpc_raw_header_map_is_routed_like_the_map_and_repeated_headers_stay_re
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn grpc_deny_is_the_auth_401_with_www_authenticate_or_403_with_the_same_headers() {
-    let cases = [(DenyReason::Plugin(PluginDeny::Expired), 401, Code::Unauthenticated, "unauthorized\n"), (DenyReason::Plugin(PluginDeny::InsufficientScope), 403, Code::PermissionDenied, "forbidden\n")];
+    let cases = [
+        (DenyReason::Plugin(PluginDeny::Expired), 401, Code::Unauthenticated, "unauthorized\n"),
+        (DenyReason::Plugin(PluginDeny::InsufficientScope), 403, Code::PermissionDenied, "forbidden\n"),
+    ];
     for (reason, http_status, code, body) in cases {
         for deny_reason_header in [false, true] {
             let server = Server::start(FakeGate::new(move |_| deny(reason)), ServerOptions { deny_reason_header, ..options() }).await;
@@ -259,7 +275,12 @@ async fn grpc_checks_are_counted_and_never_logged_or_labelled_with_request_conte
     let mut health = HealthClient::new(channel(server.addr).await);
     health.check(HealthCheckRequest { service: String::new() }).await.unwrap();
     let page = String::from_utf8(get(server.addr, "/metrics", &[]).await.body().to_vec()).unwrap();
-    for line in ["ward_http_requests_total{endpoint=\"ext_authz_grpc\"} 2\n", "ward_http_requests_total{endpoint=\"grpc_health\"} 1\n", "ward_decisions_total{plugin=\"acme\",outcome=\"allow\",reason=\"\"} 1\n", "ward_decisions_total{plugin=\"\",outcome=\"deny\",reason=\"request-malformed\"} 1\n"] {
+    for line in [
+        "ward_http_requests_total{endpoint=\"ext_authz_grpc\"} 2\n",
+        "ward_http_requests_total{endpoint=\"grpc_health\"} 1\n",
+        "ward_decisions_total{plugin=\"acme\",outcome=\"allow\",reason=\"\"} 1\n",
+        "ward_decisions_total{plugin=\"\",outcome=\"deny\",reason=\"request-malformed\"} 1\n",
+    ] {
         assert!(page.contains(line), "missing {line:?} in\n{page}");
     }
     assert!(!page.contains(MARKER));
@@ -277,7 +298,9 @@ async fn grpc_checks_are_counted_and_never_logged_or_labelled_with_request_conte
 /// `allowed_upstream_headers` from a 200 onto the upstream request.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn http_ext_authz_request_shape_is_auth() {
-    let gate = FakeGate::new(|headers| if headers.get("authorization").is_some_and(|v| v == "Bearer good") { allow() } else { deny(DenyReason::Plugin(PluginDeny::BadSignature)) });
+    let gate = FakeGate::new(|headers| {
+        if headers.get("authorization").is_some_and(|v| v == "Bearer good") { allow() } else { deny(DenyReason::Plugin(PluginDeny::BadSignature)) }
+    });
     let server = Server::start(gate.clone(), options()).await;
     let mut stream = TcpStream::connect(server.addr).await.unwrap();
     let envoy_request = |authorization: &str| {
