@@ -14,6 +14,16 @@ use std::pin::pin;
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
+/// The future's output if it is ready on its first poll: for host code that
+/// must never wait (`wasi.rs`'s `poll`, the snapshot's state reads).
+pub(crate) fn ready_now<F: Future>(future: F) -> Option<F::Output> {
+    let mut future = pin!(future);
+    match future.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
+        Poll::Ready(output) => Some(output),
+        Poll::Pending => None,
+    }
+}
+
 /// Polls `future` until it is ready, or `None` once `bound` has passed.
 pub(crate) fn run_to_completion<F: Future>(future: F, bound: Duration) -> Option<F::Output> {
     let started = Instant::now();

@@ -23,8 +23,6 @@
 //! ([`STDIO_CAP`]); byte lists a guest passes in are bounded by the store's
 //! hostcall fuel (`limits::MAX_RESULT_BYTES`).
 
-use std::future::Future;
-use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use wasmtime::component::{HasData, Linker, Resource, ResourceTable};
@@ -33,6 +31,8 @@ use wasmtime_wasi::p2::bindings::{cli, clocks, filesystem, random, sync};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::p2::{DynPollable, Pollable, subscribe};
 use wasmtime_wasi::{HostWallClock, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+
+use super::blocking::ready_now;
 
 /// Bytes of stdout/stderr a guest may write per call before writes fail; the
 /// buffer is dropped unread with the store.
@@ -162,15 +162,6 @@ struct NonBlockingPoll<'a>(&'a mut ResourceTable);
 #[derive(Debug, thiserror::Error)]
 #[error("a pollable was not ready and the sandbox never waits")]
 struct WouldBlock;
-
-/// The future's output if it is ready on its first poll.
-fn ready_now<F: Future>(future: F) -> Option<F::Output> {
-    let mut future = std::pin::pin!(future);
-    match future.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
-        Poll::Ready(output) => Some(output),
-        Poll::Pending => None,
-    }
-}
 
 impl sync::io::poll::Host for NonBlockingPoll<'_> {
     fn poll(&mut self, pollables: Vec<Resource<DynPollable>>) -> wasmtime::Result<Vec<u32>> {

@@ -3,13 +3,12 @@
 //! (wasmtime-wizer's `instrument` + `snapshot`, with a synchronous store).
 
 use std::future::Future;
-use std::pin::pin;
 use std::sync::OnceLock;
-use std::task::{Context, Poll, Waker};
 
 use wasmtime::{Config, Engine, Instance, Module, Store, Trap};
 use wasmtime_wizer::{InstanceState, SnapshotVal, Wizer};
 
+use super::super::blocking::ready_now;
 use super::super::limits::{GuestLimiter, Limits};
 use super::{ENGINE_CORE, JsRefusal};
 
@@ -44,7 +43,8 @@ pub(super) fn snapshot(source: &[u8]) -> Result<Vec<u8>, JsRefusal> {
     let instance = Instance::new(&mut store, module, &[]).map_err(|_| JsRefusal::Engine { why: "instantiating the engine" })?;
     evaluate(&mut store, instance, source)?;
     let mut state = State { store: &mut store, instance, missing: false };
-    let rewritten = run_ready(wizer.snapshot(&cx, &mut state)).ok_or(JsRefusal::Engine { why: "the snapshot did not complete" })?;
+    // Every `State` method is ready at once, so the snapshot never waits.
+    let rewritten = ready_now(wizer.snapshot(&cx, &mut state)).ok_or(JsRefusal::Engine { why: "the snapshot did not complete" })?;
     let rewritten = rewritten.map_err(|_| JsRefusal::Engine { why: "taking the snapshot" })?;
     if state.missing {
         return Err(JsRefusal::Engine { why: "the instrumented engine lacks an export" });
@@ -129,15 +129,5 @@ impl InstanceState for State<'_> {
             None => self.missing = true,
         }
         std::future::ready(())
-    }
-}
-
-/// Polls a future that never waits (every `State` method is ready at once)
-/// to its end; `None` if it would wait.
-fn run_ready<F: Future>(future: F) -> Option<F::Output> {
-    let mut future = pin!(future);
-    match future.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
-        Poll::Ready(output) => Some(output),
-        Poll::Pending => None,
     }
 }
