@@ -7,10 +7,11 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use http::HeaderMap;
 use tokio::time::timeout;
-use tracing::{error, warn};
+use tracing::{debug, error, warn};
 
 use super::gate::{Deciding, GateDecision};
 use super::respond::{Failure, Outcome};
@@ -50,6 +51,23 @@ pub(crate) async fn decide(shared: &Shared, headers: HeaderMap) -> Decided {
             (outcome, plugin_id, challenge)
         }
     }
+}
+
+/// Logs and counts one answered decision, for `/auth` (`protocol` "auth")
+/// and gRPC `Check` ("grpc"); `status` is the HTTP status sent, or the gRPC
+/// status code; `outcome` and `reason` are static labels. Debug only: denies arrive at request rate, and a warning per
+/// breaker-open 503 would flood the log. The server's own failures warn where
+/// they happen.
+pub(crate) fn recorded(
+    shared: &Shared,
+    protocol: &'static str,
+    plugin: Option<Arc<str>>,
+    (outcome, reason): (&'static str, &'static str),
+    status: u16,
+    took: Duration,
+) {
+    debug!(protocol, plugin = plugin.as_deref().unwrap_or(""), outcome, reason, status, micros = took.as_micros() as u64, "auth");
+    shared.metrics.decision(plugin, outcome, reason, took);
 }
 
 /// The gate panicked while deciding.

@@ -26,6 +26,7 @@ mod logging;
 mod metrics;
 mod options;
 mod process;
+mod readiness;
 mod respond;
 mod routes;
 mod run;

@@ -3,20 +3,21 @@
 //! the blocking pool.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use http::header::CONTENT_TYPE;
 use http::{HeaderValue, Request, Response, StatusCode};
 use http_body_util::Either;
 use hyper::body::{Bytes, Incoming};
-use tokio::task::{JoinError, spawn_blocking};
+use tokio::task::spawn_blocking;
 use tokio::time::timeout;
-use tracing::{debug, error, warn};
+use tracing::warn;
 
-use super::decide::{decide, without_reserved};
+use super::decide::{decide, recorded, without_reserved};
 use super::grpc::{self, GrpcBody};
 use super::metrics::{self, Endpoint};
 use super::process::{self, ProcessStats};
+use super::readiness::{join_failed, ready};
 use super::respond::{self, Body, Shape};
 use super::shared::Shared;
 
@@ -73,39 +74,8 @@ async fn auth(shared: &Shared, request: Request<Incoming>) -> Response<Body> {
     response
 }
 
-/// Logs and counts one answered decision, for `/auth` (`protocol` "auth")
-/// and gRPC `Check` ("grpc"); `status` is the HTTP status sent, or the gRPC
-/// status code; `outcome` and `reason` are static labels. Debug only: denies arrive at request rate, and a warning per
-/// breaker-open 503 would flood the log. The server's own failures warn where
-/// they happen.
-pub(crate) fn recorded(
-    shared: &Shared,
-    protocol: &'static str,
-    plugin: Option<Arc<str>>,
-    (outcome, reason): (&'static str, &'static str),
-    status: u16,
-    took: Duration,
-) {
-    debug!(protocol, plugin = plugin.as_deref().unwrap_or(""), outcome, reason, status, micros = took.as_micros() as u64, "auth");
-    shared.metrics.decision(plugin, outcome, reason, took);
-}
-
 async fn readyz(shared: &Shared) -> Response<Body> {
     if ready(shared).await { respond::text(StatusCode::OK, "ready\n") } else { respond::unavailable(&shared.retry_after) }
-}
-
-/// Whether the gate is ready to serve, asked off the I/O threads within
-/// `request_timeout`: `/readyz` and the gRPC health check.
-pub(crate) async fn ready(shared: &Shared) -> bool {
-    let gate = shared.gate.clone();
-    match timeout(shared.options.request_timeout, spawn_blocking(move || gate.is_ready())).await {
-        Ok(Ok(ready)) => ready,
-        Err(_) => false,
-        Ok(Err(join)) => {
-            join_failed("is_ready", &join);
-            false
-        }
-    }
 }
 
 /// Gathers the data of every metric, off the I/O threads (the process's
@@ -138,13 +108,4 @@ async fn metrics(shared: &Shared) -> Response<Body> {
     let mut response = Response::new(Body::new(Bytes::from(page)));
     response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"));
     response
-}
-
-/// The panic payload is not logged: it is the gate's text and could hold anything.
-fn join_failed(call: &'static str, join: &JoinError) {
-    if join.is_panic() {
-        error!(call, "gate panicked; answering 503");
-    } else {
-        warn!(call, "gate call cancelled; answering 503");
-    }
 }

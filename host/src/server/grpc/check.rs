@@ -27,10 +27,10 @@ use http::{HeaderMap, HeaderName, HeaderValue};
 use tonic::{Code, Request, Response, Status};
 
 use super::request::{self, Unreadable};
+use crate::server::decide::recorded;
 use crate::server::decide::{decide, without_reserved};
 use crate::server::encode::IdentityHeaders;
 use crate::server::respond::{Answered, Class, Shape, Verdict, identity_fields, refusal_headers, refusal_status, verdict};
-use crate::server::routes::recorded;
 use crate::server::shared::Shared;
 
 /// The `Authorization` service of one server.

@@ -15,7 +15,7 @@ use tonic_health::pb::health_server::Health;
 use tonic_health::pb::{HealthCheckRequest, HealthCheckResponse};
 
 use super::check::Check;
-use crate::server::routes::ready;
+use crate::server::readiness::ready;
 use crate::server::shared::Shared;
 
 /// The health service of one server.

@@ -28,9 +28,9 @@ use tonic::codegen::Service;
 use tonic::server::NamedService;
 use tonic_health::pb::health_server::HealthServer;
 
+use super::decide::recorded;
 use super::metrics::Endpoint;
 use super::options::ServerOptions;
-use super::routes::recorded;
 use super::shared::Shared;
 
 /// A gRPC response body: messages, then the status in trailers.
@@ -84,7 +84,7 @@ pub(crate) async fn handle(shared: &Arc<Shared>, request: Request<Incoming>) -> 
     if is_method_of(path, <HealthServer<health::Readiness> as NamedService>::NAME) {
         shared.metrics.request(Endpoint::GrpcHealth);
         let mut service = HealthServer::new(health::Readiness::new(shared.clone())).max_decoding_message_size(HEALTH_MESSAGE_BYTES);
-        // `Check` asks the gate within `requestTimeout` (`routes::ready`);
+        // `Check` asks the gate within `requestTimeout` (`readiness::ready`);
         // this bounds reading the request too.
         return match timeout(deadline::whole_call(&shared.options), service.call(request)).await {
             Ok(Ok(response)) => response,
