@@ -27,7 +27,8 @@ pub struct GateDecision {
 pub type Deciding<'a> = Pin<Box<dyn Future<Output = GateDecision> + Send + 'a>>;
 
 /// What the server needs from the plugin set. `decide` is async and polled
-/// on the server's I/O threads; every other method is blocking and may take
+/// on the server's I/O threads, and `is_ready` is asked there too, before
+/// each decision; every other method is blocking and may take
 /// long (a whole reload), and the server calls it off those threads.
 pub trait Gate: Send + Sync + 'static {
     /// Decides one request from the headers the proxy forwarded. Never fails:
@@ -39,7 +40,9 @@ pub trait Gate: Send + Sync + 'static {
     /// thread first (`tokio::task::block_in_place`). The server drops it at
     /// its request timeout, which must end the call.
     fn decide<'a>(&'a self, headers: &'a http::HeaderMap) -> Deciding<'a>;
-    /// True once a plugin set is loaded and may serve.
+    /// True once a plugin set is loaded and may serve. Asked on an I/O
+    /// thread before every decision, so it must not block (the gateway's is
+    /// an atomic load).
     fn is_ready(&self) -> bool;
     /// Applies, at once, the revocations of the configuration on disk: stops
     /// every serving plugin it now revokes, and returns how many (each
