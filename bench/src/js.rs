@@ -24,6 +24,10 @@ const MODULE: &str = "tests/vectors/haechi-js/plugin.mjs";
 struct Report {
     js_first_load_ms: f64,
     js_second_load_ms: f64,
+    /// Median load in a fresh runtime over a `compileCache` an earlier
+    /// runtime filled: what a restart costs.
+    js_cached_restart_load_ms: f64,
+    js_cached_restart_load_runs: usize,
     js: Latency,
     example_token: Latency,
     js_calls_per_s_2_threads: f64,
@@ -46,16 +50,40 @@ fn load_js(runtime: &Runtime, source: &[u8]) -> Result<(Plugin, Duration), Bench
     Ok((plugin, started.elapsed()))
 }
 
+/// Loads in a new runtime per run over one compile cache, the first run
+/// filling it; the later runs' times, sorted.
+fn cached_restart_loads(identity: &IdentityKey, source: &[u8], runs: usize) -> Result<Vec<f64>, BenchError> {
+    let cache = std::env::temp_dir().join(format!("ward-bench-compile-cache-{}", std::process::id()));
+    let mut times = Vec::with_capacity(runs);
+    let mut measure = || -> Result<(), BenchError> {
+        for run in 0..=runs {
+            let config = RuntimeConfig { compile_cache: Some(cache.clone()), ..RuntimeConfig::default() };
+            let runtime = Runtime::new(config, identity.clone()).map_err(|e| fail(e.to_string()))?;
+            let (_, took) = load_js(&runtime, source)?;
+            if run > 0 {
+                times.push(took.as_secs_f64() * 1e3);
+            }
+        }
+        Ok(())
+    };
+    let measured = measure();
+    let _ = std::fs::remove_dir_all(&cache);
+    measured?;
+    times.sort_by(f64::total_cmp);
+    Ok(times)
+}
+
 pub fn run(samples: usize, seconds: u64) -> Result<(), BenchError> {
     let identity = IdentityKey::from_bytes(vec![7; 32]).map_err(|e| fail(e.to_string()))?;
     let mut config = RuntimeConfig::default();
     if let Some(bytes) = std::env::var("WARD_BENCH_KEEP_RESIDENT").ok().and_then(|v| v.parse().ok()) {
         config.engine.memory_keep_resident = bytes;
     }
-    let runtime = Runtime::new(config, identity).map_err(|e| fail(e.to_string()))?;
+    let runtime = Runtime::new(config, identity.clone()).map_err(|e| fail(e.to_string()))?;
     let source = read_file(Path::new(MODULE), "the JavaScript bench module")?;
     let (_, first) = load_js(&runtime, &source)?;
     let (js, second) = load_js(&runtime, &source)?;
+    let restarts = cached_restart_loads(&identity, &source, 5)?;
     if !js.authenticate(Credential { scheme: "bearer", token: "good-token-alice" }, NOW_MS).is_allow() {
         return Err(fail("the JavaScript bench plugin denied its good token"));
     }
@@ -80,6 +108,8 @@ pub fn run(samples: usize, seconds: u64) -> Result<(), BenchError> {
     let report = Report {
         js_first_load_ms: first.as_secs_f64() * 1e3,
         js_second_load_ms: second.as_secs_f64() * 1e3,
+        js_cached_restart_load_ms: restarts.get(restarts.len() / 2).copied().unwrap_or(f64::NAN),
+        js_cached_restart_load_runs: restarts.len(),
         js: js_latency,
         example_token: rust_latency,
         js_calls_per_s_2_threads: throughput(2, duration, || js_call),

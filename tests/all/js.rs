@@ -198,7 +198,8 @@ fn a_haechi_signed_module_verifies_and_serves() {
 
 /// A `"runtime": "js"` entry in ward.json, as `ward serve` runs it: Haechi's
 /// own files under Haechi's anchor serve; `ward check` refuses a module
-/// that does not parse with its code; a reload to a new module swaps it in.
+/// that does not parse with its code; a reload to a new module swaps it in;
+/// `compileCache` is made private and holds the snapshot.
 #[test]
 fn ward_json_runtime_js_serves_checks_and_reloads() {
     use http::{HeaderMap, HeaderValue};
@@ -225,8 +226,16 @@ fn ward_json_runtime_js_serves_checks_and_reloads() {
     let haechi_pem = String::from_utf8(read("test-signer.pub")).unwrap();
     let config = site.config(vec![entry], |c| {
         c["trust"]["trustAnchors"]["ward-test-signer"] = json!(haechi_pem);
+        c["compileCache"] = json!("cache/ward");
     });
     let gateway = site.gateway(&config).unwrap();
+    let cache = std::fs::read_dir(site.path("cache/ward")).unwrap().map(|entry| entry.unwrap().file_name().into_string().unwrap());
+    assert_eq!(cache.filter(|name| name.ends_with(".js-snapshot")).count(), 1);
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(site.path("cache/ward")).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o700);
+    }
     assert!(gateway.authenticate(&bearer("good-token-alice"), 0).decision.is_allow());
     assert!(!gateway.authenticate(&bearer("nope"), 0).decision.is_allow());
 
@@ -247,4 +256,55 @@ fn ward_json_runtime_js_serves_checks_and_reloads() {
     site.write("haechi-js.mjs", broken);
     site.write("haechi-js.signed.json", &sign_js(broken));
     assert_eq!(Gateway::check(&site.load(&config).plan).err().map(|e| e.code()), Some("js-syntax"));
+}
+
+/// A restart with `compileCache` neither snapshots nor compiles an unchanged
+/// JavaScript plugin again (issue 18: the cached load is what makes a JS
+/// plugin start in milliseconds), and what it loads decides the same.
+#[test]
+fn a_restart_with_a_compile_cache_reuses_the_snapshot_and_the_compiled_code() {
+    use ward::sandbox::{CompileCacheStats, Runtime, RuntimeConfig};
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let start = || Runtime::new(RuntimeConfig { compile_cache: Some(cache.clone()), ..RuntimeConfig::default() }, crate::support::identity_key()).unwrap();
+    let source = "export default (c) => c === 'alice' ? { subject: c, issuer: 'js', scopes: ['read'] } : null;";
+    let first = start();
+    let plugin = load_with(&first, source.as_bytes().to_vec(), js_options()).unwrap();
+    let stats = first.compile_cache_stats().unwrap();
+    assert_eq!((stats.snapshot_hits, stats.snapshot_misses, stats.compiled_hits), (0, 1, 0), "{stats:?}");
+    assert!(stats.compiled_misses >= 1, "{stats:?}");
+    let allowed = plugin.authenticate(cred("alice"), NOW_MS);
+
+    let restarted = start();
+    let plugin = load_with(&restarted, source.as_bytes().to_vec(), js_options()).unwrap();
+    assert_eq!(restarted.compile_cache_stats(), Some(CompileCacheStats { compiled_hits: 1, compiled_misses: 0, snapshot_hits: 1, snapshot_misses: 0 }));
+    assert_eq!(plugin.authenticate(cred("alice"), NOW_MS), allowed);
+    assert_eq!(plugin.authenticate(cred("mallory"), NOW_MS), PLUGIN_DENY);
+
+    // Another module is another snapshot, never the cached one.
+    let other = "export default (c) => ({ subject: 'other', issuer: 'js' });";
+    let plugin = load_with(&restarted, other.as_bytes().to_vec(), js_options()).unwrap();
+    match plugin.authenticate(cred("alice"), NOW_MS) {
+        Decision::Allow(identity) => assert_ne!(Decision::Allow(identity), allowed),
+        deny => panic!("{deny:?}"),
+    }
+    assert_eq!(restarted.compile_cache_stats().unwrap().snapshot_misses, 1);
+}
+
+/// A cache directory others may write is refused at start: wasmtime runs
+/// the machine code it finds there.
+#[cfg(unix)]
+#[test]
+fn a_compile_cache_others_may_write_is_refused() {
+    use std::os::unix::fs::PermissionsExt as _;
+    use ward::sandbox::{Runtime, RuntimeConfig, RuntimeError};
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    std::fs::create_dir(&cache).unwrap();
+    std::fs::set_permissions(&cache, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let config = RuntimeConfig { compile_cache: Some(cache), ..RuntimeConfig::default() };
+    match Runtime::new(config, crate::support::identity_key()) {
+        Err(RuntimeError::CompileCache(err)) => assert_eq!(err.code(), "compile-cache-too-open"),
+        other => panic!("expected a refusal, got {:?}", other.err()),
+    }
 }

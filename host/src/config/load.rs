@@ -89,6 +89,11 @@ impl Loader<'_> {
         let audit = self.audit(raw.audit)?;
         let server = self.server(raw.server)?;
         let fetch = self.fetch(raw.key_material_fetch)?;
+        // Created and checked (owner only) when the runtime starts, like the audit log.
+        let compile_cache = match raw.compile_cache {
+            Some(dir) => Some(self.dirs()?.resolve_for_writing(&dir).map_err(|e| self.file_problem("compileCache", &dir, &e))?),
+            None => None,
+        };
         let mut plugins = Vec::with_capacity(raw.plugins.len());
         for (index, plugin) in raw.plugins.into_iter().enumerate() {
             let at = format!("plugins[{index}]");
@@ -101,7 +106,7 @@ impl Loader<'_> {
             path: path.to_path_buf(),
             allow_dirs: raw.allow_dirs,
             server,
-            plan: Plan { trust, identity_key, claims, audit, plugins_enabled: raw.plugins_enabled, plugins, fetch },
+            plan: Plan { trust, identity_key, claims, audit, plugins_enabled: raw.plugins_enabled, plugins, fetch, compile_cache },
         })
     }
 

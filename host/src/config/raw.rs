@@ -24,6 +24,8 @@ pub(crate) struct RawConfig {
     pub plugins: Vec<RawPlugin>,
     #[serde(default)]
     pub key_material_fetch: RawFetch,
+    /// A directory for compiled plugins (`sandbox/compile_cache.rs`).
+    pub compile_cache: Option<PathBuf>,
     /// Lets the annotated example and operators' files carry a `$schema` key.
     #[serde(default, rename = "$schema")]
     pub _schema: Option<String>,

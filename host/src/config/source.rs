@@ -13,7 +13,7 @@ use super::{ConfigError, ServerConfig, WardConfig, load, read_trust_policy};
 /// The `server` section is applied once, by `ward serve`, before the
 /// gateway starts; the lifecycle never sees it. So this source is what
 /// refuses a reload that changes it (`restart-required`), as the gateway
-/// refuses one that changes the identity or audit section.
+/// refuses one that changes the identity or audit section, or compileCache.
 #[derive(Debug)]
 pub struct ConfigFile {
     path: PathBuf,

@@ -75,7 +75,7 @@ impl Gateway {
     /// the next plan from `source`.
     pub fn start(plan: Plan, source: impl PlanSource + 'static) -> Result<Self, LifecycleError> {
         let audit = AuditLog::open(&plan.audit.file, &plan.audit.key, plan.audit.options.clone())?;
-        let runtime_config = RuntimeConfig { claims: plan.claims.clone(), ..RuntimeConfig::default() };
+        let runtime_config = RuntimeConfig { claims: plan.claims.clone(), compile_cache: plan.compile_cache.clone(), ..RuntimeConfig::default() };
         let identity_key = plan.identity_key.clone();
         let runtime = Runtime::new(runtime_config, identity_key)?;
         let refresher = Refresher::new().map_err(|err| LifecycleError::Runtime(crate::sandbox::RuntimeError::Ticker(err)))?;
@@ -108,7 +108,7 @@ impl Gateway {
     /// Everything `start` checks (signatures, compilation, probes, conformance)
     /// without opening the audit log or serving: `ward check`.
     pub fn check(plan: &Plan) -> Result<Vec<PluginStatus>, LifecycleError> {
-        let runtime_config = RuntimeConfig { claims: plan.claims.clone(), ..RuntimeConfig::default() };
+        let runtime_config = RuntimeConfig { claims: plan.claims.clone(), compile_cache: plan.compile_cache.clone(), ..RuntimeConfig::default() };
         let runtime = Runtime::new(runtime_config, plan.identity_key.clone())?;
         let next = assemble(&runtime, plan, &PluginSet::empty(), None, now_ms(), &KeyFetching { refresher: None })?;
         Ok(statuses(&next.set))

@@ -36,6 +36,9 @@ pub struct Plan {
     pub plugins: Vec<PluginSpec>,
     /// How `url` key material is fetched.
     pub fetch: FetchPolicy,
+    /// Where compiled plugins are kept between runs (`compileCache`). A
+    /// reload may not change it.
+    pub compile_cache: Option<PathBuf>,
 }
 
 /// The audit log a gateway opens.

@@ -296,7 +296,7 @@ impl Attempt {
             Next::Given(plan) => *plan,
         };
         if RestartOnly::of(&plan) != self.restart_only {
-            return Err(LifecycleError::RestartRequired { what: "the identity or audit section" });
+            return Err(LifecycleError::RestartRequired { what: "the identity or audit section, or compileCache" });
         }
         let old = serving.current.load_full();
         let keys = KeyFetching { refresher: Some(&self.refresher) };

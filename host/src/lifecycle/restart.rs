@@ -27,6 +27,8 @@ pub(crate) struct RestartOnly {
     audit_key: [u8; 32],
     /// Every option: each one is applied when the log opens.
     audit_options: AuditOptions,
+    /// The runtime's engine is built with it.
+    compile_cache: Option<PathBuf>,
 }
 
 impl RestartOnly {
@@ -37,6 +39,7 @@ impl RestartOnly {
             audit_file: plan.audit.file.clone(),
             audit_key: Sha256::digest(plan.audit.key.expose()).into(),
             audit_options: plan.audit.options.clone(),
+            compile_cache: plan.compile_cache.clone(),
         }
     }
 }
@@ -63,6 +66,7 @@ mod tests {
             plugins_enabled: true,
             plugins: Vec::new(),
             fetch: FetchPolicy::default(),
+            compile_cache: None,
         }
     }
 
@@ -71,7 +75,8 @@ mod tests {
     #[test]
     fn each_restart_only_setting_is_compared() {
         type Change = (&'static str, fn(&mut Plan));
-        let changes: [Change; 10] = [
+        let changes: [Change; 11] = [
+            ("compile cache", |p| p.compile_cache = Some("cache".into())),
             ("identity key", |p| p.identity_key = IdentityKey::from_bytes(vec![3; 32]).unwrap()),
             ("label keys", |p| p.claims = ClaimsPolicy::with_label_keys(["team", "region"])),
             ("audit file", |p| p.audit.file = "other.jsonl".into()),

@@ -87,8 +87,10 @@ impl Default for EngineSettings {
     }
 }
 
-pub(crate) fn build_engine(settings: &EngineSettings) -> wasmtime::Result<Engine> {
+pub(crate) fn build_engine(settings: &EngineSettings, cache: Option<wasmtime::Cache>) -> wasmtime::Result<Engine> {
     let mut config = Config::new();
+    // `compileCache` (compile_cache.rs): components compiled before load from disk.
+    config.cache(cache);
     config.consume_fuel(true);
     config.epoch_interruption(true);
     config.max_wasm_stack(settings.max_wasm_stack);

@@ -20,6 +20,7 @@
 mod abi;
 mod blocking;
 mod call;
+mod compile_cache;
 pub mod crypto;
 mod decision;
 mod engine;
@@ -34,6 +35,7 @@ mod runtime;
 mod wasi;
 
 pub(crate) use blocking::run_to_completion;
+pub use compile_cache::{CompileCacheError, CompileCacheStats};
 pub use decision::{Decision, DenyReason, PluginDeny};
 pub use engine::{BoundsChecks, EngineSettings};
 pub use imports::WasiMode;

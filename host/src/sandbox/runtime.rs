@@ -1,6 +1,7 @@
 //! `Runtime` (one engine, one linker, the epoch ticker) and `Plugin` (one
 //! loaded, verified component ready to be called).
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -16,6 +17,7 @@ use super::abi::{
 };
 use super::blocking::run_to_completion;
 use super::call::{CallSpec, CallState, armed_store, call_once, classify};
+use super::compile_cache::{CompileCache, CompileCacheError, CompileCacheStats};
 use super::crypto::add_host_crypto;
 use super::decision::{Decision, DenyReason};
 use super::engine::{EngineSettings, EpochTicker, build_engine};
@@ -34,6 +36,9 @@ pub struct RuntimeConfig {
     pub wasi: WasiMode,
     /// The claims sanitizer's operator settings.
     pub claims: ClaimsPolicy,
+    /// Where compiled components and JavaScript snapshots are kept between
+    /// runs (`compileCache` in ward.json); none: every start compiles.
+    pub compile_cache: Option<PathBuf>,
 }
 
 /// Why a runtime could not be built (host resources, not plugin input).
@@ -46,6 +51,9 @@ pub enum RuntimeError {
     /// The epoch ticker thread could not start.
     #[error("cannot start the epoch ticker: {0}")]
     Ticker(std::io::Error),
+    /// The compile cache directory is unusable or open to others.
+    #[error("{0}")]
+    CompileCache(#[from] CompileCacheError),
 }
 
 /// Per-plugin options from the operator.
@@ -154,17 +162,24 @@ pub struct Runtime {
     linkers: Arc<Linkers>,
     config: Arc<RuntimeConfig>,
     shared: Arc<Shared>,
+    compile_cache: Option<Arc<CompileCache>>,
 }
 
 impl Runtime {
     /// Builds the engine, the linkers (WASI allowlist or nothing; the same
     /// plus host crypto, key lookup, or both) and the ticker.
     pub fn new(config: RuntimeConfig, identity_key: IdentityKey) -> Result<Self, RuntimeError> {
-        let engine = build_engine(&config.engine).map_err(|err| RuntimeError::Engine(err.to_string()))?;
+        let compile_cache = config.compile_cache.as_deref().map(CompileCache::open).transpose()?.map(Arc::new);
+        let engine = build_engine(&config.engine, compile_cache.as_ref().map(|cache| cache.compiled())).map_err(|err| RuntimeError::Engine(err.to_string()))?;
         let linkers = Linkers::new(&engine, config.wasi).map_err(|err| RuntimeError::Engine(err.to_string()))?;
         let ticker = EpochTicker::start(engine.clone(), config.engine.epoch_tick).map_err(RuntimeError::Ticker)?;
         let shared = Arc::new(Shared { identity_key, claims: config.claims.clone(), _ticker: ticker });
-        Ok(Self { engine, linkers: Arc::new(linkers), config: Arc::new(config), shared })
+        Ok(Self { engine, linkers: Arc::new(linkers), config: Arc::new(config), shared, compile_cache })
+    }
+
+    /// What the compile cache has answered so far; `None` without one.
+    pub fn compile_cache_stats(&self) -> Option<CompileCacheStats> {
+        self.compile_cache.as_deref().map(CompileCache::stats)
     }
 
     /// Loads a verified plugin: compile from the very bytes that were hashed,
@@ -202,7 +217,7 @@ impl Runtime {
         let entry = match options.runtime {
             PluginRuntime::Wasm => plugin.entry(),
             PluginRuntime::Js => {
-                js_component = super::js::component(plugin.entry()).map_err(LoadError::JavaScript)?;
+                js_component = super::js::component(plugin.entry(), self.compile_cache.as_deref()).map_err(LoadError::JavaScript)?;
                 js_component.as_slice()
             }
         };

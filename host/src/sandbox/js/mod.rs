@@ -14,6 +14,12 @@
 mod refusal;
 mod snapshot;
 
+use std::sync::OnceLock;
+
+use sha2::{Digest, Sha256};
+
+use super::compile_cache::CompileCache;
+
 pub use refusal::JsRefusal;
 
 /// The engine's core module, committed and checked to be reproducible from
@@ -21,8 +27,32 @@ pub use refusal::JsRefusal;
 pub(crate) const ENGINE_CORE: &[u8] = include_bytes!("../../../../runtimes/js/ward-js-engine.wasm");
 
 /// The component for a verified JavaScript module: the engine with the
-/// module evaluated, snapshotted, then componentized.
-pub(crate) fn component(source: &[u8]) -> Result<Vec<u8>, JsRefusal> {
+/// module evaluated, snapshotted, then componentized; or that component as
+/// an earlier load left it in the compile cache.
+pub(crate) fn component(source: &[u8], cache: Option<&CompileCache>) -> Result<Vec<u8>, JsRefusal> {
+    let key = cache.map(|_| snapshot_key(source));
+    if let Some(component) = cache.zip(key.as_deref()).and_then(|(cache, key)| cache.snapshot(key)) {
+        return Ok(component);
+    }
     let core = snapshot::snapshot(source)?;
-    ward_guest_build::componentize_module(&core).map_err(|_| JsRefusal::Engine { why: "the snapshot does not componentize" })
+    let component = ward_guest_build::componentize_module(&core).map_err(|_| JsRefusal::Engine { why: "the snapshot does not componentize" })?;
+    if let Some((cache, key)) = cache.zip(key.as_deref()) {
+        cache.keep_snapshot(key, &component);
+    }
+    Ok(component)
+}
+
+/// What a snapshot is a function of: the source, the engine's bytes, and
+/// this ward's code around them (wizer, the componentizing adapter, the
+/// evaluation budget), named by its version.
+fn snapshot_key(source: &[u8]) -> String {
+    static ENGINE_DIGEST: OnceLock<[u8; 32]> = OnceLock::new();
+    let engine = ENGINE_DIGEST.get_or_init(|| Sha256::digest(ENGINE_CORE).into());
+    let mut key = Sha256::new();
+    key.update(b"ward js snapshot\0");
+    key.update(env!("CARGO_PKG_VERSION").as_bytes());
+    key.update(b"\0");
+    key.update(engine);
+    key.update(Sha256::digest(source));
+    hex::encode(key.finalize())
 }
