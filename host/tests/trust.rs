@@ -458,3 +458,49 @@ fn fuzz_seed_corpus_runs_through_the_fuzz_entry() {
         ward::trust::fuzzing::envelope(&std::fs::read(&seed).unwrap_or_default());
     }
 }
+
+/// Haechi's manifest file (`{ "haechiPlugin": { …, "signed": envelope } }`,
+/// as its test fixtures and docs write it) is an envelope source: the
+/// envelope inside is verified exactly as a bare one, whether it sits in
+/// `signed` or in the flat `signedPayload`/`signerKeyId`/`alg`/`signature`
+/// fields (Haechi's `envelopeFromManifest`); the unsigned mirrors are not
+/// read, so editing them changes nothing and cannot change who the plugin is.
+#[test]
+fn a_haechi_manifest_wrapper_is_read_as_haechi_reads_it() {
+    let envelope = signed(|_| {});
+    let mirrors = json!({ "id": "someone-else", "version": "9.9.9", "kind": "authProvider", "runtime": "node-process", "entrypoint": "./entry.mjs" });
+    let wrap = |extra: Value| {
+        let mut manifest = mirrors.clone();
+        for (k, v) in extra.as_object().cloned().unwrap_or_default() {
+            manifest[k] = v;
+        }
+        json!({ "haechiPlugin": manifest })
+    };
+    let nested = wrap(json!({ "signed": envelope }));
+    let verified = check(&nested, &policy()).map(|plugin| plugin.payload().plugin_id().to_owned());
+    assert_eq!(verified.as_deref(), Ok("acme-auth"));
+    let flat = wrap(json!({ "signedPayload": envelope["payload"], "signerKeyId": envelope["signerKeyId"], "signature": envelope["signature"] }));
+    assert_eq!(code(&flat, &policy()), "valid");
+    let null_alg =
+        wrap(json!({ "signedPayload": envelope["payload"], "signerKeyId": envelope["signerKeyId"], "signature": envelope["signature"], "alg": null }));
+    assert_eq!(code(&null_alg, &policy()), "valid");
+
+    // The envelope inside is checked as any other.
+    let mut forged = envelope.clone();
+    forged["payload"]["version"] = json!("1.2.1");
+    assert_eq!(code(&wrap(json!({ "signed": forged })), &policy()), "invalid-signature");
+    assert_eq!(code(&wrap(json!({ "signed": signed(|_| {}), "alg": "rsa" })), &policy()), "valid", "a mirror beside `signed` is not read");
+    assert_eq!(
+        code(
+            &wrap(json!({ "signedPayload": envelope["payload"], "signerKeyId": envelope["signerKeyId"], "signature": envelope["signature"], "alg": "rsa" })),
+            &policy()
+        ),
+        "alg-not-ed25519"
+    );
+    // Unsigned (Haechi's `unsigned` fixture), not an object, or both readings in one file.
+    assert_eq!(code(&wrap(json!({})), &policy()), "manifest-invalid");
+    assert_eq!(code(&json!({ "haechiPlugin": "x" }), &policy()), "manifest-invalid");
+    let mut both = nested.clone();
+    both["payload"] = envelope["payload"].clone();
+    assert_eq!(code(&both, &policy()), "manifest-invalid");
+}

@@ -5,7 +5,7 @@
 //! included): the signature covers canonical(payload as received), and a
 //! re-serialized struct would drop fields and break signatures.
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use super::canonical::parse_strict;
 use super::refusal::{ManifestProblem, Refusal};
@@ -39,6 +39,9 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<Envelope, Refusal> {
     let Value::Object(mut root) = parse_strict(bytes)? else {
         return Err(ManifestProblem::EnvelopeNotObject.into());
     };
+    if let Some(manifest) = root.remove(HAECHI_MANIFEST) {
+        root = envelope_from_manifest(manifest, &root)?;
+    }
     let payload = match root.remove("payload") {
         Some(Value::Object(map)) => map,
         _ => return Err(ManifestProblem::PayloadNotObject.into()),
@@ -54,6 +57,40 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<Envelope, Refusal> {
         return Err(ManifestProblem::CapabilitiesNotObject.into());
     }
     Ok(Envelope { payload: Value::Object(payload), signer_key_id, alg: root.remove("alg"), signature })
+}
+
+/// The root key of Haechi's plugin manifest file (`haechi.plugin.json`).
+const HAECHI_MANIFEST: &str = "haechiPlugin";
+
+/// The envelope inside a Haechi manifest, read as Haechi 1.7's
+/// `envelopeFromManifest` reads it: `signed` when it is an object, else one
+/// rebuilt from the flat `signedPayload`, `signerKeyId`, `alg` (default
+/// `ed25519`) and `signature`. The manifest's other fields (`id`, `version`,
+/// `entrypoint`, …) are unsigned mirrors and are not read: the signed
+/// payload says who the plugin is, and ward.json names the entry.
+fn envelope_from_manifest(manifest: Value, rest: &Map<String, Value>) -> Result<Map<String, Value>, ManifestProblem> {
+    let Value::Object(mut manifest) = manifest else {
+        return Err(ManifestProblem::HaechiManifestNotObject);
+    };
+    // One file, one reading: a top-level envelope beside the manifest
+    // would leave which one was meant to the parser.
+    if rest.contains_key("payload") {
+        return Err(ManifestProblem::HaechiManifestNotObject);
+    }
+    if let Some(Value::Object(signed)) = manifest.remove("signed") {
+        return Ok(signed);
+    }
+    let mut envelope = Map::new();
+    for (from, to) in [("signedPayload", "payload"), ("signerKeyId", "signerKeyId"), ("alg", "alg"), ("signature", "signature")] {
+        if let Some(value) = manifest.remove(from) {
+            envelope.insert(to.to_owned(), value);
+        }
+    }
+    // Haechi's `plugin.alg ?? "ed25519"`: null counts as absent.
+    if matches!(envelope.get("alg"), None | Some(Value::Null)) {
+        envelope.insert("alg".to_owned(), Value::String("ed25519".to_owned()));
+    }
+    Ok(envelope)
 }
 
 fn non_empty(value: Option<Value>, label: &'static str) -> Result<String, ManifestProblem> {

@@ -147,6 +147,10 @@ pub enum ManifestProblem {
     /// `payload` is missing or not an object.
     #[error("payload must be an object")]
     PayloadNotObject,
+    /// A Haechi manifest (`haechiPlugin`) that is not an object, or a file
+    /// that is both a manifest and an envelope.
+    #[error("haechiPlugin must be an object, in a file without a top-level payload")]
+    HaechiManifestNotObject,
     /// A required string field is missing, empty or not a string.
     #[error("{0} must be a non-empty string")]
     MissingString(&'static str),
