@@ -687,3 +687,31 @@ fn runtime_js_verifies_and_runs_a_haechi_signed_module() {
     let json: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
     assert_eq!(json["decision"], "allow", "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+/// `ward plugin inspect --runtime js`: the module's own size and hash (what
+/// the envelope's entrySha256 must be), and the component ward makes of it
+/// (exports the authenticator, imports nothing); a module the engine
+/// refuses prints the load refusal's code, never the module's text, and
+/// exits 1.
+#[test]
+fn plugin_inspect_runtime_js_describes_the_module_and_what_it_becomes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    std::fs::copy(format!("{VECTORS}/haechi-js/plugin.mjs"), dir.join("plugin.mjs")).unwrap();
+    let run = ward(dir, &["plugin", "inspect", "--runtime", "js", "plugin.mjs"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let envelope: Value = serde_json::from_slice(&std::fs::read(format!("{VECTORS}/haechi-js/plugin.signed.json")).unwrap()).unwrap();
+    assert_eq!(run.json["kind"], "javascript");
+    assert_eq!(run.json["sha256"], envelope["payload"]["entrySha256"]);
+    assert_eq!(run.json["component"]["kind"], "component");
+    assert_eq!(run.json["component"]["imports"], serde_json::json!([]));
+    assert!(run.json["component"]["exports"].as_array().unwrap().iter().any(|e| e.as_str().unwrap().starts_with("ward:auth/authenticator@")), "{}", run.json);
+
+    std::fs::write(dir.join("broken.mjs"), "export default function ( SECRET-MARKER-7f3a").unwrap();
+    let run = ward(dir, &["plugin", "inspect", "--runtime", "js", "broken.mjs"]);
+    assert_eq!((run.code, &run.json["refusal"]), (1, &Value::from("js-syntax")), "{}", run.stderr);
+    assert!(!run.json.to_string().contains("SECRET-MARKER") && !run.stderr.contains("SECRET-MARKER"));
+    // Without --runtime js a module is just a file that is not wasm.
+    let run = ward(dir, &["plugin", "inspect", "plugin.mjs"]);
+    assert_eq!((run.code, &run.json["kind"]), (0, &Value::from("not-wasm")), "{}", run.stderr);
+}

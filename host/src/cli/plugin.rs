@@ -5,13 +5,17 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use serde_json::json;
+use sha2::{Digest as _, Sha256};
 use ward_guest_build::{BuildError, BuildOptions, Inspection};
 
 use super::CliError;
+use super::runtime_arg::RuntimeArg;
 
 /// Larger files are refused unread: no plausible plugin is this big, and
 /// `inspect` must not let a hostile file make ward allocate without bound.
 const MAX_INSPECT_BYTES: u64 = 256 * 1024 * 1024;
+/// The engine refuses larger entries anyway (Haechi's `MAX_ENTRY_BYTES`).
+const MAX_JS_BYTES: u64 = ward::sandbox::MAX_JS_SOURCE_BYTES as u64;
 
 /// Subcommands of `ward plugin`.
 #[derive(clap::Subcommand)]
@@ -38,10 +42,16 @@ pub enum Command {
         #[arg(long, value_delimiter = ',')]
         features: Vec<String>,
     },
-    /// Print a component's imports, exports, size and sha256.
+    /// Print a component's imports, exports, size and sha256. With
+    /// `--runtime js`, a JavaScript module's: it is evaluated in ward's
+    /// engine as at load, and the component it becomes is described (or
+    /// the load refusal's code printed, exit 1).
     Inspect {
         /// The component (or any file: non-components are reported as such).
         file: PathBuf,
+        /// What the file is (`wasm` or `js`), as ward.json's `"runtime"`.
+        #[arg(long, value_enum, default_value_t)]
+        runtime: RuntimeArg,
     },
 }
 
@@ -49,7 +59,8 @@ pub enum Command {
 pub fn run(command: Command) -> Result<ExitCode, CliError> {
     match command {
         Command::Build { dir, out, locked, target_dir, features } => build(&dir, out, locked, target_dir, features),
-        Command::Inspect { file } => inspect(&file),
+        Command::Inspect { file, runtime: RuntimeArg::Wasm } => inspect(&file),
+        Command::Inspect { file, runtime: RuntimeArg::Js } => inspect_js(&file),
     }
 }
 
@@ -74,9 +85,34 @@ fn inspect(file: &Path) -> Result<ExitCode, CliError> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// A JavaScript entry: its own size and hash (what an envelope signs), and
+/// the component ward makes of it, or why it would be refused at load.
+fn inspect_js(file: &Path) -> Result<ExitCode, CliError> {
+    let source = super::read_capped(file, MAX_JS_BYTES, "JavaScript module")?;
+    let digest = hex::encode(Sha256::digest(&source));
+    let component = match ward::sandbox::javascript_component(&source) {
+        Ok(component) => component,
+        Err(refusal) => {
+            // The code only: the engine's message may quote the module.
+            print(&json!({ "path": file.display().to_string(), "kind": "javascript", "size": source.len(), "sha256": digest, "refusal": refusal.code() }));
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    let inspection = ward_guest_build::inspect(&component).map_err(|e| CliError::new(format!("{}: {e}", file.display())))?;
+    let mut described = json!({ "path": file.display().to_string(), "kind": "javascript", "size": source.len(), "sha256": digest });
+    described["component"] = describe_component(&inspection);
+    print(&described);
+    Ok(ExitCode::SUCCESS)
+}
+
 fn describe(path: &Path, i: &Inspection) -> serde_json::Value {
+    let mut described = describe_component(i);
+    described["path"] = json!(path.display().to_string());
+    described
+}
+
+fn describe_component(i: &Inspection) -> serde_json::Value {
     json!({
-        "path": path.display().to_string(),
         "kind": i.kind.as_str(),
         "size": i.size,
         "sha256": i.sha256,

@@ -39,7 +39,7 @@ pub use compile_cache::{CompileCacheError, CompileCacheStats};
 pub use decision::{Decision, DenyReason, PluginDeny};
 pub use engine::{BoundsChecks, EngineSettings};
 pub use imports::WasiMode;
-pub use js::JsRefusal;
+pub use js::{JsRefusal, MAX_SOURCE_BYTES as MAX_JS_SOURCE_BYTES, javascript_component};
 pub use keys::{KEY_LOOKUP_CAPABILITY, KEYS_INTERFACE, KeySet};
 pub use limits::{CodeLimits, Limits, MAX_TIMEOUT};
 pub use load::LoadError;

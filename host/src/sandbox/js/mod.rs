@@ -21,6 +21,7 @@ use sha2::{Digest, Sha256};
 use super::compile_cache::CompileCache;
 
 pub use refusal::JsRefusal;
+pub use snapshot::MAX_SOURCE_BYTES;
 
 /// The engine's core module, committed and checked to be reproducible from
 /// `runtimes/js` (tests/all/js.rs, `js_engine_artifact_is_reproducible`).
@@ -40,6 +41,14 @@ pub(crate) fn component(source: &[u8], cache: Option<&CompileCache>) -> Result<V
         cache.keep_snapshot(key, &component);
     }
     Ok(component)
+}
+
+/// The component ward makes of a JavaScript module at load, without a
+/// cache: what `ward plugin inspect --runtime js` describes. The module is
+/// evaluated in the engine under the load's fuel and memory budget, as
+/// for a verified plugin.
+pub fn javascript_component(source: &[u8]) -> Result<Vec<u8>, JsRefusal> {
+    component(source, None)
 }
 
 /// What a snapshot is a function of: the source, the engine's bytes, and

@@ -25,7 +25,7 @@ const INIT_FUEL: u64 = 500_000_000;
 /// memory is what it used, and every call starts from that.
 const INIT_MEMORY_BYTES: usize = 16 << 20;
 /// Largest entry accepted, as Haechi's `MAX_ENTRY_BYTES`.
-pub(crate) const MAX_SOURCE_BYTES: usize = 4 << 20;
+pub const MAX_SOURCE_BYTES: usize = 4 << 20;
 
 /// The snapshot of the engine with `source` evaluated, as a core module.
 pub(super) fn snapshot(source: &[u8]) -> Result<Vec<u8>, JsRefusal> {
