@@ -99,16 +99,20 @@ fn inspect_js(file: &Path) -> Result<ExitCode, CliError> {
         }
     };
     let inspection = ward_guest_build::inspect(&component).map_err(|e| CliError::new(format!("{}: {e}", file.display())))?;
-    let mut described = json!({ "path": file.display().to_string(), "kind": "javascript", "size": source.len(), "sha256": digest });
-    described["component"] = describe_component(&inspection);
-    print(&described);
+    let component = describe_component(&inspection);
+    print(&json!({ "path": file.display().to_string(), "kind": "javascript", "size": source.len(), "sha256": digest, "component": component }));
     Ok(ExitCode::SUCCESS)
 }
 
 fn describe(path: &Path, i: &Inspection) -> serde_json::Value {
-    let mut described = describe_component(i);
-    described["path"] = json!(path.display().to_string());
-    described
+    json!({
+        "path": path.display().to_string(),
+        "kind": i.kind.as_str(),
+        "size": i.size,
+        "sha256": i.sha256,
+        "imports": i.imports,
+        "exports": i.exports,
+    })
 }
 
 fn describe_component(i: &Inspection) -> serde_json::Value {
