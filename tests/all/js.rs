@@ -308,3 +308,32 @@ fn a_compile_cache_others_may_write_is_refused() {
         other => panic!("expected a refusal, got {:?}", other.err()),
     }
 }
+
+/// plugins/js-example-token is example-token in JavaScript: for the same
+/// secret, issuer, scopes and team (settings for the Rust plugin, the
+/// key-material document for the JavaScript one) the same tokens allow the
+/// same identities, and the same tokens are refused.
+#[test]
+fn js_example_token_decides_as_the_rust_example_token() {
+    let rust_component = std::fs::read(ward_tests::GUESTS.iter().find(|(name, _)| *name == "example-token").unwrap().1).unwrap();
+    let settings = [("secret", "s3cret"), ("issuer", "demo"), ("scopes", "orders:read orders:write"), ("team", "billing")];
+    let rust_options = PluginOptions { settings: settings.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect(), ..PluginOptions::default() };
+    let rust = load_with(&runtime(), rust_component, rust_options).unwrap();
+    let source = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../plugins/js-example-token/plugin.mjs")).unwrap();
+    let document = serde_json::json!({ "secret": "s3cret", "issuer": "demo", "scopes": "orders:read orders:write", "team": "billing" });
+    let configured = PluginOptions { keys: vec![("config".into(), document.to_string().into_bytes())], ..js_options() };
+    let js = load_with(&runtime(), source.clone(), configured).unwrap();
+
+    // The known answer of plugins/example-token/check (HMAC-SHA256 of "alice" under "s3cret").
+    let good = "demo.alice.dlVCrx8dWHvGDCGNylMqJY9WucIaQnzIGd4qH_bT4UY";
+    let rust_allowed = rust.authenticate(cred(good), NOW_MS);
+    assert!(rust_allowed.is_allow(), "{rust_allowed:?}");
+    assert_eq!(js.authenticate(cred(good), NOW_MS), rust_allowed);
+    for refused in ["demo.alice.dlVCrx8dWHvGDCGNylMqJY9WucIaQnzIGd4qH_bT4UX", "demo.Alice.dlVCrx8dWHvGDCGNylMqJY9WucIaQnzIGd4qH_bT4UY", "demo.alice", "bearer-junk", ""] {
+        assert!(!rust.authenticate(cred(refused), NOW_MS).is_allow(), "{refused}");
+        assert_eq!(js.authenticate(cred(refused), NOW_MS), PLUGIN_DENY, "{refused}");
+    }
+    // No secret configured: everything is refused, as the Rust plugin without `secret`.
+    let unconfigured = load_with(&runtime(), source, js_options()).unwrap();
+    assert_eq!(unconfigured.authenticate(cred(good), NOW_MS), PLUGIN_DENY);
+}
