@@ -96,14 +96,20 @@ pub fn run(inputs: &Args, samples: usize) -> Result<(), BenchError> {
         let key = key.map_err(|e| fail(format!("{name} test key: {e}")))?;
         let mut header = Header::new(alg);
         header.kid = kid.map(str::to_owned);
-        let tokens = (0..TOKENS_PER_ALG)
-            .map(|i| {
-                let claims = json!({ "sub": format!("user{i}"), "iss": ISSUER, "aud": AUDIENCE, "iat": now - 10, "exp": now + 3600, "scope": "read write" });
-                jsonwebtoken::encode(&header, &claims, &key).map_err(|e| fail(format!("{name}: minting a token: {e}")))
-            })
-            .collect::<Result<Vec<String>, BenchError>>()?;
+        let mint = |count: usize, prefix: &str| {
+            (0..count)
+                .map(|i| {
+                    let claims = json!({ "sub": format!("{prefix}{i}"), "iss": ISSUER, "aud": AUDIENCE, "iat": now - 10, "exp": now + 3600, "scope": "read write" });
+                    jsonwebtoken::encode(&header, &claims, &key).map_err(|e| fail(format!("{name}: minting a token: {e}")))
+                })
+                .collect::<Result<Vec<String>, BenchError>>()
+        };
+        let tokens = mint(TOKENS_PER_ALG, "user")?;
+        // One never-seen token per timed call: the host's memo of verified
+        // signatures (Ed25519) cannot help these.
+        let first_seen = mint(samples.max(1) + warmup(samples), "new-user")?;
         check_answers(name, &tokens, &plugin, &host_plugin, &native, now_ms)?;
-        let row = time_sides(name, alg, kid, &tokens, (&plugin, &host_plugin, &native), samples, now_ms)?;
+        let row = time_sides(name, alg, kid, (&tokens, &first_seen), (&plugin, &host_plugin, &native), samples, now_ms)?;
         println!("{row}");
         rows.push(row);
     }
@@ -290,7 +296,7 @@ impl Native {
     }
 }
 
-const SIDES: [&str; 7] = [
+const SIDES: [&str; 8] = [
     "ward in-guest crypto",
     "ward host crypto",
     "native",
@@ -298,14 +304,20 @@ const SIDES: [&str; 7] = [
     "ward host crypto, reused instance",
     "host verify alone",
     "native verify alone",
+    "ward host crypto, first-seen token",
 ];
+
+/// Untimed rounds before the timed ones.
+fn warmup(samples: usize) -> usize {
+    samples / 10 + 1
+}
 
 /// Times every side, one call per side per sample, the order rotating.
 fn time_sides(
     name: &str,
     alg: Algorithm,
     kid: Option<&str>,
-    tokens: &[String],
+    (tokens, first_seen): (&[String], &[String]),
     (plugin, host_plugin, native): (&Plugin, &Plugin, &Native),
     samples: usize,
     now_ms: u64,
@@ -323,11 +335,11 @@ fn time_sides(
         Box::new(|i| reused.authenticate(Credential { scheme: "bearer", token: token(i) }, now_ms).is_allow()),
         Box::new(|i| split.get(i % split.len().max(1)).is_some_and(|(input, signature)| host_key.verify(input.as_bytes(), signature))),
         Box::new(|i| native.verify_alone(kid, alg, token(i))),
+        Box::new(|i| first_seen.get(i).is_some_and(|token| ward_id(host_plugin, token, now_ms).is_some())),
     ];
     let samples = samples.max(1);
     let mut times: Vec<Vec<f64>> = vec![Vec::with_capacity(samples); sides.len()];
-    let warmup = samples / 10 + 1;
-    for i in 0..samples + warmup {
+    for i in 0..samples + warmup(samples) {
         for k in 0..sides.len() {
             let index = (i + k) % sides.len();
             let (Some(side), Some(side_times)) = (sides.get_mut(index), times.get_mut(index)) else { continue };
@@ -337,7 +349,7 @@ fn time_sides(
             if !allowed {
                 return Err(fail(format!("{name}: {} denied a valid bench token while timing", SIDES.get(index).unwrap_or(&"a side"))));
             }
-            if i >= warmup {
+            if i >= warmup(samples) {
                 side_times.push(us);
             }
         }
@@ -363,7 +375,9 @@ fn time_sides(
         "wardHostCryptoReusedInstanceP50Us": p50(4),
         "hostVerifyAloneP50Us": p50(5),
         "nativeVerifyAloneP50Us": p50(6),
+        "wardHostCryptoFirstSeenP50Us": p50(7),
         "hostCryptoOverNativeP50": p50(1) / p50(2),
+        "hostCryptoFirstSeenOverNativeP50": p50(7) / p50(2),
         "inGuestOverNativeP50": p50(0) / p50(2),
     }))
 }
@@ -394,13 +408,14 @@ fn print_tables(rows: &[Value], (plain_bytes, host_bytes): (usize, usize)) {
         );
     }
     println!("\nwhere the time goes, p50 in µs\n");
-    println!("| alg | ward, host crypto | reused instance | host verify alone | native, keys cached | native verify alone |");
-    println!("|---|---|---|---|---|---|");
+    println!("| alg | ward, host crypto | first-seen token | reused instance | host verify alone | native, keys cached | native verify alone |");
+    println!("|---|---|---|---|---|---|---|");
     for row in rows {
         println!(
-            "| {} | {:.0} | {:.0} | {:.0} | {:.0} | {:.0} |",
+            "| {} | {:.0} | {:.0} | {:.0} | {:.0} | {:.0} | {:.0} |",
             alg(row),
             f(row, "wardHostCryptoP50Us"),
+            f(row, "wardHostCryptoFirstSeenP50Us"),
             f(row, "wardHostCryptoReusedInstanceP50Us"),
             f(row, "hostVerifyAloneP50Us"),
             f(row, "nativeP50Us"),

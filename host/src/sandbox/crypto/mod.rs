@@ -7,8 +7,9 @@
 //!   and are allowed to (`imports.rs`, `runtime.rs`); other plugins cannot
 //!   see it.
 //! - Pure: no host keys, nothing the guest could not compute itself, no
-//!   answer that depends on earlier calls (the one memo, of decompressed
-//!   Ed25519 public keys, only saves recomputing them). Every function
+//!   answer that depends on earlier calls (the memos of decompressed
+//!   Ed25519 public keys and of Ed25519 checks that passed only save
+//!   recomputing them, `ed25519.rs`; fuel is charged the same). Every function
 //!   returns `false` for anything but a signature or tag that verifies, and
 //!   never panics or traps on any input.
 //! - Bounded: arguments are read in place from guest memory (`WasmList`, no
