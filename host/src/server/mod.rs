@@ -15,12 +15,14 @@
 //! - Metrics labels and log fields are plugin ids and static codes, never
 //!   request content.
 
+mod certs;
 mod conn;
 mod decide;
 mod encode;
 mod error;
 mod gate;
 mod grpc;
+mod handshake;
 mod listen;
 mod logging;
 mod metrics;
@@ -33,7 +35,9 @@ mod run;
 mod shared;
 mod signals;
 mod sniff;
+mod tls;
 
+pub use certs::{CertRefusal, CertSource, ListenerTls};
 pub use error::ServerError;
 pub use gate::{Deciding, Gate, GateDecision, GateStats, PluginState, PluginStats, UnrecordedCount};
 pub use listen::serve;
@@ -41,3 +45,4 @@ pub use logging::init_logging;
 pub use metrics::render_gate_stats;
 pub use options::{MAX_HEADER_BYTES, MIN_HEADER_BYTES, ServerOptions};
 pub use run::{LoadError, LoadGate, run, run_loading};
+pub use tls::{TlsError, TlsFile, TlsPem, server_config as tls_server_config};
