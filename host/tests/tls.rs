@@ -39,7 +39,9 @@ impl Site {
     fn new(mutual: bool) -> Self {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().to_path_buf();
-        for args in [&["keygen", "--key-id", "acme", "--out-dir", "keys"][..], &["keygen", "--identity-key", "id.key"], &["keygen", "--identity-key", "audit.key"]] {
+        for args in
+            [&["keygen", "--key-id", "acme", "--out-dir", "keys"][..], &["keygen", "--identity-key", "id.key"], &["keygen", "--identity-key", "audit.key"]]
+        {
             assert!(ward(&dir, args).status.success());
         }
         let (ca, proxies) = (TestCa::new("ward test CA"), TestCa::new("proxy CA"));
@@ -50,7 +52,11 @@ impl Site {
         // Issued by a CA ward does not trust.
         TestCa::new("elsewhere").client("nginx").write(&dir, "stranger");
         let site = Self { _tmp: tmp, dir, ca };
-        site.config(if mutual { serde_json::json!({ "certFile": "server.pem", "keyFile": "server.key", "clientCaFile": "proxies.pem" }) } else { serde_json::json!({ "certFile": "server.pem", "keyFile": "server.key" }) });
+        site.config(if mutual {
+            serde_json::json!({ "certFile": "server.pem", "keyFile": "server.key", "clientCaFile": "proxies.pem" })
+        } else {
+            serde_json::json!({ "certFile": "server.pem", "keyFile": "server.key" })
+        });
         site
     }
 
@@ -148,8 +154,13 @@ fn wait_ready(site: &Site, served: &Served) {
 
 /// The `/metrics` page, fetched with `args` (the client's TLS files).
 fn metrics(site: &Site, served: &Served, args: &[&str]) -> String {
-    let output =
-        Command::new("curl").args(["-sS", "--max-time", "20"]).args(args).arg(format!("https://localhost:{}/metrics", served.port)).current_dir(&site.dir).output().unwrap();
+    let output = Command::new("curl")
+        .args(["-sS", "--max-time", "20"])
+        .args(args)
+        .arg(format!("https://localhost:{}/metrics", served.port))
+        .current_dir(&site.dir)
+        .output()
+        .unwrap();
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
@@ -213,12 +224,21 @@ fn sighup_swaps_the_certificate_and_a_bad_new_one_keeps_the_old() {
     assert!(page.contains("ward_tls_reloads_total{result=\"applied\"} 1\n") && page.contains("ward_tls_reloads_total{result=\"refused\"} 1\n"), "{page}");
 }
 
+/// What a case does to a good site's files.
+type Breakage<'a> = dyn Fn(&Path) + 'a;
+
 #[test]
 fn bad_tls_files_fail_check_and_serve_naming_the_json_path() {
     let site = Site::new(true);
+    let summary = ward(&site.dir, &["check", "ward.json"]);
+    assert!(String::from_utf8_lossy(&summary.stdout).contains(", mutual TLS, audit"), "{summary:?}");
     let other = site.ca.server(9);
-    let cases: [(&str, &dyn Fn(&Path), &str); 5] = [
-        ("server.tls.keyFile", &|dir| std::fs::set_permissions(dir.join("server.key"), std::fs::Permissions::from_mode(0o644)).unwrap(), "open to group or others"),
+    let cases: [(&str, &Breakage<'_>, &str); 5] = [
+        (
+            "server.tls.keyFile",
+            &|dir| std::fs::set_permissions(dir.join("server.key"), std::fs::Permissions::from_mode(0o644)).unwrap(),
+            "open to group or others",
+        ),
         ("server.tls.keyFile", &|dir| std::fs::remove_file(dir.join("server.key")).unwrap(), "cannot be read"),
         ("server.tls.keyFile", &|dir| std::fs::write(dir.join("server.pem"), &other.cert).unwrap(), "tls-key-mismatch"),
         ("server.tls.certFile", &|dir| std::fs::write(dir.join("server.pem"), "-----BEGIN CERTIFICATE-----\n%%%\n").unwrap(), "no PEM CERTIFICATE"),

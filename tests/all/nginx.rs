@@ -151,7 +151,8 @@ fn nginx_reaches_ward_over_mutual_tls_with_its_client_certificate() {
     std::fs::set_permissions(dir.join("ward.key"), std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
     let backend = Backend::start_with(|config| {
         config["allowDirs"] = serde_json::json!([dir]);
-        config["server"] = serde_json::json!({ "tls": { "certFile": dir.join("ward.pem"), "keyFile": dir.join("ward.key"), "clientCaFile": dir.join("proxies.pem") } });
+        config["server"] =
+            serde_json::json!({ "tls": { "certFile": dir.join("ward.pem"), "keyFile": dir.join("ward.key"), "clientCaFile": dir.join("proxies.pem") } });
     });
     let binary = proxy::binary("nginx");
     let nginx = Proxy::start("nginx", |work, port| {

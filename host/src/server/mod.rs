@@ -14,6 +14,10 @@
 //!   tick; every other gate call runs on the blocking pool.
 //! - Metrics labels and log fields are plugin ids and static codes, never
 //!   request content.
+//! - With TLS (`ServerOptions::tls`), a connection that does not complete
+//!   the handshake (under mutual TLS: without a certificate from the client
+//!   CA) is closed before any HTTP is read; a certificate re-read at SIGHUP
+//!   that fails keeps the previous certificates serving.
 
 mod certs;
 mod conn;

@@ -13,9 +13,9 @@ use tokio::task::spawn_blocking;
 use tokio::time::timeout;
 use tracing::warn;
 
+use super::certs::ListenerTls;
 use super::decide::{decide, recorded, without_reserved};
 use super::grpc::{self, GrpcBody};
-use super::certs::ListenerTls;
 use super::metrics::{self, Endpoint};
 use super::process::{self, ProcessStats};
 use super::readiness::{join_failed, ready};

@@ -104,9 +104,8 @@ pub fn server_config(pem: &TlsPem) -> Result<Arc<ServerConfig>, TlsError> {
             }
             // No `allow_unauthenticated`: without a valid certificate the
             // handshake fails, before any HTTP byte is read.
-            let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
-                .build()
-                .map_err(|err| TlsError::BadClientCa(err.to_string()))?;
+            let verifier =
+                WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider).build().map_err(|err| TlsError::BadClientCa(err.to_string()))?;
             builder.with_client_cert_verifier(verifier)
         }
     };

@@ -349,7 +349,10 @@ async fn tls_channel(addr: SocketAddr, ca: &str, client: Option<&super::pki::Lea
         .with_root_certificates(roots);
     let mut config = match client {
         Some(leaf) => builder
-            .with_client_auth_cert(vec![CertificateDer::from_pem_slice(leaf.cert.as_bytes()).unwrap()], PrivateKeyDer::from_pem_slice(leaf.key.as_bytes()).unwrap())
+            .with_client_auth_cert(
+                vec![CertificateDer::from_pem_slice(leaf.cert.as_bytes()).unwrap()],
+                PrivateKeyDer::from_pem_slice(leaf.key.as_bytes()).unwrap(),
+            )
             .unwrap(),
         None => builder.with_no_client_auth(),
     };
