@@ -9,8 +9,7 @@
 mod exposition;
 // Envoy's ext_authz, gRPC and HTTP, against the fakes below.
 mod ext_authz;
-// Certificates for ext_authz's gRPC over mutual TLS (tls.rs writes them to files).
-#[allow(dead_code)]
+// Certificates for ext_authz's gRPC over mutual TLS.
 mod pki;
 
 use std::io::Write as _;

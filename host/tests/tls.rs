@@ -60,6 +60,7 @@ impl Site {
         site
     }
 
+    /// Writes `ward.json` with `server.tls` set to `tls` (null: plaintext).
     fn config(&self, tls: serde_json::Value) {
         let anchor = std::fs::read_to_string(self.dir.join("keys/acme.pub")).unwrap();
         let config = serde_json::json!({
@@ -260,14 +261,7 @@ fn bad_tls_files_fail_check_and_serve_naming_the_json_path() {
 #[test]
 fn plaintext_is_warned_about_only_off_loopback() {
     let site = Site::new(false);
-    let anchor = std::fs::read_to_string(site.dir.join("keys/acme.pub")).unwrap();
-    let plaintext = serde_json::json!({
-        "trust": { "trustAnchors": { "acme": anchor } },
-        "identity": { "keyFile": "id.key" },
-        "audit": { "file": "audit.log", "keyFile": "audit.key" },
-        "plugins": [],
-    });
-    std::fs::write(site.dir.join("ward.json"), plaintext.to_string()).unwrap();
+    site.config(serde_json::Value::Null);
     let loopback = Served::start(&site.dir, "127.0.0.1");
     loopback.wait_log("ward serve listening");
     assert!(!loopback.stderr().contains("plaintext"), "{}", loopback.stderr());

@@ -1,5 +1,7 @@
-//! Certificates made at test time for the listener's TLS tests (`tls.rs`,
-//! `ext_authz/`): a CA, leaves it issues, each as PEM.
+//! Certificates made at test time (`tls.rs`, `ext_authz/`, `keymaterial.rs`):
+//! a CA and the leaves it issues, as PEM.
+// Each test binary uses part of it.
+#![allow(dead_code)]
 
 use std::path::Path;
 
@@ -30,6 +32,11 @@ impl TestCa {
     /// A server certificate for `localhost` and 127.0.0.1 with this serial.
     pub fn server(&self, serial: u64) -> Leaf {
         self.leaf(&["localhost", "127.0.0.1"], serial, ExtendedKeyUsagePurpose::ServerAuth)
+    }
+
+    /// A server certificate for `names` (the first is also the common name).
+    pub fn server_named(&self, names: &[&str]) -> Leaf {
+        self.leaf(names, 1, ExtendedKeyUsagePurpose::ServerAuth)
     }
 
     /// A client certificate (the proxy's).
