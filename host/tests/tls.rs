@@ -176,6 +176,10 @@ fn mutual_tls_admits_only_the_proxys_certificate_over_h2_and_http1() {
     // routes it), over whichever protocol ALPN chose.
     assert_eq!(curl(&site.dir, &auth, &[&PROXY[..], &["--http2"]].concat(), "%{http_code} %{http_version}"), (0, "401 2".to_owned()));
     assert_eq!(curl(&site.dir, &auth, &[&PROXY[..], &["--http1.1"]].concat(), "%{http_code} %{http_version}"), (0, "401 1.1".to_owned()));
+    // No ALPN (as nginx towards an upstream): told from the first bytes.
+    assert_eq!(curl(&site.dir, &auth, &[&PROXY[..], &["--no-alpn"]].concat(), "%{http_code} %{http_version}"), (0, "401 1.1".to_owned()));
+    // TLS 1.2 is still spoken.
+    assert_eq!(curl(&site.dir, &auth, &[&PROXY[..], &["--tls-max", "1.2"]].concat(), "%{http_code}"), (0, "401".to_owned()));
 
     // No client certificate, or one from another CA: no HTTP answer at all.
     let (code, status) = curl(&site.dir, &auth, &["--cacert", "ca.pem"], "%{http_code}");
@@ -191,7 +195,7 @@ fn mutual_tls_admits_only_the_proxys_certificate_over_h2_and_http1() {
 
     // None of them reached a route; each failure is counted under its reason.
     let page = metrics(&site, &served, &PROXY);
-    assert!(page.contains("ward_http_requests_total{endpoint=\"auth\"} 2\n"), "{page}");
+    assert!(page.contains("ward_http_requests_total{endpoint=\"auth\"} 4\n"), "{page}");
     assert!(page.contains("ward_tls_handshake_failures_total{reason=\"client-cert\"} 2\n"), "{page}");
     assert!(page.contains("ward_tls_handshake_failures_total{reason=\"protocol\"} 2\n"), "{page}");
     assert!(!served.stderr().contains("BEGIN"), "PEM in the logs:\n{}", served.stderr());
