@@ -94,3 +94,42 @@ impl PartialEq for ListenerTls {
 }
 
 impl Eq for ListenerTls {}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use std::sync::Mutex;
+
+    use zeroize::Zeroizing;
+
+    use super::*;
+    use crate::server::tls::{TlsPem, server_config};
+
+    /// Hands out the configurations it is given, one per load; empty: refused.
+    struct Queue(Mutex<Vec<Arc<ServerConfig>>>);
+
+    impl CertSource for Queue {
+        fn load(&self) -> Result<Arc<ServerConfig>, CertRefusal> {
+            self.0.lock().unwrap().pop().ok_or_else(|| CertRefusal { code: "config-invalid", message: "server.tls.keyFile: refused".to_owned() })
+        }
+    }
+
+    fn config() -> Arc<ServerConfig> {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = rcgen::CertificateParams::new(vec!["ward.test".to_owned()]).unwrap().self_signed(&key).unwrap();
+        server_config(&TlsPem { cert_chain: cert.pem().into_bytes(), key: Zeroizing::new(key.serialize_pem().into_bytes()), client_ca: None }).unwrap()
+    }
+
+    #[test]
+    fn a_reload_swaps_and_a_refused_one_keeps_the_configuration_in_use() {
+        let (first, second) = (config(), config());
+        let tls = ListenerTls::new(Box::new(Queue(Mutex::new(vec![second.clone(), first.clone()])))).unwrap();
+        assert!(Arc::ptr_eq(&tls.inner.current.load_full(), &first));
+        tls.reload().unwrap();
+        assert!(Arc::ptr_eq(&tls.inner.current.load_full(), &second));
+        assert_eq!(tls.reload().unwrap_err().code, "config-invalid");
+        assert!(Arc::ptr_eq(&tls.inner.current.load_full(), &second), "a refused re-read replaced the certificates in use");
+        assert_eq!(tls.reloads(), (1, 1));
+        assert!(ListenerTls::new(Box::new(Queue(Mutex::new(Vec::new())))).is_err(), "a source that refuses at start gives no listener");
+    }
+}
