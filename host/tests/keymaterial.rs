@@ -7,6 +7,9 @@
 // `#[cfg(test)]` modules).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
+// The test CA, shared with tls.rs and server.rs.
+mod pki;
+
 use std::collections::HashMap;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
@@ -15,8 +18,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use rcgen::{BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose};
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use pki::TestCa;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
@@ -24,45 +28,26 @@ use ward::keymaterial::{Cidr, DeniedRange, FetchPolicy, Fetcher, KeyMaterialErro
 
 // ---------------------------------------------------------------- test PKI
 
-struct TestCa {
-    pem: String,
-    issuer: Issuer<'static, KeyPair>,
+/// A server configuration for `names`, its certificate issued by `ca`.
+fn server_config(ca: &TestCa, names: &[&str]) -> Arc<rustls::ServerConfig> {
+    let leaf = ca.server_named(names);
+    let chain = vec![CertificateDer::from_pem_slice(leaf.cert.as_bytes()).unwrap()];
+    let key = PrivateKeyDer::from_pem_slice(leaf.key.as_bytes()).unwrap();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .unwrap();
+    Arc::new(config)
 }
 
-impl TestCa {
-    fn new(name: &str) -> Self {
-        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
-        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        params.distinguished_name.push(DnType::CommonName, name);
-        params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
-        let key = KeyPair::generate().unwrap();
-        let cert = params.self_signed(&key).unwrap();
-        Self { pem: cert.pem(), issuer: Issuer::new(params, key) }
-    }
-
-    fn server_config(&self, names: &[&str]) -> Arc<rustls::ServerConfig> {
-        let mut params = CertificateParams::new(names.iter().map(|n| (*n).to_owned()).collect::<Vec<_>>()).unwrap();
-        params.distinguished_name.push(DnType::CommonName, names[0]);
-        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-        let key = KeyPair::generate().unwrap();
-        let cert = params.signed_by(&key, &self.issuer).unwrap();
-        let chain: Vec<CertificateDer<'static>> = vec![cert.der().clone()];
-        let key: PrivateKeyDer<'static> = PrivatePkcs8KeyDer::from(key.serialize_der()).into();
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let config = rustls::ServerConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_no_client_auth()
-            .with_single_cert(chain, key)
-            .unwrap();
-        Arc::new(config)
-    }
-
-    fn write(&self, dir: &tempfile::TempDir) -> PathBuf {
-        let path = dir.path().join("ca.pem");
-        std::fs::write(&path, &self.pem).unwrap();
-        path
-    }
+/// `ca`'s certificate as `dir/ca.pem`.
+fn write_ca(ca: &TestCa, dir: &tempfile::TempDir) -> PathBuf {
+    let path = dir.path().join("ca.pem");
+    std::fs::write(&path, &ca.pem).unwrap();
+    path
 }
 
 // ---------------------------------------------------------------- test server
@@ -265,8 +250,8 @@ impl Fixture {
     fn new(reply: Reply) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let ca = TestCa::new("ward test ca");
-        let ca_file = ca.write(&dir);
-        let server = Server::start(Some(ca.server_config(&["jwks.test", "127.0.0.1"])), reply);
+        let ca_file = write_ca(&ca, &dir);
+        let server = Server::start(Some(server_config(&ca, &["jwks.test", "127.0.0.1"])), reply);
         let resolver = TestResolver::with(&[("jwks.test", &["127.0.0.1"])]);
         Self { _dir: dir, ca_file, server, resolver }
     }
@@ -499,7 +484,7 @@ fn only_200_is_accepted() {
 fn a_certificate_from_another_ca_is_refused() {
     let fx = Fixture::new(Reply::Body(JWKS.to_vec()));
     let dir = tempfile::tempdir().unwrap();
-    let other_ca = TestCa::new("some other ca").write(&dir);
+    let other_ca = write_ca(&TestCa::new("some other ca"), &dir);
     let fetcher = fx.fetcher_with(policy(&other_ca));
     let err = fetcher.fetch_blocking(&source(fx.url("/"), 4096)).unwrap_err();
     assert_eq!(err.code(), "keymaterial-tls", "{err}");

@@ -9,6 +9,8 @@
 mod exposition;
 // Envoy's ext_authz, gRPC and HTTP, against the fakes below.
 mod ext_authz;
+// Certificates for ext_authz's gRPC over mutual TLS.
+mod pki;
 
 use std::io::Write as _;
 use std::net::SocketAddr;

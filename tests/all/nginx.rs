@@ -97,3 +97,95 @@ fn nginx_auth_request_forwards_only_ward_identities_and_fails_closed() {
 
     checks::audit_is_clean(&backend);
 }
+
+// ---------------------------------------------------------------- over mutual TLS
+
+const TLS_MARKER: &str = "<!-- tested: tests/all/nginx.rs (TLS)";
+/// Where the documented TLS block keeps its files, and the name in ward's certificate.
+const DOC_TLS_DIR: &str = "/etc/nginx/ward/";
+const DOC_WARD_NAME: &str = "ward.internal";
+
+/// `openssl` with `args` in `dir`: the certificates are made as an operator
+/// would make them, by a different library than the one ward verifies with.
+fn openssl(dir: &Path, args: &[&str]) {
+    let output = Command::new("openssl").args(args).current_dir(dir).output().expect("openssl is installed");
+    assert!(output.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&output.stderr));
+}
+
+/// `<name>.pem` and `<name>.key`: a CA when `ca` is `None`, else a leaf it
+/// issues for `san` with `usage`.
+fn issue(dir: &Path, name: &str, ca: Option<&str>, san: &str, usage: &str) {
+    let (key, pem, subject) = (format!("{name}.key"), format!("{name}.pem"), format!("/CN={name}"));
+    let new_key = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", &key, "-subj", &subject];
+    let Some(ca) = ca else {
+        return openssl(dir, &[&["req", "-x509", "-days", "2", "-out", &pem][..], &new_key].concat());
+    };
+    let (csr, ext) = (format!("{name}.csr"), format!("{name}.ext"));
+    openssl(dir, &[&["req", "-out", &csr][..], &new_key].concat());
+    std::fs::write(dir.join(&ext), format!("subjectAltName=DNS:{san}\nextendedKeyUsage={usage}\n")).unwrap();
+    let (ca_pem, ca_key) = (format!("{ca}.pem"), format!("{ca}.key"));
+    openssl(dir, &["x509", "-req", "-days", "2", "-in", &csr, "-CA", &ca_pem, "-CAkey", &ca_key, "-CAcreateserial", "-extfile", &ext, "-out", &pem]);
+}
+
+/// The first nginx block with its `location = /_ward` replaced by the
+/// documented TLS one, naming this run's files.
+fn nginx_tls_config(dir: &Path, listen: u16, backend: &Backend, certs: &Path) -> String {
+    let plain = nginx_config(dir, listen, backend);
+    let start = plain.find("location = /_ward {").expect("the nginx block has a /_ward location");
+    let end = start + plain[start..].find("\n    }\n").expect("the /_ward location is closed") + "\n    }\n".len();
+    let certs = format!("{}/", certs.display());
+    let tls = proxy::substitute(&proxy::documented_block(TLS_MARKER, "nginx"), &[(DOC_WARD_NAME, "ward.test")]);
+    assert_eq!(tls.matches(DOC_TLS_DIR).count(), 3, "the TLS block names its three files under {DOC_TLS_DIR}:\n{tls}");
+    format!("{}{}\n{}", &plain[..start], tls.replace(DOC_TLS_DIR, &certs), &plain[end..])
+}
+
+#[test]
+fn nginx_reaches_ward_over_mutual_tls_with_its_client_certificate() {
+    proxy::binary("nginx");
+    let certs = tempfile::tempdir().unwrap();
+    let dir = certs.path();
+    issue(dir, "ca", None, "", "");
+    issue(dir, "ward", Some("ca"), "ward.test", "serverAuth");
+    issue(dir, "proxies", None, "", "");
+    issue(dir, "nginx", Some("proxies"), "nginx", "clientAuth");
+    std::fs::set_permissions(dir.join("ward.key"), std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let backend = Backend::start_with(|config| {
+        config["allowDirs"] = serde_json::json!([dir]);
+        config["server"] =
+            serde_json::json!({ "tls": { "certFile": dir.join("ward.pem"), "keyFile": dir.join("ward.key"), "clientCaFile": dir.join("proxies.pem") } });
+    });
+    let binary = proxy::binary("nginx");
+    let nginx = Proxy::start("nginx", |work, port| {
+        let conf = work.join("nginx.conf");
+        std::fs::write(&conf, nginx_tls_config(work, port, &backend, dir)).unwrap();
+        let globals = format!("daemon off; pid {}/nginx.pid;", work.display());
+        let mut command = Command::new(&binary);
+        command.arg("-p").arg(work).arg("-c").arg(&conf).args(["-e", "stderr", "-g", &globals]);
+        command
+    });
+
+    // Every answer comes through the TLS hop: ward only admits nginx's certificate.
+    checks::allow_forwards_only_ward_identity(&nginx, &backend, &[]);
+    checks::denies_pass_through_and_never_forward(&nginx, &backend);
+
+    // A plaintext client on ward's port gets no HTTP answer.
+    let mut plain = std::net::TcpStream::connect(backend.ward).unwrap();
+    plain.set_read_timeout(Some(std::time::Duration::from_secs(30))).unwrap();
+    std::io::Write::write_all(&mut plain, b"GET /auth HTTP/1.1\r\nHost: ward\r\nConnection: close\r\n\r\n").unwrap();
+    let mut answer = Vec::new();
+    let _ = std::io::Read::read_to_end(&mut plain, &mut answer);
+    assert!(!answer.starts_with(b"HTTP/"), "plaintext got an HTTP answer: {}", String::from_utf8_lossy(&answer));
+
+    // ward's own count: the plaintext probe failed its handshake, nginx never did.
+    let metrics = Command::new("curl")
+        .args(["-sS", "--max-time", "20", "--cacert", "ca.pem", "--cert", "nginx.pem", "--key", "nginx.key"])
+        .args(["--resolve", &format!("ward.test:{}:127.0.0.1", backend.ward.port())])
+        .arg(format!("https://ward.test:{}/metrics", backend.ward.port()))
+        .current_dir(dir)
+        .output()
+        .expect("curl is installed");
+    let metrics = String::from_utf8_lossy(&metrics.stdout);
+    assert!(metrics.contains("ward_tls_handshake_failures_total{reason=\"protocol\"} 1\n"), "{metrics}");
+    assert!(metrics.contains("ward_tls_handshake_failures_total{reason=\"client-cert\"} 0\n"), "{metrics}");
+    checks::audit_is_clean(&backend);
+}

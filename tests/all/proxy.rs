@@ -26,7 +26,7 @@ use tempfile::TempDir;
 use tokio::sync::oneshot;
 use ward::lifecycle::Gateway;
 use ward::sandbox::Decision;
-use ward::server::{ServerError, ServerOptions, serve};
+use ward::server::{ListenerTls, ServerError, ServerOptions, serve};
 
 use crate::site::Site;
 
@@ -125,6 +125,13 @@ struct Serving {
 
 impl Backend {
     pub fn start() -> Self {
+        Self::start_with(|_| {})
+    }
+
+    /// [`Backend::start`] with `edit` applied to `ward.json` (the TLS
+    /// variant adds `server.tls`); ward serves its `server.tls` as `ward
+    /// serve` would.
+    pub fn start_with(edit: impl FnOnce(&mut serde_json::Value)) -> Self {
         let site = Site::new();
         site.add_plugin("example-token", &std::fs::read(ward_tests::EXAMPLE_TOKEN).unwrap());
         site.add_plugin("hostile", &std::fs::read(ward_tests::HOSTILE).unwrap());
@@ -136,8 +143,9 @@ impl Backend {
         hostile["limits"] = json!({ "timeoutMs": 2000, "fuel": 10_000_000_000_000u64 });
         // Faults on purpose must not open the breaker between checks.
         hostile["breaker"] = json!({ "failures": 1000 });
-        let config = site.config(vec![example, hostile], |_| {});
+        let config = site.config(vec![example, hostile], edit);
         let gateway = Arc::new(site.gateway(&config).unwrap());
+        let tls = site.load(&config).server.tls.map(|files| ListenerTls::new(Box::new(files)).unwrap());
 
         let good = example_token(SECRET, "alice");
         let mut alice_headers = HeaderMap::new();
@@ -150,7 +158,7 @@ impl Backend {
         let listener = runtime.block_on(tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))).unwrap();
         let ward = listener.local_addr().unwrap();
         let (stop, stopped) = oneshot::channel::<()>();
-        let task = runtime.spawn(serve(listener, gateway.clone(), ServerOptions::default(), async move {
+        let task = runtime.spawn(serve(listener, gateway.clone(), ServerOptions { tls, ..ServerOptions::default() }, async move {
             let _ = stopped.await;
         }));
         Self { site, gateway, runtime, hits, app, ward, good, alice: alice.id, serving: Some(Serving { stop, task }) }

@@ -23,7 +23,12 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     super::serve::server_options(&config.server, None).validate().map_err(|e| CliError::new(format!("server: {e}")))?;
     let statuses = Gateway::check(&config.plan).map_err(|e| CliError::new(e.to_string()))?;
     let statuses_revoked = statuses.iter().find(|s| s.state == "revoked").map(|s| s.id.clone());
-    println!("{}: ok (listen {listen}, audit {audit_file})", args.config.display());
+    let tls = match &config.server.tls {
+        None => "",
+        Some(tls) if tls.client_ca_file.is_some() => ", mutual TLS",
+        Some(_) => ", TLS",
+    };
+    println!("{}: ok (listen {listen}{tls}, audit {audit_file})", args.config.display());
     for status in statuses {
         let mut line = format!("  plugin {}: {}", status.id, status.state);
         if let (Some(version), Some(signer), Some(entry)) = (&status.version, &status.signer_key_id, &status.entry_sha256) {

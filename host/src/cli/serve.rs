@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use ward::config::ServerConfig;
 use ward::lifecycle::{DEFAULT_RELOAD_DEADLINE, Gateway};
-use ward::server::{Gate, LoadError, ServerOptions};
+use ward::server::{Gate, ListenerTls, LoadError, ServerOptions};
 
 use super::CliError;
 
@@ -35,8 +35,10 @@ pub struct Args {
 pub fn run(args: Args) -> Result<ExitCode, CliError> {
     let config = ward::config::load(&args.config).map_err(|e| CliError::new(e.to_string()))?;
     ward::server::init_logging(config.server.json_logs);
-    let options = server_options(&config.server, args.listen);
+    let mut options = server_options(&config.server, args.listen);
     options.validate().map_err(|e| CliError::new(e.to_string()))?;
+    // Read again here (the load checked them): from now on SIGHUP re-reads them.
+    options.tls = config.server.tls.clone().map(|files| ListenerTls::new(Box::new(files))).transpose().map_err(|e| CliError::new(e.to_string()))?;
     // Before anything starts a thread (the signal handlers' runtime, the
     // gateway): Landlock here confines the calling thread and its children.
     ward::lockdown::apply(&ward::lockdown::Plan::for_serve(&config, options.listen), args.lockdown).map_err(|e| CliError::new(e.to_string()))?;

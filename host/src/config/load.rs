@@ -18,6 +18,7 @@ use super::dir::{ConfinedDirs, read_config_file};
 use super::json;
 use super::raw::{RawAudit, RawBreaker, RawCase, RawConfig, RawExpect, RawFetch, RawLimits, RawOverflow, RawPlugin, RawRuntime, RawServer};
 use super::shape;
+use super::tls::TlsFiles;
 use super::trust::trust_policy_from_section;
 use super::{ConfigError, ServerConfig, WardConfig};
 use crate::operator_file::FileRefusal;
@@ -87,7 +88,7 @@ impl Loader<'_> {
             }
         };
         let audit = self.audit(raw.audit)?;
-        let server = self.server(raw.server)?;
+        let server = self.server(raw.server, base, &raw.allow_dirs)?;
         let fetch = self.fetch(raw.key_material_fetch)?;
         // Created and checked (owner only) when the runtime starts, like the audit log.
         let compile_cache = match raw.compile_cache {
@@ -170,7 +171,7 @@ impl Loader<'_> {
         Ok(AuditSpec { file, key, options })
     }
 
-    fn server(&self, raw: RawServer) -> Result<ServerConfig, ConfigError> {
+    fn server(&self, raw: RawServer, base: &Path, allow_dirs: &[PathBuf]) -> Result<ServerConfig, ConfigError> {
         let listen = raw.listen.as_deref().unwrap_or(DEFAULT_LISTEN);
         let listen: SocketAddr = listen.parse().map_err(|_| self.invalid("server.listen", "must be an IP:port address such as 127.0.0.1:8181"))?;
         let ms = |value: Option<u64>, at: &str| -> Result<Option<Duration>, ConfigError> { value.map(|v| timeout_ms(v, at, self)).transpose() };
@@ -182,6 +183,7 @@ impl Loader<'_> {
             request_timeout: ms(raw.request_timeout_ms, "server.requestTimeoutMs")?,
             drain_timeout: ms(raw.drain_timeout_ms, "server.drainTimeoutMs")?,
             json_logs: raw.json_logs,
+            tls: raw.tls.map(|tls| TlsFiles::new(tls, self.shown, base, allow_dirs, self.dirs()?)).transpose()?,
         })
     }
 

@@ -19,6 +19,7 @@ mod load;
 mod raw;
 mod shape;
 mod source;
+mod tls;
 pub mod trust;
 
 use std::net::SocketAddr;
@@ -30,6 +31,7 @@ use crate::lifecycle::Plan;
 pub use error::{ConfigError, MAX_CONFIG_BYTES};
 pub use load::load;
 pub use source::ConfigFile;
+pub use tls::TlsFiles;
 pub use trust::{read_trust_policy, trust_policy_from_json};
 
 /// A validated `ward.json`, with every file it names already read: the
@@ -66,4 +68,6 @@ pub struct ServerConfig {
     pub drain_timeout: Option<Duration>,
     /// Log as JSON lines instead of text.
     pub json_logs: bool,
+    /// `server.tls`: TLS (and with a client CA, mutual TLS) on the listener.
+    pub tls: Option<TlsFiles>,
 }

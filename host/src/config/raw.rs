@@ -75,6 +75,7 @@ pub(crate) struct RawServer {
     pub drain_timeout_ms: Option<u64>,
     #[serde(default)]
     pub json_logs: bool,
+    pub tls: Option<super::tls::RawTls>,
 }
 
 #[derive(Deserialize)]

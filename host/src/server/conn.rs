@@ -1,4 +1,6 @@
-//! One client connection: protocol detection, hyper, and the idle watchdog.
+//! One client connection: the TLS handshake if `server.tls` is set
+//! (`handshake.rs`), protocol detection (ALPN, else the first bytes), hyper,
+//! and the idle watchdog.
 //!
 //! hyper's HTTP/1.1 `header_read_timeout` covers slow request heads, but
 //! nothing in hyper bounds the time before the protocol is known or an idle
@@ -17,14 +19,16 @@ use http::{Request, Response};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio::sync::{OwnedSemaphorePermit, watch};
 use tokio::time::{Instant, sleep_until, timeout};
 use tracing::debug;
 
+use super::handshake;
 use super::routes::{self, Reply};
 use super::shared::Shared;
-use super::sniff::{Protocol, sniff};
+use super::sniff::{Prefixed, Protocol, sniff};
 
 /// After the watchdog asks an idle connection to close, how long it has to do so.
 const CLOSE_GRACE: Duration = Duration::from_secs(1);
@@ -35,16 +39,41 @@ const CLOSE_GRACE: Duration = Duration::from_secs(1);
 pub(crate) async fn serve(stream: TcpStream, shared: Arc<Shared>, mut stop: watch::Receiver<bool>, _slot: OwnedSemaphorePermit) {
     // Answers are a few hundred bytes; Nagle would only delay them.
     let _ = stream.set_nodelay(true);
-    let activity = Arc::new(Activity::new());
-    let idle = shared.options.header_read_timeout;
-    let sniffed = tokio::select! {
-        sniffed = timeout(idle, sniff(stream)) => sniffed,
+    let Some(tls) = shared.options.tls.clone() else {
+        return serve_stream(stream, None, shared, stop).await;
+    };
+    // Bounded like a request head: a client that never finishes the
+    // handshake cannot hold a connection slot.
+    let accepted = tokio::select! {
+        accepted = handshake::accept(&tls, stream, shared.options.header_read_timeout, &shared.metrics) => accepted,
         _ = stop.wait_for(|stop| *stop) => return,
     };
-    let (protocol, io) = match sniffed {
-        Ok(Ok(sniffed)) => sniffed,
-        Ok(Err(err)) => return debug!(error = %err, "connection closed before a request"),
-        Err(_) => return debug!("connection sent no request head in time"),
+    if let Some((stream, protocol)) = accepted {
+        serve_stream(stream, protocol, shared, stop).await;
+    }
+}
+
+/// Serves a plaintext or decrypted stream; `known` is the protocol ALPN
+/// chose, else the first bytes tell.
+async fn serve_stream<S>(stream: S, known: Option<Protocol>, shared: Arc<Shared>, mut stop: watch::Receiver<bool>)
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let activity = Arc::new(Activity::new());
+    let idle = shared.options.header_read_timeout;
+    let (protocol, io) = match known {
+        Some(protocol) => (protocol, Prefixed::unread(stream)),
+        None => {
+            let sniffed = tokio::select! {
+                sniffed = timeout(idle, sniff(stream)) => sniffed,
+                _ = stop.wait_for(|stop| *stop) => return,
+            };
+            match sniffed {
+                Ok(Ok(sniffed)) => sniffed,
+                Ok(Err(err)) => return debug!(error = %err, "connection closed before a request"),
+                Err(_) => return debug!("connection sent no request head in time"),
+            }
+        }
     };
     let io = TokioIo::new(io);
     let service = {

@@ -29,7 +29,12 @@ pub async fn serve(listener: TcpListener, gate: Arc<dyn Gate>, options: ServerOp
     options.validate()?;
     let addr = listener.local_addr().map_err(ServerError::LocalAddr)?;
     let shared = Arc::new(Shared::new(gate, options));
-    info!(%addr, "ward serve listening");
+    match &shared.options.tls {
+        Some(_) => info!(%addr, tls = true, "ward serve listening"),
+        None if addr.ip().is_loopback() => info!(%addr, tls = false, "ward serve listening"),
+        // Credentials cross the network in the clear between the proxy and ward.
+        None => warn!(%addr, tls = false, "ward serve listening in plaintext on a non-loopback address; set server.tls"),
+    }
     let (stop, stopped) = watch::channel(false);
     let mut connections = JoinSet::new();
     let mut shutdown = pin!(shutdown);

@@ -55,6 +55,33 @@ impl Endpoint {
     }
 }
 
+/// Why a TLS handshake failed, as the `reason` label.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum HandshakeFailure {
+    /// Under mutual TLS: no client certificate, or one the client CA did not issue.
+    ClientCert,
+    /// Anything else rustls refused: plaintext on the TLS port, no common
+    /// version or suite, a malformed message.
+    Protocol,
+    /// The peer closed, or the socket failed, mid-handshake.
+    Io,
+    /// Not done within the header timeout.
+    Timeout,
+}
+
+impl HandshakeFailure {
+    const ALL: [Self; 4] = [Self::ClientCert, Self::Protocol, Self::Io, Self::Timeout];
+
+    pub(crate) fn label(self) -> &'static str {
+        match self {
+            Self::ClientCert => "client-cert",
+            Self::Protocol => "protocol",
+            Self::Io => "io",
+            Self::Timeout => "timeout",
+        }
+    }
+}
+
 type DecisionKey = (Option<Arc<str>>, &'static str, &'static str);
 
 /// Counters, the latency histogram and the in-flight gauge.
@@ -67,9 +94,28 @@ pub(crate) struct Metrics {
     latency_count: AtomicU64,
     latency_sum_nanos: AtomicU64,
     in_flight: AtomicU64,
+    handshake_failures: [AtomicU64; HandshakeFailure::ALL.len()],
 }
 
 impl Metrics {
+    pub(crate) fn handshake_failed(&self, reason: HandshakeFailure) {
+        if let Some(counter) = self.handshake_failures.get(reason as usize) {
+            counter.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// The TLS families, for a listener with `server.tls`: handshake
+    /// failures by reason and certificate re-reads by result.
+    pub(crate) fn render_tls(&self, out: &mut String, (applied, refused): (u64, u64)) {
+        family(out, "ward_tls_handshake_failures_total", "counter", "TLS handshakes that failed, by reason; such connections never reach a route.");
+        for (reason, counter) in HandshakeFailure::ALL.iter().zip(&self.handshake_failures) {
+            let _ = writeln!(out, "ward_tls_handshake_failures_total{{reason=\"{}\"}} {}", reason.label(), counter.load(Ordering::Relaxed));
+        }
+        family(out, "ward_tls_reloads_total", "counter", "Certificate re-reads at SIGHUP by result; a refused one keeps the previous certificates.");
+        let _ = writeln!(out, "ward_tls_reloads_total{{result=\"applied\"}} {applied}");
+        let _ = writeln!(out, "ward_tls_reloads_total{{result=\"refused\"}} {refused}");
+    }
+
     pub(crate) fn request(&self, endpoint: Endpoint) {
         if let Some(counter) = self.requests.get(endpoint as usize) {
             counter.fetch_add(1, Ordering::Relaxed);
@@ -146,9 +192,12 @@ impl Metrics {
 /// The whole `/metrics` page: the server's metrics, the build, the process
 /// (what could be read of it), then the gate's, or a comment saying they are
 /// unavailable (the server's part is what an operator debugs a stuck gate with).
-pub(crate) fn page(metrics: &Metrics, open_connections: usize, process: &ProcessStats, gate: Option<&GateStats>) -> String {
+pub(crate) fn page(metrics: &Metrics, open_connections: usize, tls: Option<(u64, u64)>, process: &ProcessStats, gate: Option<&GateStats>) -> String {
     let mut out = String::new();
     metrics.render(&mut out, open_connections);
+    if let Some(reloads) = tls {
+        metrics.render_tls(&mut out, reloads);
+    }
     render_build_info(&mut out);
     render_process(&mut out, process);
     match gate {
@@ -287,7 +336,8 @@ mod tests {
     #[test]
     fn the_page_has_every_part_and_leaves_out_what_could_not_be_read() {
         let metrics = Metrics::default();
-        let without = page(&metrics, 0, &ProcessStats::default(), None);
+        let without = page(&metrics, 0, None, &ProcessStats::default(), None);
+        assert!(!without.contains("ward_tls_"), "no TLS families without TLS:\n{without}");
         assert!(without.contains(&format!("ward_build_info{{version=\"{}\"}} 1\n", env!("CARGO_PKG_VERSION"))), "{without}");
         assert!(!without.contains("process_"), "unread values are left out:\n{without}");
         assert!(without.ends_with("} 1\n# gate metrics unavailable\n"), "the gate's part comes last:\n{without}");
@@ -300,13 +350,18 @@ mod tests {
             start_time_seconds: Some(1_700_000_000.5),
         };
         let stats = GateStats { reloads_applied: 3, ..GateStats::default() };
-        let with = page(&metrics, 0, &process, Some(&stats));
+        metrics.handshake_failed(HandshakeFailure::ClientCert);
+        let with = page(&metrics, 0, Some((2, 1)), &process, Some(&stats));
         for line in [
             "# TYPE process_resident_memory_bytes gauge\nprocess_resident_memory_bytes 4096\n",
             "process_open_fds 9\n",
             "# TYPE process_cpu_seconds_total counter\nprocess_cpu_seconds_total 1.25\n",
             "process_start_time_seconds 1700000000.5\n",
             "ward_reloads_total{result=\"applied\"} 3\n",
+            "ward_tls_handshake_failures_total{reason=\"client-cert\"} 1\n",
+            "ward_tls_handshake_failures_total{reason=\"timeout\"} 0\n",
+            "ward_tls_reloads_total{result=\"applied\"} 2\n",
+            "ward_tls_reloads_total{result=\"refused\"} 1\n",
         ] {
             assert!(with.contains(line), "missing {line:?} in\n{with}");
         }

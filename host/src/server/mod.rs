@@ -14,13 +14,19 @@
 //!   tick; every other gate call runs on the blocking pool.
 //! - Metrics labels and log fields are plugin ids and static codes, never
 //!   request content.
+//! - With TLS (`ServerOptions::tls`), a connection that does not complete
+//!   the handshake (under mutual TLS: without a certificate from the client
+//!   CA) is closed before any HTTP is read; a certificate re-read at SIGHUP
+//!   that fails keeps the previous certificates serving.
 
+mod certs;
 mod conn;
 mod decide;
 mod encode;
 mod error;
 mod gate;
 mod grpc;
+mod handshake;
 mod listen;
 mod logging;
 mod metrics;
@@ -33,7 +39,9 @@ mod run;
 mod shared;
 mod signals;
 mod sniff;
+mod tls;
 
+pub use certs::{CertRefusal, CertSource, ListenerTls};
 pub use error::ServerError;
 pub use gate::{Deciding, Gate, GateDecision, GateStats, PluginState, PluginStats, UnrecordedCount};
 pub use listen::serve;
@@ -41,3 +49,4 @@ pub use logging::init_logging;
 pub use metrics::render_gate_stats;
 pub use options::{MAX_HEADER_BYTES, MIN_HEADER_BYTES, ServerOptions};
 pub use run::{LoadError, LoadGate, run, run_loading};
+pub use tls::{TlsError, TlsFile, TlsPem, server_config as tls_server_config};

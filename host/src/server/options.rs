@@ -5,6 +5,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use super::ServerError;
+use super::certs::ListenerTls;
 
 /// The HTTP layer's settings. `Default` gives the documented defaults
 /// (`docs/http-api.md`); [`ServerOptions::validate`] refuses values the
@@ -44,6 +45,10 @@ pub struct ServerOptions {
     /// some proxies (Traefik) pass the auth answer to the client, and codes such
     /// as `plugin:unknown-key` or `timeout` tell a prober how far a forged token got.
     pub deny_reason_header: bool,
+    /// TLS on the listener (`server.tls`): every connection must complete a
+    /// handshake (and, with a client CA, present a client certificate)
+    /// before any HTTP. Default none: plaintext, meant for loopback.
+    pub tls: Option<ListenerTls>,
 }
 
 impl Default for ServerOptions {
@@ -59,6 +64,7 @@ impl Default for ServerOptions {
             max_in_flight_decisions: 512,
             h2_max_concurrent_streams: 128,
             deny_reason_header: false,
+            tls: None,
         }
     }
 }

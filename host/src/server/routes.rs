@@ -13,6 +13,7 @@ use tokio::task::spawn_blocking;
 use tokio::time::timeout;
 use tracing::warn;
 
+use super::certs::ListenerTls;
 use super::decide::{decide, recorded, without_reserved};
 use super::grpc::{self, GrpcBody};
 use super::metrics::{self, Endpoint};
@@ -104,7 +105,7 @@ async fn metrics(shared: &Shared) -> Response<Body> {
         }
         Err(_) => None,
     };
-    let page = metrics::page(&shared.metrics, shared.open_connections(), &process, gate_stats.as_ref());
+    let page = metrics::page(&shared.metrics, shared.open_connections(), shared.options.tls.as_ref().map(ListenerTls::reloads), &process, gate_stats.as_ref());
     let mut response = Response::new(Body::new(Bytes::from(page)));
     response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"));
     response

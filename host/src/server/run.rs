@@ -73,7 +73,7 @@ async fn start_and_serve(load: LoadGate, options: ServerOptions, kept: &mut Opti
     };
     *kept = Some(Arc::clone(&gate));
     let listener = TcpListener::bind(options.listen).await.map_err(|source| ServerError::Bind { addr: options.listen, source })?;
-    let reloads = hangups.start(gate.clone());
+    let reloads = hangups.start(gate.clone(), options.tls.clone());
     let result = serve(listener, gate, options, stop).await;
     reloads.abort();
     result

@@ -1,5 +1,6 @@
-//! Process signals: SIGHUP applies revocations and reloads the gate, SIGTERM
-//! and SIGINT stop the server.
+//! Process signals: SIGHUP applies revocations, re-reads the listener's
+//! certificates (with `server.tls`) and reloads the gate; SIGTERM and SIGINT
+//! stop the server.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -9,6 +10,7 @@ use tokio::task::{JoinError, JoinHandle, JoinSet, spawn_blocking};
 use tokio::time::timeout;
 use tracing::{error, info, warn};
 
+use super::certs::ListenerTls;
 use super::{Gate, ServerError};
 
 /// How long a SIGHUP waits for `Gate::revoke` before the full reload starts
@@ -82,9 +84,11 @@ impl Hangups {
     /// (`Gate::revoke`), then starts the full reload (`Gate::reload`) on the
     /// blocking pool, or, while one runs, queues one more: the SIGHUPs that
     /// arrive meanwhile coalesce into it. A running reload never holds up the
-    /// loop, so the revocations of a later SIGHUP apply at once.
+    /// loop, so the revocations of a later SIGHUP apply at once. The
+    /// certificates are re-read between the two, independently of the gate:
+    /// either may be refused while the other applies.
     #[cfg(unix)]
-    pub(crate) fn start(self, gate: Arc<dyn Gate>) -> JoinHandle<()> {
+    pub(crate) fn start(self, gate: Arc<dyn Gate>, tls: Option<ListenerTls>) -> JoinHandle<()> {
         let Self { mut hangup } = self;
         tokio::spawn(async move {
             // Holds at most one reload.
@@ -98,6 +102,9 @@ impl Hangups {
                         }
                         info!(signal = "SIGHUP", "reloading");
                         revoke(&gate).await;
+                        if let Some(tls) = &tls {
+                            reload_certificates(tls).await;
+                        }
                         if running.is_empty() {
                             running.spawn_blocking(reload(gate.clone()));
                         } else if !std::mem::replace(&mut queued, true) {
@@ -116,7 +123,7 @@ impl Hangups {
     }
 
     #[cfg(not(unix))]
-    pub(crate) fn start(self, _gate: Arc<dyn Gate>) -> JoinHandle<()> {
+    pub(crate) fn start(self, _gate: Arc<dyn Gate>, _tls: Option<ListenerTls>) -> JoinHandle<()> {
         tokio::spawn(async {})
     }
 }
@@ -131,6 +138,21 @@ async fn revoke(gate: &Arc<dyn Gate>) {
         Ok(Ok(Err(code))) => warn!(code, "revocations could not be read; the reload follows"),
         Ok(Err(_)) => error!(code = "panicked", "the revocation check panicked; the reload follows"),
         Err(_) => warn!(waited_ms = REVOKE_WAIT.as_millis() as u64, "the revocation check is still running; the reload starts anyway"),
+    }
+}
+
+/// Re-reads the listener's certificates, waiting at most [`REVOKE_WAIT`]
+/// (a few small files, like the revocations). A refusal keeps the
+/// certificates in use; it is logged with the file and the problem, never
+/// the files' content.
+#[cfg(unix)]
+async fn reload_certificates(tls: &ListenerTls) {
+    let tls = tls.clone();
+    match timeout(REVOKE_WAIT, spawn_blocking(move || tls.reload())).await {
+        Ok(Ok(Ok(()))) => info!(code = "ok", "TLS certificates re-read"),
+        Ok(Ok(Err(refusal))) => warn!(code = refusal.code, error = %refusal, "TLS certificates not re-read; the previous ones keep serving"),
+        Ok(Err(_)) => error!(code = "panicked", "the TLS certificate re-read panicked; the previous ones keep serving"),
+        Err(_) => warn!(waited_ms = REVOKE_WAIT.as_millis() as u64, "the TLS certificate re-read is still running; the reload goes on"),
     }
 }
 

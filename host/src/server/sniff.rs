@@ -1,6 +1,8 @@
 //! HTTP/1.1 or h2c with prior knowledge, told apart by the first bytes: an
 //! HTTP/2 client opens with a fixed 24-byte preface. The bytes read to decide
-//! are replayed to hyper by [`Prefixed`].
+//! are replayed to hyper by [`Prefixed`]. Over TLS the same runs on the
+//! decrypted stream when the client offered no ALPN (nginx's upstream TLS
+//! does not).
 //!
 //! hyper-util's `auto::Builder` does the same detection, but its HTTP/1
 //! builder (hyper-util 0.1.21) cannot set `max_header_size`, which
@@ -12,7 +14,6 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf};
-use tokio::net::TcpStream;
 
 const H2_PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
@@ -25,7 +26,7 @@ pub(crate) enum Protocol {
 /// Reads until the bytes leave the preface (HTTP/1.1) or complete it (h2c).
 /// A request line differs from the preface within its first two bytes, so
 /// HTTP/1.1 is usually known after one read. The caller bounds the time.
-pub(crate) async fn sniff(mut stream: TcpStream) -> io::Result<(Protocol, Prefixed)> {
+pub(crate) async fn sniff<S: AsyncRead + Unpin>(mut stream: S) -> io::Result<(Protocol, Prefixed<S>)> {
     let mut seen = Vec::with_capacity(H2_PREFACE.len());
     let mut chunk = [0u8; 24];
     loop {
@@ -45,19 +46,24 @@ pub(crate) async fn sniff(mut stream: TcpStream) -> io::Result<(Protocol, Prefix
 }
 
 /// A stream that first yields bytes already read from it.
-pub(crate) struct Prefixed {
+pub(crate) struct Prefixed<S> {
     prefix: Vec<u8>,
     consumed: usize,
-    inner: TcpStream,
+    inner: S,
 }
 
-impl Prefixed {
-    fn new(prefix: Vec<u8>, inner: TcpStream) -> Self {
+impl<S> Prefixed<S> {
+    /// `inner` as is, for a protocol known without sniffing (ALPN).
+    pub(crate) fn unread(inner: S) -> Self {
+        Self::new(Vec::new(), inner)
+    }
+
+    fn new(prefix: Vec<u8>, inner: S) -> Self {
         Self { prefix, consumed: 0, inner }
     }
 }
 
-impl AsyncRead for Prefixed {
+impl<S: AsyncRead + Unpin> AsyncRead for Prefixed<S> {
     fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
         let rest = this.prefix.get(this.consumed..).unwrap_or_default();
@@ -71,7 +77,7 @@ impl AsyncRead for Prefixed {
     }
 }
 
-impl AsyncWrite for Prefixed {
+impl<S: AsyncWrite + Unpin> AsyncWrite for Prefixed<S> {
     fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         Pin::new(&mut self.get_mut().inner).poll_write(cx, buf)
     }

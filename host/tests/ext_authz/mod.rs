@@ -324,3 +324,78 @@ async fn http_ext_authz_request_shape_is_auth() {
     assert!(seen.iter().all(|headers| !headers.contains_key("x-ward-id") && headers.contains_key("x-envoy-expected-rq-timeout-ms")));
     server.stop().await.unwrap();
 }
+
+// ---------------------------------------------------------------- over mutual TLS
+
+/// A listener certificate that never changes.
+struct FixedCerts(Arc<rustls::ServerConfig>);
+
+impl ward::server::CertSource for FixedCerts {
+    fn load(&self) -> Result<Arc<rustls::ServerConfig>, ward::server::CertRefusal> {
+        Ok(self.0.clone())
+    }
+}
+
+/// A gRPC channel over TLS to `addr`, presenting `client` if given; ALPN h2,
+/// as Envoy's gRPC client offers.
+async fn tls_channel(addr: SocketAddr, ca: &str, client: Option<&super::pki::Leaf>) -> Result<Channel, tonic::transport::Error> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(CertificateDer::from_pem_slice(ca.as_bytes()).unwrap()).unwrap();
+    let builder = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots);
+    let mut config = match client {
+        Some(leaf) => builder
+            .with_client_auth_cert(
+                vec![CertificateDer::from_pem_slice(leaf.cert.as_bytes()).unwrap()],
+                PrivateKeyDer::from_pem_slice(leaf.key.as_bytes()).unwrap(),
+            )
+            .unwrap(),
+        None => builder.with_no_client_auth(),
+    };
+    config.alpn_protocols = vec![b"h2".to_vec()];
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+    let connect = tower::service_fn(move |_: http::Uri| {
+        let connector = connector.clone();
+        async move {
+            let tcp = TcpStream::connect(addr).await?;
+            let tls = connector.connect(ServerName::try_from("localhost").unwrap(), tcp).await?;
+            Ok::<_, std::io::Error>(TokioIo::new(tls))
+        }
+    });
+    tonic::transport::Endpoint::from_static("http://localhost").connect_with_connector(connect).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn grpc_check_works_over_mutual_tls_and_only_with_the_proxys_certificate() {
+    let (ca, proxies) = (super::pki::TestCa::new("ward"), super::pki::TestCa::new("proxies"));
+    let leaf = ca.server(1);
+    let pem = ward::server::TlsPem {
+        cert_chain: leaf.cert.into_bytes(),
+        key: zeroize::Zeroizing::new(leaf.key.into_bytes()),
+        client_ca: Some(proxies.pem.clone().into_bytes()),
+    };
+    let tls = ward::server::ListenerTls::new(Box::new(FixedCerts(ward::server::tls_server_config(&pem).unwrap()))).unwrap();
+    let gate = FakeGate::new(|_| allow());
+    let server = Server::start(gate.clone(), ServerOptions { tls: Some(tls), ..options() }).await;
+
+    let envoy = proxies.client("envoy");
+    let channel = tls_channel(server.addr, &ca.pem, Some(&envoy)).await.unwrap();
+    let response = AuthorizationClient::new(channel.clone()).check(envoy_check(&[("authorization", "Bearer good")])).await.unwrap().into_inner();
+    assert_eq!(response.status.unwrap().code, Code::Ok as i32);
+    let health = HealthClient::new(channel).check(HealthCheckRequest { service: String::new() }).await.unwrap().into_inner();
+    assert_eq!(health.status, ServingStatus::Serving as i32);
+
+    // Without a client certificate the handshake fails (under TLS 1.3 the
+    // client learns it at its first request): no Check reaches the gate.
+    let refused = match tls_channel(server.addr, &ca.pem, None).await {
+        Ok(channel) => AuthorizationClient::new(channel).check(envoy_check(&[("authorization", "Bearer good")])).await.is_err(),
+        Err(_) => true,
+    };
+    assert!(refused, "a client without a certificate was answered");
+    assert_eq!(gate.calls.load(Ordering::SeqCst), 1);
+    server.stop().await.unwrap();
+}
