@@ -177,6 +177,8 @@ impl Loader<'_> {
             request_timeout: ms(raw.request_timeout_ms, "server.requestTimeoutMs")?,
             drain_timeout: ms(raw.drain_timeout_ms, "server.drainTimeoutMs")?,
             json_logs: raw.json_logs,
+            watch_config: raw.watch_config,
+            decision_log: raw.decision_log,
         })
     }
 

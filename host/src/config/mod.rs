@@ -66,4 +66,8 @@ pub struct ServerConfig {
     pub drain_timeout: Option<Duration>,
     /// Log as JSON lines instead of text.
     pub json_logs: bool,
+    /// Reload when the config file changes, as SIGHUP does.
+    pub watch_config: bool,
+    /// One `info` line per decision (never the credential).
+    pub decision_log: bool,
 }

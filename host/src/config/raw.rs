@@ -73,6 +73,10 @@ pub(crate) struct RawServer {
     pub drain_timeout_ms: Option<u64>,
     #[serde(default)]
     pub json_logs: bool,
+    #[serde(default)]
+    pub watch_config: bool,
+    #[serde(default)]
+    pub decision_log: bool,
 }
 
 #[derive(Deserialize)]

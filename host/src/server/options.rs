@@ -2,6 +2,7 @@
 //! sidecar that a reverse proxy on the same host or network calls.
 
 use std::net::{Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use super::ServerError;
@@ -44,6 +45,12 @@ pub struct ServerOptions {
     /// some proxies (Traefik) pass the auth answer to the client, and codes such
     /// as `plugin:unknown-key` or `timeout` tell a prober how far a forged token got.
     pub deny_reason_header: bool,
+    /// One `info` line per decision: identity id, plugin, outcome, reason,
+    /// duration; never the credential. Default off.
+    pub decision_log: bool,
+    /// Reload, as SIGHUP does, when this config file changes (or the
+    /// Kubernetes `..data` link beside it is swapped). Default none.
+    pub watch_config: Option<PathBuf>,
 }
 
 impl Default for ServerOptions {
@@ -59,6 +66,8 @@ impl Default for ServerOptions {
             max_in_flight_decisions: 512,
             h2_max_concurrent_streams: 128,
             deny_reason_header: false,
+            decision_log: false,
+            watch_config: None,
         }
     }
 }
