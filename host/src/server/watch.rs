@@ -64,7 +64,7 @@ pub(crate) fn start(config: &Path) -> Result<(ConfigWatch, mpsc::Receiver<()>), 
     watcher.watch(&dir, RecursiveMode::NonRecursive).map_err(failed)?;
     info!(dir = %dir.display(), "watching the config for changes (server.watchConfig)");
     let (settled_tx, settled_rx) = mpsc::channel(1);
-    tokio::spawn(settle(raw_rx, settled_tx));
+    tokio::spawn(settle(raw_rx, settled_tx, QUIET));
     Ok((ConfigWatch { _watcher: watcher }, settled_rx))
 }
 
@@ -80,12 +80,12 @@ fn is_change(event: &notify::Event, config_name: &OsString) -> bool {
     changes && event.paths.iter().filter_map(|path| path.file_name()).any(|name| name == config_name.as_os_str() || name == KUBERNETES_DATA)
 }
 
-/// Passes one signal on per burst of changes, once [`QUIET`] has passed
+/// Passes one signal on per burst of changes, once `quiet` has passed
 /// without another.
-async fn settle(mut raw: mpsc::Receiver<()>, settled: mpsc::Sender<()>) {
+async fn settle(mut raw: mpsc::Receiver<()>, settled: mpsc::Sender<()>, quiet: Duration) {
     while raw.recv().await.is_some() {
         loop {
-            match timeout(QUIET, raw.recv()).await {
+            match timeout(quiet, raw.recv()).await {
                 Ok(Some(())) => continue,
                 Ok(None) | Err(_) => break,
             }
@@ -123,18 +123,20 @@ mod tests {
         assert!(!counts(EventKind::Create(CreateKind::Folder), "/etc/ward/..2026_12_07_05_00_00.1"));
     }
 
-    #[tokio::test(start_paused = true)]
+    #[tokio::test]
     async fn a_burst_of_changes_is_one_reload() {
+        // Far longer than the gaps, so a loaded machine cannot split the burst.
+        let quiet = Duration::from_secs(1);
         let (raw_tx, raw_rx) = mpsc::channel(1);
         let (settled_tx, mut settled_rx) = mpsc::channel(1);
-        tokio::spawn(settle(raw_rx, settled_tx));
+        tokio::spawn(settle(raw_rx, settled_tx, quiet));
         for _ in 0..5 {
             raw_tx.send(()).await.ok();
-            tokio::time::sleep(QUIET / 2).await;
+            tokio::time::sleep(Duration::from_millis(10)).await;
             assert!(settled_rx.try_recv().is_err(), "asked before the burst settled");
         }
-        tokio::time::sleep(QUIET * 2).await;
-        assert_eq!(settled_rx.try_recv(), Ok(()));
+        assert_eq!(timeout(quiet * 5, settled_rx.recv()).await, Ok(Some(())));
+        tokio::time::sleep(quiet * 2).await;
         assert!(settled_rx.try_recv().is_err(), "one burst, one reload");
     }
 }
