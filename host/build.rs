@@ -19,6 +19,13 @@ fn from_git() -> Option<String> {
         let out = Command::new("git").args(args).current_dir(env!("CARGO_MANIFEST_DIR")).output().ok()?;
         out.status.success().then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
     };
+    // A tarball unpacked inside some other checkout must not take that
+    // checkout's hash: the repository's top must be this workspace's.
+    let top = git(&["rev-parse", "--show-toplevel"])?;
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent()?;
+    if Path::new(&top).canonicalize().ok()? != workspace.canonicalize().ok()? {
+        return None;
+    }
     let hash = git(&["rev-parse", "--short=12", "HEAD"])?;
     // Rebuild when HEAD moves (a commit, a checkout, a reset); worktrees
     // keep these files apart, so ask git where they are.
