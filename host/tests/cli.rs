@@ -367,10 +367,16 @@ impl Served {
     }
 
     fn start_with(dir: &Path, extra: &[&str]) -> Self {
+        Self::start_env(dir, &[&["--config", "ward.json"], extra].concat(), &[])
+    }
+
+    /// `ward serve --listen <a free port>` with exactly `args`, and `env` added.
+    fn start_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Self {
         let port = free_port();
         let mut child = Command::new(env!("CARGO_BIN_EXE_ward"))
-            .args(["serve", "--config", "ward.json", "--listen", &format!("127.0.0.1:{port}")])
-            .args(extra)
+            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+            .args(args)
+            .envs(env.iter().copied())
             .current_dir(dir)
             .env("RUST_BACKTRACE", "1")
             .env("RUST_LOG", "info")
@@ -714,4 +720,251 @@ fn plugin_inspect_runtime_js_describes_the_module_and_what_it_becomes() {
     // Without --runtime js a module is just a file that is not wasm.
     let run = ward(dir, &["plugin", "inspect", "plugin.mjs"]);
     assert_eq!((run.code, &run.json["kind"]), (0, &Value::from("not-wasm")), "{}", run.stderr);
+}
+
+// ------------------------------------------------ operating conventions (issue 20)
+
+/// A setup serving one allow-everyone plugin, with `server` set to `server`.
+fn operated(server: Value) -> Setup {
+    let s = setup();
+    let plugin = serve_plugin(&s.dir, "steady");
+    serve_setup_in(s, serde_json::json!([plugin]), |c| c["server"] = server)
+}
+
+/// `dir/<name>`'s config with the plugin disabled: `/auth` then answers 503.
+fn disabled_config(dir: &Path) -> String {
+    let mut config: Value = serde_json::from_slice(&std::fs::read(dir.join("ward.json")).unwrap()).unwrap();
+    config["plugins"][0]["enabled"] = Value::Bool(false);
+    config.to_string()
+}
+
+impl Served {
+    /// Waits until `/auth` no longer answers 200.
+    fn wait_not_allowed(&self) {
+        let deadline = Instant::now() + SERVE_PATIENCE;
+        while self.auth() == Some(200) {
+            assert!(Instant::now() < deadline, "the change was never applied:\n{}", self.stderr());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+fn reloads_applied(dir: &Path) -> usize {
+    std::fs::read_to_string(dir.join("audit.log")).unwrap_or_default().matches("\"config.reload.applied\"").count()
+}
+
+/// `server.watchConfig`: an edit of ward.json reloads as SIGHUP does (the
+/// same audit event), once for a save's several events, with the default
+/// lockdown on (its seccomp filter allows the inotify calls).
+#[test]
+fn watch_config_reloads_on_an_edit_once_as_sighup_does() {
+    let s = operated(serde_json::json!({ "watchConfig": true }));
+    let mut served = Served::start(&s.dir);
+    served.wait_ready();
+    assert_eq!(served.auth(), Some(200));
+    let changed = disabled_config(&s.dir);
+    std::fs::write(s.dir.join("ward.json"), &changed).unwrap();
+    served.wait_not_allowed();
+    served.wait_log("reload done");
+    assert!(served.stderr().contains("config-change"), "{}", served.stderr());
+    // Nothing else asks for a reload: not the reload's own read of the file,
+    // not the audit log written beside it.
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(reloads_applied(&s.dir), 1);
+    assert_eq!(served.stderr().matches("reload done").count(), 1, "{}", served.stderr());
+    served.signal("TERM");
+    let (status, stderr) = served.finish();
+    assert_eq!(status.code(), Some(0), "{stderr}");
+}
+
+/// A Kubernetes ConfigMap volume: `ward.json` is a symlink to
+/// `..data/ward.json` that never changes itself; an update writes a new
+/// timestamped directory and renames a new `..data` link over the old one.
+#[test]
+fn watch_config_reloads_when_kubernetes_swaps_its_data_link() {
+    let s = operated(serde_json::json!({ "watchConfig": true }));
+    let dir = &s.dir;
+    let changed = disabled_config(dir);
+    std::fs::create_dir(dir.join("..2026_12_07_05_00_00.1")).unwrap();
+    std::fs::rename(dir.join("ward.json"), dir.join("..2026_12_07_05_00_00.1/ward.json")).unwrap();
+    std::os::unix::fs::symlink("..2026_12_07_05_00_00.1", dir.join("..data")).unwrap();
+    std::os::unix::fs::symlink("..data/ward.json", dir.join("ward.json")).unwrap();
+    let mut served = Served::start(dir);
+    served.wait_ready();
+    assert_eq!(served.auth(), Some(200));
+
+    // What the kubelet's atomic writer does.
+    std::fs::create_dir(dir.join("..2026_12_07_05_01_00.2")).unwrap();
+    std::fs::write(dir.join("..2026_12_07_05_01_00.2/ward.json"), changed).unwrap();
+    std::os::unix::fs::symlink("..2026_12_07_05_01_00.2", dir.join("..data_tmp")).unwrap();
+    std::fs::rename(dir.join("..data_tmp"), dir.join("..data")).unwrap();
+    std::fs::remove_dir_all(dir.join("..2026_12_07_05_00_00.1")).unwrap();
+
+    served.wait_not_allowed();
+    served.wait_log("reload done");
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(reloads_applied(dir), 1);
+    served.signal("TERM");
+    assert_eq!(served.finish().0.code(), Some(0));
+}
+
+/// Without `server.watchConfig` an edit changes nothing until SIGHUP.
+#[test]
+fn without_watch_config_an_edit_waits_for_sighup() {
+    let s = operated(serde_json::json!({}));
+    let mut served = Served::start(&s.dir);
+    served.wait_ready();
+    std::fs::write(s.dir.join("ward.json"), disabled_config(&s.dir)).unwrap();
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(served.auth(), Some(200));
+    served.signal("HUP");
+    served.wait_not_allowed();
+}
+
+/// `server.decisionLog`: one info line per decision with the identity id,
+/// plugin, outcome, reason and duration, and never the credential.
+#[test]
+fn decision_log_names_the_decision_and_never_the_credential() {
+    const MARKER: &str = "MARKER-cred-7f3a9c";
+    let s = operated(serde_json::json!({ "decisionLog": true, "jsonLogs": true }));
+    let mut served = Served::start(&s.dir);
+    served.wait_ready();
+    let allowed = served.get_with("/auth", &format!("authorization: Bearer {MARKER}\r\n"));
+    assert!(allowed.is_some_and(|line| line.contains(" 200 ")));
+    let denied = served.get_with("/auth", &format!("x-other: {MARKER}\r\n"));
+    assert!(denied.is_some_and(|line| line.contains(" 401 ")));
+    served.wait_log("missing-credential");
+    served.signal("TERM");
+    let (status, stderr) = served.finish();
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    let lines: Vec<Value> =
+        stderr.lines().filter_map(|line| serde_json::from_str::<Value>(line).ok()).filter(|line| line["fields"]["message"] == "decision").collect();
+    assert_eq!(lines.len(), 2, "{stderr}");
+    let (allow, deny) = (&lines[0], &lines[1]);
+    assert_eq!(allow["level"], "INFO");
+    assert!(allow["fields"]["identity"].as_str().is_some_and(|id| id.starts_with("steady:") && id.len() == "steady:".len() + 32), "{allow}");
+    assert_eq!(
+        (&allow["fields"]["plugin"], &allow["fields"]["outcome"], &allow["fields"]["status"]),
+        (&Value::from("steady"), &Value::from("allow"), &Value::from(200))
+    );
+    assert!(allow["fields"]["micros"].is_u64(), "{allow}");
+    assert_eq!(
+        (&deny["fields"]["outcome"], &deny["fields"]["reason"], &deny["fields"]["identity"]),
+        (&Value::from("deny"), &Value::from("missing-credential"), &Value::from(""))
+    );
+    assert!(!stderr.contains(MARKER), "the credential reached the log:\n{stderr}");
+}
+
+/// Off by default: no per-request line at info.
+#[test]
+fn decision_log_is_off_by_default() {
+    let s = operated(serde_json::json!({}));
+    let mut served = Served::start(&s.dir);
+    served.wait_ready();
+    assert_eq!(served.auth(), Some(200));
+    served.signal("TERM");
+    let (_, stderr) = served.finish();
+    assert!(!stderr.contains("decision"), "{stderr}");
+}
+
+/// A config that cannot serve exits 78 (EX_CONFIG), which the systemd unit
+/// does not restart on; a port in use stays 2 (it may free up).
+#[test]
+fn serve_exits_78_on_a_configuration_that_cannot_serve() {
+    let s = operated(serde_json::json!({}));
+    std::fs::write(s.dir.join("broken.json"), "{").unwrap();
+    let mut unsigned: Value = serde_json::from_slice(&std::fs::read(s.dir.join("ward.json")).unwrap()).unwrap();
+    unsigned["plugins"][0]["component"] = Value::from("plugin.wasm");
+    std::fs::write(s.dir.join("unsigned.json"), unsigned.to_string()).unwrap();
+    for config in ["broken.json", "missing.json", "unsigned.json"] {
+        let run = ward(&s.dir, &["serve", "--config", config, "--listen", &format!("127.0.0.1:{}", free_port())]);
+        assert_eq!(run.code, 78, "{config}: {}", run.stderr);
+        assert!(run.stderr.contains("ward: "), "{config}: {}", run.stderr);
+    }
+}
+
+/// `--config`, then `WARD_CONFIG`, then /etc/ward/ward.json; `check FILE`
+/// still works, with a note on stderr.
+#[test]
+fn every_command_finds_the_config_the_same_way() {
+    let s = operated(serde_json::json!({}));
+    let check = |args: &[&str], env: Option<&str>| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_ward"));
+        command.args(args).current_dir(&s.dir).env_remove("WARD_CONFIG");
+        if let Some(value) = env {
+            command.env("WARD_CONFIG", value);
+        }
+        command.output().unwrap()
+    };
+    let flag = check(&["check", "--config", "ward.json"], Some("elsewhere.json"));
+    assert!(flag.status.success(), "{}", String::from_utf8_lossy(&flag.stderr));
+    assert!(String::from_utf8_lossy(&flag.stdout).starts_with("ward.json: ok"));
+    let env = check(&["check"], Some("ward.json"));
+    assert!(env.status.success() && flag.stdout == env.stdout && env.stderr.is_empty(), "{}", String::from_utf8_lossy(&env.stderr));
+    let positional = check(&["check", "ward.json"], None);
+    assert!(positional.status.success() && flag.stdout == positional.stdout);
+    assert!(String::from_utf8_lossy(&positional.stderr).contains("deprecated: use ward check --config FILE"));
+    if !Path::new("/etc/ward/ward.json").exists() {
+        let default = check(&["check"], None);
+        assert_eq!(default.status.code(), Some(2));
+        assert!(String::from_utf8_lossy(&default.stderr).contains("/etc/ward/ward.json"));
+    }
+    // WARD_CONFIG set for serve does not conflict with --anchor.
+    let anchored = check(&["verify", "acme-auth.signed.json", "--entry", "plugin.wasm", "--anchor", "keys/acme.pub", "--now", NOW], Some("ward.json"));
+    assert_eq!(anchored.status.code(), Some(1), "{}", String::from_utf8_lossy(&anchored.stderr));
+    assert!(String::from_utf8_lossy(&anchored.stderr).contains("capability"), "{}", String::from_utf8_lossy(&anchored.stderr));
+    // Without --anchor, WARD_CONFIG's trust section decides.
+    let from_env = check(&["verify", "acme-auth.signed.json", "--entry", "plugin.wasm", "--now", NOW], Some("ward.json"));
+    assert_eq!(from_env.status.code(), Some(0), "{}", String::from_utf8_lossy(&from_env.stderr));
+}
+
+/// `--version` names the commit it was built from.
+#[test]
+fn version_names_the_commit() {
+    let out = Command::new(env!("CARGO_BIN_EXE_ward")).arg("--version").output().unwrap();
+    let version = String::from_utf8_lossy(&out.stdout).into_owned();
+    let head = Command::new("git").args(["rev-parse", "--short=12", "HEAD"]).current_dir(env!("CARGO_MANIFEST_DIR")).output();
+    match head {
+        Ok(head) if head.status.success() => {
+            let head = String::from_utf8_lossy(&head.stdout).trim().to_owned();
+            assert_eq!(version.trim(), format!("ward {} ({head})", env!("CARGO_PKG_VERSION")));
+        }
+        _ => assert!(version.contains("(unknown)"), "{version}"),
+    }
+}
+
+/// `Type=notify`: READY=1 once `/readyz` could answer, STOPPING=1 at SIGTERM,
+/// to the datagram socket `NOTIFY_SOCKET` names, with the lockdown on.
+#[test]
+fn serve_tells_systemd_when_it_is_ready_and_when_it_stops() {
+    let s = operated(serde_json::json!({}));
+    let socket_path = s.dir.join("notify.sock");
+    let systemd = std::os::unix::net::UnixDatagram::bind(&socket_path).unwrap();
+    systemd.set_read_timeout(Some(SERVE_PATIENCE)).unwrap();
+    let socket = socket_path.to_str().unwrap();
+    let served = Served::start_env(&s.dir, &["--config", "ward.json"], &[("NOTIFY_SOCKET", socket)]);
+    let mut message = [0u8; 256];
+    let n = systemd.recv(&mut message).unwrap();
+    assert_eq!(&message[..n], b"READY=1", "{}", served.stderr());
+    assert!(served.get("/readyz").is_some_and(|line| line.contains(" 200 ")), "{}", served.stderr());
+    served.signal("TERM");
+    let n = systemd.recv(&mut message).unwrap();
+    assert_eq!(&message[..n], b"STOPPING=1");
+    assert_eq!(served.finish().0.code(), Some(0));
+}
+
+/// `ward __generate`: completions for three shells and a man page per
+/// command, from the parser itself.
+#[test]
+fn generate_writes_completions_and_man_pages() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = ward(tmp.path(), &["__generate", "--out-dir", "out"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let read = |file: &str| std::fs::read_to_string(tmp.path().join("out").join(file)).unwrap_or_default();
+    assert!(read("completions/ward.bash").contains("--config"));
+    assert!(read("completions/_ward").contains("serve"));
+    assert!(read("completions/ward.fish").contains("check"));
+    assert!(read("man/ward.1").contains("apikey"));
+    assert!(read("man/ward-serve.1").contains("WARD_CONFIG"));
+    assert!(!tmp.path().join("out/man/ward-__generate.1").exists());
 }

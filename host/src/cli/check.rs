@@ -1,4 +1,4 @@
-//! `ward check ward.json`: everything `ward serve` would check at start
+//! `ward check [--config ward.json]`: everything `ward serve` would check at start
 //! (parse, files, signatures, compilation, probes, conformance), with the
 //! same error texts, without opening the audit log or a port.
 
@@ -8,16 +8,30 @@ use std::process::ExitCode;
 use ward::lifecycle::Gateway;
 
 use super::CliError;
+use super::config_arg::ConfigArg;
 
 /// Arguments of `ward check`.
 #[derive(clap::Args)]
 pub struct Args {
-    /// The ward.json to check.
-    config: PathBuf,
+    #[command(flatten)]
+    config: ConfigArg,
+    /// Deprecated: the ward.json to check; use --config.
+    #[arg(value_name = "FILE", conflicts_with = "config")]
+    positional: Option<PathBuf>,
 }
 
 pub fn run(args: Args) -> Result<ExitCode, CliError> {
-    let config = ward::config::load(&args.config).map_err(|e| CliError::new(e.to_string()))?;
+    // The positional form predates --config, which every command that reads
+    // ward.json now shares; it keeps working, with a note on stderr only, so
+    // stdout stays what scripts parse.
+    let path = match args.positional {
+        Some(path) => {
+            eprintln!("ward check FILE is deprecated: use ward check --config FILE (or WARD_CONFIG)");
+            path
+        }
+        None => args.config.path(),
+    };
+    let config = ward::config::load(&path).map_err(|e| CliError::new(e.to_string()))?;
     let audit_file = config.plan.audit.file.display().to_string();
     let listen = config.server.listen;
     super::serve::server_options(&config.server, None).validate().map_err(|e| CliError::new(format!("server: {e}")))?;
@@ -28,7 +42,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         Some(tls) if tls.client_ca_file.is_some() => ", mutual TLS",
         Some(_) => ", TLS",
     };
-    println!("{}: ok (listen {listen}{tls}, audit {audit_file})", args.config.display());
+    println!("{}: ok (listen {listen}{tls}, audit {audit_file})", path.display());
     for status in statuses {
         let mut line = format!("  plugin {}: {}", status.id, status.state);
         if let (Some(version), Some(signer), Some(entry)) = (&status.version, &status.signer_key_id, &status.entry_sha256) {

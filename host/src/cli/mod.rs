@@ -6,7 +6,9 @@ mod apikey;
 mod audit;
 mod authenticate;
 mod check;
+mod config_arg;
 mod error;
+mod generate;
 mod keygen;
 mod plugin;
 mod runtime_arg;
@@ -26,10 +28,15 @@ const EXIT_CODES: &str = "\
 Exit codes:
   0  success (verify: valid; authenticate: allow)
   1  a definite negative answer (verify: refused; authenticate: deny)
-  2  an error: bad arguments, unreadable input, a problem ward could not decide on";
+  2  an error: bad arguments, unreadable input, a problem ward could not decide on
+  78 serve: the configuration cannot serve (starting again will not help)";
+
+/// `ward --version`: the crate version and the commit it was built from
+/// (`unknown` from a tarball; host/build.rs).
+const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (", env!("WARD_GIT_HASH"), ")");
 
 #[derive(Parser)]
-#[command(name = "ward", version, about = "Run third-party authentication plugins as signed, sandboxed, audited WebAssembly components", after_help = EXIT_CODES)]
+#[command(name = "ward", version = VERSION, about = "Run third-party authentication plugins as signed, sandboxed, audited WebAssembly components", after_help = EXIT_CODES)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -58,6 +65,9 @@ enum Command {
     /// Keep the api-key plugin's keys file: new keys, hashes, revocation.
     #[command(subcommand)]
     Apikey(apikey::Command),
+    /// Write shell completions and man pages (for packaging).
+    #[command(name = "__generate", hide = true)]
+    Generate(generate::Args),
 }
 
 /// Parses the command line, runs the command, prints any error once.
@@ -73,12 +83,13 @@ pub fn main() -> ExitCode {
         Command::Check(args) => check::run(args),
         Command::Serve(args) => serve::run(args),
         Command::Apikey(command) => apikey::run(command),
+        Command::Generate(args) => generate::run(args),
     };
     match outcome {
         Ok(code) => code,
         Err(err) => {
             err.report();
-            ExitCode::from(2)
+            ExitCode::from(err.exit_code())
         }
     }
 }

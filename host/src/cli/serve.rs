@@ -1,7 +1,6 @@
-//! `ward serve --config ward.json`: the forward-auth sidecar.
+//! `ward serve [--config ward.json]`: the forward-auth sidecar.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,13 +10,15 @@ use ward::lifecycle::{DEFAULT_RELOAD_DEADLINE, Gateway};
 use ward::server::{Gate, ListenerTls, LoadError, ServerOptions};
 
 use super::CliError;
+use super::config_arg::ConfigArg;
 
 /// Arguments of `ward serve`.
 #[derive(clap::Args)]
 pub struct Args {
-    /// The ward.json to serve; SIGHUP re-reads it.
-    #[arg(long, short)]
-    config: PathBuf,
+    /// The ward.json to serve; SIGHUP re-reads it (and a change to it, with
+    /// `server.watchConfig`).
+    #[command(flatten)]
+    config: ConfigArg,
     /// Listen here instead of `server.listen`.
     #[arg(long)]
     listen: Option<SocketAddr>,
@@ -33,15 +34,26 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<ExitCode, CliError> {
-    let config = ward::config::load(&args.config).map_err(|e| CliError::new(e.to_string()))?;
+    // Every error before the port is bound is the configuration's (the file,
+    // a plugin it names, an option, a lockdown the kernel cannot give):
+    // starting again changes nothing, so it ends with EXIT_CONFIG, which the
+    // systemd unit does not restart on (docs/deployment.md).
+    let config = ward::config::load(&args.config.path()).map_err(|e| CliError::new(e.to_string()).config())?;
     ward::server::init_logging(config.server.json_logs);
-    let mut options = server_options(&config.server, args.listen);
-    options.validate().map_err(|e| CliError::new(e.to_string()))?;
+    let mut options = ServerOptions { watch_config: config.server.watch_config.then(|| config.path.clone()), ..server_options(&config.server, args.listen) };
+    options.validate().map_err(|e| CliError::new(e.to_string()).config())?;
     // Read again here (the load checked them): from now on SIGHUP re-reads them.
-    options.tls = config.server.tls.clone().map(|files| ListenerTls::new(Box::new(files))).transpose().map_err(|e| CliError::new(e.to_string()))?;
+    options.tls = config.server.tls.clone().map(|files| ListenerTls::new(Box::new(files))).transpose().map_err(|e| CliError::new(e.to_string()).config())?;
+    // The readiness socket is opened before the lockdown, whose seccomp
+    // filter allows no new UNIX socket.
+    ward::server::systemd::connect().map_err(|e| CliError::new(e.to_string()))?;
     // Before anything starts a thread (the signal handlers' runtime, the
     // gateway): Landlock here confines the calling thread and its children.
-    ward::lockdown::apply(&ward::lockdown::Plan::for_serve(&config, options.listen), args.lockdown).map_err(|e| CliError::new(e.to_string()))?;
+    ward::lockdown::apply(&ward::lockdown::Plan::for_serve(&config, options.listen), args.lockdown).map_err(|e| CliError::new(e.to_string()).config())?;
+    // From here on a log line never waits for stderr (the writer thread
+    // could not start before the lockdown, which wants one thread); dropped
+    // last, it flushes what is queued.
+    let _flush = ward::server::queue_logs();
     // The gateway is built inside `run_loading`, after the signal handlers
     // are in place: loading may take long, and a SIGHUP meanwhile must not
     // end the process.
@@ -55,7 +67,10 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         }
         Ok(Arc::new(gateway))
     };
-    ward::server::run_loading(Box::new(load), options).map_err(|e| CliError::new(e.to_string()))?;
+    ward::server::run_loading(Box::new(load), options).map_err(|e| {
+        let error = CliError::new(e.to_string());
+        if e.is_config() { error.config() } else { error }
+    })?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -68,6 +83,7 @@ pub(crate) fn server_options(config: &ServerConfig, listen: Option<SocketAddr>) 
         header_read_timeout: config.header_timeout.unwrap_or(defaults.header_read_timeout),
         request_timeout: config.request_timeout.unwrap_or(defaults.request_timeout),
         drain_timeout: config.drain_timeout.unwrap_or(defaults.drain_timeout),
+        decision_log: config.decision_log,
         ..defaults
     }
 }

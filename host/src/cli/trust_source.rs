@@ -6,19 +6,21 @@ use std::path::PathBuf;
 use ward::trust::{TrustPolicy, public_key_from_pem};
 
 use super::CliError;
+use super::config_arg::ConfigArg;
 
 /// `--anchor PEM [--anchor-key-id ID] | --config ward.json`, plus allowlist flags.
 #[derive(clap::Args)]
 pub struct TrustSource {
     /// A trusted signer's public key (SPKI PEM file).
-    #[arg(long, conflicts_with = "config", required_unless_present = "config")]
+    #[arg(long, conflicts_with = "config")]
     anchor: Option<PathBuf>,
     /// The key id the anchor is trusted under (default: the envelope's signerKeyId).
     #[arg(long, requires = "anchor")]
     anchor_key_id: Option<String>,
-    /// A ward.json whose `trust` section holds the anchors and policy.
-    #[arg(long)]
-    config: Option<PathBuf>,
+    /// Without --anchor: the ward.json whose `trust` section holds the
+    /// anchors and policy.
+    #[command(flatten)]
+    config: ConfigArg,
     /// A capability the operator allows; repeatable. Nothing is allowed by
     /// default, so an authProvider needs `--allow-capability readsCredentials`.
     #[arg(long = "allow-capability")]
@@ -29,8 +31,8 @@ impl TrustSource {
     /// Builds the policy. With `--anchor` and no key id, the anchor is bound
     /// to the id the envelope names: the operator vouched for this one key.
     pub fn policy(&self, envelope: &[u8]) -> Result<TrustPolicy, CliError> {
-        let mut policy = match (&self.anchor, &self.config) {
-            (Some(anchor), _) => {
+        let mut policy = match &self.anchor {
+            Some(anchor) => {
                 let pem = super::read_text(anchor, "anchor")?;
                 let key = public_key_from_pem(&pem).map_err(|err| {
                     CliError::new(format!("{}: {err}", anchor.display()))
@@ -44,8 +46,7 @@ impl TrustSource {
                     None => TrustPolicy::default(),
                 }
             }
-            (None, Some(config)) => super::config_trust_policy(config)?,
-            (None, None) => return Err(CliError::new("no trust anchor given").with_hint("pass --anchor FILE.pub or --config ward.json")),
+            None => super::config_trust_policy(&self.config.trust_config()?)?,
         };
         for capability in &self.allow_capabilities {
             policy = policy.allow(capability.clone());

@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 use ward::trust::{Anchor, MAX_ENVELOPE_BYTES, MAX_PEM_BYTES, Pin, TrustPolicy, public_key_from_pem, verify_for};
 
 use super::CliError;
+use super::config_arg::ConfigArg;
 use super::keygen::print;
 use super::read_capped;
 use super::runtime_arg::RuntimeArg;
@@ -27,14 +28,15 @@ pub struct Args {
     #[arg(long, value_name = "FILE")]
     entry: PathBuf,
     /// A trust anchor: SPKI PEM Ed25519 public key file.
-    #[arg(long, value_name = "PEM", required_unless_present = "config", conflicts_with = "config")]
+    #[arg(long, value_name = "PEM", conflicts_with = "config")]
     anchor: Option<PathBuf>,
     /// The key id of --anchor [default: the envelope's signerKeyId].
     #[arg(long, value_name = "ID", requires = "anchor")]
     anchor_key_id: Option<String>,
-    /// Take anchors, revocations, floors, pins and allowed capabilities from this ward.json's `trust` section.
-    #[arg(long, value_name = "ward.json")]
-    config: Option<PathBuf>,
+    /// Without --anchor: anchors, revocations, floors, pins and allowed
+    /// capabilities come from this ward.json's `trust` section.
+    #[command(flatten)]
+    config: ConfigArg,
     /// Allow a capability (repeatable); an authProvider needs readsCredentials.
     #[arg(long = "allow-capability", value_name = "NAME")]
     allow_capabilities: Vec<String>,
@@ -58,8 +60,8 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     // here; the gate refuses it below as `manifest-invalid`, like any other.
     let text_at = |pointer: &str| envelope_text(&envelope, pointer).unwrap_or_default();
 
-    let mut policy = match (&args.anchor, &args.config) {
-        (Some(anchor), _) => {
+    let mut policy = match &args.anchor {
+        Some(anchor) => {
             let pem = read_capped(anchor, MAX_PEM_BYTES as u64, "--anchor")?;
             let pem = String::from_utf8(pem).map_err(|_| CliError::new(format!("--anchor {}: not a PEM text file", anchor.display())))?;
             let key = public_key_from_pem(&pem)
@@ -69,8 +71,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
             policy.anchors.insert(key_id, Anchor::Ed25519(key));
             policy
         }
-        (None, Some(config)) => ward::config::read_trust_policy(config).map_err(|e| CliError::new(e.to_string()))?,
-        (None, None) => return Err(CliError::new("no trust anchor given").with_hint("pass --anchor PEM or --config ward.json")),
+        None => super::config_trust_policy(&args.config.trust_config()?)?,
     };
     policy.allow_capabilities.extend(args.allow_capabilities);
     if let Some(pin) = &args.pin {

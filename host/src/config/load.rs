@@ -184,6 +184,8 @@ impl Loader<'_> {
             drain_timeout: ms(raw.drain_timeout_ms, "server.drainTimeoutMs")?,
             json_logs: raw.json_logs,
             tls: raw.tls.map(|tls| TlsFiles::new(tls, self.shown, base, allow_dirs, self.dirs()?)).transpose()?,
+            watch_config: raw.watch_config,
+            decision_log: raw.decision_log,
         })
     }
 

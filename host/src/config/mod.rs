@@ -70,4 +70,8 @@ pub struct ServerConfig {
     pub json_logs: bool,
     /// `server.tls`: TLS (and with a client CA, mutual TLS) on the listener.
     pub tls: Option<TlsFiles>,
+    /// Reload when the config file changes, as SIGHUP does.
+    pub watch_config: bool,
+    /// One `info` line per decision (never the credential).
+    pub decision_log: bool,
 }

@@ -76,6 +76,10 @@ pub(crate) struct RawServer {
     #[serde(default)]
     pub json_logs: bool,
     pub tls: Option<super::tls::RawTls>,
+    #[serde(default)]
+    pub watch_config: bool,
+    #[serde(default)]
+    pub decision_log: bool,
 }
 
 #[derive(Deserialize)]

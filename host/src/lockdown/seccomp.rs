@@ -132,6 +132,9 @@ const GROUPS: &[Calls] = &[
     calls![SYS_epoll_create1, SYS_epoll_ctl, SYS_epoll_wait, SYS_epoll_pwait, SYS_epoll_pwait2, SYS_eventfd2, SYS_poll, SYS_ppoll,],
     // The rest: random numbers (hash seeds, ring, rustls), uname (glibc's resolver).
     calls![SYS_getrandom, SYS_uname],
+    // `server.watchConfig` (server/watch.rs): inotify on the config's directory, set up after
+    // the lockdown (it starts a thread). It observes names Landlock already lets ward read.
+    calls![SYS_inotify_init1, SYS_inotify_add_watch, SYS_inotify_rm_watch],
 ];
 
 /// A check on one argument: (index, mask or `None` for equality, value).

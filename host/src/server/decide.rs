@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use http::HeaderMap;
 use tokio::time::timeout;
-use tracing::{debug, error, warn};
+use tracing::{debug, error, info, warn};
 
 use super::gate::{Deciding, GateDecision};
 use super::respond::{Failure, Outcome};
@@ -55,19 +55,41 @@ pub(crate) async fn decide(shared: &Shared, headers: HeaderMap) -> Decided {
 
 /// Logs and counts one answered decision, for `/auth` (`protocol` "auth")
 /// and gRPC `Check` ("grpc"); `status` is the HTTP status sent, or the gRPC
-/// status code; `outcome` and `reason` are static labels. Debug only: denies arrive at request rate, and a warning per
-/// breaker-open 503 would flood the log. The server's own failures warn where
+/// status code; `outcome` and `reason` are static labels; `identity` is the
+/// host-built identity id of an allow ([`identity_id`]).
+///
+/// With `server.decisionLog` the line is at info (the decision log,
+/// docs/configuration.md), otherwise at debug: denies arrive at request
+/// rate, and a warning per breaker-open 503 would flood the log. The line
+/// holds no request content: the credential, the subject and the headers
+/// never reach it. It is written through the log queue (`logging.rs`), so
+/// it never blocks this I/O thread. The server's own failures warn where
 /// they happen.
 pub(crate) fn recorded(
     shared: &Shared,
     protocol: &'static str,
-    plugin: Option<Arc<str>>,
+    (plugin, identity): (Option<Arc<str>>, Option<String>),
     (outcome, reason): (&'static str, &'static str),
     status: u16,
     took: Duration,
 ) {
-    debug!(protocol, plugin = plugin.as_deref().unwrap_or(""), outcome, reason, status, micros = took.as_micros() as u64, "auth");
+    let (plugin_label, identity) = (plugin.as_deref().unwrap_or(""), identity.as_deref().unwrap_or(""));
+    let micros = took.as_micros() as u64;
+    if shared.options.decision_log {
+        info!(protocol, identity, plugin = plugin_label, outcome, reason, status, micros, "decision");
+    } else {
+        debug!(protocol, identity, plugin = plugin_label, outcome, reason, status, micros, "auth");
+    }
     shared.metrics.decision(plugin, outcome, reason, took);
+}
+
+/// The identity id of an allow, for the decision log when it is on (a copy
+/// per request otherwise saved).
+pub(crate) fn identity_id(shared: &Shared, outcome: &Outcome) -> Option<String> {
+    match outcome {
+        Outcome::Allow(identity) if shared.options.decision_log => Some(identity.id.clone()),
+        _ => None,
+    }
 }
 
 /// The gate panicked while deciding.

@@ -35,6 +35,15 @@ pub enum ServerError {
     /// message is the loader's own.
     #[error(transparent)]
     Load(crate::server::LoadError),
+    /// `server.watchConfig` is on and the config's directory cannot be
+    /// watched (an inotify limit, a directory that went away).
+    #[error("cannot watch {} for config changes: {problem}", dir.display())]
+    Watch {
+        /// The config's directory.
+        dir: std::path::PathBuf,
+        /// The watcher's reason.
+        problem: String,
+    },
     /// A signal handler could not be installed.
     #[error("cannot install the {signal} handler: {source}")]
     Signal {
@@ -55,6 +64,15 @@ impl ServerError {
             Self::Runtime(_) => "server-runtime",
             Self::Signal { .. } => "server-signal",
             Self::Load(_) => "server-load",
+            Self::Watch { .. } => "server-watch",
         }
+    }
+
+    /// Whether starting again with the same configuration would fail the
+    /// same way: an option out of range, or a plugin set that does not load.
+    /// `ward serve` exits with a code of its own for these
+    /// (docs/deployment.md), so that systemd does not restart-loop.
+    pub fn is_config(&self) -> bool {
+        matches!(self, Self::InvalidOption { .. } | Self::Load(_))
     }
 }

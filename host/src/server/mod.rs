@@ -40,12 +40,14 @@ mod shared;
 mod signals;
 mod sniff;
 mod tls;
+pub mod systemd;
+mod watch;
 
 pub use certs::{CertRefusal, CertSource, ListenerTls};
 pub use error::ServerError;
 pub use gate::{Deciding, Gate, GateDecision, GateStats, PluginState, PluginStats, UnrecordedCount};
 pub use listen::serve;
-pub use logging::init_logging;
+pub use logging::{init_logging, queue_logs};
 pub use metrics::render_gate_stats;
 pub use options::{MAX_HEADER_BYTES, MIN_HEADER_BYTES, ServerOptions};
 pub use run::{LoadError, LoadGate, run, run_loading};

@@ -2,6 +2,7 @@
 //! sidecar that a reverse proxy on the same host or network calls.
 
 use std::net::{Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use super::ServerError;
@@ -49,6 +50,12 @@ pub struct ServerOptions {
     /// handshake (and, with a client CA, present a client certificate)
     /// before any HTTP. Default none: plaintext, meant for loopback.
     pub tls: Option<ListenerTls>,
+    /// One `info` line per decision: identity id, plugin, outcome, reason,
+    /// duration; never the credential. Default off.
+    pub decision_log: bool,
+    /// Reload, as SIGHUP does, when this config file changes (or the
+    /// Kubernetes `..data` link beside it is swapped). Default none.
+    pub watch_config: Option<PathBuf>,
 }
 
 impl Default for ServerOptions {
@@ -65,6 +72,8 @@ impl Default for ServerOptions {
             h2_max_concurrent_streams: 128,
             deny_reason_header: false,
             tls: None,
+            decision_log: false,
+            watch_config: None,
         }
     }
 }

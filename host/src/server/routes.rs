@@ -14,7 +14,7 @@ use tokio::time::timeout;
 use tracing::warn;
 
 use super::certs::ListenerTls;
-use super::decide::{decide, recorded, without_reserved};
+use super::decide::{decide, identity_id, recorded, without_reserved};
 use super::grpc::{self, GrpcBody};
 use super::metrics::{self, Endpoint};
 use super::process::{self, ProcessStats};
@@ -69,9 +69,10 @@ async fn auth(shared: &Shared, request: Request<Incoming>) -> Response<Body> {
     // client sends is dropped with the request.
     let (parts, _body) = request.into_parts();
     let (outcome, plugin, challenge) = decide(shared, without_reserved(parts.headers)).await;
+    let identity = identity_id(shared, &outcome);
     let shape = Shape { challenge: challenge.as_ref(), retry_after: &shared.retry_after, deny_reason_header: shared.options.deny_reason_header };
     let (response, answered) = respond::auth(outcome, &shape);
-    recorded(shared, "auth", plugin, (answered.class.label(), answered.reason), response.status().as_u16(), started.elapsed());
+    recorded(shared, "auth", (plugin, identity), (answered.class.label(), answered.reason), response.status().as_u16(), started.elapsed());
     response
 }
 

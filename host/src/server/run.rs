@@ -9,7 +9,7 @@ use tokio::sync::oneshot;
 use tracing::info;
 
 use super::signals::Signals;
-use super::{Gate, ServerError, ServerOptions, serve};
+use super::{Gate, ServerError, ServerOptions, serve, systemd, watch};
 
 /// Blocking threads beyond the decision limit. Decisions run on the I/O
 /// threads, but each may move a blocking audit write off them
@@ -73,7 +73,17 @@ async fn start_and_serve(load: LoadGate, options: ServerOptions, kept: &mut Opti
     };
     *kept = Some(Arc::clone(&gate));
     let listener = TcpListener::bind(options.listen).await.map_err(|source| ServerError::Bind { addr: options.listen, source })?;
-    let reloads = hangups.start(gate.clone(), options.tls.clone());
+    // Kept until the server stops; dropping it ends the watch.
+    let (_watch, changes) = match &options.watch_config {
+        Some(config) => watch::start(config).map(|(watch, changes)| (Some(watch), Some(changes)))?,
+        None => (None, None),
+    };
+    let reloads = hangups.start(gate.clone(), options.tls.clone(), changes);
+    systemd::notify("READY=1");
+    let stop = async {
+        stop.await;
+        systemd::notify("STOPPING=1");
+    };
     let result = serve(listener, gate, options, stop).await;
     reloads.abort();
     result

@@ -1,11 +1,12 @@
-//! Process signals: SIGHUP applies revocations, re-reads the listener's
-//! certificates (with `server.tls`) and reloads the gate; SIGTERM and SIGINT
-//! stop the server.
+//! Process signals: SIGHUP (or a config change, with `server.watchConfig`)
+//! applies revocations, re-reads the listener's certificates (with
+//! `server.tls`) and reloads the gate; SIGTERM and SIGINT stop the server.
 
 use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use tokio::sync::mpsc;
 use tokio::task::{JoinError, JoinHandle, JoinSet, spawn_blocking};
 use tokio::time::timeout;
 use tracing::{error, info, warn};
@@ -80,51 +81,71 @@ impl Signals {
 }
 
 impl Hangups {
-    /// Starts the reload loop. Each SIGHUP first applies revocations
-    /// (`Gate::revoke`), then starts the full reload (`Gate::reload`) on the
-    /// blocking pool, or, while one runs, queues one more: the SIGHUPs that
-    /// arrive meanwhile coalesce into it. A running reload never holds up the
-    /// loop, so the revocations of a later SIGHUP apply at once. The
-    /// certificates are re-read between the two, independently of the gate:
-    /// either may be refused while the other applies.
+    /// Starts the reload loop. Each SIGHUP, and each settled change of the
+    /// config file from `changes` (`server.watchConfig`, `watch.rs`), first
+    /// applies revocations (`Gate::revoke`), then starts the full reload
+    /// (`Gate::reload`) on the blocking pool, or, while one runs, queues one
+    /// more: the requests that arrive meanwhile coalesce into it. A running
+    /// reload never holds up the loop, so the revocations of a later request
+    /// apply at once. The certificates are re-read between the two,
+    /// independently of the gate: either may be refused while the other
+    /// applies.
     #[cfg(unix)]
-    pub(crate) fn start(self, gate: Arc<dyn Gate>, tls: Option<ListenerTls>) -> JoinHandle<()> {
+    pub(crate) fn start(self, gate: Arc<dyn Gate>, tls: Option<ListenerTls>, mut changes: Option<mpsc::Receiver<()>>) -> JoinHandle<()> {
         let Self { mut hangup } = self;
         tokio::spawn(async move {
             // Holds at most one reload.
             let mut running = JoinSet::new();
             let mut queued = false;
             loop {
-                tokio::select! {
+                let trigger = tokio::select! {
                     received = hangup.recv() => {
                         if received.is_none() {
                             return;
                         }
-                        info!(signal = "SIGHUP", "reloading");
-                        revoke(&gate).await;
-                        if let Some(tls) = &tls {
-                            reload_certificates(tls).await;
-                        }
-                        if running.is_empty() {
-                            running.spawn_blocking(reload(gate.clone()));
-                        } else if !std::mem::replace(&mut queued, true) {
-                            info!("a reload is running; one more follows it");
-                        }
+                        "SIGHUP"
                     }
+                    Some(()) = changed(&mut changes) => "config-change",
                     Some(done) = running.join_next() => {
                         report(done);
                         if std::mem::take(&mut queued) {
                             running.spawn_blocking(reload(gate.clone()));
                         }
+                        continue;
                     }
+                };
+                info!(signal = trigger, "reloading");
+                revoke(&gate).await;
+                if let Some(tls) = &tls {
+                    reload_certificates(tls).await;
+                }
+                if running.is_empty() {
+                    running.spawn_blocking(reload(gate.clone()));
+                } else if !std::mem::replace(&mut queued, true) {
+                    info!("a reload is running; one more follows it");
                 }
             }
         })
     }
 
     #[cfg(not(unix))]
-    pub(crate) fn start(self, _gate: Arc<dyn Gate>, _tls: Option<ListenerTls>) -> JoinHandle<()> {
+    pub(crate) fn start(self, _gate: Arc<dyn Gate>, _tls: Option<ListenerTls>, _changes: Option<mpsc::Receiver<()>>) -> JoinHandle<()> {
         tokio::spawn(async {})
+    }
+}
+
+/// The next settled config change; never, without a watch or once it ended.
+#[cfg(unix)]
+async fn changed(changes: &mut Option<mpsc::Receiver<()>>) -> Option<()> {
+    match changes {
+        Some(receiver) => match receiver.recv().await {
+            Some(()) => Some(()),
+            None => {
+                *changes = None;
+                std::future::pending().await
+            }
+        },
+        None => std::future::pending().await,
     }
 }
 

@@ -27,8 +27,7 @@ use http::{HeaderMap, HeaderName, HeaderValue};
 use tonic::{Code, Request, Response, Status};
 
 use super::request::{self, Unreadable};
-use crate::server::decide::recorded;
-use crate::server::decide::{decide, without_reserved};
+use crate::server::decide::{decide, identity_id, recorded, without_reserved};
 use crate::server::encode::IdentityHeaders;
 use crate::server::respond::{Answered, Class, Shape, Verdict, identity_fields, refusal_headers, refusal_status, verdict};
 use crate::server::shared::Shared;
@@ -57,13 +56,14 @@ impl Authorization for Check {
                     Unreadable::Malformed => Status::invalid_argument(format!("ward: {}", unreadable.code())),
                     Unreadable::TooLarge => Status::resource_exhausted(format!("ward: {}", unreadable.code())),
                 };
-                recorded(shared, "grpc", None, ("deny", unreadable.code()), status.code() as u16, started.elapsed());
+                recorded(shared, "grpc", (None, None), ("deny", unreadable.code()), status.code() as u16, started.elapsed());
                 return Err(status);
             }
         };
         drop(request);
         let forged = reserved_names(&headers);
         let (outcome, plugin, challenge) = decide(shared, without_reserved(headers)).await;
+        let identity = identity_id(shared, &outcome);
         let shape = Shape { challenge: challenge.as_ref(), retry_after: &shared.retry_after, deny_reason_header: shared.options.deny_reason_header };
         let (answer, answered) = match verdict(outcome) {
             Verdict::Allow(identity) => (ok(identity, &forged), Answered { class: Class::Allow, reason: "" }),
@@ -73,7 +73,7 @@ impl Authorization for Check {
             Ok(response) => response.status.as_ref().map_or(0, |status| status.code),
             Err(status) => status.code() as i32,
         };
-        recorded(shared, "grpc", plugin, (answered.class.label(), answered.reason), u16::try_from(code).unwrap_or(u16::MAX), started.elapsed());
+        recorded(shared, "grpc", (plugin, identity), (answered.class.label(), answered.reason), u16::try_from(code).unwrap_or(u16::MAX), started.elapsed());
         answer.map(Response::new)
     }
 }

@@ -76,7 +76,7 @@ pub(crate) async fn handle(shared: &Arc<Shared>, request: Request<Incoming>) -> 
             Ok(Err(never)) => match never {},
             Err(_) => {
                 let status = tonic::Status::deadline_exceeded("ward: deadline exceeded");
-                recorded(shared, "grpc", None, ("unavailable", "deadline-exceeded"), status.code() as u16, started.elapsed());
+                recorded(shared, "grpc", (None, None), ("unavailable", "deadline-exceeded"), status.code() as u16, started.elapsed());
                 status.into_http()
             }
         };
