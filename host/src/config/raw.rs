@@ -24,6 +24,9 @@ pub(crate) struct RawConfig {
     pub plugins: Vec<RawPlugin>,
     #[serde(default)]
     pub key_material_fetch: RawFetch,
+    /// Route policy and the signed assertion: `routes.rs`.
+    pub routes: Option<super::routes::RawRoutes>,
+    pub assertion: Option<super::routes::RawAssertion>,
     /// Lets the annotated example and operators' files carry a `$schema` key.
     #[serde(default, rename = "$schema")]
     pub _schema: Option<String>,

@@ -63,6 +63,8 @@ mod tests {
             plugins_enabled: true,
             plugins: Vec::new(),
             fetch: FetchPolicy::default(),
+            routes: None,
+            assertion: None,
         }
     }
 
