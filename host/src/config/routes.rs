@@ -55,7 +55,7 @@ pub(crate) struct RawRule {
     pub path: Option<String>,
     pub path_prefix: Option<String>,
     pub methods: Option<Vec<String>>,
-    pub plugin: String,
+    pub plugin: Option<String>,
     #[serde(default)]
     pub require: RawRequire,
     pub assertion: Option<RawRouteAssertion>,
@@ -148,7 +148,10 @@ fn forwarded(cx: &Context<'_>, proxy: RawProxy, raw: &RawForwarded) -> Result<Fo
 }
 
 fn rule(cx: &Context<'_>, raw: RawRule, at: &str, plugins: &[PluginSpec], claims: &ClaimsPolicy, signs: bool) -> Result<Rule, ConfigError> {
-    let plugin = plugins.iter().position(|p| p.id == raw.plugin).ok_or_else(|| cx.invalid(format!("{at}.plugin"), "names no plugin of plugins[]"))?;
+    let plugin = match raw.plugin {
+        None => None,
+        Some(id) => Some(plugins.iter().position(|p| p.id == id).ok_or_else(|| cx.invalid(format!("{at}.plugin"), "names no plugin of plugins[]"))?),
+    };
     let host = raw.host.map(|host| checked_host(&host).ok_or_else(|| cx.invalid(format!("{at}.host"), "must be a host name or address, without a port"))).transpose()?;
     let checked_path = |path: String, field: &str| -> Result<String, ConfigError> {
         match policy::normalized_path(&path) {

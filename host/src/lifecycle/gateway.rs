@@ -21,7 +21,7 @@ use super::plan::{Plan, PlanSource};
 use super::refresher::Refresher;
 use super::reload::{Attempt, DEFAULT_RELOAD_DEADLINE, Next, Serving};
 use super::restart::RestartOnly;
-use super::route::Slice;
+use super::routed::by_credential;
 use super::set::{Active, Entry, PluginSet, Slot};
 use super::stats;
 use crate::trust::now_ms;
@@ -187,17 +187,10 @@ impl Gateway {
         if let Some(policy) = &set.routing.policy {
             return self.routed(&set, policy, headers, now_ms).await;
         }
-        let mut malformed = false;
-        for entry in &set.entries {
-            match entry.route.slice(headers) {
-                Slice::Absent => {}
-                Slice::Malformed => malformed = true,
-                Slice::Found(token) => return self.call(entry, token, now_ms, None).await,
-            }
+        match by_credential(&set, headers) {
+            Ok((entry, token)) => self.call(entry, token, now_ms, None).await,
+            Err(refused) => refused,
         }
-        let reason = if malformed { DenyReason::MalformedCredential } else { DenyReason::MissingCredential };
-        let challenge = set.entries.first().map(|e| Arc::from(e.route.challenge()));
-        GateDecision { plugin_id: None, challenge, decision: Decision::Deny(reason), assertion: None }
     }
 
     /// Calls `entry`'s plugin with `token`, applies the route's `require` to

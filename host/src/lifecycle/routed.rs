@@ -24,20 +24,26 @@ impl Gateway {
             Routed::NoRoute => return refused(None, DenyReason::NoRoute),
             Routed::Unroutable => return refused(None, DenyReason::UnroutableRequest),
         };
-        // The config checks every route's plugin index against its plugins.
-        let Some(entry) = set.entries.get(rule.plugin) else {
-            return refused(None, DenyReason::NoRoute);
-        };
         let binding = match (&rule.assertion, target.method.as_deref(), target.path.as_deref()) {
             (Some(route), Some(method), Some(path)) if route.bind_request => Some(Binding { method, path }),
             // An assertion bound to a request ward cannot see would bind nothing.
-            (Some(route), _, _) if route.bind_request => return refused(Some(entry), DenyReason::UnroutableRequest),
+            (Some(route), _, _) if route.bind_request => return refused(None, DenyReason::UnroutableRequest),
             _ => None,
         };
-        let token = match entry.route.slice(headers) {
-            Slice::Found(token) => token,
-            Slice::Absent => return refused(Some(entry), DenyReason::MissingCredential),
-            Slice::Malformed => return refused(Some(entry), DenyReason::MalformedCredential),
+        let (entry, token) = match rule.plugin {
+            None => match by_credential(set, headers) {
+                Ok(found) => found,
+                Err(refused) => return refused,
+            },
+            // The config checks every route's plugin index against its plugins.
+            Some(index) => match set.entries.get(index) {
+                None => return refused(None, DenyReason::NoRoute),
+                Some(entry) => match entry.route.slice(headers) {
+                    Slice::Found(token) => (entry, token),
+                    Slice::Absent => return refused(Some(entry), DenyReason::MissingCredential),
+                    Slice::Malformed => return refused(Some(entry), DenyReason::MalformedCredential),
+                },
+            },
         };
         let mut decided = self.call(entry, token, now_ms, Some(&rule.require)).await;
         if let (Decision::Allow(identity), Some(route), Some(signer)) = (&decided.decision, &rule.assertion, &set.routing.signer) {
@@ -45,6 +51,25 @@ impl Gateway {
         }
         decided
     }
+}
+
+/// The first plugin, in plan order, whose credential header the request
+/// carries, and the credential: how a request is routed without route
+/// policy, or by a route that names no plugin. Otherwise the deny, with the
+/// first plugin's challenge.
+pub(super) fn by_credential<'s, 'h>(set: &'s PluginSet, headers: &'h HeaderMap) -> Result<(&'s Entry, &'h str), GateDecision> {
+    let mut malformed = false;
+    for entry in &set.entries {
+        match entry.route.slice(headers) {
+            Slice::Absent => {}
+            Slice::Malformed => malformed = true,
+            Slice::Found(token) => return Ok((entry, token)),
+        }
+    }
+    let reason = if malformed { DenyReason::MalformedCredential } else { DenyReason::MissingCredential };
+    // No plugin decided, so no plugin label; the first one's challenge.
+    let challenge = set.entries.first().map(|e| Arc::from(e.route.challenge()));
+    Err(GateDecision { plugin_id: None, challenge, decision: Decision::Deny(reason), assertion: None })
 }
 
 /// A deny before any plugin ran; with the route's plugin, its challenge.

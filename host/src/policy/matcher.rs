@@ -58,8 +58,9 @@ pub struct Rule {
     pub path: PathMatch,
     /// Upper-case method names; `None` for any.
     pub methods: Option<Vec<String>>,
-    /// The plugin's index in the plan.
-    pub plugin: usize,
+    /// The plugin's index in the plan; `None`: the first plugin whose
+    /// credential header the request carries, as without route policy.
+    pub plugin: Option<usize>,
     /// What the identity must carry.
     pub require: Requirement,
     /// The signed assertion, when this route opts in.
@@ -162,7 +163,7 @@ mod tests {
             host: host.map(str::to_owned),
             path,
             methods: methods.map(|m| m.iter().map(|s| (*s).to_owned()).collect()),
-            plugin,
+            plugin: Some(plugin),
             require: Requirement::default(),
             assertion: None,
         }
@@ -188,7 +189,7 @@ mod tests {
         ];
         for order in [rules.clone(), rules.into_iter().rev().collect()] {
             let routes = Routes::new(order).unwrap();
-            let picked = |t: Target| routes.pick(&t).map(|r| r.plugin);
+            let picked = |t: Target| routes.pick(&t).and_then(|r| r.plugin);
             assert_eq!(picked(target(Some("GET"), Some("shop.test"), Some("/orders/1"))), Some(1));
             assert_eq!(picked(target(Some("POST"), Some("shop.test"), Some("/orders/1"))), Some(2));
             assert_eq!(picked(target(Some("POST"), Some("shop.test"), Some("/orders/export"))), Some(3));
@@ -202,9 +203,9 @@ mod tests {
     fn a_missing_header_skips_the_routes_that_depend_on_it_and_never_allows_by_default() {
         let routes = Routes::new(vec![rule(None, prefix("/"), None, 0), rule(Some("admin.test"), PathMatch::Any, Some(&["GET"]), 1)]).unwrap();
         assert_eq!(routes.pick(&target(Some("GET"), None, None)), None, "no path, no host: no route, a deny");
-        assert_eq!(routes.pick(&target(None, Some("admin.test"), Some("/x"))).map(|r| r.plugin), Some(0));
+        assert_eq!(routes.pick(&target(None, Some("admin.test"), Some("/x"))).and_then(|r| r.plugin), Some(0));
         let with_default = Routes::new(vec![rule(None, prefix("/api"), None, 0), rule(None, PathMatch::Any, None, 1)]).unwrap();
-        assert_eq!(with_default.pick(&Target::default()).map(|r| r.plugin), Some(1), "the route that does not depend on the path");
+        assert_eq!(with_default.pick(&Target::default()).and_then(|r| r.plugin), Some(1), "the route that does not depend on the path");
     }
 
     #[test]

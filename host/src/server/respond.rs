@@ -202,6 +202,10 @@ fn allow(identity: IdentityHeaders) -> Response<Body> {
     for (name, value) in identity_fields(identity) {
         headers.insert(name, value);
     }
+    // Always present, empty when the route does not opt in, as the five
+    // are: a proxy that copies a header ward's answer lacks may send its own
+    // placeholder text instead (Caddy before 2.9).
+    headers.entry(X_WARD_ASSERTION).or_insert(HeaderValue::from_static(""));
     no_store(&mut response);
     response
 }
