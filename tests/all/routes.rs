@@ -18,12 +18,12 @@ use crate::proxy::{Answer, Backend, get};
 use crate::site::Site;
 
 /// The assertion's signing key, and a retired one published from its public half.
-fn write_keys(site: &Site) {
+pub fn write_keys(site: &Site) {
     site.write_secret("assertion.key", SigningSecret::from_seed(&[5; 32]).to_pkcs8_pem().as_bytes());
     site.write("retired.pub", public_key_to_pem(&SigningSecret::from_seed(&[4; 32]).verifying_key()).as_bytes());
 }
 
-fn assertion_section() -> Value {
+pub fn assertion_section() -> Value {
     json!({ "keys": [{ "kid": "2026-11", "publicKeyFile": "retired.pub" }, { "kid": "2026-12", "keyFile": "assertion.key" }] })
 }
 
@@ -111,6 +111,16 @@ fn routes_pick_the_plugin_require_and_deny_what_no_route_takes() {
     assert!(metric(&backend, "", "deny", "unroutable-request"));
 }
 
+/// What PyJWT makes of `token` (`verify_assertion.py`'s JSON), verified
+/// against `backend`'s served keys for `audience`.
+pub fn verified_by_pyjwt(backend: &Backend, token: &str, audience: &str) -> Value {
+    let jwks_url = format!("http://{}/.well-known/jwks.json", backend.ward);
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("all/verify_assertion.py");
+    let out = Command::new(pyjwt_python()).arg(&script).args([&jwks_url, token, audience]).output().unwrap();
+    assert!(out.status.success(), "PyJWT refused ward's assertion:\n{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
 /// `target/pyjwt-venv`, with PyJWT and `cryptography` from PyPI (made on
 /// first use; pinned versions).
 fn pyjwt_python() -> PathBuf {
@@ -127,7 +137,7 @@ fn pyjwt_python() -> PathBuf {
 
 #[test]
 fn the_assertion_verifies_with_pyjwt_against_the_served_jwks() {
-    let python = pyjwt_python();
+    pyjwt_python();
     let backend = routed_backend();
     let bearer = format!("Bearer {}", backend.good);
     let post = [("X-Original-Method", "POST"), ("X-Original-URI", "/orders/7?x=1")];
@@ -138,11 +148,7 @@ fn the_assertion_verifies_with_pyjwt_against_the_served_jwks() {
     let token = answer.header("X-Ward-Assertion").unwrap().to_owned();
     assert_ne!(token, "forged.by.client");
 
-    let jwks_url = format!("http://{}/.well-known/jwks.json", backend.ward);
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("all/verify_assertion.py");
-    let out = Command::new(&python).arg(&script).args([&jwks_url, &token, "orders-api"]).output().unwrap();
-    assert!(out.status.success(), "PyJWT refused ward's assertion:\n{}", String::from_utf8_lossy(&out.stderr));
-    let verified: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let verified = verified_by_pyjwt(&backend, &token, "orders-api");
 
     let claims = &verified["claims"];
     assert_eq!(claims["sub"], backend.alice.as_str(), "the host-built id");
