@@ -1,7 +1,8 @@
 //! `ward-bench --plugin routes`: what route policy costs a decision. The
 //! same `/auth` decision (`Gateway::authenticate`: routing, the example-token
 //! plugin, the audit record) under a policy of 1 route and of 100, batches
-//! interleaved so a slow spell of the machine lands on both alike. The 100
+//! interleaved so a slow spell of the machine lands on both alike, beside a
+//! second 1-route gateway as a control (its ratio is the noise). The 100
 //! are built so the request's route is the last one scanned: 99 more
 //! specific routes (hosts, exact paths, prefixes, methods) that it does not
 //! match, then the catch-all. Target: the 100-route median within 5 % of
@@ -36,6 +37,8 @@ pub fn run(samples: usize) -> Result<(), BenchError> {
     write(&dir.join("audit.key"), &[9; 32], 0o600)?;
 
     let one = gateway(&dir, "one", &key, vec![json!({})])?;
+    // The same policy twice: how far two equal cases drift on this machine.
+    let control = gateway(&dir, "control", &key, vec![json!({})])?;
     let mut decoys: Vec<Value> = (0..33).map(|i| json!({ "host": format!("app{i}.internal") })).collect();
     decoys.extend((0..33).map(|i| json!({ "path": format!("/exact/{i}") })));
     decoys.extend((0..33).map(|i| json!({ "pathPrefix": format!("/api/v{i}"), "methods": ["POST", "PUT"] })));
@@ -49,23 +52,26 @@ pub fn run(samples: usize) -> Result<(), BenchError> {
     headers.insert("x-original-method", HeaderValue::from_static("GET"));
     headers.insert("x-original-uri", HeaderValue::from_static("/orders/42?expand=lines"));
     headers.insert("x-forwarded-host", HeaderValue::from_static("shop.example"));
-    for gateway in [&one, &hundred] {
+    for gateway in [&one, &control, &hundred] {
         if !matches!(gateway.authenticate(&headers, NOW_MS).decision, Decision::Allow(_)) {
             return Err(fail("the bench request was not allowed"));
         }
     }
     let mut one_op = |_: usize| drop(one.authenticate(&headers, NOW_MS));
+    let mut control_op = |_: usize| drop(control.authenticate(&headers, NOW_MS));
     let mut hundred_op = |_: usize| drop(hundred.authenticate(&headers, NOW_MS));
-    let results = interleaved_latency(2000, samples, 10, &mut [&mut one_op, &mut hundred_op]);
-    let (Some(one_route), Some(hundred_routes)) = (results.first(), results.get(1)) else {
+    let results = interleaved_latency(2000, samples, 10, &mut [&mut one_op, &mut control_op, &mut hundred_op]);
+    let (Some(one_route), Some(control), Some(hundred_routes)) = (results.first(), results.get(1), results.get(2)) else {
         return Err(fail("no measurement"));
     };
     let ratio = hundred_routes.p50_us / one_route.p50_us;
     let report = json!({
         "bench": "routes",
         "decision_1_route": one_route,
+        "decision_1_route_control": control,
         "decision_100_routes": hundred_routes,
         "p50_ratio_100_over_1": ratio,
+        "p50_ratio_control_over_1": control.p50_us / one_route.p50_us,
         "within_5_percent": ratio <= 1.05,
     });
     println!("{}", serde_json::to_string_pretty(&report).map_err(|e| fail(e.to_string()))?);
