@@ -200,7 +200,10 @@ fn rules(rules: Value) -> impl FnOnce(&Site, &mut Value) {
 #[test]
 fn ward_check_refuses_bad_routes_and_keys_at_their_json_path() {
     let cases: Vec<(&str, Box<dyn FnOnce(&Site, &mut Value)>)> = vec![
-        ("routes.rules[1]: overlaps routes.rules[0]", Box::new(rules(json!([{ "pathPrefix": "/a", "methods": ["GET", "PUT"] }, { "pathPrefix": "/a", "methods": ["PUT"] }])))),
+        (
+            "routes.rules[1]: overlaps routes.rules[0]",
+            Box::new(rules(json!([{ "pathPrefix": "/a", "methods": ["GET", "PUT"] }, { "pathPrefix": "/a", "methods": ["PUT"] }]))),
+        ),
         ("routes.rules[1]: overlaps", Box::new(rules(json!([{ "plugin": "example-token" }, {}])))),
         ("routes.rules[0].methods[1]: unknown method", Box::new(rules(json!([{ "methods": ["GET", "get"] }])))),
         ("routes.rules[0].methods: is empty", Box::new(rules(json!([{ "methods": [] }])))),
@@ -213,17 +216,29 @@ fn ward_check_refuses_bad_routes_and_keys_at_their_json_path() {
         ("routes.rules[0]: takes path or pathPrefix", Box::new(rules(json!([{ "path": "/a", "pathPrefix": "/a" }])))),
         ("routes.rules[0].host", Box::new(rules(json!([{ "host": "shop.test:443" }])))),
         ("routes.rules[0].methods[0]", Box::new(rules(json!([{ "methods": [["GET"]] }])))),
-        ("routes.forwardedHeaders.uri", Box::new(|_: &Site, c: &mut Value| c["routes"] = json!({ "proxy": "nginx", "forwardedHeaders": { "uri": "X-Ward-Uri" }, "rules": [] }))),
+        (
+            "routes.forwardedHeaders.uri",
+            Box::new(|_: &Site, c: &mut Value| c["routes"] = json!({ "proxy": "nginx", "forwardedHeaders": { "uri": "X-Ward-Uri" }, "rules": [] })),
+        ),
         ("routes.proxy", Box::new(|_: &Site, c: &mut Value| c["routes"] = json!({ "proxy": "apache", "rules": [] }))),
-        ("routes.rules[0].assertion: needs the assertion section", Box::new(|_: &Site, c: &mut Value| {
-            c.as_object_mut().unwrap().remove("assertion");
-            c["routes"] = json!({ "proxy": "nginx", "rules": [{ "assertion": { "audience": "a" } }] });
-        })),
-        ("assertion.keys[1].keyFile", Box::new(|site: &Site, _: &mut Value| {
-            std::fs::set_permissions(site.path("assertion.key"), std::fs::Permissions::from_mode(0o644)).unwrap();
-        })),
+        (
+            "routes.rules[0].assertion: needs the assertion section",
+            Box::new(|_: &Site, c: &mut Value| {
+                c.as_object_mut().unwrap().remove("assertion");
+                c["routes"] = json!({ "proxy": "nginx", "rules": [{ "assertion": { "audience": "a" } }] });
+            }),
+        ),
+        (
+            "assertion.keys[1].keyFile",
+            Box::new(|site: &Site, _: &mut Value| {
+                std::fs::set_permissions(site.path("assertion.key"), std::fs::Permissions::from_mode(0o644)).unwrap();
+            }),
+        ),
         ("assertion.keys[1].keyFile", Box::new(|site: &Site, _: &mut Value| std::fs::remove_file(site.path("assertion.key")).unwrap())),
-        ("assertion.keys: no key has a keyFile", Box::new(|_: &Site, c: &mut Value| c["assertion"]["keys"] = json!([{ "kid": "old", "publicKeyFile": "retired.pub" }]))),
+        (
+            "assertion.keys: no key has a keyFile",
+            Box::new(|_: &Site, c: &mut Value| c["assertion"]["keys"] = json!([{ "kid": "old", "publicKeyFile": "retired.pub" }])),
+        ),
         ("assertion.keys[0]: needs exactly one", Box::new(|_: &Site, c: &mut Value| c["assertion"]["keys"][0]["keyFile"] = json!("assertion.key"))),
         ("assertion.keys[1].kid", Box::new(|_: &Site, c: &mut Value| c["assertion"]["keys"][1]["kid"] = json!("2026-11"))),
         ("assertion.ttlSeconds", Box::new(|_: &Site, c: &mut Value| c["assertion"]["ttlSeconds"] = json!(0))),

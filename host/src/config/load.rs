@@ -16,8 +16,8 @@ use crate::sandbox::{Limits, MAX_TIMEOUT, PluginOptions, PluginRuntime};
 
 use super::dir::{ConfinedDirs, read_config_file};
 use super::json;
-use super::routes;
 use super::raw::{RawAudit, RawBreaker, RawCase, RawConfig, RawExpect, RawFetch, RawLimits, RawOverflow, RawPlugin, RawRuntime, RawServer};
+use super::routes;
 use super::shape;
 use super::trust::trust_policy_from_section;
 use super::{ConfigError, ServerConfig, WardConfig};

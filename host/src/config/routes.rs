@@ -14,7 +14,7 @@ use http::HeaderName;
 use serde::Deserialize;
 use zeroize::Zeroizing;
 
-use crate::assertion::{self, AssertionKey, AssertionError, Signer};
+use crate::assertion::{self, AssertionError, AssertionKey, Signer};
 use crate::identity::ClaimsPolicy;
 use crate::lifecycle::PluginSpec;
 use crate::policy::{self, AssertionRoute, ForwardedNames, PathMatch, PolicyError, Requirement, RoutePolicy, Routes, Rule};
@@ -140,11 +140,7 @@ fn forwarded(cx: &Context<'_>, proxy: RawProxy, raw: &RawForwarded) -> Result<Fo
             _ => Err(cx.invalid(format!("routes.forwardedHeaders.{field}"), "must be a header name outside X-Ward-* (ward drops those from requests)")),
         }
     };
-    Ok(ForwardedNames {
-        method: name(&raw.method, method, "method")?,
-        uri: name(&raw.uri, uri, "uri")?,
-        host: name(&raw.host, "x-forwarded-host", "host")?,
-    })
+    Ok(ForwardedNames { method: name(&raw.method, method, "method")?, uri: name(&raw.uri, uri, "uri")?, host: name(&raw.host, "x-forwarded-host", "host")? })
 }
 
 fn rule(cx: &Context<'_>, raw: RawRule, at: &str, plugins: &[PluginSpec], claims: &ClaimsPolicy, signs: bool) -> Result<Rule, ConfigError> {
@@ -152,7 +148,10 @@ fn rule(cx: &Context<'_>, raw: RawRule, at: &str, plugins: &[PluginSpec], claims
         None => None,
         Some(id) => Some(plugins.iter().position(|p| p.id == id).ok_or_else(|| cx.invalid(format!("{at}.plugin"), "names no plugin of plugins[]"))?),
     };
-    let host = raw.host.map(|host| checked_host(&host).ok_or_else(|| cx.invalid(format!("{at}.host"), "must be a host name or address, without a port"))).transpose()?;
+    let host = raw
+        .host
+        .map(|host| checked_host(&host).ok_or_else(|| cx.invalid(format!("{at}.host"), "must be a host name or address, without a port")))
+        .transpose()?;
     let checked_path = |path: String, field: &str| -> Result<String, ConfigError> {
         match policy::normalized_path(&path) {
             Ok(normalized) if normalized == path => Ok(path),
@@ -167,7 +166,9 @@ fn rule(cx: &Context<'_>, raw: RawRule, at: &str, plugins: &[PluginSpec], claims
     };
     let methods = match raw.methods {
         None => None,
-        Some(methods) if methods.is_empty() => return Err(cx.invalid(format!("{at}.methods"), "is empty, so the route is unreachable; leave it out for any method")),
+        Some(methods) if methods.is_empty() => {
+            return Err(cx.invalid(format!("{at}.methods"), "is empty, so the route is unreachable; leave it out for any method"));
+        }
         Some(methods) => {
             if let Some(i) = methods.iter().position(|m| !policy::METHODS.contains(&m.as_str())) {
                 return Err(cx.invalid(format!("{at}.methods[{i}]"), format!("unknown method; one of {}", policy::METHODS.join(", "))));
@@ -201,7 +202,9 @@ fn requirement(cx: &Context<'_>, raw: RawRequire, at: &str, claims: &ClaimsPolic
     }
     let principal_types = match raw.principal_types {
         None => None,
-        Some(types) if types.is_empty() => return Err(cx.invalid(format!("{at}.principalTypes"), "is empty, so no identity could pass; leave it out for any type")),
+        Some(types) if types.is_empty() => {
+            return Err(cx.invalid(format!("{at}.principalTypes"), "is empty, so no identity could pass; leave it out for any type"));
+        }
         Some(types) => {
             let mut parsed = Vec::with_capacity(types.len());
             for (i, name) in types.iter().enumerate() {
@@ -234,7 +237,8 @@ pub(crate) fn assertion(cx: &Context<'_>, raw: RawAssertion) -> Result<Signer, C
             (Some(file), None) => {
                 let field = format!("{at}.keyFile");
                 let pem = (cx.secret)(file, &field)?;
-                let text = std::str::from_utf8(&pem).map_err(|_| cx.invalid(field.clone(), "must be a PKCS#8 PEM Ed25519 private key (ward keygen writes one)"))?;
+                let text =
+                    std::str::from_utf8(&pem).map_err(|_| cx.invalid(field.clone(), "must be a PKCS#8 PEM Ed25519 private key (ward keygen writes one)"))?;
                 let secret = SigningSecret::from_pkcs8_pem(text).map_err(|e| cx.invalid(field, e.to_string()))?;
                 (secret.verifying_key(), Some(secret))
             }

@@ -9,8 +9,8 @@ use http::HeaderMap;
 
 use tokio::runtime::RuntimeFlavor;
 
-use crate::policy::Requirement;
 use crate::audit::{AuditError, AuditLog, Code, Enqueued, Event, IdentityId, TrapKind, WouldWait};
+use crate::policy::Requirement;
 use crate::sandbox::{CallKeys, Credential, Decision, DenyReason, MAX_TIMEOUT, Runtime, RuntimeConfig, run_to_completion};
 use crate::server::{Deciding, Gate, GateDecision, GateStats};
 

@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use crate::assertion::Signer;
 use crate::audit::PluginId;
-use crate::policy::RoutePolicy;
 use crate::keymaterial::{KeyMaterialSource, KeyMaterialUnavailable, Material, RefreshTask};
+use crate::policy::RoutePolicy;
 use crate::sandbox::{KeySet, Plugin};
 
 use super::breaker::Breaker;

@@ -151,8 +151,8 @@ impl Routes {
         // Stable, so equal ranks stay in config order for the check below.
         sorted.sort_by_key(|(_, rule)| Reverse(rule.rank()));
         for (i, (at, rule)) in sorted.iter().enumerate() {
-            let earlier = sorted.iter().take(i).rev().take_while(|(_, other)| other.rank() == rule.rank());
-            if let Some((other_at, _)) = earlier.into_iter().find(|(_, other)| other.overlaps(rule)) {
+            let mut earlier = sorted.iter().take(i).rev().take_while(|(_, other)| other.rank() == rule.rank());
+            if let Some((other_at, _)) = earlier.find(|(_, other)| other.overlaps(rule)) {
                 return Err(PolicyError::Overlap { index: *at, other: *other_at });
             }
         }

@@ -51,11 +51,7 @@ pub struct Unroutable;
 impl Target {
     /// Reads the original request from `headers`.
     pub fn read(headers: &HeaderMap, names: &ForwardedNames) -> Result<Self, Unroutable> {
-        let names = if headers.contains_key(TARGET_PATH) {
-            &ForwardedNames { method: TARGET_METHOD, uri: TARGET_PATH, host: TARGET_HOST }
-        } else {
-            names
-        };
+        let names = if headers.contains_key(TARGET_PATH) { &ForwardedNames { method: TARGET_METHOD, uri: TARGET_PATH, host: TARGET_HOST } } else { names };
         let method = single(headers, &names.method)?.map(str::to_owned);
         let host = single(headers, &names.host)?.map(host_name).transpose()?;
         let path = single(headers, &names.uri)?.map(normalized_path).transpose()?;
@@ -164,14 +160,33 @@ mod tests {
         assert_eq!(normalized_path("/a%20b/").unwrap(), "/a b/");
         assert_eq!(normalized_path("/%2541").unwrap(), "/%41", "decoded once only");
         assert_eq!(normalized_path("/").unwrap(), "/");
-        for bad in ["", "orders", "http://h/orders", "/a/../admin", "/a/./b", "/a//b", "/a%2Fb", "/a%2fb", "/a/%2e%2e/x", "/a/%2E/x", "/%2e%2e/admin", "/a%", "/a%zz", "/a\\b", "/a%00", "/%ff"] {
+        for bad in [
+            "",
+            "orders",
+            "http://h/orders",
+            "/a/../admin",
+            "/a/./b",
+            "/a//b",
+            "/a%2Fb",
+            "/a%2fb",
+            "/a/%2e%2e/x",
+            "/a/%2E/x",
+            "/%2e%2e/admin",
+            "/a%",
+            "/a%zz",
+            "/a\\b",
+            "/a%00",
+            "/%ff",
+        ] {
             assert_eq!(normalized_path(bad), Err(Unroutable), "{bad:?}");
         }
     }
 
     #[test]
     fn the_configured_names_are_read_and_a_repeated_one_is_refused() {
-        let target = Target::read(&headers(&[("x-original-method", "POST"), ("x-original-uri", "/orders?a"), ("x-forwarded-host", "Shop.Example:8443")]), &nginx()).unwrap();
+        let target =
+            Target::read(&headers(&[("x-original-method", "POST"), ("x-original-uri", "/orders?a"), ("x-forwarded-host", "Shop.Example:8443")]), &nginx())
+                .unwrap();
         assert_eq!(target, Target { method: Some("POST".into()), host: Some("shop.example".into()), path: Some("/orders".into()) });
         assert_eq!(Target::read(&headers(&[]), &nginx()).unwrap(), Target::default());
         assert_eq!(Target::read(&headers(&[("x-original-uri", "/a"), ("x-original-uri", "/b")]), &nginx()), Err(Unroutable));

@@ -93,8 +93,14 @@ async fn grpc_allow_sets_the_auth_identity_headers_overwriting_and_removes_other
     // route policy.
     let seen = gate.seen.lock().unwrap()[0].clone();
     assert_eq!(seen["authorization"], "Bearer good");
-    assert_eq!((&seen["x-ward-target-method"], &seen["x-ward-target-path"], &seen["x-ward-target-host"]), (&"GET".parse().unwrap(), &"/orders/1".parse().unwrap(), &"shop.example".parse().unwrap()));
-    assert!(seen.keys().all(|name| !name.as_str().starts_with(':') && (!name.as_str().starts_with("x-ward-") || name.as_str().starts_with("x-ward-target-"))), "{seen:?}");
+    assert_eq!(
+        (&seen["x-ward-target-method"], &seen["x-ward-target-path"], &seen["x-ward-target-host"]),
+        (&"GET".parse().unwrap(), &"/orders/1".parse().unwrap(), &"shop.example".parse().unwrap())
+    );
+    assert!(
+        seen.keys().all(|name| !name.as_str().starts_with(':') && (!name.as_str().starts_with("x-ward-") || name.as_str().starts_with("x-ward-target-"))),
+        "{seen:?}"
+    );
     server.stop().await.unwrap();
 }
 
