@@ -21,7 +21,7 @@ use super::plan::{Plan, PlanSource};
 use super::refresher::Refresher;
 use super::reload::{Attempt, DEFAULT_RELOAD_DEADLINE, Next, Serving};
 use super::restart::RestartOnly;
-use super::routed::by_credential;
+use super::routed;
 use super::set::{Active, Entry, PluginSet, Slot};
 use super::stats;
 use crate::trust::now_ms;
@@ -184,18 +184,20 @@ impl Gateway {
     /// future can be polled on `ward serve`'s I/O threads.
     pub async fn authenticate_async(&self, headers: &HeaderMap, now_ms: u64) -> GateDecision {
         let set = self.serving.current.load();
-        if let Some(policy) = &set.routing.policy {
-            return self.routed(&set, policy, headers, now_ms).await;
+        let picked = match routed::pick(&set, headers) {
+            Ok(picked) => picked,
+            Err(refused) => return refused,
+        };
+        let mut decided = self.call(picked.entry, picked.token, now_ms, picked.rule.map(|rule| &rule.require)).await;
+        if let Decision::Allow(identity) = &decided.decision {
+            decided.assertion = routed::assertion(&set, &picked, identity, now_ms);
         }
-        match by_credential(&set, headers) {
-            Ok((entry, token)) => self.call(entry, token, now_ms, None).await,
-            Err(refused) => refused,
-        }
+        decided
     }
 
     /// Calls `entry`'s plugin with `token`, applies the route's `require` to
     /// an allow (a miss is `insufficient-scope`), and records the outcome.
-    pub(super) async fn call(&self, entry: &Entry, token: &str, now_ms: u64, require: Option<&Requirement>) -> GateDecision {
+    async fn call(&self, entry: &Entry, token: &str, now_ms: u64, require: Option<&Requirement>) -> GateDecision {
         let started = Instant::now();
         let decision = match &entry.slot {
             Slot::Disabled => Decision::Deny(DenyReason::PluginsDisabled),
