@@ -143,7 +143,7 @@ fn build_wasi_token(dir: &Path) -> Result<Vec<u8>, BenchError> {
     built.into_iter().find(|b| b.name == "wasi-token").map(|b| b.bytes).ok_or_else(|| fail(format!("{} has no wasi-token example", dir.display())))
 }
 
-fn envelope_for(component: &[u8], key: &SigningSecret) -> Result<Vec<u8>, BenchError> {
+pub(crate) fn envelope_for(component: &[u8], key: &SigningSecret) -> Result<Vec<u8>, BenchError> {
     let request = SignRequest::auth_provider("example-token", "0.1.0", "bench", &["readsCredentials"]);
     let envelope = sign(&request, component, key).map_err(|e| fail(e.to_string()))?;
     serde_json::to_vec(&envelope).map_err(|e| fail(e.to_string()))

@@ -13,6 +13,7 @@ mod js;
 mod jwt;
 mod load;
 mod measure;
+mod routes;
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -26,8 +27,9 @@ struct Args {
     /// What to measure: `example-token` (the call path and its baselines),
     /// `jwt` (the JWT plugin against native jsonwebtoken) or `api-key` (the
     /// api-key plugin at 10 to 1 000 000 keys against example-token) or `js`
-    /// (the Haechi benchmark logic as a JavaScript plugin, and its load time).
-    #[arg(long, default_value = "example-token", value_parser = ["example-token", "jwt", "api-key", "js"])]
+    /// (the Haechi benchmark logic as a JavaScript plugin, and its load time)
+    /// or `routes` (an `/auth` decision under 1 route and under 100).
+    #[arg(long, default_value = "example-token", value_parser = ["example-token", "jwt", "api-key", "js", "routes"])]
     plugin: String,
     /// Latency samples per case (`example-token`: each sample times a batch
     /// of 10 calls; `jwt`: per side and algorithm).
@@ -64,6 +66,7 @@ fn main() -> ExitCode {
         "jwt" => jwt::run(&args.jwt, args.samples),
         "api-key" => api_key::run(&args.api_key, args.samples),
         "js" => js::run(args.samples, 3),
+        "routes" => routes::run(args.samples),
         _ => example_token::run(&args.example_token, args.samples),
     };
     match outcome {

@@ -7,6 +7,8 @@
 //! - [`identity`]: claims sanitizing and the host-keyed identity.
 //! - [`audit`]: the tamper-evident event log.
 //! - [`lifecycle`]: which plugins serve; breaker, reload, revocation, kill switch.
+//! - [`policy`]: route policy (which plugin, what the identity must carry);
+//!   [`assertion`]: the signed identity assertion for upstreams.
 //! - [`config`]: the operator's `ward.json`.
 //! - [`keymaterial`]: key material fetched by the host (SSRF-guarded) and cached for plugins.
 //! - [`server`]: the forward-auth HTTP sidecar.
@@ -20,6 +22,7 @@
 //! [`sandbox::Plugin::authenticate`].
 #![forbid(unsafe_code)]
 
+pub mod assertion;
 pub mod audit;
 mod capped_read;
 pub mod config;
@@ -29,6 +32,7 @@ pub mod keymaterial;
 pub mod lifecycle;
 pub mod lockdown;
 mod operator_file;
+pub mod policy;
 pub mod sandbox;
 mod secret_file;
 pub mod server;

@@ -132,11 +132,11 @@ fn alice() -> Identity {
 }
 
 fn allow() -> GateDecision {
-    GateDecision { plugin_id: Some("acme".into()), challenge: Some("Bearer".into()), decision: Decision::Allow(alice()) }
+    GateDecision { plugin_id: Some("acme".into()), challenge: Some("Bearer".into()), decision: Decision::Allow(alice()), assertion: None }
 }
 
 fn deny(reason: DenyReason) -> GateDecision {
-    GateDecision { plugin_id: Some("acme".into()), challenge: None, decision: Decision::Deny(reason) }
+    GateDecision { plugin_id: Some("acme".into()), challenge: None, decision: Decision::Deny(reason), assertion: None }
 }
 
 fn has(headers: &HeaderMap, name: &str) -> bool {
@@ -346,7 +346,7 @@ async fn every_deny_reason_maps_to_its_status_and_headers() {
 async fn challenge_uses_the_route_scheme_and_falls_back_to_bearer() {
     let gate = FakeGate::new(|headers| {
         let scheme = headers.get("x-scheme").map(|v| v.to_str().unwrap().into());
-        GateDecision { plugin_id: None, challenge: scheme, decision: Decision::Deny(DenyReason::MissingCredential) }
+        GateDecision { plugin_id: None, challenge: scheme, decision: Decision::Deny(DenyReason::MissingCredential), assertion: None }
     });
     let server = Server::start(gate, options()).await;
     let response = get(server.addr, "/auth", &[("x-scheme", "ApiKey")]).await;
@@ -397,7 +397,7 @@ async fn an_identity_that_cannot_be_encoded_is_503_not_a_partial_allow() {
     let gate = FakeGate::new(|_| {
         let mut identity = alice();
         identity.scopes = vec!["a b".into()];
-        GateDecision { plugin_id: Some("acme".into()), challenge: None, decision: Decision::Allow(identity) }
+        GateDecision { plugin_id: Some("acme".into()), challenge: None, decision: Decision::Allow(identity), assertion: None }
     });
     let server = Server::start(gate, options()).await;
     let response = get(server.addr, "/auth", &[]).await;

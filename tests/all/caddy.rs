@@ -70,7 +70,8 @@ fn caddy_forward_auth_forwards_only_ward_identities_and_fails_closed_in_bounded_
 
     // `request_header -X-Ward-*` drops even a name ward does not set.
     let answer = checks::allow_forwards_only_ward_identity(&caddy, &backend, &[("X-Ward-Role", "superuser")]);
-    assert_eq!(answer.upstream_saw().len(), 5, "only ward's five headers: {}", answer.body);
+    assert_eq!(answer.upstream_saw().len(), 6, "only ward's five headers and its (here empty) assertion: {}", answer.body);
+    assert_eq!(answer.upstream_values("x-ward-assertion"), vec![""], "{}", answer.body);
     // ward's empty scopes and labels arrive empty (a header ward left out
     // would arrive as the literal placeholder in Caddy < 2.9).
     checks::allow_without_scopes_or_labels(&caddy);

@@ -18,6 +18,7 @@ mod lifecycle;
 mod nginx;
 mod proxy;
 mod proxy_checks;
+mod routes;
 mod sandbox_guests;
 mod sandbox_wat;
 mod serve_isolation;

@@ -10,13 +10,18 @@
 //! plugin that spins to its deadline and for one that traps; with ward
 //! stopped nginx fails closed with 503 at once, and with ward frozen with 503
 //! after the documented `proxy_read_timeout`. No deny ever reaches the
-//! upstream.
+//! upstream. ward runs with a route policy: its 403 (`insufficient-scope`)
+//! passes through nginx, and the signed assertion reaches the upstream in
+//! place of the client's and verifies with PyJWT.
 
 use std::path::Path;
 use std::process::Command;
 
+use serde_json::json;
+
 use crate::proxy::{self, Backend, Proxy, get};
 use crate::proxy_checks as checks;
+use crate::routes::{assertion_section, verified_by_pyjwt, write_keys};
 
 /// The three addresses the documented block names; the test replaces them.
 const DOC_WARD: &str = "127.0.0.1:8181";
@@ -65,8 +70,36 @@ fn start_nginx(backend: &Backend) -> Proxy {
 fn nginx_auth_request_forwards_only_ward_identities_and_fails_closed() {
     // Before anything slow, so a machine without nginx fails at once.
     proxy::binary("nginx");
-    let mut backend = Backend::start();
+    // Route policy on: a catch-all that leaves the plugin to the credential
+    // (so every check below holds as without routes), an admin path that
+    // needs a scope alice lacks, and order reads with the signed assertion.
+    let mut backend = Backend::start_with(|site, config| {
+        write_keys(site);
+        config["assertion"] = assertion_section();
+        config["routes"] = json!({ "proxy": "nginx", "rules": [
+            {},
+            { "pathPrefix": "/admin", "require": { "scopes": ["orders:admin"] } },
+            { "pathPrefix": "/orders", "methods": ["GET"], "plugin": "example-token", "assertion": { "audience": "orders-api", "bindRequest": true } },
+        ] });
+    });
     let nginx = start_nginx(&backend);
+
+    // The upstream receives ward's assertion, never the client's, and it
+    // verifies (PyJWT, the keys ward serves) with the request it came with.
+    let echoed = checks::allow_forwards_only_ward_identity(&nginx, &backend, &[("X-Ward-Assertion", "forged-assertion")]);
+    let assertion = echoed.upstream_values("x-ward-assertion");
+    assert_eq!(assertion.len(), 1, "{}", echoed.body);
+    let verified = verified_by_pyjwt(&backend, &assertion[0], "orders-api");
+    assert_eq!((&verified["claims"]["sub"], &verified["claims"]["path"]), (&json!(backend.alice), &json!("/orders/42")));
+    // A route without the assertion: the client's forged one is dropped too.
+    let plain = nginx.get("/", &[("X-Api-Key", "ok:bob"), ("X-Ward-Assertion", "forged-assertion")]);
+    assert_eq!(plain.status, 200, "{}", nginx.context("plain allow", &plain));
+    assert!(plain.upstream_values("x-ward-assertion").iter().all(String::is_empty), "{}", plain.body);
+    // Route policy's 403 passes through nginx and reaches no upstream.
+    let hits = backend.hits();
+    let admin = nginx.get("/admin/users", &[("Authorization", &format!("Bearer {}", backend.good))]);
+    assert_eq!(admin.status, 403, "{}", nginx.context("admin without the scope", &admin));
+    assert_eq!(backend.hits(), hits);
 
     checks::allow_forwards_only_ward_identity(&nginx, &backend, &[]);
     checks::allow_without_scopes_or_labels(&nginx);
@@ -78,6 +111,7 @@ fn nginx_auth_request_forwards_only_ward_identities_and_fails_closed() {
     assert!(unavailable("timeout"), "{metrics}");
     assert!(unavailable("trap"), "{metrics}");
     assert!(metrics.contains("ward_decisions_total{plugin=\"hostile\",outcome=\"deny\",reason=\"plugin:insufficient-scope\"} 1"), "{metrics}");
+    assert!(metrics.contains("ward_decisions_total{plugin=\"example-token\",outcome=\"deny\",reason=\"insufficient-scope\"} 1"), "{metrics}");
 
     // The nginx path never changes the allow: the same token still works.
     assert_eq!(nginx.get("/", &[("Authorization", &format!("Bearer {}", backend.good))]).status, 200);
@@ -149,7 +183,7 @@ fn nginx_reaches_ward_over_mutual_tls_with_its_client_certificate() {
     issue(dir, "proxies", None, "", "");
     issue(dir, "nginx", Some("proxies"), "nginx", "clientAuth");
     std::fs::set_permissions(dir.join("ward.key"), std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
-    let backend = Backend::start_with(|config| {
+    let backend = Backend::start_with(|_, config| {
         config["allowDirs"] = serde_json::json!([dir]);
         config["server"] =
             serde_json::json!({ "tls": { "certFile": dir.join("ward.pem"), "keyFile": dir.join("ward.key"), "clientCaFile": dir.join("proxies.pem") } });

@@ -125,13 +125,13 @@ struct Serving {
 
 impl Backend {
     pub fn start() -> Self {
-        Self::start_with(|_| {})
+        Self::start_with(|_, _| {})
     }
 
-    /// [`Backend::start`] with `edit` applied to `ward.json` (the TLS
-    /// variant adds `server.tls`); ward serves its `server.tls` as `ward
-    /// serve` would.
-    pub fn start_with(edit: impl FnOnce(&mut serde_json::Value)) -> Self {
+    /// The same, `edit` changing the config first (route policy, the TLS
+    /// variant's `server.tls`); it may write files into the site. ward
+    /// serves its `server.tls` as `ward serve` would.
+    pub fn start_with(edit: impl FnOnce(&Site, &mut serde_json::Value)) -> Self {
         let site = Site::new();
         site.add_plugin("example-token", &std::fs::read(ward_tests::EXAMPLE_TOKEN).unwrap());
         site.add_plugin("hostile", &std::fs::read(ward_tests::HOSTILE).unwrap());
@@ -143,13 +143,16 @@ impl Backend {
         hostile["limits"] = json!({ "timeoutMs": 2000, "fuel": 10_000_000_000_000u64 });
         // Faults on purpose must not open the breaker between checks.
         hostile["breaker"] = json!({ "failures": 1000 });
-        let config = site.config(vec![example, hostile], edit);
+        let config = site.config(vec![example, hostile], |config| edit(&site, config));
         let gateway = Arc::new(site.gateway(&config).unwrap());
         let tls = site.load(&config).server.tls.map(|files| ListenerTls::new(Box::new(files)).unwrap());
 
         let good = example_token(SECRET, "alice");
         let mut alice_headers = HeaderMap::new();
         alice_headers.insert("authorization", HeaderValue::from_str(&format!("Bearer {good}")).unwrap());
+        // A plain read of an order, which every route policy of these tests allows.
+        alice_headers.insert("x-original-method", HeaderValue::from_static("GET"));
+        alice_headers.insert("x-original-uri", HeaderValue::from_static("/orders/1"));
         let Decision::Allow(alice) = gateway.authenticate(&alice_headers, 0).decision else { panic!("the example plugin denied a good token") };
 
         let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();

@@ -17,6 +17,7 @@ use crate::sandbox::{Limits, MAX_TIMEOUT, PluginOptions, PluginRuntime};
 use super::dir::{ConfinedDirs, read_config_file};
 use super::json;
 use super::raw::{RawAudit, RawBreaker, RawCase, RawConfig, RawExpect, RawFetch, RawLimits, RawOverflow, RawPlugin, RawRuntime, RawServer};
+use super::routes;
 use super::shape;
 use super::tls::TlsFiles;
 use super::trust::trust_policy_from_section;
@@ -103,11 +104,16 @@ impl Loader<'_> {
             }
             plugins.push(self.plugin(plugin, &at, raw.plugins_enabled, &fetch)?);
         }
+        let invalid = |at: String, problem: String| self.invalid(at, problem);
+        let secret = |path: &Path, at: &str| self.secret(path, at);
+        let read = |path: &Path, at: &str| self.read(path, MAX_SECRET_BYTES, at);
+        let cx = routes::Context { invalid: &invalid, secret: &secret, read: &read };
+        let (routes, assertion) = routes::build(&cx, raw.routes, raw.assertion, &plugins, &claims)?;
         Ok(WardConfig {
             path: path.to_path_buf(),
             allow_dirs: raw.allow_dirs,
             server,
-            plan: Plan { trust, identity_key, claims, audit, plugins_enabled: raw.plugins_enabled, plugins, fetch, compile_cache },
+            plan: Plan { trust, identity_key, claims, audit, plugins_enabled: raw.plugins_enabled, plugins, fetch, routes, assertion, compile_cache },
         })
     }
 

@@ -17,6 +17,7 @@ mod error;
 mod json;
 mod load;
 mod raw;
+mod routes;
 mod shape;
 mod source;
 mod tls;

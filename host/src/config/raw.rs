@@ -26,6 +26,9 @@ pub(crate) struct RawConfig {
     pub key_material_fetch: RawFetch,
     /// A directory for compiled plugins (`sandbox/compile_cache.rs`).
     pub compile_cache: Option<PathBuf>,
+    /// Route policy and the signed assertion: `routes.rs`.
+    pub routes: Option<super::routes::RawRoutes>,
+    pub assertion: Option<super::routes::RawAssertion>,
     /// Lets the annotated example and operators' files carry a `$schema` key.
     #[serde(default, rename = "$schema")]
     pub _schema: Option<String>,

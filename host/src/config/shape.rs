@@ -17,7 +17,19 @@ pub(crate) struct ArrayPaths {
 
 /// `ward.json`. `trust` is checked by `trust.rs`, which also reads it alone.
 pub(crate) const CONFIG: ArrayPaths = ArrayPaths {
-    lists: &["allowDirs", "plugins", "identity.labelKeys", "plugins[].keyMaterial", "keyMaterialFetch.allowHttpHosts", "keyMaterialFetch.allowCidrs"],
+    lists: &[
+        "allowDirs",
+        "plugins",
+        "identity.labelKeys",
+        "plugins[].keyMaterial",
+        "keyMaterialFetch.allowHttpHosts",
+        "keyMaterialFetch.allowCidrs",
+        "routes.rules",
+        "routes.rules[].methods",
+        "routes.rules[].require.scopes",
+        "routes.rules[].require.principalTypes",
+        "assertion.keys",
+    ],
     opaque: &["trust"],
 };
 

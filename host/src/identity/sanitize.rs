@@ -67,6 +67,12 @@ impl ClaimsPolicy {
         Self { label_keys: keys.into_iter().map(Into::into).collect() }
     }
 
+    /// Whether a label with this key may pass (route policy checks its
+    /// `require.labels` against this, as a label that cannot pass cannot match).
+    pub fn allows_label(&self, key: &str) -> bool {
+        self.label_keys.contains(key)
+    }
+
     /// Starts checking one plugin result.
     pub fn sanitizer(&self) -> Sanitizer<'_> {
         Sanitizer { policy: self, subject: None, issuer: None, scopes: Vec::new(), labels: Vec::new() }

@@ -18,7 +18,7 @@ use super::conformance;
 use super::error::LifecycleError;
 use super::fingerprint::Fingerprint;
 use super::plan::{Plan, PluginSpec};
-use super::set::{Active, Entry, PluginSet, Slot, current_keys};
+use super::set::{Active, Entry, PluginSet, Routing, Slot, current_keys};
 
 pub(crate) struct NextSet {
     pub set: PluginSet,
@@ -44,6 +44,7 @@ pub(crate) fn assemble(
     let fetcher = if plan.plugins.iter().filter(serving).any(|p| !p.key_urls.is_empty()) { Some(Arc::new(Fetcher::new(plan.fetch.clone())?)) } else { None };
     let keys = Keys { fetcher, refresher: keys.refresher };
     let mut next = NextSet { set: PluginSet::empty(), events: Vec::new() };
+    next.set.routing = Routing { policy: plan.routes.clone(), signer: plan.assertion.clone() };
     for plugin in &plan.plugins {
         let audit_id = PluginId::new(&plugin.id)?;
         let was_active = old.active(&plugin.id).is_some();

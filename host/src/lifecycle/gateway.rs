@@ -10,6 +10,7 @@ use http::HeaderMap;
 use tokio::runtime::RuntimeFlavor;
 
 use crate::audit::{AuditError, AuditLog, Code, Enqueued, Event, IdentityId, TrapKind, WouldWait};
+use crate::policy::Requirement;
 use crate::sandbox::{CallKeys, Credential, Decision, DenyReason, MAX_TIMEOUT, Runtime, RuntimeConfig, run_to_completion};
 use crate::server::{Deciding, Gate, GateDecision, GateStats};
 
@@ -20,7 +21,7 @@ use super::plan::{Plan, PlanSource};
 use super::refresher::Refresher;
 use super::reload::{Attempt, DEFAULT_RELOAD_DEADLINE, Next, Serving};
 use super::restart::RestartOnly;
-use super::route::Slice;
+use super::routed;
 use super::set::{Active, Entry, PluginSet, Slot};
 use super::stats;
 use crate::trust::now_ms;
@@ -173,6 +174,7 @@ impl Gateway {
             plugin_id: None,
             challenge: None,
             decision: Decision::Deny(DenyReason::Timeout),
+            assertion: None,
         })
     }
 
@@ -182,28 +184,32 @@ impl Gateway {
     /// future can be polled on `ward serve`'s I/O threads.
     pub async fn authenticate_async(&self, headers: &HeaderMap, now_ms: u64) -> GateDecision {
         let set = self.serving.current.load();
-        let mut malformed = false;
-        for entry in &set.entries {
-            match entry.route.slice(headers) {
-                Slice::Absent => {}
-                Slice::Malformed => malformed = true,
-                Slice::Found(token) => return self.call(entry, token, now_ms).await,
-            }
+        let picked = match routed::pick(&set, headers) {
+            Ok(picked) => picked,
+            Err(refused) => return refused,
+        };
+        let mut decided = self.call(picked.entry, picked.token, now_ms, picked.rule.map(|rule| &rule.require)).await;
+        if let Decision::Allow(identity) = &decided.decision {
+            decided.assertion = routed::assertion(&set, &picked, identity, now_ms);
         }
-        let reason = if malformed { DenyReason::MalformedCredential } else { DenyReason::MissingCredential };
-        let challenge = set.entries.first().map(|e| Arc::from(e.route.challenge()));
-        GateDecision { plugin_id: None, challenge, decision: Decision::Deny(reason) }
+        decided
     }
 
-    async fn call(&self, entry: &Entry, token: &str, now_ms: u64) -> GateDecision {
+    /// Calls `entry`'s plugin with `token`, applies the route's `require` to
+    /// an allow (a miss is `insufficient-scope`), and records the outcome.
+    async fn call(&self, entry: &Entry, token: &str, now_ms: u64, require: Option<&Requirement>) -> GateDecision {
         let started = Instant::now();
         let decision = match &entry.slot {
             Slot::Disabled => Decision::Deny(DenyReason::PluginsDisabled),
             Slot::Revoked => Decision::Deny(DenyReason::PluginUnavailable),
             Slot::Active(active) => self.call_active(entry, active, token, now_ms, started).await,
         };
+        let decision = match (decision, require) {
+            (Decision::Allow(identity), Some(require)) if !require.admits(&identity) => Decision::Deny(DenyReason::InsufficientScope),
+            (decision, _) => decision,
+        };
         self.record(entry, &decision, started);
-        GateDecision { plugin_id: Some(Arc::clone(&entry.id)), challenge: Some(Arc::from(entry.route.challenge())), decision }
+        GateDecision { plugin_id: Some(Arc::clone(&entry.id)), challenge: Some(Arc::from(entry.route.challenge())), decision, assertion: None }
     }
 
     async fn call_active(&self, entry: &Entry, active: &Active, token: &str, now_ms: u64, started: Instant) -> Decision {
@@ -372,6 +378,10 @@ impl Gate for Gateway {
 
     fn stats(&self) -> GateStats {
         stats::stats(&self.serving, self.audit_dropped.load(Ordering::Relaxed))
+    }
+
+    fn jwks(&self) -> Option<Arc<[u8]>> {
+        self.serving.current.load().routing.signer.as_ref().map(|signer| Arc::clone(signer.jwks()))
     }
 
     fn shutdown(&self) {

@@ -2,7 +2,8 @@
 //!
 //! - [`Plan`]: what to serve, built by an outer room (`config`); reloads read
 //!   the next one from a [`PlanSource`] (`plan.rs`). This room reads no config.
-//! - [`Gateway`]: routes a request to one plugin (`route.rs`), runs it behind
+//! - [`Gateway`]: routes a request to one plugin (`route.rs`, or with route
+//!   policy `routed.rs`), runs it behind
 //!   its circuit breaker (`breaker.rs`), records the outcome in the audit log.
 //! - Reloads build a whole new set (`assemble.rs`: trust gate, compile,
 //!   conformance gate in `conformance.rs`) and swap it in at once (`set.rs`),
@@ -22,6 +23,7 @@ mod refresher;
 mod reload;
 mod restart;
 mod route;
+mod routed;
 mod set;
 mod stats;
 mod unrecorded;

@@ -6,10 +6,13 @@
 //! reload, so this room never reads a config.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
+use crate::assertion::Signer;
 use crate::audit::{AuditKey, AuditOptions};
 use crate::identity::{ClaimsPolicy, IdentityKey};
 use crate::keymaterial::{FetchPolicy, IndexedFile, UrlSource};
+use crate::policy::RoutePolicy;
 use crate::sandbox::PluginOptions;
 use crate::trust::TrustPolicy;
 
@@ -39,6 +42,13 @@ pub struct Plan {
     /// Where compiled plugins are kept between runs (`compileCache`). A
     /// reload may not change it.
     pub compile_cache: Option<PathBuf>,
+    /// Route policy: with it, the route a request matches names the plugin
+    /// and what the identity must carry; without it, the first plugin whose
+    /// credential header the request carries decides.
+    pub routes: Option<Arc<RoutePolicy>>,
+    /// Signs the identity assertion for the routes that opt in, and
+    /// publishes its keys. A reload may change it (key rotation).
+    pub assertion: Option<Arc<Signer>>,
 }
 
 /// The audit log a gateway opens.

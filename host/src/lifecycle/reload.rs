@@ -247,7 +247,7 @@ impl Serving {
             })
             .collect();
         if stopped > 0 {
-            self.current.store(Arc::new(PluginSet { entries }));
+            self.current.store(Arc::new(PluginSet { entries, routing: current.routing.clone() }));
         }
         stopped
     }

@@ -67,6 +67,8 @@ mod tests {
             plugins: Vec::new(),
             fetch: FetchPolicy::default(),
             compile_cache: None,
+            routes: None,
+            assertion: None,
         }
     }
 

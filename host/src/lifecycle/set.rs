@@ -4,8 +4,10 @@
 
 use std::sync::Arc;
 
+use crate::assertion::Signer;
 use crate::audit::PluginId;
 use crate::keymaterial::{KeyMaterialSource, KeyMaterialUnavailable, Material, RefreshTask};
+use crate::policy::RoutePolicy;
 use crate::sandbox::{KeySet, Plugin};
 
 use super::breaker::Breaker;
@@ -13,6 +15,16 @@ use super::route::Route;
 
 pub(crate) struct PluginSet {
     pub entries: Vec<Entry>,
+    /// Route policy and the assertion signer, swapped with the plugins.
+    pub routing: Routing,
+}
+
+/// What the plan says about routes and assertions; `None`s without them.
+#[derive(Clone, Default)]
+pub(crate) struct Routing {
+    /// Without it, the credential headers pick the plugin (`route.rs`).
+    pub policy: Option<Arc<RoutePolicy>>,
+    pub signer: Option<Arc<Signer>>,
 }
 
 #[derive(Clone)]
@@ -108,7 +120,7 @@ impl Slot {
 
 impl PluginSet {
     pub fn empty() -> Self {
-        Self { entries: Vec::new() }
+        Self { entries: Vec::new(), routing: Routing::default() }
     }
 
     pub fn active(&self, id: &str) -> Option<&Arc<Active>> {

@@ -55,6 +55,14 @@ pub enum DenyReason {
     InvalidClaims,
     /// The plugin itself refused the credential.
     Plugin(PluginDeny),
+    /// The plugin allowed, but the identity does not meet the matched
+    /// route's `require` (route policy).
+    InsufficientScope,
+    /// Route policy is configured and no route matches the request; no guest code ran.
+    NoRoute,
+    /// A forwarded method, URI or host reads two ways (repeated, not visible
+    /// ASCII, an ambiguous path); no guest code ran.
+    UnroutableRequest,
 }
 
 /// The plugin's own refusal: the WIT `deny-reason` enum.
@@ -103,6 +111,9 @@ impl DenyReason {
             Self::Trap => "trap",
             Self::InvalidClaims => "invalid-claims",
             Self::Plugin(deny) => deny.code(),
+            Self::InsufficientScope => "insufficient-scope",
+            Self::NoRoute => "no-route",
+            Self::UnroutableRequest => "unroutable-request",
         }
     }
 

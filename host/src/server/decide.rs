@@ -43,9 +43,9 @@ pub(crate) async fn decide(shared: &Shared, headers: HeaderMap) -> Decided {
             error!(call = "decide", "gate panicked; answering 503");
             (Outcome::Failed(Failure::Internal), None, None)
         }
-        Ok(Ok(GateDecision { plugin_id, challenge, decision })) => {
+        Ok(Ok(GateDecision { plugin_id, challenge, decision, assertion })) => {
             let outcome = match decision {
-                Decision::Allow(identity) => Outcome::Allow(identity),
+                Decision::Allow(identity) => Outcome::Allow(identity, assertion),
                 Decision::Deny(reason) => Outcome::Deny(reason),
             };
             (outcome, plugin_id, challenge)
@@ -87,7 +87,7 @@ pub(crate) fn recorded(
 /// per request otherwise saved).
 pub(crate) fn identity_id(shared: &Shared, outcome: &Outcome) -> Option<String> {
     match outcome {
-        Outcome::Allow(identity) if shared.options.decision_log => Some(identity.id.clone()),
+        Outcome::Allow(identity, _) if shared.options.decision_log => Some(identity.id.clone()),
         _ => None,
     }
 }

@@ -22,6 +22,8 @@ pub(crate) struct IdentityHeaders {
     pub principal_type: HeaderValue,
     pub scopes: HeaderValue,
     pub labels: HeaderValue,
+    /// The signed assertion (a compact JWT: base64url and dots), when the route opts in.
+    pub assertion: Option<HeaderValue>,
 }
 
 /// The identity cannot be sent as promised (a scope that is not a scope-token).
@@ -29,13 +31,14 @@ pub(crate) struct IdentityHeaders {
 pub(crate) struct Unencodable;
 
 /// Encodes an identity, or refuses it whole.
-pub(crate) fn identity_headers(identity: &Identity) -> Result<IdentityHeaders, Unencodable> {
+pub(crate) fn identity_headers(identity: &Identity, assertion: Option<&str>) -> Result<IdentityHeaders, Unencodable> {
     Ok(IdentityHeaders {
         id: header(percent_encoded(&identity.id))?,
         provider: header(percent_encoded(&identity.provider))?,
         principal_type: HeaderValue::from_static(identity.principal_type.as_str()),
         scopes: header(scopes(&identity.scopes)?)?,
         labels: header(labels(&identity.labels))?,
+        assertion: assertion.map(|jwt| HeaderValue::try_from(jwt).map_err(|_| Unencodable)).transpose()?,
     })
 }
 
@@ -144,20 +147,20 @@ mod tests {
 
     #[test]
     fn identity_encodes_to_visible_ascii() {
-        let headers = identity_headers(&identity(&["read", "write:all"], &[("team", "pay,ments"), ("env", "a=b c")])).unwrap();
+        let headers = identity_headers(&identity(&["read", "write:all"], &[("team", "pay,ments"), ("env", "a=b c")]), None).unwrap();
         assert_eq!(headers.id, "acme:00ff");
         assert_eq!(headers.provider, "acme");
         assert_eq!(headers.principal_type, "agent");
         assert_eq!(headers.scopes, "read write:all");
         assert_eq!(headers.labels, "team=pay%2Cments,env=a%3Db%20c");
-        let empty = identity_headers(&identity(&[], &[])).unwrap();
+        let empty = identity_headers(&identity(&[], &[]), None).unwrap();
         assert_eq!((empty.scopes.as_bytes(), empty.labels.as_bytes()), (&b""[..], &b""[..]));
     }
 
     #[test]
     fn a_scope_that_is_not_a_scope_token_is_refused() {
         for bad in ["a b", "", "x\r\nX-Ward-Id: forged", "\"q\""] {
-            assert!(identity_headers(&identity(&[bad], &[])).is_err(), "{bad:?}");
+            assert!(identity_headers(&identity(&[bad], &[]), None).is_err(), "{bad:?}");
         }
     }
 }

@@ -21,6 +21,9 @@ pub struct GateDecision {
     pub challenge: Option<Arc<str>>,
     /// Allow with a host-built identity, or deny with a stable reason.
     pub decision: Decision,
+    /// With an allow on a route that opts in: the signed identity assertion
+    /// (a compact JWT) for `X-Ward-Assertion`.
+    pub assertion: Option<Arc<str>>,
 }
 
 /// A decision under way ([`Gate::decide`]).
@@ -60,6 +63,12 @@ pub trait Gate: Send + Sync + 'static {
     fn stats(&self) -> GateStats;
     /// Flushes the audit log before the process exits (SIGTERM).
     fn shutdown(&self);
+    /// The public keys of the identity assertion, as a JWK Set document, for
+    /// `GET /.well-known/jwks.json`; `None` (404) when none are configured.
+    /// Asked on an I/O thread: must not block.
+    fn jwks(&self) -> Option<Arc<[u8]>> {
+        None
+    }
 }
 
 /// What a gate reports for `/metrics`. Plain data: the server renders every

@@ -37,10 +37,12 @@ pub(crate) enum Endpoint {
     ExtAuthzGrpc,
     /// `grpc.health.v1.Health`.
     GrpcHealth,
+    /// `/.well-known/jwks.json`.
+    Jwks,
 }
 
 impl Endpoint {
-    const ALL: [Self; 7] = [Self::Auth, Self::Healthz, Self::Readyz, Self::Metrics, Self::NotFound, Self::ExtAuthzGrpc, Self::GrpcHealth];
+    const ALL: [Self; 8] = [Self::Auth, Self::Healthz, Self::Readyz, Self::Metrics, Self::NotFound, Self::ExtAuthzGrpc, Self::GrpcHealth, Self::Jwks];
 
     fn label(self) -> &'static str {
         match self {
@@ -51,6 +53,7 @@ impl Endpoint {
             Self::NotFound => "not_found",
             Self::ExtAuthzGrpc => "ext_authz_grpc",
             Self::GrpcHealth => "grpc_health",
+            Self::Jwks => "jwks",
         }
     }
 }

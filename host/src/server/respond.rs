@@ -23,11 +23,13 @@ pub(crate) const X_WARD_TYPE: HeaderName = HeaderName::from_static("x-ward-type"
 pub(crate) const X_WARD_SCOPES: HeaderName = HeaderName::from_static("x-ward-scopes");
 pub(crate) const X_WARD_LABELS: HeaderName = HeaderName::from_static("x-ward-labels");
 pub(crate) const X_WARD_DENY: HeaderName = HeaderName::from_static("x-ward-deny");
+pub(crate) const X_WARD_ASSERTION: HeaderName = HeaderName::from_static("x-ward-assertion");
 
 /// What the server concluded for one `/auth` request.
 pub(crate) enum Outcome {
-    /// The gate allowed; the identity still has to be encoded.
-    Allow(Identity),
+    /// The gate allowed; the identity still has to be encoded. With the
+    /// signed assertion when the route opts in.
+    Allow(Identity, Option<Arc<str>>),
     /// The gate denied.
     Deny(DenyReason),
     /// The gate is not ready to serve.
@@ -71,6 +73,8 @@ pub(crate) fn classify(reason: DenyReason) -> Class {
     match reason {
         DenyReason::MissingCredential | DenyReason::MalformedCredential | DenyReason::Oversized | DenyReason::InvalidClaims => Class::Unauthorized,
         DenyReason::Plugin(PluginDeny::InsufficientScope | PluginDeny::Denied) => Class::Forbidden,
+        // Route policy: nginx's `auth_request` passes only 401 and 403 on.
+        DenyReason::InsufficientScope | DenyReason::NoRoute | DenyReason::UnroutableRequest => Class::Forbidden,
         DenyReason::Plugin(
             PluginDeny::MissingCredential
             | PluginDeny::Malformed
@@ -121,7 +125,7 @@ pub(crate) enum Verdict {
 /// an allow with partial headers.
 pub(crate) fn verdict(outcome: Outcome) -> Verdict {
     let (class, reason) = match outcome {
-        Outcome::Allow(identity) => match identity_headers(&identity) {
+        Outcome::Allow(identity, assertion) => match identity_headers(&identity, assertion.as_deref()) {
             Ok(headers) => return Verdict::Allow(headers),
             Err(_) => (Class::Unavailable, "internal"),
         },
@@ -176,16 +180,20 @@ pub(crate) fn refusal_headers(answered: &Answered, shape: &Shape<'_>, headers: &
 }
 
 /// The identity headers an allow sets, in `X-Ward-Id, -Provider, -Type,
-/// -Scopes, -Labels` order: on the `/auth` response, or for Envoy to set on
-/// the upstream request.
-pub(crate) fn identity_fields(identity: IdentityHeaders) -> [(HeaderName, HeaderValue); 5] {
-    [
+/// -Scopes, -Labels` order, then `X-Ward-Assertion` when the route opts in:
+/// on the `/auth` response, or for Envoy to set on the upstream request.
+pub(crate) fn identity_fields(identity: IdentityHeaders) -> Vec<(HeaderName, HeaderValue)> {
+    let mut fields = vec![
         (X_WARD_ID, identity.id),
         (X_WARD_PROVIDER, identity.provider),
         (X_WARD_TYPE, identity.principal_type),
         (X_WARD_SCOPES, identity.scopes),
         (X_WARD_LABELS, identity.labels),
-    ]
+    ];
+    if let Some(assertion) = identity.assertion {
+        fields.push((X_WARD_ASSERTION, assertion));
+    }
+    fields
 }
 
 fn allow(identity: IdentityHeaders) -> Response<Body> {
@@ -194,6 +202,10 @@ fn allow(identity: IdentityHeaders) -> Response<Body> {
     for (name, value) in identity_fields(identity) {
         headers.insert(name, value);
     }
+    // Always present, empty when the route does not opt in, as the five
+    // are: a proxy that copies a header ward's answer lacks may send its own
+    // placeholder text instead (Caddy before 2.9).
+    headers.entry(X_WARD_ASSERTION).or_insert(HeaderValue::from_static(""));
     no_store(&mut response);
     response
 }

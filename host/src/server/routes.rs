@@ -55,6 +55,10 @@ async fn http(shared: &Shared, request: Request<Incoming>) -> Response<Body> {
             shared.metrics.request(Endpoint::Metrics);
             metrics(shared).await
         }
+        "/.well-known/jwks.json" => {
+            shared.metrics.request(Endpoint::Jwks);
+            jwks(shared)
+        }
         _ => {
             shared.metrics.request(Endpoint::NotFound);
             respond::text(StatusCode::NOT_FOUND, "not found\n")
@@ -73,6 +77,19 @@ async fn auth(shared: &Shared, request: Request<Incoming>) -> Response<Body> {
     let shape = Shape { challenge: challenge.as_ref(), retry_after: &shared.retry_after, deny_reason_header: shared.options.deny_reason_header };
     let (response, answered) = respond::auth(outcome, &shape);
     recorded(shared, "auth", (plugin, identity), (answered.class.label(), answered.reason), response.status().as_u16(), started.elapsed());
+    response
+}
+
+/// The identity assertion's public keys (`Gate::jwks`, an atomic load), or
+/// 404 when none are configured. Public keys may be cached; a reload that
+/// rotates them is seen within the minute.
+fn jwks(shared: &Shared) -> Response<Body> {
+    let Some(document) = shared.gate.jwks() else {
+        return respond::text(StatusCode::NOT_FOUND, "not found\n");
+    };
+    let mut response = Response::new(Body::new(Bytes::copy_from_slice(&document)));
+    response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/jwk-set+json"));
+    response.headers_mut().insert(http::header::CACHE_CONTROL, HeaderValue::from_static("max-age=60"));
     response
 }
 

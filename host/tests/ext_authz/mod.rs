@@ -88,10 +88,19 @@ async fn grpc_allow_sets_the_auth_identity_headers_overwriting_and_removes_other
     assert_eq!(removed, ["x-ward-deny", "x-ward-role"]);
     assert!(ok.response_headers_to_add.is_empty() && ok.query_parameters_to_set.is_empty());
 
-    // The gate saw the credential and no x-ward-* header, as at /auth.
+    // The gate saw the credential and no client x-ward-* header, as at
+    // /auth; only ward's own target headers, from Envoy's attributes, for
+    // route policy.
     let seen = gate.seen.lock().unwrap()[0].clone();
     assert_eq!(seen["authorization"], "Bearer good");
-    assert!(seen.keys().all(|name| !name.as_str().starts_with("x-ward-") && !name.as_str().starts_with(':')), "{seen:?}");
+    assert_eq!(
+        (&seen["x-ward-target-method"], &seen["x-ward-target-path"], &seen["x-ward-target-host"]),
+        (&"GET".parse().unwrap(), &"/orders/1".parse().unwrap(), &"shop.example".parse().unwrap())
+    );
+    assert!(
+        seen.keys().all(|name| !name.as_str().starts_with(':') && (!name.as_str().starts_with("x-ward-") || name.as_str().starts_with("x-ward-target-"))),
+        "{seen:?}"
+    );
     server.stop().await.unwrap();
 }
 

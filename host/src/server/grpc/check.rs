@@ -60,9 +60,12 @@ impl Authorization for Check {
                 return Err(status);
             }
         };
+        let target = request::target(request.get_ref());
         drop(request);
         let forged = reserved_names(&headers);
-        let (outcome, plugin, challenge) = decide(shared, without_reserved(headers)).await;
+        let mut headers = without_reserved(headers);
+        headers.extend(target);
+        let (outcome, plugin, challenge) = decide(shared, headers).await;
         let identity = identity_id(shared, &outcome);
         let shape = Shape { challenge: challenge.as_ref(), retry_after: &shared.retry_after, deny_reason_header: shared.options.deny_reason_header };
         let (answer, answered) = match verdict(outcome) {

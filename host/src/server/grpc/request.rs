@@ -14,6 +14,8 @@
 use envoy_types::ext_authz::v3::pb::CheckRequest;
 use http::{HeaderMap, HeaderName, HeaderValue};
 
+use crate::policy::{TARGET_HOST, TARGET_METHOD, TARGET_PATH};
+
 /// Per-entry overhead in the header-list size, as HTTP/2 counts it
 /// (RFC 9113 §6.5.2, `SETTINGS_MAX_HEADER_LIST_SIZE`).
 const ENTRY_OVERHEAD_BYTES: usize = 32;
@@ -62,6 +64,22 @@ pub(super) fn headers(request: &CheckRequest, max_bytes: usize) -> Result<Header
         }
     }
     Ok(headers)
+}
+
+/// The original request's method, path and host from Envoy's attributes,
+/// under ward's own `x-ward-target-*` names (`crate::policy::TARGET_PATH`):
+/// route policy reads these and not a header a client could have sent.
+/// Added after the client's `x-ward-*` headers are dropped; a value that is
+/// not a valid header value is left out, so the routes that need it do not match.
+pub(super) fn target(request: &CheckRequest) -> Vec<(HeaderName, HeaderValue)> {
+    let Some(http) = request.attributes.as_ref().and_then(|a| a.request.as_ref()).and_then(|r| r.http.as_ref()) else {
+        return Vec::new();
+    };
+    [(TARGET_METHOD, &http.method), (TARGET_PATH, &http.path), (TARGET_HOST, &http.host)]
+        .into_iter()
+        .filter(|(_, value)| !value.is_empty())
+        .filter_map(|(name, value)| HeaderValue::try_from(value.as_str()).ok().map(|value| (name, value)))
+        .collect()
 }
 
 /// Counts one entry against the budget first, so an oversized list is
