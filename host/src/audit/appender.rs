@@ -1,0 +1,237 @@
+//! The core's append loop over a [`Store`]: chain records onto the head the
+//! core holds, offer the batch, and on a lost race re-read the (checked)
+//! head, chain again and retry with jittered backoff. Two guards keep the
+//! chain from forking: a head that does not verify, and a head that went
+//! back behind one this writer saw appended, stop every further append.
+//! An offer whose answer was lost (the connection dropped) is offered again
+//! byte for byte until the store says whether it landed, so the same
+//! records never go in twice under different seqs.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use super::AuditError;
+use super::chainer::{Batch, Chainer, Head};
+use super::event::Event;
+use super::store::{Appended, Store};
+
+/// Lines of one offer are cut at this size (a file's single `write`, a
+/// Redis script's arguments).
+const MAX_BATCH_BYTES: usize = 256 * 1024;
+
+/// Counters of the append loop, read by `/metrics` (`ward_audit_*`).
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    pub(crate) appended: AtomicU64,
+    pub(crate) lost_races: AtomicU64,
+    pub(crate) store_errors: AtomicU64,
+    pub(crate) append_micros: AtomicU64,
+    pub(crate) offers: AtomicU64,
+    /// Appended and not yet synced (a file's `fdatasync` is due), read by
+    /// the writer without taking the store's lock.
+    pub(crate) unsynced: AtomicBool,
+    /// The log refuses every append (a head that does not verify, a rollback, a failed write).
+    pub(crate) refused: AtomicBool,
+}
+
+/// The chain's writer over one store.
+pub(crate) struct Appender {
+    chainer: Chainer,
+    store: Box<dyn Store>,
+    batch: Batch,
+    /// The head the next batch is chained onto.
+    head: Option<Head>,
+    /// The highest head seen in the store; a head behind it is a rollback.
+    seen: Option<Head>,
+    /// Once set, every append is refused with it.
+    refused: Option<AuditError>,
+    /// How long one append keeps retrying a store that is unreachable.
+    retry_for: Duration,
+    /// The store's address for errors (no credentials).
+    label: String,
+    counters: std::sync::Arc<Counters>,
+}
+
+impl Appender {
+    /// Reads the store's head (checked) and makes it the chain's.
+    pub(crate) fn open(mut store: Box<dyn Store>, chainer: Chainer, retry_for: Duration, label: String) -> Result<Self, AuditError> {
+        let head = store.head()?;
+        Ok(Self {
+            chainer,
+            store,
+            batch: Batch::default(),
+            head,
+            seen: head,
+            refused: None,
+            retry_for,
+            label,
+            counters: std::sync::Arc::default(),
+        })
+    }
+
+    pub(crate) fn counters(&self) -> std::sync::Arc<Counters> {
+        std::sync::Arc::clone(&self.counters)
+    }
+
+    /// The seq the next record gets, as far as this writer knows.
+    pub(crate) fn next_seq(&self) -> u64 {
+        Head::next_seq(self.head)
+    }
+
+    /// The refusal that stops every append, if any.
+    pub(crate) fn check(&self) -> Result<(), AuditError> {
+        self.refused.clone().map_or(Ok(()), Err)
+    }
+
+    pub(crate) fn sync(&mut self) -> Result<(), AuditError> {
+        let result = self.store.sync();
+        if let Err(err) = &result {
+            self.refuse(err);
+        }
+        self.counters.unsynced.store(self.store.has_unsynced(), Ordering::Release);
+        result
+    }
+
+    /// Appends `records` in order; returns the seq of the first. On `Err`,
+    /// the number of records that did go in comes with it (the caller keeps
+    /// the rest to retry, or counts them).
+    pub(crate) fn append(&mut self, records: &[(&str, &Event)]) -> Result<Option<u64>, (usize, AuditError)> {
+        let mut done = 0;
+        let mut first = None;
+        while let Some(rest) = records.get(done..).filter(|r| !r.is_empty()) {
+            let (seq, n) = self.append_chunk(rest).map_err(|e| (done, e))?;
+            first.get_or_insert(seq);
+            done += n;
+        }
+        Ok(first)
+    }
+
+    /// Appends as many leading records of `records` as fit one offer;
+    /// returns the first seq and how many went in.
+    fn append_chunk(&mut self, records: &[(&str, &Event)]) -> Result<(u64, usize), AuditError> {
+        let started = Instant::now();
+        let deadline = started + self.retry_for;
+        let mut attempt = 0u32;
+        // The offer whose answer was lost, offered again as is.
+        let mut in_doubt: Option<usize> = None;
+        loop {
+            self.check()?;
+            let reoffer = in_doubt.is_some();
+            let n = match in_doubt {
+                Some(n) => n,
+                None => self.chain(records),
+            };
+            self.counters.offers.fetch_add(1, Ordering::Relaxed);
+            let outcome = self.offer(n, reoffer, &mut in_doubt);
+            match outcome {
+                Ok(Some(first)) => {
+                    self.counters.unsynced.store(self.store.has_unsynced(), Ordering::Release);
+                    self.counters.appended.fetch_add(n as u64, Ordering::Relaxed);
+                    let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+                    self.counters.append_micros.fetch_add(micros, Ordering::Relaxed);
+                    return Ok((first, n));
+                }
+                Ok(None) => {
+                    self.counters.lost_races.fetch_add(1, Ordering::Relaxed);
+                    std::thread::sleep(jitter(attempt, Duration::from_millis(1), Duration::from_millis(50)));
+                }
+                Err(err) if err.is_transient() => {
+                    self.counters.store_errors.fetch_add(1, Ordering::Relaxed);
+                    if Instant::now() >= deadline {
+                        return Err(err);
+                    }
+                    std::thread::sleep(jitter(attempt, Duration::from_millis(20), Duration::from_millis(500)));
+                }
+                Err(err) => {
+                    self.refuse(&err);
+                    return Err(err);
+                }
+            }
+            attempt = attempt.saturating_add(1);
+        }
+    }
+
+    /// Chains the leading records that fit one offer onto the head; returns how many.
+    fn chain(&mut self, records: &[(&str, &Event)]) -> usize {
+        Chainer::start(&mut self.batch, self.head);
+        let mut n = 0;
+        for (ts, event) in records {
+            if n > 0 && self.batch.len_bytes() >= MAX_BATCH_BYTES {
+                break;
+            }
+            self.chainer.push(&mut self.batch, ts, event);
+            n += 1;
+        }
+        n
+    }
+
+    /// Offers the batch once. `Some(first seq)` when it went in, `None` on a
+    /// lost race (the head is re-read and the next attempt chains again).
+    fn offer(&mut self, n: usize, reoffer: bool, in_doubt: &mut Option<usize>) -> Result<Option<u64>, AuditError> {
+        let first = Head::next_seq(self.batch.base());
+        let sent = self.batch.last();
+        *in_doubt = Some(n);
+        let appended = self.store.append(&self.batch)?;
+        *in_doubt = None;
+        if appended == Appended::Done {
+            self.advance(sent);
+            return Ok(Some(first));
+        }
+        let head = self.store.head()?;
+        // A lost answer earlier in this chunk: it may be this very batch
+        // that moved the head.
+        if reoffer
+            && let Some(mine) = sent
+            && head.is_some_and(|h| h.seq >= mine.seq)
+            && self.store.holds(mine)?
+        {
+            self.advance(head);
+            return Ok(Some(first));
+        }
+        self.rebase(head)?;
+        Ok(None)
+    }
+
+    fn advance(&mut self, head: Option<Head>) {
+        self.head = head;
+        if Head::next_seq(head) > Head::next_seq(self.seen) {
+            self.seen = head;
+        }
+    }
+
+    /// Takes `head` as the chain's, unless it is behind (or beside) the
+    /// highest head seen: then the store lost records, or was edited.
+    fn rebase(&mut self, head: Option<Head>) -> Result<(), AuditError> {
+        if let Some(seen) = self.seen {
+            let behind = match head {
+                None => true,
+                Some(h) => h.seq < seen.seq || (h.seq == seen.seq && h.mac != seen.mac),
+            };
+            if behind {
+                let found = head.map_or(-1, |h| i64::try_from(h.seq).unwrap_or(i64::MAX));
+                let err = AuditError::StoreRolledBack { store: self.label.clone(), acknowledged: seen.seq, found };
+                self.refuse(&err);
+                return Err(err);
+            }
+        }
+        self.advance(head);
+        Ok(())
+    }
+
+    fn refuse(&mut self, err: &AuditError) {
+        if self.refused.is_none() {
+            tracing::error!(code = err.code(), "audit store refused; no further records are appended: {err}");
+            self.refused = Some(err.clone());
+            self.counters.refused.store(true, Ordering::Release);
+        }
+    }
+}
+
+/// A sleep between `0` and `base * 2^attempt` (at most `cap`), so writers
+/// that lost the same race do not retry in step.
+fn jitter(attempt: u32, base: Duration, cap: Duration) -> Duration {
+    let ceiling = base.saturating_mul(1u32 << attempt.min(16)).min(cap);
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
+    let ceiling_nanos = u64::try_from(ceiling.as_nanos()).unwrap_or(u64::MAX).max(1);
+    Duration::from_nanos(u64::from(nanos).wrapping_mul(2_654_435_761) % ceiling_nanos)
+}
