@@ -15,6 +15,7 @@ use super::canonical::timestamp;
 use super::chainer::Chainer;
 use super::event::{Event, ReplicaId};
 use super::key::AuditKey;
+use super::redis::{RedisStore, RedisTarget};
 use super::store::Store;
 use super::writer::Sink;
 
@@ -159,10 +160,21 @@ impl AuditLog {
         Ok(log)
     }
 
-    /// Opens the log over another store (Redis): the core reads the
-    /// store's head (checked), and every record names `replica`. An append
-    /// the store cannot take yet is retried for `retry_for`.
-    pub(crate) fn open_store(
+    /// Opens the fleet's shared log in Redis: connects, reads and checks the
+    /// head (a head that does not verify is [`AuditError::StoreHead`]; an
+    /// unreachable Redis is [`AuditError::StoreUnavailable`]: ward does not
+    /// start), and every record names `replica`. An append Redis cannot take
+    /// yet is retried for twice the target's I/O timeout, at least 1 s.
+    pub fn open_redis(target: &RedisTarget, key: &AuditKey, replica: ReplicaId, options: AuditOptions) -> Result<Self, AuditError> {
+        let store = RedisStore::connect(target.clone(), Chainer::new(key, None).chain())?;
+        let retry_for = target.io_timeout().saturating_mul(2).max(Duration::from_secs(1));
+        Self::open_store(Box::new(store), key, replica, retry_for, target.label().to_owned(), options)
+    }
+
+    /// Opens the log over another store: the core reads the store's head
+    /// (checked), and every record names `replica`. An append the store
+    /// cannot take yet is retried for `retry_for`.
+    fn open_store(
         store: Box<dyn Store>,
         key: &AuditKey,
         replica: ReplicaId,
