@@ -27,6 +27,7 @@ pub(crate) struct Counters {
     pub(crate) store_errors: AtomicU64,
     pub(crate) append_micros: AtomicU64,
     pub(crate) offers: AtomicU64,
+    pub(crate) batches: AtomicU64,
     /// Appended and not yet synced (a file's `fdatasync` is due), read by
     /// the writer without taking the store's lock.
     pub(crate) unsynced: AtomicBool,
@@ -127,6 +128,7 @@ impl Appender {
                 Ok(Some(first)) => {
                     self.counters.unsynced.store(self.store.has_unsynced(), Ordering::Release);
                     self.counters.appended.fetch_add(n as u64, Ordering::Relaxed);
+                    self.counters.batches.fetch_add(1, Ordering::Relaxed);
                     let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
                     self.counters.append_micros.fetch_add(micros, Ordering::Relaxed);
                     return Ok((first, n));

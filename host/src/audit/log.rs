@@ -76,6 +76,8 @@ pub struct AuditStats {
     pub appended: u64,
     /// Batches offered to the store (retries included).
     pub offers: u64,
+    /// Batches appended.
+    pub batches: u64,
     /// Offers refused because another writer moved the head first.
     pub lost_races: u64,
     /// Offers the store did not answer (unreachable, timed out).
@@ -293,6 +295,7 @@ impl AuditLog {
             refused: c.refused.load(Ordering::Acquire) || q.failed,
             appended: c.appended.load(Ordering::Relaxed),
             offers: c.offers.load(Ordering::Relaxed),
+            batches: c.batches.load(Ordering::Relaxed),
             lost_races: c.lost_races.load(Ordering::Relaxed),
             store_errors: c.store_errors.load(Ordering::Relaxed),
             append_micros: c.append_micros.load(Ordering::Relaxed),

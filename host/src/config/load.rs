@@ -18,6 +18,7 @@ use super::dir::{ConfinedDirs, read_config_file};
 use super::json;
 use super::raw::{RawAudit, RawBreaker, RawCase, RawConfig, RawExpect, RawFetch, RawLimits, RawOverflow, RawPlugin, RawRuntime, RawServer};
 use super::shape;
+use super::audit_store;
 use super::trust::trust_policy_from_section;
 use super::{ConfigError, ServerConfig, WardConfig};
 use crate::operator_file::FileRefusal;
@@ -145,7 +146,13 @@ impl Loader<'_> {
     }
 
     fn audit(&self, raw: RawAudit) -> Result<AuditSpec, ConfigError> {
-        let file = self.dirs()?.resolve_for_writing(&raw.file).map_err(|e| self.file_problem("audit.file", &raw.file, &e))?;
+        let redis = audit_store::redis_store(raw.store, self)?;
+        let file = match (&raw.file, &redis) {
+            (Some(file), None) => self.dirs()?.resolve_for_writing(file).map_err(|e| self.file_problem("audit.file", file, &e))?,
+            (None, Some(_)) => PathBuf::new(),
+            (None, None) => return Err(self.invalid("audit.file", "is required (unless audit.store names another store)")),
+            (Some(_), Some(_)) => return Err(self.invalid("audit.file", "is not used with a redis audit.store; remove it")),
+        };
         let key = AuditKey::from_bytes(self.secret(&raw.key_file, "audit.keyFile")?.to_vec())
             .map_err(|e| self.invalid("audit.keyFile", key_problem(&e.to_string())))?;
         let mut options = AuditOptions { record_allowed: raw.record_allowed, ..AuditOptions::default() };
@@ -162,7 +169,7 @@ impl Loader<'_> {
         if let Some(capacity) = raw.queue_capacity {
             options.queue_capacity = positive(capacity, "audit.queueCapacity", self)?;
         }
-        Ok(AuditSpec { file, key, options })
+        Ok(AuditSpec { file, key, options, redis })
     }
 
     fn server(&self, raw: RawServer) -> Result<ServerConfig, ConfigError> {
@@ -379,6 +386,20 @@ impl Loader<'_> {
                 subject_hash: case.subject_hash,
             })
             .collect())
+    }
+}
+
+impl audit_store::StoreContext for Loader<'_> {
+    fn invalid(&self, at: &str, problem: String) -> ConfigError {
+        Loader::invalid(self, at, problem)
+    }
+
+    fn secret(&self, path: &Path, at: &str) -> Result<Zeroizing<Vec<u8>>, ConfigError> {
+        Loader::secret(self, path, at)
+    }
+
+    fn timeout(&self, ms: u64, at: &str) -> Result<Duration, ConfigError> {
+        timeout_ms(ms, at, self)
     }
 }
 

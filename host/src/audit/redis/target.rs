@@ -115,6 +115,22 @@ impl RedisTarget {
         &self.label
     }
 
+    /// The TCP port it connects to (for the lockdown's connect rule).
+    pub fn port(&self) -> u16 {
+        match self.info.addr() {
+            ConnectionAddr::Tcp(_, port) | ConnectionAddr::TcpTls { port, .. } => *port,
+            _ => 0,
+        }
+    }
+
+    /// Whether the host is a name (resolved through DNS) rather than an address.
+    pub fn host_is_name(&self) -> bool {
+        match self.info.addr() {
+            ConnectionAddr::Tcp(host, _) | ConnectionAddr::TcpTls { host, .. } => host.parse::<std::net::IpAddr>().is_err(),
+            _ => false,
+        }
+    }
+
     /// The stream's key.
     pub fn key(&self) -> &str {
         &self.key
