@@ -400,3 +400,47 @@ fn redis_down_at_start_refuses_to_open() {
     assert_eq!(err.code(), "audit-store-unavailable");
     assert!(matches!(err, AuditError::StoreUnavailable { .. }));
 }
+
+/// `ward audit verify --redis`, `ward audit export --redis` and the offline
+/// `ward audit verify FILE`, through the binary.
+#[test]
+fn the_cli_verifies_exports_and_reports_a_moved_head() {
+    let Some(server) = Server::start() else { return };
+    chain_of(&server, 5);
+    let dir = tempfile::tempdir().unwrap();
+    let key_file = dir.path().join("audit.key");
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        use std::io::Write as _;
+        let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&key_file).unwrap();
+        f.write_all(&[0x5a; 32]).unwrap();
+    }
+    let ward = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_ward")).args(args).output().unwrap();
+        (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    let url = server.url();
+    let key = key_file.to_str().unwrap();
+    let (code, stdout, stderr) = ward(&["audit", "verify", "--redis", &url, "--key", key]);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    assert_eq!(serde_json::from_str::<serde_json::Value>(&stdout).unwrap()["records"], 5);
+
+    let out = dir.path().join("fleet.jsonl");
+    let (code, stdout, stderr) = ward(&["audit", "export", "--redis", &url, "--out", out.to_str().unwrap()]);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    let exported: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(exported["head"]["seq"], 4);
+    let (code, stdout, _) = ward(&["audit", "verify", out.to_str().unwrap(), "--key", key, "--expect-last-seq", "4"]);
+    assert_eq!(code, Some(0), "{stdout}");
+
+    let mut c = server.client().get_connection().unwrap();
+    let first = line_json(&entries(&server)[1].1);
+    let _: () = c.set(format!("{KEY_NAME}:head"), format!("1 {}", first["mac"].as_str().unwrap())).unwrap();
+    let (code, stdout, _) = ward(&["audit", "verify", "--redis", &url, "--key", key]);
+    assert_eq!(code, Some(1), "{stdout}");
+    assert_eq!(serde_json::from_str::<serde_json::Value>(&stdout).unwrap()["why"], "head-mismatch");
+    // A password in the URL is refused before anything is sent.
+    let (code, _, stderr) = ward(&["audit", "verify", "--redis", &format!("redis://:hunter2@127.0.0.1:{}/0", server.port), "--key", key]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("must not carry a password") && !stderr.contains("hunter2"), "{stderr}");
+}

@@ -9,6 +9,9 @@ use zeroize::Zeroizing;
 
 use crate::audit::AuditError;
 
+/// The longest password file read.
+const MAX_PASSWORD_BYTES: usize = 4096;
+
 /// The key used when none is configured.
 pub const DEFAULT_KEY: &str = "ward:audit";
 
@@ -31,6 +34,15 @@ pub enum TargetError {
     /// The password file's content is not UTF-8 text.
     #[error("the password file is not UTF-8 text")]
     BadPassword,
+    /// The password file named on the command line could not be read (or
+    /// group or others may read it).
+    #[error("password file {path}: {reason}")]
+    PasswordFile {
+        /// The file.
+        path: String,
+        /// Why (never its content).
+        reason: String,
+    },
 }
 
 impl TargetError {
@@ -42,6 +54,7 @@ impl TargetError {
             Self::Insecure => "redis-insecure",
             Self::BadKey => "redis-bad-key",
             Self::BadPassword => "redis-bad-password",
+            Self::PasswordFile { .. } => "redis-password-file",
         }
     }
 }
@@ -108,6 +121,18 @@ impl RedisTarget {
             None => info,
         };
         Ok(Self { info, key: key.to_owned(), label, password_digest, connect_timeout, io_timeout })
+    }
+
+    /// [`RedisTarget::new`] for the command line: the password, if any, from
+    /// a file only its owner may read (as `--key` files are), default timeouts.
+    pub fn from_command_line(url: &str, key: &str, password_file: Option<&std::path::Path>) -> Result<Self, TargetError> {
+        let password = password_file
+            .map(|path| {
+                crate::secret_file::read_secret_file(path, MAX_PASSWORD_BYTES)
+                    .map_err(|e| TargetError::PasswordFile { path: path.display().to_string(), reason: password_file_problem(&e) })
+            })
+            .transpose()?;
+        Self::new(url, key, password, Duration::from_secs(5), Duration::from_secs(10))
     }
 
     /// The address and key for messages: no credentials.
@@ -180,5 +205,14 @@ impl RedisTarget {
     /// A head problem at this store.
     pub(crate) fn bad_head(&self, why: &'static str) -> AuditError {
         AuditError::StoreHead { store: self.label.clone(), why }
+    }
+}
+
+fn password_file_problem(err: &crate::secret_file::SecretFileError) -> String {
+    use crate::secret_file::SecretFileError;
+    match err {
+        SecretFileError::Unreadable(kind) => kind.clone(),
+        SecretFileError::TooOpen(mode) => format!("group or others may read it (mode {mode:o}); run: chmod 600"),
+        SecretFileError::TooLarge(_) => format!("larger than {MAX_PASSWORD_BYTES} bytes"),
     }
 }
