@@ -70,3 +70,53 @@ pub(super) fn redis_store(raw: Option<RawAuditStore>, cx: &dyn StoreContext) -> 
     })?;
     Ok(Some(RedisAudit { target, replica }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Refusals name the JSON path; secrets are read from nowhere.
+    struct Fake;
+
+    impl StoreContext for Fake {
+        fn invalid(&self, at: &str, problem: String) -> ConfigError {
+            ConfigError::Invalid { path: "ward.json".into(), at: at.into(), problem }
+        }
+
+        fn secret(&self, _: &Path, _: &str) -> Result<Zeroizing<Vec<u8>>, ConfigError> {
+            Ok(Zeroizing::new(b"s3cret\n".to_vec()))
+        }
+
+        fn timeout(&self, ms: u64, _: &str) -> Result<Duration, ConfigError> {
+            Ok(Duration::from_millis(ms))
+        }
+    }
+
+    fn load(json: serde_json::Value) -> Result<Option<RedisAudit>, String> {
+        let raw: RawAuditStore = serde_json::from_value(json).map_err(|e| e.to_string())?;
+        redis_store(Some(raw), &Fake).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn a_redis_store_needs_one_replica_id_and_no_password_in_its_url() {
+        let ok = load(serde_json::json!({"type": "redis", "url": "redis://127.0.0.1:6379/0", "replicaId": "ward-a", "passwordFile": "p"})).unwrap().unwrap();
+        assert_eq!(ok.replica.as_str(), "ward-a");
+        assert_eq!(ok.target.key(), REDIS_DEFAULT_KEY);
+        let refused = [
+            (serde_json::json!({"type": "redis", "url": "redis://127.0.0.1/0"}), "audit.store"),
+            (serde_json::json!({"type": "redis", "url": "redis://127.0.0.1/0", "replicaId": "a", "replicaIdEnv": "HOSTNAME"}), "audit.store"),
+            (serde_json::json!({"type": "redis", "url": "redis://127.0.0.1/0", "replicaId": "a b"}), "audit.store.replicaId"),
+            (serde_json::json!({"type": "redis", "url": "redis://:pw@127.0.0.1/0", "replicaId": "a"}), "audit.store.url"),
+            (serde_json::json!({"type": "redis", "url": "http://127.0.0.1/", "replicaId": "a"}), "audit.store.url"),
+            (serde_json::json!({"type": "redis", "url": "redis://127.0.0.1/0", "replicaId": "a", "key": "a b"}), "audit.store.key"),
+            (serde_json::json!({"type": "redis", "url": "redis://127.0.0.1/0", "replicaIdEnv": "WARD_TEST_UNSET_VARIABLE"}), "audit.store.replicaIdEnv"),
+        ];
+        for (json, at) in refused {
+            let err = load(json.clone()).unwrap_err();
+            assert!(err.contains(&format!("{at}:")), "{json}: {err}");
+            assert!(!err.contains("pw@"), "{err}");
+        }
+        assert!(load(serde_json::json!({"type": "redis", "url": "x", "replicaId": "a", "bogus": 1})).unwrap_err().contains("unknown field"));
+        assert!(load(serde_json::json!({"type": "file"})).unwrap().is_none());
+    }
+}
