@@ -237,3 +237,88 @@ fn jitter(attempt: u32, base: Duration, cap: Duration) -> Duration {
     let ceiling_nanos = u64::try_from(ceiling.as_nanos()).unwrap_or(u64::MAX).max(1);
     Duration::from_nanos(u64::from(nanos).wrapping_mul(2_654_435_761) % ceiling_nanos)
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)] // test setup
+mod tests {
+    use super::*;
+    use crate::audit::AuditKey;
+    use crate::audit::event::Event;
+
+    /// An in-memory store that can lose the answer to its next append
+    /// (after applying it), as a dropped connection does.
+    #[derive(Default)]
+    struct Fake {
+        lines: Vec<Vec<u8>>,
+        head: Option<Head>,
+        lose_next_answer: bool,
+    }
+
+    impl Store for std::sync::Arc<std::sync::Mutex<Fake>> {
+        fn head(&mut self) -> Result<Option<Head>, AuditError> {
+            Ok(self.lock().unwrap().head)
+        }
+
+        fn append(&mut self, batch: &Batch) -> Result<Appended, AuditError> {
+            let mut fake = self.lock().unwrap();
+            if batch.base() != fake.head {
+                return Ok(Appended::Moved);
+            }
+            fake.lines.extend(batch.records().map(|(_, line)| line.to_vec()));
+            fake.head = batch.last();
+            if std::mem::take(&mut fake.lose_next_answer) {
+                return Err(AuditError::StoreUnavailable { store: "fake".into(), reason: "connection dropped".into() });
+            }
+            Ok(Appended::Done)
+        }
+
+        fn holds(&mut self, head: Head) -> Result<bool, AuditError> {
+            let fake = self.lock().unwrap();
+            let line = usize::try_from(head.seq).ok().and_then(|i| fake.lines.get(i));
+            Ok(line.and_then(|l| crate::audit::canonical::parse_line(l)).is_some_and(|p| p.mac == head.mac))
+        }
+
+        fn sync(&mut self) -> Result<(), AuditError> {
+            Ok(())
+        }
+
+        fn has_unsynced(&self) -> bool {
+            false
+        }
+    }
+
+    fn appender(store: &std::sync::Arc<std::sync::Mutex<Fake>>) -> Appender {
+        let key = AuditKey::from_bytes(vec![7; 32]).unwrap();
+        Appender::open(Box::new(std::sync::Arc::clone(store)), Chainer::new(&key, None), Duration::from_secs(5), "fake".into()).unwrap()
+    }
+
+    fn event(count: u64) -> Event {
+        Event::Dropped { count }
+    }
+
+    #[test]
+    fn an_append_whose_answer_was_lost_goes_in_once() {
+        let store = std::sync::Arc::new(std::sync::Mutex::new(Fake::default()));
+        let mut a = appender(&store);
+        assert_eq!(a.append(&[("t", &event(1))]).unwrap(), Some(0));
+        store.lock().unwrap().lose_next_answer = true;
+        assert_eq!(a.append(&[("t", &event(2)), ("t", &event(3))]).unwrap(), Some(1));
+        assert_eq!(a.append(&[("t", &event(4))]).unwrap(), Some(3));
+        assert_eq!(store.lock().unwrap().lines.len(), 4, "a lost answer put the batch in twice");
+        assert_eq!(a.counters().store_errors.load(Ordering::Relaxed), 1);
+    }
+
+    #[test]
+    fn a_lost_race_chains_again_on_the_new_head() {
+        let store = std::sync::Arc::new(std::sync::Mutex::new(Fake::default()));
+        let (mut a, mut b) = (appender(&store), appender(&store));
+        assert_eq!(a.append(&[("t", &event(1))]).unwrap(), Some(0));
+        assert_eq!(b.append(&[("t", &event(2))]).unwrap(), Some(1));
+        assert_eq!(b.counters().lost_races.load(Ordering::Relaxed), 1);
+        // A head behind what `b` saw appended: refused, and from then on.
+        store.lock().unwrap().head = None;
+        assert_eq!(b.append(&[("t", &event(3))]).unwrap_err().1.code(), "audit-store-rolled-back");
+        store.lock().unwrap().head = a.head;
+        assert_eq!(b.append(&[("t", &event(3))]).unwrap_err().1.code(), "audit-store-rolled-back");
+    }
+}
