@@ -410,8 +410,8 @@ fn the_cli_verifies_exports_and_reports_a_moved_head() {
     let dir = tempfile::tempdir().unwrap();
     let key_file = dir.path().join("audit.key");
     {
-        use std::os::unix::fs::OpenOptionsExt as _;
         use std::io::Write as _;
+        use std::os::unix::fs::OpenOptionsExt as _;
         let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&key_file).unwrap();
         f.write_all(&[0x5a; 32]).unwrap();
     }

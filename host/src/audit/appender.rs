@@ -57,17 +57,7 @@ impl Appender {
     /// Reads the store's head (checked) and makes it the chain's.
     pub(crate) fn open(mut store: Box<dyn Store>, chainer: Chainer, retry_for: Duration, label: String) -> Result<Self, AuditError> {
         let head = store.head()?;
-        Ok(Self {
-            chainer,
-            store,
-            batch: Batch::default(),
-            head,
-            seen: head,
-            refused: None,
-            retry_for,
-            label,
-            counters: std::sync::Arc::default(),
-        })
+        Ok(Self { chainer, store, batch: Batch::default(), head, seen: head, refused: None, retry_for, label, counters: std::sync::Arc::default() })
     }
 
     pub(crate) fn counters(&self) -> std::sync::Arc<Counters> {

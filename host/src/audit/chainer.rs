@@ -4,8 +4,8 @@
 
 use super::canonical::{self, Encoder};
 use super::chain::{self, Chain, GENESIS, Mac};
-use super::key::AuditKey;
 use super::event::{Event, ReplicaId};
+use super::key::AuditKey;
 
 /// The last record of a chain: its `seq` and mac. `None` where a head is
 /// optional means the chain is empty.

@@ -211,10 +211,11 @@ impl AuditLog {
             sync_interval: options.sync_interval,
         });
         let for_thread = Arc::clone(&shared);
-        let writer = std::thread::Builder::new()
-            .name("ward-audit".into())
-            .spawn(move || writer_loop(&for_thread))
-            .map_err(|e| AuditError::Io { op: "open", path: label, reason: e.kind().to_string() })?;
+        let writer = std::thread::Builder::new().name("ward-audit".into()).spawn(move || writer_loop(&for_thread)).map_err(|e| AuditError::Io {
+            op: "open",
+            path: label,
+            reason: e.kind().to_string(),
+        })?;
         Ok(Self { shared, writer: Some(writer), recovered: None })
     }
 

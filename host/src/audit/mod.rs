@@ -31,10 +31,11 @@ mod writer;
 
 pub use error::AuditError;
 pub use event::{
-    BreakerState, Code, Event, IdentityId, KeyId, KeyMaterialName, PluginId, ReplicaId, Sha256Digest, TrapKind, UnloadCause, Verdict as ConformanceVerdict, Version,
+    BreakerState, Code, Event, IdentityId, KeyId, KeyMaterialName, PluginId, ReplicaId, Sha256Digest, TrapKind, UnloadCause, Verdict as ConformanceVerdict,
+    Version,
 };
-pub use redis::{ChainReader, DEFAULT_KEY as REDIS_DEFAULT_KEY, Exported, RedisTarget, TargetError, export_chain, verify_chain};
 pub use key::{AuditKey, KeyError, MAX_KEY_BYTES, MIN_KEY_BYTES};
 pub use log::{AuditLog, AuditOptions, AuditStats, Enqueued, OverflowPolicy, RequestQueue, WouldWait};
+pub use redis::{ChainReader, DEFAULT_KEY as REDIS_DEFAULT_KEY, Exported, RedisTarget, TargetError, export_chain, verify_chain};
 pub use verify::{Break, BreakKind, MAX_LINE_BYTES, Verdict, VerifyError, verify_file, verify_files};
 pub use writer::rotated_path;

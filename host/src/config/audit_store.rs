@@ -51,8 +51,9 @@ pub(super) fn redis_store(raw: Option<RawAuditStore>, cx: &dyn StoreContext) -> 
     };
     let replica = match (raw.replica_id, raw.replica_id_env) {
         (Some(id), None) => id,
-        (None, Some(var)) => std::env::var(&var)
-            .map_err(|_| cx.invalid("audit.store.replicaIdEnv", format!("the environment variable {var} is not set (or not UTF-8)")))?,
+        (None, Some(var)) => {
+            std::env::var(&var).map_err(|_| cx.invalid("audit.store.replicaIdEnv", format!("the environment variable {var} is not set (or not UTF-8)")))?
+        }
         _ => return Err(cx.invalid("audit.store", "needs exactly one of replicaId and replicaIdEnv".into())),
     };
     let replica = ReplicaId::new(&replica).map_err(|_| cx.invalid("audit.store.replicaId", "must be 1 to 64 characters of [A-Za-z0-9._-]".into()))?;

@@ -14,11 +14,11 @@ use crate::keymaterial::{self, Cidr, FetchPolicy, IndexedFile, KeyFormat, Shape,
 use crate::lifecycle::{AuditSpec, BreakerSettings, ConformanceCase, Expect, Plan, PluginFiles, PluginSpec, Route};
 use crate::sandbox::{Limits, MAX_TIMEOUT, PluginOptions, PluginRuntime};
 
+use super::audit_store;
 use super::dir::{ConfinedDirs, read_config_file};
 use super::json;
 use super::raw::{RawAudit, RawBreaker, RawCase, RawConfig, RawExpect, RawFetch, RawLimits, RawOverflow, RawPlugin, RawRuntime, RawServer};
 use super::shape;
-use super::audit_store;
 use super::trust::trust_policy_from_section;
 use super::{ConfigError, ServerConfig, WardConfig};
 use crate::operator_file::FileRefusal;

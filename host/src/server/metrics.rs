@@ -208,10 +208,20 @@ fn render_audit(out: &mut String, audit: &crate::audit::AuditStats) {
         ("ward_audit_appended_total", "counter", "Audit records this process appended.", audit.appended as f64),
         ("ward_audit_batches_total", "counter", "Batches of audit records appended (one store round trip each when no race is lost).", audit.batches as f64),
         ("ward_audit_append_seconds_total", "counter", "Time from a batch's first offer to its append, summed over batches.", audit.append_micros as f64 / 1e6),
-        ("ward_audit_lost_races_total", "counter", "Offers refused because another replica moved the chain's head first (each retried on the new head).", audit.lost_races as f64),
+        (
+            "ward_audit_lost_races_total",
+            "counter",
+            "Offers refused because another replica moved the chain's head first (each retried on the new head).",
+            audit.lost_races as f64,
+        ),
         ("ward_audit_store_errors_total", "counter", "Offers the audit store did not answer (unreachable, timed out, loading).", audit.store_errors as f64),
         ("ward_audit_store_stalled", "gauge", "1 while the writer holds a batch the audit store could not take yet.", f64::from(u8::from(audit.stalled))),
-        ("ward_audit_refused", "gauge", "1 once the audit log refuses every append (a store head that does not verify or went back, a failed write): not ready.", f64::from(u8::from(audit.refused))),
+        (
+            "ward_audit_refused",
+            "gauge",
+            "1 once the audit log refuses every append (a store head that does not verify or went back, a failed write): not ready.",
+            f64::from(u8::from(audit.refused)),
+        ),
     ];
     for (name, kind, help, value) in families {
         family(out, name, kind, help);

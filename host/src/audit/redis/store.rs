@@ -43,9 +43,8 @@ impl RedisStore {
 impl Store for RedisStore {
     fn head(&mut self) -> Result<Option<Head>, AuditError> {
         let (head_key, key) = (self.target.head_key(), self.target.key().to_owned());
-        let (value, last_two): (Option<Vec<u8>>, redis::Value) = self.with(|c| {
-            redis::pipe().cmd("GET").arg(&head_key).cmd("XREVRANGE").arg(&key).arg("+").arg("-").arg("COUNT").arg(2).query(c)
-        })?;
+        let (value, last_two): (Option<Vec<u8>>, redis::Value) =
+            self.with(|c| redis::pipe().cmd("GET").arg(&head_key).cmd("XREVRANGE").arg(&key).arg("+").arg("-").arg("COUNT").arg(2).query(c))?;
         let entries = read::entries(last_two).ok_or_else(|| self.target.bad_head("unexpected-reply"))?;
         let Some(value) = value else {
             return if entries.is_empty() { Ok(None) } else { Err(self.target.bad_head("head-missing")) };

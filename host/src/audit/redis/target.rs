@@ -186,10 +186,7 @@ impl RedisTarget {
     pub(crate) fn error(&self, err: &redis::RedisError) -> AuditError {
         // Loading its data after a restart, or refusing this client's
         // credentials (fixed by the operator without restarting ward).
-        let waiting = matches!(
-            err.kind(),
-            redis::ErrorKind::Server(redis::ServerErrorKind::BusyLoading) | redis::ErrorKind::AuthenticationFailed
-        );
+        let waiting = matches!(err.kind(), redis::ErrorKind::Server(redis::ServerErrorKind::BusyLoading) | redis::ErrorKind::AuthenticationFailed);
         if err.is_io_error() || err.is_timeout() || err.is_connection_dropped() || err.is_connection_refusal() || waiting {
             self.unavailable(err)
         } else {
