@@ -8,7 +8,6 @@
 // Test code: a broken assumption should stop the test loudly.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
-use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -388,8 +387,6 @@ fn export_verifies_offline_and_never_replaces_a_file() {
         use std::os::unix::fs::PermissionsExt as _;
         assert_eq!(std::fs::metadata(&out).unwrap().permissions().mode() & 0o777, 0o600);
     }
-    let _: &Path = out.as_path();
-    let _: PathBuf = out.clone();
 }
 
 #[test]

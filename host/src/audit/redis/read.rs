@@ -148,7 +148,7 @@ pub fn verify_chain(key: &AuditKey, target: &RedisTarget) -> Result<Verdict, Ver
     let Verdict::Valid { records, last_seq } = verdict else {
         return Ok(verdict);
     };
-    let at = |seq, line, why| Verdict::Broken(Break { seq, file: names[0].clone(), line, why });
+    let at = |seq, line, why| Verdict::Broken(Break { seq, file: PathBuf::from(target.label()), line, why });
     Ok(match (reader.end_head(), last_seq) {
         (Some(Ok(None)), None) => Verdict::Valid { records, last_seq },
         (Some(Ok(Some(h))), Some(last)) if h.seq == last && h.mac == last_mac => Verdict::Valid { records, last_seq },
