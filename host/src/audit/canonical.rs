@@ -26,8 +26,9 @@ enum Slot {
 }
 
 impl Encoder {
-    /// Writes the canonical record of `event` to `out` (cleared first).
-    pub(crate) fn encode(&mut self, seq: u64, ts: &str, event: &Event, out: &mut Vec<u8>) {
+    /// Writes the canonical record of `event` to `out` (cleared first), with
+    /// the `replicaId` of the writer when it has one (a fleet's shared chain).
+    pub(crate) fn encode(&mut self, seq: u64, ts: &str, event: &Event, replica: Option<&str>, out: &mut Vec<u8>) {
         self.scratch.clear();
         self.fields.clear();
         let scratch = &mut self.scratch;
@@ -46,6 +47,9 @@ impl Encoder {
         push("seq", Val::U64(seq));
         push("ts", Val::Str(ts));
         push("event", Val::Str(event.name()));
+        if let Some(replica) = replica {
+            push("replicaId", Val::Str(replica));
+        }
         event.fields(&mut push);
         self.fields.sort_unstable_by_key(|(name, _)| *name);
         out.clear();

@@ -74,6 +74,41 @@ pub enum AuditError {
         /// The field name.
         field: &'static str,
     },
+    /// The store (Redis) cannot be reached or did not answer in time. For
+    /// now: request events wait in the queue and are retried; a lifecycle
+    /// action is refused.
+    #[error("audit store {store} is unavailable: {reason}")]
+    StoreUnavailable {
+        /// Where: the store's address, without credentials.
+        store: String,
+        /// The client's reason (a kind, never a record or a password).
+        reason: String,
+    },
+    /// The store's head does not verify (it does not name the last record,
+    /// that record does not link under the audit key, or the store answered
+    /// something that is not a chain): appending would fork the chain, so
+    /// the log refuses to append until a person has looked (run
+    /// `ward audit verify --redis`).
+    #[error("audit store {store}: the head does not verify ({why}); refusing to append (run ward audit verify --redis)")]
+    StoreHead {
+        /// Where: the store's address, without credentials.
+        store: String,
+        /// What did not hold: a stable word such as `head-not-last`.
+        why: &'static str,
+    },
+    /// The store's head went back behind a record this writer saw appended
+    /// (Redis lost acknowledged writes, e.g. a restart with `appendfsync
+    /// everysec`, or the head was moved by hand). Appending would reuse seqs
+    /// an auditor may already hold, so the log refuses to append.
+    #[error("audit store {store}: the head went back from seq {acknowledged} to {found}; refusing to append")]
+    StoreRolledBack {
+        /// Where: the store's address, without credentials.
+        store: String,
+        /// The highest seq seen appended.
+        acknowledged: u64,
+        /// The head's seq now (`-1` for an empty chain).
+        found: i64,
+    },
     /// The audit key could not be used.
     #[error(transparent)]
     Key(#[from] KeyError),
@@ -91,8 +126,16 @@ impl AuditError {
             Self::KeyMismatch { .. } => "audit-key-mismatch",
             Self::Poisoned => "audit-poisoned",
             Self::InvalidField { .. } => "audit-invalid-field",
+            Self::StoreUnavailable { .. } => "audit-store-unavailable",
+            Self::StoreHead { .. } => "audit-store-head",
+            Self::StoreRolledBack { .. } => "audit-store-rolled-back",
             Self::Key(err) => err.code(),
         }
+    }
+
+    /// The store is unreachable for now; the same append may succeed later.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Self::StoreUnavailable { .. })
     }
 
     pub(crate) fn io(op: &'static str, path: &std::path::Path, err: &std::io::Error) -> Self {

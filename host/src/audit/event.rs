@@ -53,6 +53,11 @@ restricted_string!(
     PluginId, "pluginId", 64, id_byte
 );
 restricted_string!(
+    /// The `replicaId` of a ward replica writing into a shared chain:
+    /// `[A-Za-z0-9._-]{1,64}`, like a plugin id.
+    ReplicaId, "replicaId", 64, id_byte
+);
+restricted_string!(
     /// A plugin version: `[A-Za-z0-9.+_-]{1,64}`.
     Version, "version", 64, |b| id_byte(b) || b == b'+'
 );

@@ -4,14 +4,19 @@
 
 use std::collections::VecDeque;
 use std::path::Path;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
 
 use super::AuditError;
+use super::appender::{Appender, Counters};
 use super::canonical::timestamp;
-use super::event::Event;
+use super::chainer::Chainer;
+use super::event::{Event, ReplicaId};
 use super::key::AuditKey;
+use super::redis::{RedisStore, RedisTarget};
+use super::store::Store;
 use super::writer::Sink;
 
 /// What a full request queue does to the caller.
@@ -57,6 +62,30 @@ impl Default for AuditOptions {
     }
 }
 
+/// [`AuditLog::stats`]: what `/metrics` exports as `ward_audit_*`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct AuditStats {
+    /// Request events waiting for the writer.
+    pub queue_depth: u64,
+    /// The writer holds a batch the store could not take yet.
+    pub stalled: bool,
+    /// Every append is refused.
+    pub refused: bool,
+    /// Records appended by this process.
+    pub appended: u64,
+    /// Batches offered to the store (retries included).
+    pub offers: u64,
+    /// Batches appended.
+    pub batches: u64,
+    /// Offers refused because another writer moved the head first.
+    pub lost_races: u64,
+    /// Offers the store did not answer (unreachable, timed out).
+    pub store_errors: u64,
+    /// Total time from first offer to appended, over all batches, in µs.
+    pub append_micros: u64,
+}
+
 /// What [`AuditLog::request`] did with an event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[must_use]
@@ -76,6 +105,8 @@ struct Queue {
     written: u64,
     shutdown: bool,
     failed: bool,
+    /// Set while the writer holds a batch the store could not take yet.
+    stalled: Option<AuditError>,
 }
 
 struct Shared {
@@ -83,7 +114,8 @@ struct Shared {
     not_empty: Condvar,
     not_full: Condvar,
     written: Condvar,
-    sink: Mutex<Sink>,
+    sink: Mutex<Appender>,
+    counters: Arc<Counters>,
     capacity: usize,
     policy: OverflowPolicy,
     record_allowed: bool,
@@ -117,13 +149,47 @@ impl AuditLog {
     /// torn last line and records `audit.recovered`, then starts the writer.
     pub fn open(path: &Path, key: &AuditKey, options: AuditOptions) -> Result<Self, AuditError> {
         let opened = Sink::open(path, key, options.max_file_bytes)?;
-        let mut sink = opened.sink;
+        // A file append is never retried: its errors are not transient.
+        let mut sink = Appender::open(Box::new(opened.sink), Chainer::new(key, None), Duration::ZERO, path.display().to_string())?;
         if let Some(truncated_bytes) = opened.truncated_bytes {
             tracing::warn!(truncated_bytes, "audit log had a torn last line; cut it off");
-            sink.append(&timestamp(SystemTime::now()), &Event::Recovered { truncated_bytes });
-            sink.write_pending()?;
+            let ts = timestamp(SystemTime::now());
+            sink.append(&[(&ts, &Event::Recovered { truncated_bytes })]).map_err(|(_, e)| e)?;
             sink.sync()?;
         }
+        let mut log = Self::start(sink, options, path.display().to_string())?;
+        log.recovered = opened.truncated_bytes;
+        Ok(log)
+    }
+
+    /// Opens the fleet's shared log in Redis: connects, reads and checks the
+    /// head (a head that does not verify is [`AuditError::StoreHead`]; an
+    /// unreachable Redis is [`AuditError::StoreUnavailable`]: ward does not
+    /// start), and every record names `replica`. An append Redis cannot take
+    /// yet is retried for twice the target's I/O timeout, at least 1 s.
+    pub fn open_redis(target: &RedisTarget, key: &AuditKey, replica: ReplicaId, options: AuditOptions) -> Result<Self, AuditError> {
+        let store = RedisStore::connect(target.clone(), Chainer::new(key, None).chain())?;
+        let retry_for = target.io_timeout().saturating_mul(2).max(Duration::from_secs(1));
+        Self::open_store(Box::new(store), key, replica, retry_for, target.label().to_owned(), options)
+    }
+
+    /// Opens the log over another store: the core reads the store's head
+    /// (checked), and every record names `replica`. An append the store
+    /// cannot take yet is retried for `retry_for`.
+    fn open_store(
+        store: Box<dyn Store>,
+        key: &AuditKey,
+        replica: ReplicaId,
+        retry_for: Duration,
+        label: String,
+        options: AuditOptions,
+    ) -> Result<Self, AuditError> {
+        let sink = Appender::open(store, Chainer::new(key, Some(replica)), retry_for, label.clone())?;
+        Self::start(sink, options, label)
+    }
+
+    fn start(sink: Appender, options: AuditOptions, label: String) -> Result<Self, AuditError> {
+        let counters = sink.counters();
         let shared = Arc::new(Shared {
             queue: Mutex::new(Queue {
                 items: VecDeque::with_capacity(options.queue_capacity.min(1 << 16)),
@@ -132,20 +198,25 @@ impl AuditLog {
                 written: 0,
                 shutdown: false,
                 failed: false,
+                stalled: None,
             }),
             not_empty: Condvar::new(),
             not_full: Condvar::new(),
             written: Condvar::new(),
             sink: Mutex::new(sink),
+            counters,
             capacity: options.queue_capacity.max(1),
             policy: options.policy,
             record_allowed: options.record_allowed,
             sync_interval: options.sync_interval,
         });
         let for_thread = Arc::clone(&shared);
-        let writer =
-            std::thread::Builder::new().name("ward-audit".into()).spawn(move || writer_loop(&for_thread)).map_err(|e| AuditError::io("open", path, &e))?;
-        Ok(Self { shared, writer: Some(writer), recovered: opened.truncated_bytes })
+        let writer = std::thread::Builder::new().name("ward-audit".into()).spawn(move || writer_loop(&for_thread)).map_err(|e| AuditError::Io {
+            op: "open",
+            path: label,
+            reason: e.kind().to_string(),
+        })?;
+        Ok(Self { shared, writer: Some(writer), recovered: None })
     }
 
     /// Bytes cut from a torn last line at open, if any.
@@ -160,10 +231,10 @@ impl AuditLog {
         let ts = timestamp(SystemTime::now());
         let mut sink = lock(&self.shared.sink);
         sink.check()?;
-        let seq = sink.append(&ts, &event);
-        sink.write_pending()?;
+        let seq = sink.append(&[(&ts, &event)]).map_err(|(_, e)| e)?;
         sink.sync()?;
-        Ok(seq)
+        // One record was offered: a `None` cannot come back.
+        seq.ok_or(AuditError::Poisoned)
     }
 
     /// Queues a per-request event for the batching writer. Never waits longer
@@ -196,12 +267,43 @@ impl AuditLog {
             let target = q.enqueued;
             shared.not_empty.notify_one();
             while (q.written < target || q.dropped > 0) && !q.failed {
+                if let Some(err) = &q.stalled {
+                    return Err(err.clone());
+                }
                 q = shared.written.wait(q).unwrap_or_else(PoisonError::into_inner);
             }
         }
         let mut sink = lock(&shared.sink);
         sink.sync()?;
         Ok(sink.next_seq())
+    }
+
+    /// False once the log refuses every append (a store head that does not
+    /// verify or went back, a failed write): ward is then not ready. Never
+    /// waits for the store.
+    pub fn is_healthy(&self) -> bool {
+        // An atomic, not the queue's lock: asked before every decision. Every
+        // failure that sets the queue's `failed` went through the append
+        // loop's refusal first.
+        !self.shared.counters.refused.load(Ordering::Acquire)
+    }
+
+    /// The append loop's counters and the queue's depth, for `/metrics`.
+    /// Never waits for the store.
+    pub fn stats(&self) -> AuditStats {
+        let c = &self.shared.counters;
+        let q = lock(&self.shared.queue);
+        AuditStats {
+            queue_depth: q.items.len() as u64,
+            stalled: q.stalled.is_some(),
+            refused: c.refused.load(Ordering::Acquire) || q.failed,
+            appended: c.appended.load(Ordering::Relaxed),
+            offers: c.offers.load(Ordering::Relaxed),
+            batches: c.batches.load(Ordering::Relaxed),
+            lost_races: c.lost_races.load(Ordering::Relaxed),
+            store_errors: c.store_errors.load(Ordering::Relaxed),
+            append_micros: c.append_micros.load(Ordering::Relaxed),
+        }
     }
 
     /// Events counted as dropped and not yet recorded.
@@ -237,29 +339,37 @@ impl Drop for AuditLog {
 
 fn writer_loop(shared: &Shared) {
     let mut batch: VecDeque<(String, Event)> = VecDeque::new();
+    let mut dropped = 0;
+    let mut ticket = 0;
     let mut last_sync = Instant::now();
+    // A batch the store could not take yet (unreachable): kept, in order,
+    // and offered again before anything newer; the queue fills meanwhile.
+    let mut retrying = false;
     loop {
-        let (dropped, ticket, shutdown) = {
+        let shutdown = {
             let mut q = lock(&shared.queue);
-            while !q.shutdown && q.items.is_empty() && (q.dropped == 0 || q.failed) {
-                let unsynced = lock(&shared.sink).has_unsynced();
-                if unsynced {
-                    let wait = shared.sync_interval.saturating_sub(last_sync.elapsed());
-                    if wait.is_zero() {
-                        break;
+            if !retrying {
+                while !q.shutdown && q.items.is_empty() && (q.dropped == 0 || q.failed) {
+                    if shared.counters.unsynced.load(Ordering::Acquire) {
+                        let wait = shared.sync_interval.saturating_sub(last_sync.elapsed());
+                        if wait.is_zero() {
+                            break;
+                        }
+                        q = shared.not_empty.wait_timeout(q, wait).unwrap_or_else(PoisonError::into_inner).0;
+                    } else {
+                        q = shared.not_empty.wait(q).unwrap_or_else(PoisonError::into_inner);
                     }
-                    q = shared.not_empty.wait_timeout(q, wait).unwrap_or_else(PoisonError::into_inner).0;
-                } else {
-                    q = shared.not_empty.wait(q).unwrap_or_else(PoisonError::into_inner);
                 }
+                std::mem::swap(&mut q.items, &mut batch);
+                shared.not_full.notify_all();
+                dropped = std::mem::take(&mut q.dropped);
+                ticket = q.enqueued;
             }
-            std::mem::swap(&mut q.items, &mut batch);
-            shared.not_full.notify_all();
-            (std::mem::take(&mut q.dropped), q.enqueued, q.shutdown)
+            q.shutdown
         };
         let result = {
             let mut sink = lock(&shared.sink);
-            write_batch(&mut sink, &mut batch, dropped).and_then(|()| {
+            write_batch(&mut sink, &mut batch, &mut dropped).and_then(|()| {
                 if shutdown || last_sync.elapsed() >= shared.sync_interval {
                     last_sync = Instant::now();
                     sink.sync()
@@ -269,12 +379,33 @@ fn writer_loop(shared: &Shared) {
             })
         };
         let mut q = lock(&shared.queue);
-        if let Err(err) = result {
-            // Lifecycle calls now fail closed; request events are counted.
-            tracing::error!(code = err.code(), "audit writer failed: {err}");
-            q.failed = true;
-            q.dropped += batch.len() as u64 + dropped;
+        match result {
+            Err(err) if err.is_transient() && !q.shutdown => {
+                if !retrying {
+                    tracing::warn!(code = err.code(), queued = batch.len() + q.items.len(), "audit store unavailable; request events wait in the queue: {err}");
+                }
+                retrying = true;
+                q.stalled = Some(err);
+                shared.written.notify_all();
+                drop(q);
+                std::thread::sleep(STALLED_RETRY);
+                continue;
+            }
+            Err(err) => {
+                // Lifecycle calls now fail closed; request events are counted.
+                tracing::error!(code = err.code(), "audit writer failed: {err}");
+                q.failed = true;
+                q.dropped += batch.len() as u64 + dropped;
+            }
+            Ok(()) => {
+                if retrying {
+                    tracing::info!("audit store reachable again; queued request events written");
+                }
+            }
         }
+        retrying = false;
+        q.stalled = None;
+        dropped = 0;
         batch.clear();
         q.written = ticket;
         shared.written.notify_all();
@@ -284,19 +415,34 @@ fn writer_loop(shared: &Shared) {
     }
 }
 
-fn write_batch(sink: &mut Sink, batch: &mut VecDeque<(String, Event)>, dropped: u64) -> Result<(), AuditError> {
+/// The pause between offers of a batch an unreachable store did not take
+/// (each offer itself retries for the store's retry window).
+const STALLED_RETRY: Duration = Duration::from_millis(200);
+
+/// Offers the drop count (as `audit.dropped`) and the batch. On `Err`, what
+/// did go in is taken off `batch` and `dropped`, so a retry never writes a
+/// record twice.
+fn write_batch(sink: &mut Appender, batch: &mut VecDeque<(String, Event)>, dropped: &mut u64) -> Result<(), AuditError> {
     sink.check()?;
-    if dropped > 0 {
-        sink.append(&timestamp(SystemTime::now()), &Event::Dropped { count: dropped });
+    let drop_ts = timestamp(SystemTime::now());
+    let drop_event = Event::Dropped { count: *dropped };
+    let mut records: Vec<(&str, &Event)> = Vec::with_capacity(batch.len() + 1);
+    if *dropped > 0 {
+        records.push((&drop_ts, &drop_event));
     }
-    for (ts, event) in batch.iter() {
-        sink.append(ts, event);
-        // Keep single writes bounded.
-        if sink.pending_len() >= 256 * 1024 {
-            sink.write_pending()?;
+    records.extend(batch.iter().map(|(ts, event)| (ts.as_str(), event)));
+    let with_drop = usize::from(*dropped > 0);
+    match sink.append(&records) {
+        Ok(_) => Ok(()),
+        Err((mut done, err)) => {
+            if with_drop == 1 && done > 0 {
+                *dropped = 0;
+                done -= 1;
+            }
+            batch.drain(..done.min(batch.len()));
+            Err(err)
         }
     }
-    sink.write_pending()
 }
 
 /// [`AuditLog::request`]'s queueing, shared with [`RequestQueue`].

@@ -16,20 +16,26 @@
 //!
 //! The format and what the chain cannot show are in `docs/audit.md`.
 
+mod appender;
 mod canonical;
 mod chain;
+mod chainer;
 mod error;
 mod event;
 mod key;
 mod log;
+mod redis;
+mod store;
 mod verify;
 mod writer;
 
 pub use error::AuditError;
 pub use event::{
-    BreakerState, Code, Event, IdentityId, KeyId, KeyMaterialName, PluginId, Sha256Digest, TrapKind, UnloadCause, Verdict as ConformanceVerdict, Version,
+    BreakerState, Code, Event, IdentityId, KeyId, KeyMaterialName, PluginId, ReplicaId, Sha256Digest, TrapKind, UnloadCause, Verdict as ConformanceVerdict,
+    Version,
 };
 pub use key::{AuditKey, KeyError, MAX_KEY_BYTES, MIN_KEY_BYTES};
-pub use log::{AuditLog, AuditOptions, Enqueued, OverflowPolicy, RequestQueue, WouldWait};
+pub use log::{AuditLog, AuditOptions, AuditStats, Enqueued, OverflowPolicy, RequestQueue, WouldWait};
+pub use redis::{ChainReader, DEFAULT_KEY as REDIS_DEFAULT_KEY, Exported, RedisTarget, TargetError, export_chain, verify_chain};
 pub use verify::{Break, BreakKind, MAX_LINE_BYTES, Verdict, VerifyError, verify_file, verify_files};
 pub use writer::rotated_path;

@@ -30,6 +30,9 @@ pub enum BreakKind {
     Truncated,
     /// A line is not a record at all (not JSON, no mac, too long, binary).
     Malformed,
+    /// A store's head does not name the chain's last record (it was moved
+    /// back, edited, or removed).
+    HeadMismatch,
 }
 
 impl BreakKind {
@@ -42,6 +45,7 @@ impl BreakKind {
             Self::Reordered => "reordered",
             Self::Truncated => "truncated",
             Self::Malformed => "malformed",
+            Self::HeadMismatch => "head-mismatch",
         }
     }
 }
@@ -90,7 +94,7 @@ impl VerifyError {
     }
 }
 
-enum Line {
+pub(crate) enum Line {
     Record(Parsed),
     /// Not a record, or too long.
     Malformed,
@@ -98,10 +102,37 @@ enum Line {
     Torn,
 }
 
-struct Entry {
-    file: usize,
-    line: u64,
-    body: Line,
+pub(crate) struct Entry {
+    pub(crate) file: usize,
+    pub(crate) line: u64,
+    pub(crate) body: Line,
+}
+
+impl Line {
+    /// A complete line (without its newline) as the verifier sees it.
+    pub(crate) fn of(bytes: &[u8]) -> Self {
+        if bytes.len() > MAX_LINE_BYTES {
+            return Self::Malformed;
+        }
+        canonical::parse_line(bytes).map_or(Self::Malformed, Self::Record)
+    }
+}
+
+/// Where the verifier reads lines from: files, or a store's entries.
+pub(crate) trait Source {
+    fn next_entry(&mut self) -> Result<Option<Entry>, VerifyError>;
+    /// (file index, line number) of the last line read.
+    fn last(&self) -> Option<(usize, u64)>;
+}
+
+impl Source for Lines<'_> {
+    fn next_entry(&mut self) -> Result<Option<Entry>, VerifyError> {
+        self.next()
+    }
+
+    fn last(&self) -> Option<(usize, u64)> {
+        self.last
+    }
 }
 
 /// Lines of several files in order, each capped at [`MAX_LINE_BYTES`].
@@ -145,7 +176,7 @@ impl<'a> Lines<'a> {
             } else if !ended {
                 Line::Torn
             } else {
-                canonical::parse_line(&self.buf).map_or(Line::Malformed, Line::Record)
+                Line::of(&self.buf)
             };
             return Ok(Some(Entry { file: self.index, line: self.line, body }));
         }
@@ -190,16 +221,21 @@ fn read_line_capped(reader: &mut impl BufRead, buf: &mut Vec<u8>) -> std::io::Re
 /// Checks the chain across `files`, in the order given (oldest first), from
 /// `seq` 0. With `expect_last_seq`, a log whose last seq is lower is `Truncated`.
 pub fn verify_files(key: &AuditKey, files: &[PathBuf], expect_last_seq: Option<u64>) -> Result<Verdict, VerifyError> {
+    verify_source(key, &mut Lines::new(files), files, expect_last_seq).map(|(verdict, _)| verdict)
+}
+
+/// [`verify_files`] over any [`Source`]; `names` name its files in a
+/// [`Break`]. Also returns the last record's mac (`GENESIS` when empty).
+pub(crate) fn verify_source(key: &AuditKey, lines: &mut dyn Source, files: &[PathBuf], expect_last_seq: Option<u64>) -> Result<(Verdict, Mac), VerifyError> {
     let chain = Chain::new(key);
-    let mut lines = Lines::new(files);
     let mut prev: Mac = GENESIS;
     let mut expected: u64 = 0;
-    while let Some(entry) = lines.next()? {
+    while let Some(entry) = lines.next_entry()? {
         let at = |why, seq| Break { seq, file: file_of(files, entry.file), line: entry.line, why };
         let cur = match entry.body {
             Line::Record(p) => p,
-            Line::Malformed => return Ok(Verdict::Broken(at(BreakKind::Malformed, expected))),
-            Line::Torn => return Ok(Verdict::Broken(at(BreakKind::Truncated, expected))),
+            Line::Malformed => return Ok((Verdict::Broken(at(BreakKind::Malformed, expected)), prev)),
+            Line::Torn => return Ok((Verdict::Broken(at(BreakKind::Truncated, expected)), prev)),
         };
         if cur.seq == expected && links(&chain, &prev, &cur) {
             prev = cur.mac;
@@ -208,22 +244,22 @@ pub fn verify_files(key: &AuditKey, files: &[PathBuf], expect_last_seq: Option<u
         }
         let mut ahead = Vec::new();
         while ahead.len() < LOOKAHEAD {
-            match lines.next()? {
+            match lines.next_entry()? {
                 Some(Entry { body: Line::Record(p), .. }) => ahead.push(Some(p)),
                 Some(_) => ahead.push(None),
                 None => break,
             }
         }
-        return Ok(Verdict::Broken(at(classify(&chain, &prev, expected, &cur, &ahead), expected)));
+        return Ok((Verdict::Broken(at(classify(&chain, &prev, expected, &cur, &ahead), expected)), prev));
     }
     let last_seq = expected.checked_sub(1);
     if let Some(want) = expect_last_seq
         && last_seq.is_none_or(|last| last < want)
     {
-        let (file, line) = lines.last.map_or((0, 0), |(f, l)| (f, l));
-        return Ok(Verdict::Broken(Break { seq: expected, file: file_of(files, file), line: line + 1, why: BreakKind::Truncated }));
+        let (file, line) = lines.last().map_or((0, 0), |(f, l)| (f, l));
+        return Ok((Verdict::Broken(Break { seq: expected, file: file_of(files, file), line: line + 1, why: BreakKind::Truncated }), prev));
     }
-    Ok(Verdict::Valid { records: expected, last_seq })
+    Ok((Verdict::Valid { records: expected, last_seq }, prev))
 }
 
 fn file_of(files: &[PathBuf], index: usize) -> PathBuf {

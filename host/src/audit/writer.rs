@@ -1,5 +1,5 @@
-//! The file side of the log: the advisory locks, start-up recovery of a torn
-//! tail, appending records to the chain, `fdatasync`, and size-based rotation.
+//! The file store: the advisory locks, start-up recovery of a torn tail,
+//! appending the core's batches, `fdatasync`, and size-based rotation.
 //!
 //! Files: the live log at `PATH`, rotated files at `PATH.000001`,
 //! `PATH.000002`, ... (older = lower), and the lock file at `R.lock`, where
@@ -20,10 +20,10 @@ use std::path::{Path, PathBuf};
 use cap_std::ambient_authority;
 
 use super::AuditError;
-use super::canonical::{self, Encoder, Parsed};
-use super::chain::{self, Chain, GENESIS, Mac};
-use super::event::Event;
+use super::chain::Chain;
+use super::chainer::{Batch, Head, LinkProblem, checked_head};
 use super::key::AuditKey;
+use super::store::{Appended, Store};
 use crate::operator_file::{self, FileRefusal, RegularFile, open_to_others};
 
 /// The mode of a log file ward creates (and of its lock file).
@@ -40,12 +40,8 @@ pub(crate) struct Sink {
     len: u64,
     max_file_bytes: u64,
     rotated: u64,
-    next_seq: u64,
-    prev: Mac,
-    chain: Chain,
-    encoder: Encoder,
-    canonical: Vec<u8>,
-    pending: Vec<u8>,
+    /// The last record written.
+    head: Option<Head>,
     unsynced: bool,
     poisoned: bool,
     /// Permission bits of the live file, given to the next one at rotation.
@@ -251,10 +247,8 @@ impl Sink {
             truncated_bytes = Some(tail.torn);
             tail.torn = 0;
         }
-        let (mut next_seq, mut prev) = (0, GENESIS);
-        if let Some((seq, mac)) = last_link(&chain, path, &tail)? {
-            (next_seq, prev) = (seq + 1, mac);
-        } else if rotated > 0 {
+        let mut head = last_link(&chain, path, &tail)?;
+        if head.is_none() && rotated > 0 {
             // The live file is empty: continue from the last rotated file.
             let old = rotated_path(path, rotated);
             let (mut old_file, old_meta) = operator_file::open_ambient(&old, ambient_authority()).map_err(|r| refused("open", &old, r))?.into_parts();
@@ -262,9 +256,7 @@ impl Sink {
             if old_tail.torn > 0 {
                 return Err(AuditError::CorruptTail { path: old.display().to_string(), line: 0 });
             }
-            if let Some((seq, mac)) = last_link(&chain, &old, &old_tail)? {
-                (next_seq, prev) = (seq + 1, mac);
-            }
+            head = last_link(&chain, &old, &old_tail)?;
         }
         let sink = Sink {
             path: path.to_path_buf(),
@@ -272,12 +264,7 @@ impl Sink {
             len,
             max_file_bytes: max_file_bytes.max(1),
             rotated,
-            next_seq,
-            prev,
-            chain,
-            encoder: Encoder::default(),
-            canonical: Vec::with_capacity(512),
-            pending: Vec::with_capacity(64 * 1024),
+            head,
             unsynced: false,
             poisoned: false,
             mode,
@@ -286,40 +273,24 @@ impl Sink {
         Ok(Opened { sink, truncated_bytes })
     }
 
-    /// The seq the next record gets.
-    pub(crate) fn next_seq(&self) -> u64 {
-        self.next_seq
-    }
-
     pub(crate) fn check(&self) -> Result<(), AuditError> {
         if self.poisoned { Err(AuditError::Poisoned) } else { Ok(()) }
     }
 
-    /// Adds a record to the pending buffer (not yet written); returns its seq.
-    pub(crate) fn append(&mut self, ts: &str, event: &Event) -> u64 {
-        let seq = self.next_seq;
-        self.encoder.encode(seq, ts, event, &mut self.canonical);
-        let mac = self.chain.mac(&self.prev, &self.canonical);
-        chain::write_line(&self.canonical, &mac, &mut self.pending);
-        self.prev = mac;
-        self.next_seq += 1;
-        seq
-    }
-
-    /// Writes the pending records with one `write` call, then rotates if the
-    /// file reached its size limit. A failure poisons the sink.
-    pub(crate) fn write_pending(&mut self) -> Result<(), AuditError> {
+    /// Writes a batch with one `write` call, then rotates if the file
+    /// reached its size limit. A failure poisons the sink.
+    fn write(&mut self, batch: &Batch) -> Result<(), AuditError> {
         self.check()?;
-        if self.pending.is_empty() {
+        if batch.is_empty() {
             return Ok(());
         }
-        let result = self.file.write_all(&self.pending);
+        let result = self.file.write_all(batch.bytes());
         if let Err(e) = result {
             self.poisoned = true;
             return Err(AuditError::io("write", &self.path, &e));
         }
-        self.len += self.pending.len() as u64;
-        self.pending.clear();
+        self.len += batch.len_bytes() as u64;
+        self.head = batch.last();
         self.unsynced = true;
         if self.len >= self.max_file_bytes {
             self.rotate().inspect_err(|_| self.poisoned = true)?;
@@ -328,7 +299,7 @@ impl Sink {
     }
 
     /// `fdatasync` of the live file if anything was written since the last one.
-    pub(crate) fn sync(&mut self) -> Result<(), AuditError> {
+    fn fsync(&mut self) -> Result<(), AuditError> {
         self.check()?;
         if self.unsynced {
             self.file.sync_data().map_err(|e| {
@@ -338,10 +309,6 @@ impl Sink {
             self.unsynced = false;
         }
         Ok(())
-    }
-
-    pub(crate) fn has_unsynced(&self) -> bool {
-        self.unsynced
     }
 
     fn rotate(&mut self) -> Result<(), AuditError> {
@@ -365,34 +332,47 @@ impl Sink {
     }
 }
 
-/// The seq and mac of the last record in `tail`, checking that the key
+/// The head the last record in `tail` stands for, checking that the key
 /// produced it when the record before it is also in view.
-fn last_link(chain: &Chain, path: &Path, tail: &Tail) -> Result<Option<(u64, Mac)>, AuditError> {
+fn last_link(chain: &Chain, path: &Path, tail: &Tail) -> Result<Option<Head>, AuditError> {
     let Some(last) = tail.lines.last() else {
         return Ok(None);
     };
     let line_no = if tail.first_line_no == 0 { 0 } else { tail.first_line_no + tail.lines.len() as u64 - 1 };
-    let corrupt = || AuditError::CorruptTail { path: path.display().to_string(), line: line_no };
-    let parsed: Parsed = canonical::parse_line(last).ok_or_else(corrupt)?;
-    if !parsed.is_canonical {
-        return Err(corrupt());
+    let before = tail.lines.len().checked_sub(2).and_then(|i| tail.lines.get(i));
+    match checked_head(chain, last, before.map(Vec::as_slice)) {
+        Ok(head) => Ok(Some(head)),
+        Err(LinkProblem::Corrupt) => Err(AuditError::CorruptTail { path: path.display().to_string(), line: line_no }),
+        Err(LinkProblem::KeyMismatch) => Err(AuditError::KeyMismatch { path: path.display().to_string(), line: line_no }),
     }
-    let prev = match tail.lines.len().checked_sub(2).and_then(|i| tail.lines.get(i)) {
-        Some(before) => canonical::parse_line(before).map(|p| p.mac),
-        None if parsed.seq == 0 => Some(GENESIS),
-        None => None,
-    };
-    if let Some(prev) = prev
-        && !chain.verify(&prev, &parsed.canonical, &parsed.mac)
-    {
-        return Err(AuditError::KeyMismatch { path: path.display().to_string(), line: line_no });
-    }
-    Ok(Some((parsed.seq, parsed.mac)))
 }
 
-impl Sink {
-    /// Bytes appended but not yet written.
-    pub(crate) fn pending_len(&self) -> usize {
-        self.pending.len()
+/// The file store: one writer (the locks keep others off), so the head it
+/// compares against is the one it wrote last.
+impl Store for Sink {
+    fn head(&mut self) -> Result<Option<Head>, AuditError> {
+        self.check()?;
+        Ok(self.head)
+    }
+
+    fn append(&mut self, batch: &Batch) -> Result<Appended, AuditError> {
+        if batch.base() != self.head {
+            return Ok(Appended::Moved);
+        }
+        self.write(batch).map(|()| Appended::Done)
+    }
+
+    fn holds(&mut self, head: Head) -> Result<bool, AuditError> {
+        // Only the last record is in view; a file append is never in doubt
+        // (a failed write poisons the log).
+        Ok(self.head == Some(head))
+    }
+
+    fn sync(&mut self) -> Result<(), AuditError> {
+        self.fsync()
+    }
+
+    fn has_unsynced(&self) -> bool {
+        self.unsynced
     }
 }

@@ -32,7 +32,10 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         None => args.config.path(),
     };
     let config = ward::config::load(&path).map_err(|e| CliError::new(e.to_string()))?;
-    let audit_file = config.plan.audit.file.display().to_string();
+    let audit_file = match &config.plan.audit.redis {
+        Some(redis) => format!("redis {} as replica {}", redis.target.label(), redis.replica.as_str()),
+        None => config.plan.audit.file.display().to_string(),
+    };
     let listen = config.server.listen;
     super::serve::server_options(&config.server, None).validate().map_err(|e| CliError::new(format!("server: {e}")))?;
     let statuses = Gateway::check(&config.plan).map_err(|e| CliError::new(e.to_string()))?;

@@ -14,6 +14,7 @@ use crate::keymaterial::{self, Cidr, FetchPolicy, IndexedFile, KeyFormat, Shape,
 use crate::lifecycle::{AuditSpec, BreakerSettings, ConformanceCase, Expect, Plan, PluginFiles, PluginSpec, Route};
 use crate::sandbox::{Limits, MAX_TIMEOUT, PluginOptions, PluginRuntime};
 
+use super::audit_store;
 use super::dir::{ConfinedDirs, read_config_file};
 use super::json;
 use super::raw::{RawAudit, RawBreaker, RawCase, RawConfig, RawExpect, RawFetch, RawLimits, RawOverflow, RawPlugin, RawRuntime, RawServer};
@@ -157,7 +158,13 @@ impl Loader<'_> {
     }
 
     fn audit(&self, raw: RawAudit) -> Result<AuditSpec, ConfigError> {
-        let file = self.dirs()?.resolve_for_writing(&raw.file).map_err(|e| self.file_problem("audit.file", &raw.file, &e))?;
+        let redis = audit_store::redis_store(raw.store, self)?;
+        let file = match (&raw.file, &redis) {
+            (Some(file), None) => self.dirs()?.resolve_for_writing(file).map_err(|e| self.file_problem("audit.file", file, &e))?,
+            (None, Some(_)) => PathBuf::new(),
+            (None, None) => return Err(self.invalid("audit.file", "is required (unless audit.store names another store)")),
+            (Some(_), Some(_)) => return Err(self.invalid("audit.file", "is not used with a redis audit.store; remove it")),
+        };
         let key = AuditKey::from_bytes(self.secret(&raw.key_file, "audit.keyFile")?.to_vec())
             .map_err(|e| self.invalid("audit.keyFile", key_problem(&e.to_string())))?;
         let mut options = AuditOptions { record_allowed: raw.record_allowed, ..AuditOptions::default() };
@@ -174,7 +181,7 @@ impl Loader<'_> {
         if let Some(capacity) = raw.queue_capacity {
             options.queue_capacity = positive(capacity, "audit.queueCapacity", self)?;
         }
-        Ok(AuditSpec { file, key, options })
+        Ok(AuditSpec { file, key, options, redis })
     }
 
     fn server(&self, raw: RawServer, base: &Path, allow_dirs: &[PathBuf]) -> Result<ServerConfig, ConfigError> {
@@ -394,6 +401,20 @@ impl Loader<'_> {
                 subject_hash: case.subject_hash,
             })
             .collect())
+    }
+}
+
+impl audit_store::StoreContext for Loader<'_> {
+    fn invalid(&self, at: &str, problem: String) -> ConfigError {
+        Loader::invalid(self, at, problem)
+    }
+
+    fn secret(&self, path: &Path, at: &str) -> Result<Zeroizing<Vec<u8>>, ConfigError> {
+        Loader::secret(self, path, at)
+    }
+
+    fn timeout(&self, ms: u64, at: &str) -> Result<Duration, ConfigError> {
+        timeout_ms(ms, at, self)
     }
 }
 

@@ -12,6 +12,7 @@
 //! into the lifecycle's types: routes, breakers, conformance cases), and
 //! [`ConfigFile`] builds the next plan on each reload.
 
+mod audit_store;
 mod dir;
 mod error;
 mod json;

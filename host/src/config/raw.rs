@@ -48,7 +48,9 @@ pub(crate) struct RawIdentity {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub(crate) struct RawAudit {
-    pub file: PathBuf,
+    /// Required with the file store (the default); refused with another.
+    pub file: Option<PathBuf>,
+    pub store: Option<super::audit_store::RawAuditStore>,
     pub key_file: PathBuf,
     #[serde(default)]
     pub overflow: RawOverflow,

@@ -75,7 +75,10 @@ impl Gateway {
     /// it) stops the start: ward does not serve a partial set. Reloads read
     /// the next plan from `source`.
     pub fn start(plan: Plan, source: impl PlanSource + 'static) -> Result<Self, LifecycleError> {
-        let audit = AuditLog::open(&plan.audit.file, &plan.audit.key, plan.audit.options.clone())?;
+        let audit = match &plan.audit.redis {
+            Some(redis) => AuditLog::open_redis(&redis.target, &plan.audit.key, redis.replica.clone(), plan.audit.options.clone())?,
+            None => AuditLog::open(&plan.audit.file, &plan.audit.key, plan.audit.options.clone())?,
+        };
         let runtime_config = RuntimeConfig { claims: plan.claims.clone(), compile_cache: plan.compile_cache.clone(), ..RuntimeConfig::default() };
         let identity_key = plan.identity_key.clone();
         let runtime = Runtime::new(runtime_config, identity_key)?;
@@ -365,7 +368,9 @@ impl Gate for Gateway {
     }
 
     fn is_ready(&self) -> bool {
-        self.ready.load(Ordering::Acquire)
+        // A log that refuses every append (a store head that does not
+        // verify or went back) cannot record what ward decides.
+        self.ready.load(Ordering::Acquire) && self.serving.audit.is_healthy()
     }
 
     fn reload(&self) -> Result<(), &'static str> {

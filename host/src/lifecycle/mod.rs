@@ -32,6 +32,6 @@ pub use breaker::{Admission, Breaker, BreakerSettings, Transition};
 pub use conformance::{ConformanceCase, ConformanceFailure, Expect};
 pub use error::LifecycleError;
 pub use gateway::{Gateway, PluginStatus};
-pub use plan::{AuditSpec, Plan, PlanSource, PluginFiles, PluginSpec};
+pub use plan::{AuditSpec, Plan, PlanSource, PluginFiles, PluginSpec, RedisAudit};
 pub use reload::DEFAULT_RELOAD_DEADLINE;
 pub use route::{Route, RouteError, Slice};

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::assertion::Signer;
-use crate::audit::{AuditKey, AuditOptions};
+use crate::audit::{AuditKey, AuditOptions, RedisTarget, ReplicaId};
 use crate::identity::{ClaimsPolicy, IdentityKey};
 use crate::keymaterial::{FetchPolicy, IndexedFile, UrlSource};
 use crate::policy::RoutePolicy;
@@ -61,6 +61,18 @@ pub struct AuditSpec {
     pub key: AuditKey,
     /// Rotation, queue and overflow policy.
     pub options: AuditOptions,
+    /// The fleet's shared chain in Redis instead of `file` (`audit.store`).
+    pub redis: Option<RedisAudit>,
+}
+
+/// The Redis audit store of a plan (`audit.store` of type `redis`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RedisAudit {
+    /// Where, and how to connect.
+    pub target: RedisTarget,
+    /// This replica's `replicaId`, on every record it writes.
+    pub replica: ReplicaId,
 }
 
 /// One plugin of a plan.

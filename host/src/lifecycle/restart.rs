@@ -13,7 +13,7 @@ use sha2::{Digest, Sha256};
 use crate::audit::AuditOptions;
 use crate::identity::ClaimsPolicy;
 
-use super::plan::Plan;
+use super::plan::{Plan, RedisAudit};
 
 /// What a reload must leave as it was at start.
 #[derive(Clone, PartialEq, Eq)]
@@ -29,6 +29,8 @@ pub(crate) struct RestartOnly {
     audit_options: AuditOptions,
     /// The runtime's engine is built with it.
     compile_cache: Option<PathBuf>,
+    /// The Redis store (address, key, replica id, password digest, timeouts).
+    audit_redis: Option<RedisAudit>,
 }
 
 impl RestartOnly {
@@ -40,6 +42,7 @@ impl RestartOnly {
             audit_key: Sha256::digest(plan.audit.key.expose()).into(),
             audit_options: plan.audit.options.clone(),
             compile_cache: plan.compile_cache.clone(),
+            audit_redis: plan.audit.redis.clone(),
         }
     }
 }
@@ -62,7 +65,7 @@ mod tests {
             trust: TrustPolicy::default(),
             identity_key: IdentityKey::from_bytes(vec![1; 32]).unwrap(),
             claims: ClaimsPolicy::default(),
-            audit: AuditSpec { file: "audit.jsonl".into(), key: AuditKey::from_bytes(vec![2; 32]).unwrap(), options: AuditOptions::default() },
+            audit: AuditSpec { file: "audit.jsonl".into(), key: AuditKey::from_bytes(vec![2; 32]).unwrap(), options: AuditOptions::default(), redis: None },
             plugins_enabled: true,
             plugins: Vec::new(),
             fetch: FetchPolicy::default(),

@@ -28,6 +28,7 @@ pub(crate) fn stats(serving: &Serving, audit_dropped: u64) -> GateStats {
         reloads_applied: serving.reloads_applied.load(Ordering::Relaxed),
         reloads_refused: serving.reloads_refused.load(Ordering::Relaxed),
         audit_dropped,
+        audit: serving.audit.stats(),
         unrecorded: serving.unrecorded.counts(),
     }
 }

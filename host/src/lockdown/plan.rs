@@ -66,10 +66,11 @@ impl Plan {
     /// - read: the config's directory, every `allowDirs` entry, and the
     ///   system files name resolution and the process's own limits need
     ///   (`SYSTEM_READS`: `/etc/hosts`, `/etc/resolv.conf`, …);
-    /// - write: the audit log's directory;
+    /// - write: the audit log's directory (none with the Redis audit store);
     /// - bind: the listen port;
-    /// - connect: the port of every `url` key material, and DNS's when one
-    ///   of them names a host rather than an address.
+    /// - connect: the port of every `url` key material and of the Redis
+    ///   audit store, and DNS's when one of them names a host rather than
+    ///   an address.
     pub fn for_serve(config: &WardConfig, listen: SocketAddr) -> Self {
         let mut plan = Self::new().read(parent_dir(&config.path));
         for dir in &config.allow_dirs {
@@ -78,7 +79,15 @@ impl Plan {
         for file in SYSTEM_READS {
             plan = plan.read(file);
         }
-        plan = plan.write(parent_dir(&config.plan.audit.file)).bind(listen.port());
+        plan = match &config.plan.audit.redis {
+            // The Redis audit store: its port (and DNS's for a host name), no audit directory.
+            Some(redis) => {
+                let plan = plan.connect(redis.target.port());
+                if redis.target.host_is_name() { plan.connect(DNS_PORT) } else { plan }
+            }
+            None => plan.write(parent_dir(&config.plan.audit.file)),
+        };
+        plan = plan.bind(listen.port());
         let urls = config.plan.plugins.iter().flat_map(|p| &p.key_urls).map(|(_, source)| source.url.as_str());
         for (port, named) in urls.filter_map(url_port) {
             plan = plan.connect(port);

@@ -20,8 +20,7 @@ pub(super) fn run_if_asked() {
         }
     }
     if let Some(addr) = std::env::var("WARD_LOCKDOWN_PROBE_CONNECT").ok().and_then(|a| a.parse::<SocketAddr>().ok()) {
-        // A blocking connect: `connect_timeout` would switch the socket to
-        // non-blocking with an ioctl the filter refuses.
+        // A plain blocking connect: Landlock's rule is what is probed.
         let connect = outcome(TcpStream::connect(addr).map(drop));
         info!(%addr, connect = connect.as_str(), "lockdown probe");
     }

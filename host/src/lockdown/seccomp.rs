@@ -14,7 +14,8 @@
 //!
 //! Where the arguments say more than the number, they are checked too:
 //! `clone` only starts threads (no new process, no namespace), `ioctl`
-//! only asks how many bytes are waiting (`FIONREAD`), `socket`
+//! only asks how many bytes are waiting (`FIONREAD`) or makes a socket
+//! non-blocking (`FIONBIO`), `socket`
 //! only makes IPv4 and IPv6 sockets, `socketpair` only UNIX ones (tokio's
 //! signal pipe), `prctl` only names threads, `tgkill` only signals this
 //! process, `process_madvise` only advises this process.
@@ -154,8 +155,10 @@ fn conditional(pid: u32) -> Vec<(&'static str, i64, Vec<Vec<Check>>)> {
         ("SYS_socket", libc::SYS_socket, vec![af(libc::AF_INET), af(libc::AF_INET6)]),
         // tokio's signal handling wakes its reactor through a socket pair.
         ("SYS_socketpair", libc::SYS_socketpair, vec![af(libc::AF_UNIX)]),
-        // glibc's resolver sizes a UDP answer before reading it.
-        ("SYS_ioctl", libc::SYS_ioctl, vec![vec![(1, None, libc::FIONREAD)]]),
+        // glibc's resolver sizes a UDP answer before reading it; the Redis
+        // audit store's client (std's `connect_timeout`) makes its socket
+        // non-blocking with FIONBIO, which `fcntl` (allowed) can do anyway.
+        ("SYS_ioctl", libc::SYS_ioctl, vec![vec![(1, None, libc::FIONREAD)], vec![(1, None, libc::FIONBIO)]]),
         ("SYS_prctl", libc::SYS_prctl, vec![arg0(libc::PR_SET_NAME as u64), arg0(libc::PR_GET_NAME as u64)]),
         // abort() raises SIGABRT on itself.
         ("SYS_tgkill", libc::SYS_tgkill, vec![arg0(u64::from(pid))]),

@@ -8,7 +8,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use crate::audit::PluginId;
+use crate::audit::{AuditStats, PluginId};
 use crate::sandbox::Decision;
 
 /// One forward-auth decision and what the server needs to answer it.
@@ -86,6 +86,8 @@ pub struct GateStats {
     pub reloads_refused: u64,
     /// Request audit events dropped by the overflow policy.
     pub audit_dropped: u64,
+    /// The audit log's append loop and queue (`ward_audit_*`).
+    pub audit: AuditStats,
     /// Lifecycle records the audit log refused, by plugin and event.
     pub unrecorded: Vec<UnrecordedCount>,
 }

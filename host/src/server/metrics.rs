@@ -252,6 +252,35 @@ pub fn render_gate_stats(stats: &GateStats) -> String {
     out
 }
 
+/// The audit log's append loop: what to watch with several replicas on one
+/// Redis chain (docs/deployment.md, "Several replicas").
+fn render_audit(out: &mut String, audit: &crate::audit::AuditStats) {
+    let families: [(&str, &str, &str, f64); 8] = [
+        ("ward_audit_queue_depth", "gauge", "Request audit events waiting for the writer.", audit.queue_depth as f64),
+        ("ward_audit_appended_total", "counter", "Audit records this process appended.", audit.appended as f64),
+        ("ward_audit_batches_total", "counter", "Batches of audit records appended (one store round trip each when no race is lost).", audit.batches as f64),
+        ("ward_audit_append_seconds_total", "counter", "Time from a batch's first offer to its append, summed over batches.", audit.append_micros as f64 / 1e6),
+        (
+            "ward_audit_lost_races_total",
+            "counter",
+            "Offers refused because another replica moved the chain's head first (each retried on the new head).",
+            audit.lost_races as f64,
+        ),
+        ("ward_audit_store_errors_total", "counter", "Offers the audit store did not answer (unreachable, timed out, loading).", audit.store_errors as f64),
+        ("ward_audit_store_stalled", "gauge", "1 while the writer holds a batch the audit store could not take yet.", f64::from(u8::from(audit.stalled))),
+        (
+            "ward_audit_refused",
+            "gauge",
+            "1 once the audit log refuses every append (a store head that does not verify or went back, a failed write): not ready.",
+            f64::from(u8::from(audit.refused)),
+        ),
+    ];
+    for (name, kind, help, value) in families {
+        family(out, name, kind, help);
+        let _ = writeln!(out, "{name} {value}");
+    }
+}
+
 fn render_gate(out: &mut String, stats: &GateStats) {
     family(out, "ward_plugin_state", "gauge", "1 for the state each configured plugin is in.");
     for plugin in &stats.plugins {
@@ -273,6 +302,7 @@ fn render_gate(out: &mut String, stats: &GateStats) {
     let _ = writeln!(out, "ward_reloads_total{{result=\"refused\"}} {}", stats.reloads_refused);
     family(out, "ward_audit_dropped_total", "counter", "Request audit events dropped by the overflow policy (each recorded as audit.dropped).");
     let _ = writeln!(out, "ward_audit_dropped_total {}", stats.audit_dropped);
+    render_audit(out, &stats.audit);
     family(
         out,
         "ward_audit_unrecorded_total",
