@@ -99,7 +99,8 @@ pub fn run(inputs: &Args, samples: usize) -> Result<(), BenchError> {
         let mint = |count: usize, prefix: &str| {
             (0..count)
                 .map(|i| {
-                    let claims = json!({ "sub": format!("{prefix}{i}"), "iss": ISSUER, "aud": AUDIENCE, "iat": now - 10, "exp": now + 3600, "scope": "read write" });
+                    let claims =
+                        json!({ "sub": format!("{prefix}{i}"), "iss": ISSUER, "aud": AUDIENCE, "iat": now - 10, "exp": now + 3600, "scope": "read write" });
                     jsonwebtoken::encode(&header, &claims, &key).map_err(|e| fail(format!("{name}: minting a token: {e}")))
                 })
                 .collect::<Result<Vec<String>, BenchError>>()

@@ -329,7 +329,9 @@ fn js_example_token_decides_as_the_rust_example_token() {
     let rust_allowed = rust.authenticate(cred(good), NOW_MS);
     assert!(rust_allowed.is_allow(), "{rust_allowed:?}");
     assert_eq!(js.authenticate(cred(good), NOW_MS), rust_allowed);
-    for refused in ["demo.alice.dlVCrx8dWHvGDCGNylMqJY9WucIaQnzIGd4qH_bT4UX", "demo.Alice.dlVCrx8dWHvGDCGNylMqJY9WucIaQnzIGd4qH_bT4UY", "demo.alice", "bearer-junk", ""] {
+    for refused in
+        ["demo.alice.dlVCrx8dWHvGDCGNylMqJY9WucIaQnzIGd4qH_bT4UX", "demo.Alice.dlVCrx8dWHvGDCGNylMqJY9WucIaQnzIGd4qH_bT4UY", "demo.alice", "bearer-junk", ""]
+    {
         assert!(!rust.authenticate(cred(refused), NOW_MS).is_allow(), "{refused}");
         assert_eq!(js.authenticate(cred(refused), NOW_MS), PLUGIN_DENY, "{refused}");
     }

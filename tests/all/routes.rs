@@ -197,9 +197,12 @@ fn rules(rules: Value) -> impl FnOnce(&Site, &mut Value) {
     move |_, config| config["routes"] = json!({ "proxy": "nginx", "rules": rules })
 }
 
+/// One edit of a site's config.
+type Edit = Box<dyn FnOnce(&Site, &mut Value)>;
+
 #[test]
 fn ward_check_refuses_bad_routes_and_keys_at_their_json_path() {
-    let cases: Vec<(&str, Box<dyn FnOnce(&Site, &mut Value)>)> = vec![
+    let cases: Vec<(&str, Edit)> = vec![
         (
             "routes.rules[1]: overlaps routes.rules[0]",
             Box::new(rules(json!([{ "pathPrefix": "/a", "methods": ["GET", "PUT"] }, { "pathPrefix": "/a", "methods": ["PUT"] }]))),

@@ -95,15 +95,21 @@ pub(crate) struct RawAssertionKey {
     pub public_key_file: Option<PathBuf>,
 }
 
+/// Reads a file the config names, for the field at the given JSON path.
+type ReadFile<'a, T> = &'a dyn Fn(&Path, &str) -> Result<T, ConfigError>;
+
 /// What the checks need from the loader: its refusal at a JSON path, and
 /// its confined readers.
 pub(crate) struct Context<'a> {
     pub invalid: &'a dyn Fn(String, String) -> ConfigError,
-    /// Reads a secret (owner-only) file for the field at the given path.
-    pub secret: &'a dyn Fn(&Path, &str) -> Result<Zeroizing<Vec<u8>>, ConfigError>,
-    /// Reads an ordinary file for the field at the given path.
-    pub read: &'a dyn Fn(&Path, &str) -> Result<Vec<u8>, ConfigError>,
+    /// Reads a secret (owner-only) file.
+    pub secret: ReadFile<'a, Zeroizing<Vec<u8>>>,
+    /// Reads an ordinary file.
+    pub read: ReadFile<'a, Vec<u8>>,
 }
+
+/// The route policy and the assertion signer a config declares.
+type Routing = (Option<Arc<RoutePolicy>>, Option<Arc<Signer>>);
 
 impl Context<'_> {
     fn invalid(&self, at: impl Into<String>, problem: impl Into<String>) -> ConfigError {
@@ -271,7 +277,7 @@ pub(crate) fn build(
     assertion: Option<RawAssertion>,
     plugins: &[PluginSpec],
     claims: &ClaimsPolicy,
-) -> Result<(Option<Arc<RoutePolicy>>, Option<Arc<Signer>>), ConfigError> {
+) -> Result<Routing, ConfigError> {
     let signer = assertion.map(|raw| self::assertion(cx, raw)).transpose()?;
     let policy = routes.map(|raw| self::routes(cx, raw, plugins, claims, signer.is_some())).transpose()?;
     Ok((policy.map(Arc::new), signer.map(Arc::new)))

@@ -29,6 +29,8 @@ pub(super) struct Picked<'s, 'h> {
 }
 
 /// Picks the plugin for one request, or the deny when none may be called.
+// The error is the request's answer itself, built once and moved out.
+#[allow(clippy::result_large_err)]
 pub(super) fn pick<'s, 'h>(set: &'s PluginSet, headers: &'h HeaderMap) -> Result<Picked<'s, 'h>, GateDecision> {
     let Some(policy) = &set.routing.policy else {
         let (entry, token) = by_credential(set, headers)?;
@@ -73,6 +75,7 @@ pub(super) fn assertion(set: &PluginSet, picked: &Picked<'_, '_>, identity: &Ide
 /// carries, and the credential: how a request is routed without route
 /// policy, or by a route that names no plugin. Otherwise the deny, with the
 /// first plugin's challenge.
+#[allow(clippy::result_large_err)] // as `pick`
 fn by_credential<'s, 'h>(set: &'s PluginSet, headers: &'h HeaderMap) -> Result<(&'s Entry, &'h str), GateDecision> {
     let mut malformed = false;
     for entry in &set.entries {

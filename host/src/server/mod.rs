@@ -39,8 +39,8 @@ mod run;
 mod shared;
 mod signals;
 mod sniff;
-mod tls;
 pub mod systemd;
+mod tls;
 mod watch;
 
 pub use certs::{CertRefusal, CertSource, ListenerTls};

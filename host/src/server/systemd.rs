@@ -55,10 +55,10 @@ pub fn connect() -> io::Result<()> {
 /// times the start out, which is the right outcome for a wedged manager.
 pub(crate) fn notify(state: &str) {
     #[cfg(unix)]
-    if let Some(socket) = SOCKET.get() {
-        if let Err(err) = socket.send(state.as_bytes()) {
-            tracing::warn!(state, error = %err, "cannot notify systemd");
-        }
+    if let Some(socket) = SOCKET.get()
+        && let Err(err) = socket.send(state.as_bytes())
+    {
+        tracing::warn!(state, error = %err, "cannot notify systemd");
     }
     #[cfg(not(unix))]
     let _ = state;

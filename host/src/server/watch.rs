@@ -84,12 +84,7 @@ fn is_change(event: &notify::Event, config_name: &OsString) -> bool {
 /// without another.
 async fn settle(mut raw: mpsc::Receiver<()>, settled: mpsc::Sender<()>, quiet: Duration) {
     while raw.recv().await.is_some() {
-        loop {
-            match timeout(quiet, raw.recv()).await {
-                Ok(Some(())) => continue,
-                Ok(None) | Err(_) => break,
-            }
-        }
+        while let Ok(Some(())) = timeout(quiet, raw.recv()).await {}
         // Full: a reload is already asked for and not yet started.
         if let Err(mpsc::error::TrySendError::Closed(())) = settled.try_send(()) {
             return;
