@@ -640,7 +640,18 @@ fn url_key_material_is_fetched_by_the_host_or_the_call_denies() {
     let mut plugin = Site::plugin("hostile", bearer_route());
     plugin["keyMaterial"] = json!([{ "name": "jwks", "url": format!("http://127.0.0.1:{port}/jwks") }]);
     let guarded = site.config(vec![plugin], |c| c["keyMaterialFetch"] = json!({ "allowHttpHosts": ["127.0.0.1"] }));
-    let gateway = site.gateway(&guarded).unwrap();
+    // The refresher shuts down in the background (refresher.rs: a gateway
+    // may be dropped on a runtime thread, which must not wait), so a refresh
+    // in flight may hold the log a moment longer; seen under CI load.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let gateway = loop {
+        match site.gateway(&guarded) {
+            Err(ward::lifecycle::LifecycleError::Audit(ward::audit::AuditError::Locked { .. })) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            other => break other.unwrap(),
+        }
+    };
     assert_eq!(gateway.authenticate(&bearer("ok:alice"), 0).decision, Decision::Deny(DenyReason::KeyMaterialUnavailable));
 }
 

@@ -122,15 +122,22 @@ pub fn verified_by_pyjwt(backend: &Backend, token: &str, audience: &str) -> Valu
 }
 
 /// `target/pyjwt-venv`, with PyJWT and `cryptography` from PyPI (made on
-/// first use; pinned versions).
+/// first use; pinned versions). Made once per test process (the nginx test
+/// and this file's ask at the same time), and marked ready only when pip
+/// finished, so a half-made venv is made again rather than used.
 fn pyjwt_python() -> PathBuf {
+    static MADE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one_at_a_time = MADE.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/pyjwt-venv");
     let python = venv.join("bin/python");
-    if !python.exists() {
+    let ready = venv.join("ward-ready");
+    if !ready.exists() {
+        let _ = std::fs::remove_dir_all(&venv);
         let made = Command::new("python3").arg("-m").arg("venv").arg(&venv).status().unwrap();
         assert!(made.success(), "python3 -m venv {} failed (Debian: apt-get install python3-venv)", venv.display());
         let pip = Command::new(venv.join("bin/pip")).args(["install", "-q", "pyjwt==2.15.1", "cryptography==51.0.1"]).status().unwrap();
         assert!(pip.success(), "pip install pyjwt cryptography into {} failed (needs PyPI)", venv.display());
+        std::fs::write(&ready, b"").unwrap();
     }
     python
 }
