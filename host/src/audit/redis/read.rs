@@ -51,7 +51,7 @@ fn id_seq(id: &[u8]) -> Option<u64> {
     std::str::from_utf8(id).ok()?.strip_suffix("-1")?.parse().ok()
 }
 
-/// The chain's entries in order, following the head; a [`Source`] for the verifier.
+/// The chain's entries in order, following the head; a `Source` for the verifier.
 pub struct ChainReader {
     target: RedisTarget,
     conn: Connection,
