@@ -261,3 +261,36 @@ fn ward_check_refuses_bad_routes_and_keys_at_their_json_path() {
     let err = refused(|site, _| std::fs::set_permissions(site.path("assertion.key"), std::fs::Permissions::from_mode(0o604)).unwrap());
     assert!(err.contains("open to group or others"), "{err}");
 }
+
+/// A reload swaps the route policy and the assertion keys with the plugin
+/// set: a requirement lifted by a reload no longer refuses, and a key added
+/// last is published and signs from then on (rotation by reload).
+#[test]
+fn a_reload_swaps_the_route_policy_and_rotates_the_assertion_key() {
+    let backend = routed_backend();
+    let bearer = format!("Bearer {}", backend.good);
+    let alice = ("Authorization", bearer.as_str());
+    let admin = [("X-Original-Method", "GET"), ("X-Original-URI", "/admin/users")];
+    let post = [("X-Original-Method", "POST"), ("X-Original-URI", "/orders")];
+    assert_eq!(auth(&backend, &admin, alice).status, 403);
+    let kid = |answer: &Answer| {
+        let token = answer.header("X-Ward-Assertion").unwrap().to_owned();
+        let header = base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, token.split('.').next().unwrap()).unwrap();
+        serde_json::from_slice::<Value>(&header).unwrap()["kid"].as_str().unwrap().to_owned()
+    };
+    assert_eq!(kid(&auth(&backend, &post, alice)), "2026-12");
+
+    let path = backend.site.path("ward.json");
+    let mut config: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    config["routes"]["rules"][2] = json!({ "pathPrefix": "/admin" });
+    backend.site.write_secret("next.key", SigningSecret::from_seed(&[6; 32]).to_pkcs8_pem().as_bytes());
+    config["assertion"]["keys"].as_array_mut().unwrap().push(json!({ "kid": "2027-01", "keyFile": "next.key" }));
+    backend.site.write("ward.json", config.to_string().as_bytes());
+    backend.gateway.reload(backend.site.load(&path).plan).unwrap();
+
+    assert_eq!(auth(&backend, &admin, alice).status, 200);
+    assert_eq!(kid(&auth(&backend, &post, alice)), "2027-01");
+    let jwks: Value = serde_json::from_str(&get(backend.ward.port(), "/.well-known/jwks.json", &[]).body).unwrap();
+    let kids: Vec<&str> = jwks["keys"].as_array().unwrap().iter().map(|key| key["kid"].as_str().unwrap()).collect();
+    assert_eq!(kids, ["2026-11", "2026-12", "2027-01"]);
+}
