@@ -105,14 +105,11 @@ fn inspect_js(file: &Path) -> Result<ExitCode, CliError> {
 }
 
 fn describe(path: &Path, i: &Inspection) -> serde_json::Value {
-    json!({
-        "path": path.display().to_string(),
-        "kind": i.kind.as_str(),
-        "size": i.size,
-        "sha256": i.sha256,
-        "imports": i.imports,
-        "exports": i.exports,
-    })
+    let mut described = describe_component(i);
+    if let Some(fields) = described.as_object_mut() {
+        fields.insert("path".to_owned(), json!(path.display().to_string()));
+    }
+    described
 }
 
 fn describe_component(i: &Inspection) -> serde_json::Value {
