@@ -30,9 +30,6 @@ pub struct Args {
     /// The example-token plugin crate to build when no --component is given.
     #[arg(long, default_value = "plugins/example-token")]
     plugin_dir: PathBuf,
-    /// Seconds per throughput run.
-    #[arg(long, default_value_t = 2.0)]
-    seconds: f64,
     /// Threads for the multi-threaded throughput run.
     #[arg(long, default_value_t = 2)]
     threads: usize,
@@ -56,7 +53,7 @@ const USERS: usize = 1024;
 const NOW_MS: u64 = 1_763_856_000_000;
 
 /// Measures every case and prints one JSON report.
-pub fn run(args: &Args, samples: usize) -> Result<(), BenchError> {
+pub fn run(args: &Args, samples: usize, seconds: f64) -> Result<(), BenchError> {
     let component = match &args.component {
         Some(path) => read_file(path, "component")?,
         None => build_plugin(&args.plugin_dir, &[])?,
@@ -105,7 +102,7 @@ pub fn run(args: &Args, samples: usize) -> Result<(), BenchError> {
     let claims_policy = ClaimsPolicy::default();
     let native = latency(2000, samples, 10, |i| drop(native_authenticate(token(i), &settings, &claims_policy, &identity_key)));
 
-    let run_for = Duration::from_secs_f64(args.seconds.max(0.1));
+    let run_for = Duration::from_secs_f64(seconds.max(0.1));
     let fresh_1 = throughput(1, run_for, || |i| drop(plugin.authenticate(cred(i), NOW_MS)));
     let fresh_n = throughput(args.threads, run_for, || |i| drop(plugin.authenticate(cred(i), NOW_MS)));
     let native_1 = throughput(1, run_for, || |i| drop(native_authenticate(token(i), &settings, &claims_policy, &identity_key)));

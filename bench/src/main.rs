@@ -8,6 +8,7 @@
 //! `cargo run --release -p ward-bench -- --plugin jwt`.
 
 mod api_key;
+mod audit_store;
 mod example_token;
 mod js;
 mod jwt;
@@ -28,19 +29,25 @@ struct Args {
     /// `jwt` (the JWT plugin against native jsonwebtoken) or `api-key` (the
     /// api-key plugin at 10 to 1 000 000 keys against example-token) or `js`
     /// (the Haechi benchmark logic as a JavaScript plugin, and its load time)
-    /// or `routes` (an `/auth` decision under 1 route and under 100).
-    #[arg(long, default_value = "example-token", value_parser = ["example-token", "jwt", "api-key", "js", "routes"])]
+    /// or `routes` (an `/auth` decision under 1 route and under 100) or
+    /// `audit-store` (records/s the file and Redis audit stores sustain).
+    #[arg(long, default_value = "example-token", value_parser = ["example-token", "jwt", "api-key", "js", "routes", "audit-store"])]
     plugin: String,
     /// Latency samples per case (`example-token`: each sample times a batch
     /// of 10 calls; `jwt`: per side and algorithm).
     #[arg(long, default_value_t = 2000)]
     samples: usize,
+    /// Seconds per throughput run (`example-token`, `audit-store`: per side).
+    #[arg(long, default_value_t = 2.0)]
+    seconds: f64,
     #[command(flatten)]
     example_token: example_token::Args,
     #[command(flatten)]
     jwt: jwt::Args,
     #[command(flatten)]
     api_key: api_key::Args,
+    #[command(flatten)]
+    audit_store: audit_store::Args,
 }
 
 /// Why a run stopped before measuring: a disagreement between the sides, a
@@ -67,7 +74,8 @@ fn main() -> ExitCode {
         "api-key" => api_key::run(&args.api_key, args.samples),
         "js" => js::run(args.samples, 3),
         "routes" => routes::run(args.samples),
-        _ => example_token::run(&args.example_token, args.samples),
+        "audit-store" => audit_store::run(&args.audit_store, args.seconds),
+        _ => example_token::run(&args.example_token, args.samples, args.seconds),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

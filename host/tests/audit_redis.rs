@@ -8,7 +8,10 @@
 // Test code: a broken assumption should stop the test loudly.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
-use std::process::{Child, Command, Stdio};
+mod redis_server;
+use redis_server::Server;
+
+use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -18,81 +21,10 @@ use ward::audit::{
     export_chain, verify_chain, verify_file,
 };
 
-const REDIS_SERVER: &str = "redis-server";
 const KEY_NAME: &str = "ward:audit";
 
-/// A `redis-server` on 127.0.0.1 with AOF `appendfsync always`, in a temp dir.
-struct Server {
-    child: Option<Child>,
-    port: u16,
-    dir: tempfile::TempDir,
-}
-
-fn installed() -> bool {
-    let found = Command::new(REDIS_SERVER).arg("--version").stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok_and(|s| s.success());
-    if !found {
-        eprintln!("SKIPPED: {REDIS_SERVER} is not installed (apt-get install redis-server; .ci/setup installs it)");
-    }
-    found
-}
-
-impl Server {
-    fn start() -> Option<Self> {
-        if !installed() {
-            return None;
-        }
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let mut server = Self { child: None, port, dir: tempfile::tempdir().unwrap() };
-        server.spawn();
-        Some(server)
-    }
-
-    fn spawn(&mut self) {
-        let child = Command::new(REDIS_SERVER)
-            .args(["--bind", "127.0.0.1", "--port", &self.port.to_string(), "--save", "", "--appendonly", "yes", "--appendfsync", "always"])
-            .arg("--dir")
-            .arg(self.dir.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        self.child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Ok(mut c) = self.client().get_connection()
-                && redis::cmd("PING").query::<String>(&mut c).is_ok()
-            {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        panic!("redis-server did not come up");
-    }
-
-    fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            child.kill().unwrap();
-            child.wait().unwrap();
-        }
-    }
-
-    fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}/0", self.port)
-    }
-
-    fn client(&self) -> redis::Client {
-        redis::Client::open(self.url()).unwrap()
-    }
-
-    fn target(&self) -> RedisTarget {
-        RedisTarget::new(&self.url(), KEY_NAME, None, Duration::from_millis(500), Duration::from_millis(500)).unwrap()
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.kill();
-    }
+fn target(server: &Server) -> RedisTarget {
+    RedisTarget::new(&server.url(), KEY_NAME, None, Duration::from_millis(500), Duration::from_millis(500)).unwrap()
 }
 
 fn key() -> AuditKey {
@@ -114,11 +46,11 @@ fn deny(i: u64) -> Event {
 }
 
 fn open(server: &Server, replica: &str) -> AuditLog {
-    AuditLog::open_redis(&server.target(), &key(), ReplicaId::new(replica).unwrap(), AuditOptions::default()).unwrap()
+    AuditLog::open_redis(&target(server), &key(), ReplicaId::new(replica).unwrap(), AuditOptions::default()).unwrap()
 }
 
 fn valid_records(server: &Server) -> u64 {
-    match verify_chain(&key(), &server.target()).unwrap() {
+    match verify_chain(&key(), &target(server)).unwrap() {
         Verdict::Valid { records, .. } => records,
         broken => panic!("chain does not verify: {broken:?}"),
     }
@@ -285,7 +217,7 @@ fn chain_of(server: &Server, n: u64) {
 }
 
 fn broken_kind(server: &Server) -> (BreakKind, u64) {
-    match verify_chain(&key(), &server.target()).unwrap() {
+    match verify_chain(&key(), &target(server)).unwrap() {
         Verdict::Broken(b) => (b.why, b.seq),
         Verdict::Valid { .. } => panic!("tampering not detected"),
     }
@@ -327,7 +259,7 @@ fn tampering_in_redis_is_detected_by_verify() {
     let _: () = c.set(format!("{KEY_NAME}:head"), &old_head).unwrap();
     assert_eq!(broken_kind(&server), (BreakKind::HeadMismatch, 8));
     // ... and no writer appends onto it: it would fork the chain.
-    let err = AuditLog::open_redis(&server.target(), &key(), ReplicaId::new("ward-b").unwrap(), AuditOptions::default()).unwrap_err();
+    let err = AuditLog::open_redis(&target(&server), &key(), ReplicaId::new("ward-b").unwrap(), AuditOptions::default()).unwrap_err();
     assert_eq!(err.code(), "audit-store-head");
 
     // The tail cut off, head left: truncated.
@@ -376,12 +308,12 @@ fn export_verifies_offline_and_never_replaces_a_file() {
     drop((a, b));
     let out_dir = tempfile::tempdir().unwrap();
     let out = out_dir.path().join("fleet.jsonl");
-    let exported = export_chain(&server.target(), &out).unwrap();
+    let exported = export_chain(&target(&server), &out).unwrap();
     assert_eq!(exported.records, 40);
     assert!(exported.head_matches);
     assert_eq!(exported.head.as_ref().map(|h| h.0), Some(39));
     assert_eq!(verify_file(&key(), &out).unwrap(), Verdict::Valid { records: 40, last_seq: Some(39) });
-    assert!(export_chain(&server.target(), &out).is_err());
+    assert!(export_chain(&target(&server), &out).is_err());
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt as _;
@@ -393,7 +325,7 @@ fn export_verifies_offline_and_never_replaces_a_file() {
 fn redis_down_at_start_refuses_to_open() {
     let Some(mut server) = Server::start() else { return };
     server.kill();
-    let err = AuditLog::open_redis(&server.target(), &key(), ReplicaId::new("ward-a").unwrap(), AuditOptions::default()).unwrap_err();
+    let err = AuditLog::open_redis(&target(&server), &key(), ReplicaId::new("ward-a").unwrap(), AuditOptions::default()).unwrap_err();
     assert_eq!(err.code(), "audit-store-unavailable");
     assert!(matches!(err, AuditError::StoreUnavailable { .. }));
 }

@@ -14,6 +14,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 mod exposition;
+mod redis_server;
 use ward_wat_guests as wat_guests;
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -469,4 +470,47 @@ fn an_unknown_lockdown_mode_is_refused() {
     let out = ward(&["serve", "--config", "/nonexistent/ward.json", "--lockdown", "maybe"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("expected auto, require or off"));
+}
+
+/// The Redis audit store under lockdown: ward connects only to the store's
+/// port, and must reconnect there after Redis restarts, with no new thread
+/// and no system call the filter lacks. Every deny before, during and after
+/// the restart ends up in one chain that `ward audit verify --redis` accepts.
+#[test]
+fn locked_down_ward_audits_to_redis_across_a_redis_restart() {
+    let Some(mut redis) = redis_server::Server::start() else { return };
+    let site = Site::new();
+    let url = redis.url();
+    let config = site.config(None, |c| {
+        c["audit"] = json!({ "keyFile": "audit.key", "store": { "type": "redis", "url": url, "key": "ward:audit", "replicaId": "ward-1" } });
+    });
+    let mut serve = Serve::start(&config, "auto", &[]);
+    let statuses = ["landlock", "seccomp"].map(|layer| serve.layer(layer)["fields"]["status"].as_str().unwrap_or_default().to_owned());
+    println!("lockdown: landlock {}, seccomp {}", statuses[0], statuses[1]);
+    for _ in 0..5 {
+        assert_eq!(serve.auth("X-Api-Key", "anything"), 401);
+    }
+    redis.kill();
+    // Decided while Redis is down: queued, written once it is back.
+    for _ in 0..5 {
+        assert_eq!(serve.auth("X-Api-Key", "anything"), 401);
+    }
+    redis.spawn();
+    for _ in 0..5 {
+        assert_eq!(serve.auth("X-Api-Key", "anything"), 401);
+    }
+    let (status, log) = serve.stop();
+    assert_eq!(status.code(), Some(0), "ward serve did not exit cleanly under lockdown:\n{log}");
+
+    let key = site.path("audit.key").display().to_string();
+    let verify = ward(&["audit", "verify", "--redis", &url, "--stream", "ward:audit", "--key", &key]);
+    let stdout = String::from_utf8_lossy(&verify.stdout);
+    assert!(verify.status.success(), "{stdout}{}", String::from_utf8_lossy(&verify.stderr));
+    let exported = site.path("chain.jsonl");
+    let export = ward(&["audit", "export", "--redis", &url, "--stream", "ward:audit", "--out", exported.to_str().expect("utf-8")]);
+    assert!(export.status.success(), "{}", String::from_utf8_lossy(&export.stderr));
+    let chain = std::fs::read_to_string(&exported).expect("exported chain");
+    let count = |event: &str| chain.lines().filter(|l| serde_json::from_str::<Value>(l).expect("json line")["event"] == event).count();
+    assert_eq!(count("plugin.load.accepted"), 2, "{chain}");
+    assert_eq!(count("plugin.authenticate.deny"), 15, "{chain}");
 }
