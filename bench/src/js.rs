@@ -79,6 +79,10 @@ pub fn run(samples: usize, seconds: u64) -> Result<(), BenchError> {
     if let Some(bytes) = std::env::var("WARD_BENCH_KEEP_RESIDENT").ok().and_then(|v| v.parse().ok()) {
         config.engine.memory_keep_resident = bytes;
     }
+    // The reset without the kernel's dirty-page scan, for comparison.
+    if std::env::var_os("WARD_BENCH_NO_PAGEMAP").is_some() {
+        config.engine.pagemap_scan = false;
+    }
     let runtime = Runtime::new(config, identity.clone()).map_err(|e| fail(e.to_string()))?;
     let source = read_file(Path::new(MODULE), "the JavaScript bench module")?;
     let (_, first) = load_js(&runtime, &source)?;

@@ -47,6 +47,8 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     // The readiness socket is opened before the lockdown, whose seccomp
     // filter allows no new UNIX socket.
     ward::server::systemd::connect().map_err(|e| CliError::new(e.to_string()))?;
+    let memory_reset = if ward::sandbox::prepare_memory_reset() { "pagemap-scan" } else { "whole-region" };
+    tracing::info!(memory_reset, "guest memory reset");
     // Before anything starts a thread (the signal handlers' runtime, the
     // gateway): Landlock here confines the calling thread and its children.
     ward::lockdown::apply(&ward::lockdown::Plan::for_serve(&config, options.listen), args.lockdown).map_err(|e| CliError::new(e.to_string()).config())?;

@@ -31,6 +31,11 @@ use super::{Layer, LayerStatus, LockdownError};
 /// What a call not on the list returns.
 const DENIED_ERRNO: u32 = libc::ENOSYS as u32;
 
+/// `PAGEMAP_SCAN` (linux/fs.h: `_IOWR('f', 16, struct pm_scan_arg)`, a
+/// 96-byte argument): wasmtime asks `/proc/self/pagemap` which pages of a
+/// finished call's memory were written (sandbox/engine.rs, `pagemap_scan`).
+const PAGEMAP_SCAN: u64 = 0xC060_6610;
+
 /// `PIDFD_SELF`: the pidfd that names the calling process (Linux 6.13).
 const PIDFD_SELF: u64 = (-10000_i32) as u32 as u64;
 
@@ -157,8 +162,10 @@ fn conditional(pid: u32) -> Vec<(&'static str, i64, Vec<Vec<Check>>)> {
         ("SYS_socketpair", libc::SYS_socketpair, vec![af(libc::AF_UNIX)]),
         // glibc's resolver sizes a UDP answer before reading it; the Redis
         // audit store's client (std's `connect_timeout`) makes its socket
-        // non-blocking with FIONBIO, which `fcntl` (allowed) can do anyway.
-        ("SYS_ioctl", libc::SYS_ioctl, vec![vec![(1, None, libc::FIONREAD)], vec![(1, None, libc::FIONBIO)]]),
+        // non-blocking with FIONBIO, which `fcntl` (allowed) can do anyway;
+        // the memory reset scans its own page map (read-only: it reports,
+        // and ward never asks it to write-protect).
+        ("SYS_ioctl", libc::SYS_ioctl, vec![vec![(1, None, libc::FIONREAD)], vec![(1, None, libc::FIONBIO)], vec![(1, None, PAGEMAP_SCAN)]]),
         ("SYS_prctl", libc::SYS_prctl, vec![arg0(libc::PR_SET_NAME as u64), arg0(libc::PR_GET_NAME as u64)]),
         // abort() raises SIGABRT on itself.
         ("SYS_tgkill", libc::SYS_tgkill, vec![arg0(u64::from(pid))]),

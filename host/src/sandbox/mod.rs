@@ -37,7 +37,7 @@ mod wasi;
 pub(crate) use blocking::run_to_completion;
 pub use compile_cache::{CompileCacheError, CompileCacheStats};
 pub use decision::{Decision, DenyReason, PluginDeny};
-pub use engine::{BoundsChecks, EngineSettings};
+pub use engine::{BoundsChecks, EngineSettings, prepare_memory_reset};
 pub use imports::WasiMode;
 pub use js::{JsRefusal, MAX_SOURCE_BYTES as MAX_JS_SOURCE_BYTES, javascript_component};
 pub use keys::{KEY_LOOKUP_CAPABILITY, KEYS_INTERFACE, KeySet};
