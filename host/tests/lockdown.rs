@@ -514,3 +514,41 @@ fn locked_down_ward_audits_to_redis_across_a_redis_restart() {
     assert_eq!(count("plugin.load.accepted"), 2, "{chain}");
     assert_eq!(count("plugin.authenticate.deny"), 15, "{chain}");
 }
+
+/// `compileCache` under lockdown: `ward serve` creates the directory before
+/// it locks down, and wasmtime's cache then makes its directories and files
+/// inside it (the tree Landlock lets it write, the calls seccomp allows);
+/// the next start serves from it.
+#[test]
+fn locked_down_ward_fills_its_compile_cache_and_starts_from_it() {
+    let site = Site::new();
+    let config = site.config(None, |c| c["compileCache"] = json!("cache"));
+    let cache = site.path("cache");
+    assert!(!cache.exists());
+    let mut serve = Serve::start(&config, "auto", &[]);
+    let statuses = ["landlock", "seccomp"].map(|layer| serve.layer(layer)["fields"]["status"].as_str().unwrap_or_default().to_owned());
+    println!("lockdown: landlock {}, seccomp {}", statuses[0], statuses[1]);
+    assert_eq!(serve.auth("X-Api-Key", "anything"), 401);
+    let (status, log) = serve.stop();
+    assert_eq!(status.code(), Some(0), "{log}");
+    let mode = std::fs::metadata(&cache).expect("the cache directory exists").permissions().mode() & 0o777;
+    assert_eq!(mode, 0o700);
+    let files = walk(&cache);
+    assert!(files.len() >= 2, "wasmtime's cache wrote no compiled plugin under lockdown: {files:?}\n{log}");
+
+    let serve = Serve::start(&config, "auto", &[]);
+    assert_eq!(serve.auth("X-Api-Key", "anything"), 401);
+    let (status, log) = serve.stop();
+    assert_eq!(status.code(), Some(0), "{log}");
+    assert_eq!(walk(&cache), files, "the second start compiled again instead of reading the cache");
+}
+
+/// Every file under `dir`, recursively, sorted.
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).expect("read dir").map(|e| e.expect("entry").path()) {
+        if entry.is_dir() { files.extend(walk(&entry)) } else { files.push(entry) }
+    }
+    files.sort();
+    files
+}

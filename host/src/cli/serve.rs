@@ -47,6 +47,9 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     // The readiness socket is opened before the lockdown, whose seccomp
     // filter allows no new UNIX socket.
     ward::server::systemd::connect().map_err(|e| CliError::new(e.to_string()))?;
+    if let Some(cache) = &config.plan.compile_cache {
+        ward::sandbox::create_compile_cache_dir(cache).map_err(|e| CliError::new(e.to_string()).config())?;
+    }
     let memory_reset = if ward::sandbox::prepare_memory_reset() { "pagemap-scan" } else { "whole-region" };
     tracing::info!(memory_reset, "guest memory reset");
     // Before anything starts a thread (the signal handlers' runtime, the

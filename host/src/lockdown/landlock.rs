@@ -29,6 +29,7 @@ pub(super) fn apply(plan: &Plan) -> Result<LayerStatus, LockdownError> {
     // Rotation renames the live log within its directory and removes
     // nothing else; the torn-tail repair truncates it.
     let write = read | AccessFs::WriteFile | AccessFs::MakeReg | AccessFs::RemoveFile | AccessFs::Truncate;
+    let write_tree = write | AccessFs::MakeDir | AccessFs::RemoveDir;
     let mut ruleset = Ruleset::default()
         .set_compatibility(CompatLevel::BestEffort)
         .handle_access(AccessFs::from_all(TARGET))
@@ -38,6 +39,7 @@ pub(super) fn apply(plan: &Plan) -> Result<LayerStatus, LockdownError> {
         .map_err(failed)?
         .add_rules(path_beneath_rules(&plan.read, read))
         .and_then(|r| r.add_rules(path_beneath_rules(&plan.write, write)))
+        .and_then(|r| r.add_rules(path_beneath_rules(&plan.write_tree, write_tree)))
         .map_err(failed)?;
     for &port in &plan.bind {
         ruleset = ruleset.add_rule(NetPort::new(port, AccessNet::BindTcp)).map_err(failed)?;

@@ -50,6 +50,10 @@ pub struct Plan {
     /// Directories whose files may also be created, written, truncated,
     /// renamed and removed (the audit log rotates there).
     pub(crate) write: Vec<PathBuf>,
+    /// Directory trees whose files and subdirectories may be created,
+    /// written, renamed and removed (the compile cache: wasmtime's cache
+    /// makes a directory per engine and its cleanup removes old ones).
+    pub(crate) write_tree: Vec<PathBuf>,
     /// TCP ports that may be bound.
     pub(crate) bind: Vec<u16>,
     /// TCP ports that may be connected to.
@@ -67,6 +71,8 @@ impl Plan {
     ///   system files name resolution and the process's own limits need
     ///   (`SYSTEM_READS`: `/etc/hosts`, `/etc/resolv.conf`, …);
     /// - write: the audit log's directory (none with the Redis audit store);
+    /// - write as a tree: `compileCache`, which must exist by then
+    ///   ([`crate::sandbox::create_compile_cache_dir`]);
     /// - bind: the listen port;
     /// - connect: the port of every `url` key material and of the Redis
     ///   audit store, and DNS's when one of them names a host rather than
@@ -87,6 +93,9 @@ impl Plan {
             }
             None => plan.write(parent_dir(&config.plan.audit.file)),
         };
+        if let Some(cache) = &config.plan.compile_cache {
+            plan = plan.write_tree(cache);
+        }
         plan = plan.bind(listen.port());
         let urls = config.plan.plugins.iter().flat_map(|p| &p.key_urls).map(|(_, source)| source.url.as_str());
         for (port, named) in urls.filter_map(url_port) {
@@ -107,6 +116,12 @@ impl Plan {
     /// Adds a directory whose files may be created, written and removed.
     pub fn write(mut self, dir: impl Into<PathBuf>) -> Self {
         push_new(&mut self.write, dir.into());
+        self
+    }
+
+    /// Adds a directory tree in which files and directories may be made and removed.
+    pub fn write_tree(mut self, dir: impl Into<PathBuf>) -> Self {
+        push_new(&mut self.write_tree, dir.into());
         self
     }
 

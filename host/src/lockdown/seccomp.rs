@@ -85,7 +85,8 @@ const GROUPS: &[Calls] = &[
     calls![SYS_clock_gettime, SYS_clock_getres, SYS_clock_nanosleep, SYS_nanosleep, SYS_gettimeofday],
     // Files, judged by the Landlock layer: reading the config and every file it names at reload
     // (cap-std uses openat2), the audit log (lock, append, fdatasync, rotate by rename, repair by
-    // ftruncate), logs to stderr; resolving a symlinked path (std::fs::canonicalize).
+    // ftruncate), logs to stderr; resolving a symlinked path (std::fs::canonicalize); the compile
+    // cache (wasmtime's cache makes directories, and its cleanup removes files and directories).
     calls![
         SYS_openat,
         SYS_openat2,
@@ -111,6 +112,11 @@ const GROUPS: &[Calls] = &[
         SYS_rename,
         SYS_renameat,
         SYS_renameat2,
+        SYS_mkdir,
+        SYS_mkdirat,
+        SYS_unlink,
+        SYS_unlinkat,
+        SYS_rmdir,
         SYS_getcwd,
         SYS_readlink,
         SYS_readlinkat,

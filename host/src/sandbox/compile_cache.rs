@@ -179,6 +179,13 @@ fn intact(mut file: Vec<u8>) -> Option<Vec<u8>> {
     (Sha256::digest(&body).as_slice() == file.as_slice()).then_some(body)
 }
 
+/// Creates the `compileCache` directory (0700) if it is missing, as the
+/// first load would. `ward serve` calls it before its lockdown, which lets
+/// ward write inside the directory but not create it in the config's.
+pub fn create_compile_cache_dir(path: &Path) -> Result<(), CompileCacheError> {
+    create_private_dir(path).map_err(|err| CompileCacheError::Unusable { path: path.display().to_string(), kind: err.kind() })
+}
+
 #[cfg(unix)]
 fn create_private_dir(path: &Path) -> std::io::Result<()> {
     use std::os::unix::fs::DirBuilderExt as _;

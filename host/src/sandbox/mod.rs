@@ -35,7 +35,7 @@ mod runtime;
 mod wasi;
 
 pub(crate) use blocking::run_to_completion;
-pub use compile_cache::{CompileCacheError, CompileCacheStats};
+pub use compile_cache::{CompileCacheError, CompileCacheStats, create_compile_cache_dir};
 pub use decision::{Decision, DenyReason, PluginDeny};
 pub use engine::{BoundsChecks, EngineSettings, prepare_memory_reset};
 pub use imports::WasiMode;

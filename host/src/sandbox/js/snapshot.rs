@@ -5,7 +5,7 @@
 use std::future::Future;
 use std::sync::OnceLock;
 
-use wasmtime::{Config, Engine, Instance, Module, Store, Trap};
+use wasmtime::{Config, Engine, Instance, Module, OptLevel, Store, Trap};
 use wasmtime_wizer::{InstanceState, SnapshotVal, Wizer};
 
 use super::super::blocking::ready_now;
@@ -91,6 +91,10 @@ fn instrumented_module(instrumented: &[u8]) -> Result<&'static (Engine, Module),
         .get_or_init(|| {
             let mut config = Config::new();
             config.consume_fuel(true);
+            // It runs once per plugin version, for the few milliseconds of
+            // evaluation: optimizing its megabyte of code would cost more
+            // than it saves.
+            config.cranelift_opt_level(OptLevel::None);
             let engine = Engine::new(&config).ok()?;
             let module = Module::new(&engine, instrumented).ok()?;
             Some((engine, module))
