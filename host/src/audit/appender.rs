@@ -113,7 +113,7 @@ impl Appender {
                 None => self.chain(records),
             };
             self.counters.offers.fetch_add(1, Ordering::Relaxed);
-            let outcome = self.offer(n, reoffer, &mut in_doubt);
+            let outcome = self.offer(n, reoffer, &mut in_doubt, attempt);
             match outcome {
                 Ok(Some(first)) => {
                     self.counters.unsynced.store(self.store.has_unsynced(), Ordering::Release);
@@ -125,7 +125,6 @@ impl Appender {
                 }
                 Ok(None) => {
                     self.counters.lost_races.fetch_add(1, Ordering::Relaxed);
-                    std::thread::sleep(jitter(attempt, Duration::from_millis(1), Duration::from_millis(50)));
                 }
                 Err(err) if err.is_transient() => {
                     self.counters.store_errors.fetch_add(1, Ordering::Relaxed);
@@ -159,7 +158,15 @@ impl Appender {
 
     /// Offers the batch once. `Some(first seq)` when it went in, `None` on a
     /// lost race (the head is re-read and the next attempt chains again).
-    fn offer(&mut self, n: usize, reoffer: bool, in_doubt: &mut Option<usize>) -> Result<Option<u64>, AuditError> {
+    ///
+    /// After a lost race the pause (jitter, so writers that lost together
+    /// do not retry in step) comes *before* the head is read again, never
+    /// between that read and the next offer: an offer can only win if no
+    /// other writer appended since its head was read, and a writer that
+    /// slept there lost to busy replicas again and again (measured with
+    /// scripts/fleet: a replica's whole queue, thousands of records, still
+    /// waiting after seconds).
+    fn offer(&mut self, n: usize, reoffer: bool, in_doubt: &mut Option<usize>, attempt: u32) -> Result<Option<u64>, AuditError> {
         let first = Head::next_seq(self.batch.base());
         let sent = self.batch.last();
         *in_doubt = Some(n);
@@ -169,6 +176,7 @@ impl Appender {
             self.advance(sent);
             return Ok(Some(first));
         }
+        std::thread::sleep(jitter(attempt, LOST_RACE_PAUSE, LOST_RACE_PAUSE_CAP));
         let head = self.store.head()?;
         // A lost answer earlier in this chunk: it may be this very batch
         // that moved the head.
@@ -218,6 +226,12 @@ impl Appender {
         }
     }
 }
+
+/// The pause after a lost race: up to this, doubling per attempt...
+const LOST_RACE_PAUSE: Duration = Duration::from_micros(100);
+/// ...to at most this. Another writer's append takes about a round trip to
+/// Redis, so pausing longer only lets more of them in first.
+const LOST_RACE_PAUSE_CAP: Duration = Duration::from_millis(2);
 
 /// A sleep between `0` and `base * 2^attempt` (at most `cap`), so writers
 /// that lost the same race do not retry in step.
