@@ -157,27 +157,34 @@ impl Appender {
     }
 
     /// Offers the batch once. `Some(first seq)` when it went in, `None` on a
-    /// lost race (the head is re-read and the next attempt chains again).
+    /// lost race (the next attempt chains again onto the store's head).
     ///
-    /// After a lost race the pause (jitter, so writers that lost together
-    /// do not retry in step) comes *before* the head is read again, never
-    /// between that read and the next offer: an offer can only win if no
-    /// other writer appended since its head was read, and a writer that
-    /// slept there lost to busy replicas again and again (measured with
-    /// scripts/fleet: a replica's whole queue, thousands of records, still
-    /// waiting after seconds).
+    /// A lost race answers with the store's head, and the next attempt
+    /// chains onto it at once: an offer can only win if no other writer
+    /// appended since that head, so any pause or extra round trip between
+    /// the two lets more of them in first. (A writer that slept there
+    /// before re-reading lost to busy replicas for seconds: scripts/fleet
+    /// counted thousands of a killed replica's records still queued.) Only
+    /// after a few losses in a row is there a short jitter, so writers that
+    /// keep colliding fall out of step, then the head is read again.
     fn offer(&mut self, n: usize, reoffer: bool, in_doubt: &mut Option<usize>, attempt: u32) -> Result<Option<u64>, AuditError> {
         let first = Head::next_seq(self.batch.base());
         let sent = self.batch.last();
         *in_doubt = Some(n);
         let appended = self.store.append(&self.batch)?;
         *in_doubt = None;
-        if appended == Appended::Done {
-            self.advance(sent);
-            return Ok(Some(first));
+        let mut head = match appended {
+            Appended::Done => {
+                self.advance(sent);
+                return Ok(Some(first));
+            }
+            Appended::Moved(head) => head,
+        };
+        if attempt >= LOST_RACES_BEFORE_PAUSE {
+            // After the pause that head is old news: read it again.
+            std::thread::sleep(jitter(attempt - LOST_RACES_BEFORE_PAUSE, LOST_RACE_PAUSE, LOST_RACE_PAUSE_CAP));
+            head = self.store.head()?;
         }
-        std::thread::sleep(jitter(attempt, LOST_RACE_PAUSE, LOST_RACE_PAUSE_CAP));
-        let head = self.store.head()?;
         // A lost answer earlier in this chunk: it may be this very batch
         // that moved the head.
         if reoffer
@@ -227,7 +234,9 @@ impl Appender {
     }
 }
 
-/// The pause after a lost race: up to this, doubling per attempt...
+/// Lost races in a row retried at once, before any pause.
+const LOST_RACES_BEFORE_PAUSE: u32 = 2;
+/// The pause after that: up to this, doubling per attempt...
 const LOST_RACE_PAUSE: Duration = Duration::from_micros(100);
 /// ...to at most this. Another writer's append takes about a round trip to
 /// Redis, so pausing longer only lets more of them in first.
@@ -266,7 +275,7 @@ mod tests {
         fn append(&mut self, batch: &Batch) -> Result<Appended, AuditError> {
             let mut fake = self.lock().unwrap();
             if batch.base() != fake.head {
-                return Ok(Appended::Moved);
+                return Ok(Appended::Moved(fake.head));
             }
             fake.lines.extend(batch.records().map(|(_, line)| line.to_vec()));
             fake.head = batch.last();

@@ -14,8 +14,10 @@ pub(crate) enum Appended {
     /// The batch is in the store, after the head it was chained onto.
     Done,
     /// The head is no longer the batch's base (another writer appended
-    /// first); nothing was written. Re-read the head and chain again.
-    Moved,
+    /// first); nothing was written. Carries the store's head as of that
+    /// answer, checked as [`Store::head`] checks it, to chain again onto
+    /// without another round trip.
+    Moved(Option<Head>),
 }
 
 /// Where the chain is kept.

@@ -357,7 +357,7 @@ impl Store for Sink {
 
     fn append(&mut self, batch: &Batch) -> Result<Appended, AuditError> {
         if batch.base() != self.head {
-            return Ok(Appended::Moved);
+            return Ok(Appended::Moved(self.head));
         }
         self.write(batch).map(|()| Appended::Done)
     }

@@ -7,19 +7,24 @@
 //! ARGV[1] the expected head (`<seq> <mac hex>`, empty for an empty chain),
 //! ARGV[2] the expected last entry id (`<seq>-1`, empty for an empty chain),
 //! ARGV[3] the new head, then pairs of (entry id, line).
-//! Returns 1 (appended), 0 (the head moved: nothing written), or 2 (the head
-//! does not name the stream's last entry: nothing written, refuse).
+//! Returns 1 (appended); `{0, head, last two entries}` (the head moved:
+//! nothing written; the head as GET gives it, `false` when there is none,
+//! and the stream's last two entries as XREVRANGE gives them, for the
+//! writer to check and chain onto without another round trip); or 2 (the
+//! head does not name the stream's last entry: nothing written, refuse).
 
 use std::sync::LazyLock;
 
 pub(super) const APPENDED: i64 = 1;
-pub(super) const MOVED: i64 = 0;
 pub(super) const INCONSISTENT: i64 = 2;
 
 const SOURCE: &str = r"
-local head = redis.call('GET', KEYS[2])
+local found = redis.call('GET', KEYS[2])
+local head = found
 if not head then head = '' end
-if head ~= ARGV[1] then return 0 end
+if head ~= ARGV[1] then
+  return {0, found, redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 2)}
+end
 local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
 if head == '' then
   if #last ~= 0 then return 2 end

@@ -38,13 +38,11 @@ impl RedisStore {
             err
         })
     }
-}
 
-impl Store for RedisStore {
-    fn head(&mut self) -> Result<Option<Head>, AuditError> {
-        let (head_key, key) = (self.target.head_key(), self.target.key().to_owned());
-        let (value, last_two): (Option<Vec<u8>>, redis::Value) =
-            self.with(|c| redis::pipe().cmd("GET").arg(&head_key).cmd("XREVRANGE").arg(&key).arg("+").arg("-").arg("COUNT").arg(2).query(c))?;
+    /// The head from its key's `value` and the stream's last two entries
+    /// (newest first), checked: it names the last entry, and that record
+    /// links under the chain key.
+    fn checked(&self, value: Option<Vec<u8>>, last_two: redis::Value) -> Result<Option<Head>, AuditError> {
         let entries = read::entries(last_two).ok_or_else(|| self.target.bad_head("unexpected-reply"))?;
         let Some(value) = value else {
             return if entries.is_empty() { Ok(None) } else { Err(self.target.bad_head("head-missing")) };
@@ -64,6 +62,15 @@ impl Store for RedisStore {
         }
         Ok(Some(head))
     }
+}
+
+impl Store for RedisStore {
+    fn head(&mut self) -> Result<Option<Head>, AuditError> {
+        let (head_key, key) = (self.target.head_key(), self.target.key().to_owned());
+        let (value, last_two): (Option<Vec<u8>>, redis::Value) =
+            self.with(|c| redis::pipe().cmd("GET").arg(&head_key).cmd("XREVRANGE").arg(&key).arg("+").arg("-").arg("COUNT").arg(2).query(c))?;
+        self.checked(value, last_two)
+    }
 
     fn append(&mut self, batch: &Batch) -> Result<Appended, AuditError> {
         if batch.is_empty() {
@@ -79,11 +86,23 @@ impl Store for RedisStore {
         for (seq, line) in batch.records() {
             invocation.arg(head::entry_id(seq)).arg(line);
         }
-        let answer: i64 = self.with(|c| invocation.invoke(c))?;
+        let answer: redis::Value = self.with(|c| invocation.invoke(c))?;
         match answer {
-            script::APPENDED => Ok(Appended::Done),
-            script::MOVED => Ok(Appended::Moved),
-            script::INCONSISTENT => Err(self.target.bad_head("head-not-last")),
+            redis::Value::Int(script::APPENDED) => Ok(Appended::Done),
+            redis::Value::Int(script::INCONSISTENT) => Err(self.target.bad_head("head-not-last")),
+            // A lost race: the head and the last two entries, checked as `head` checks them.
+            redis::Value::Array(moved) => match <[redis::Value; 3]>::try_from(moved) {
+                Ok([redis::Value::Int(0), found, last_two]) => {
+                    let value = match found {
+                        // Lua's `false` (no head key) reaches the client as nil.
+                        redis::Value::Nil => None,
+                        redis::Value::BulkString(bytes) => Some(bytes),
+                        _ => return Err(self.target.bad_head("unexpected-reply")),
+                    };
+                    self.checked(value, last_two).map(Appended::Moved)
+                }
+                _ => Err(self.target.bad_head("unexpected-reply")),
+            },
             _ => Err(self.target.bad_head("unexpected-reply")),
         }
     }
