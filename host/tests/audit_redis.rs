@@ -158,7 +158,9 @@ fn killing_redis_mid_burst_loses_no_acknowledged_lifecycle_event() {
         .collect();
     std::thread::sleep(Duration::from_millis(300));
     server.kill();
-    std::thread::sleep(Duration::from_millis(1500));
+    // Longer than a lifecycle call can wait: for the store's lock while the
+    // writer retries its own batch (up to 1 s), then its own retries (1 s).
+    std::thread::sleep(Duration::from_millis(3000));
     server.spawn();
     std::thread::sleep(Duration::from_millis(500));
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
