@@ -23,6 +23,8 @@ use crate::{BenchError, fail};
 
 /// `--plugin audit-store` arguments.
 #[derive(clap::Args)]
+#[group(id = "audit-store-args")]
+#[command(next_help_heading = "--plugin audit-store")]
 pub struct Args {
     /// The Redis server to append to (`redis://127.0.0.1:PORT/0`); its
     /// `ward:bench-audit` stream must be empty or absent.
