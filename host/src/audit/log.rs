@@ -120,6 +120,9 @@ struct Shared {
     policy: OverflowPolicy,
     record_allowed: bool,
     sync_interval: Duration,
+    /// Request batches are offered at most this often ([`SHARED_STORE_LINGER`]
+    /// for a store other writers race on; zero for the file).
+    linger: Duration,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -157,7 +160,7 @@ impl AuditLog {
             sink.append(&[(&ts, &Event::Recovered { truncated_bytes })]).map_err(|(_, e)| e)?;
             sink.sync()?;
         }
-        let mut log = Self::start(sink, options, path.display().to_string())?;
+        let mut log = Self::start(sink, options, path.display().to_string(), Duration::ZERO)?;
         log.recovered = opened.truncated_bytes;
         Ok(log)
     }
@@ -185,10 +188,10 @@ impl AuditLog {
         options: AuditOptions,
     ) -> Result<Self, AuditError> {
         let sink = Appender::open(store, Chainer::new(key, Some(replica)), retry_for, label.clone())?;
-        Self::start(sink, options, label)
+        Self::start(sink, options, label, SHARED_STORE_LINGER)
     }
 
-    fn start(sink: Appender, options: AuditOptions, label: String) -> Result<Self, AuditError> {
+    fn start(sink: Appender, options: AuditOptions, label: String, linger: Duration) -> Result<Self, AuditError> {
         let counters = sink.counters();
         let shared = Arc::new(Shared {
             queue: Mutex::new(Queue {
@@ -209,6 +212,7 @@ impl AuditLog {
             policy: options.policy,
             record_allowed: options.record_allowed,
             sync_interval: options.sync_interval,
+            linger,
         });
         let for_thread = Arc::clone(&shared);
         let writer = std::thread::Builder::new().name("ward-audit".into()).spawn(move || writer_loop(&for_thread)).map_err(|e| AuditError::Io {
@@ -345,7 +349,15 @@ fn writer_loop(shared: &Shared) {
     // A batch the store could not take yet (unreachable): kept, in order,
     // and offered again before anything newer; the queue fills meanwhile.
     let mut retrying = false;
+    let mut last_offer = Instant::now();
     loop {
+        // A store other replicas append to: let the batch grow for the rest
+        // of the linger, outside the queue's lock (lifecycle records do not
+        // wait: they append themselves). Fewer, larger offers lose fewer races.
+        let pause = shared.linger.saturating_sub(last_offer.elapsed());
+        if !retrying && !pause.is_zero() {
+            std::thread::sleep(pause);
+        }
         let shutdown = {
             let mut q = lock(&shared.queue);
             if !retrying {
@@ -367,6 +379,7 @@ fn writer_loop(shared: &Shared) {
             }
             q.shutdown
         };
+        last_offer = Instant::now();
         let result = {
             let mut sink = lock(&shared.sink);
             write_batch(&mut sink, &mut batch, &mut dropped).and_then(|()| {
@@ -414,6 +427,13 @@ fn writer_loop(shared: &Shared) {
         }
     }
 }
+
+/// The least time between two request batches offered to a store that
+/// several replicas append to (Redis). Measured with scripts/fleet before
+/// it (docs/performance.md): ~6 records per batch and about as many lost
+/// races as appends, which cost the Redis runs ~10 % of the file store's
+/// requests/s; a record waits at most this much longer to be written.
+const SHARED_STORE_LINGER: Duration = Duration::from_millis(5);
 
 /// The pause between offers of a batch an unreachable store did not take
 /// (each offer itself retries for the store's retry window).
