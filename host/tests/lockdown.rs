@@ -212,6 +212,12 @@ impl Serve {
         self.wait_for(|l| l["fields"]["message"].as_str().is_some_and(|m| m.starts_with("lockdown")) && l["fields"]["layer"] == layer)
     }
 
+    /// Prints both layers' status, so a run on a kernel without one shows it.
+    fn show_layers(&mut self) {
+        let statuses = ["landlock", "seccomp"].map(|layer| self.layer(layer)["fields"]["status"].as_str().unwrap_or_default().to_owned());
+        println!("lockdown: landlock {}, seccomp {}", statuses[0], statuses[1]);
+    }
+
     /// The probe's line for `key` (`path` or `addr`) = `value`.
     fn probe(&mut self, key: &str, value: &str) -> Value {
         self.wait_for(|l| l["fields"]["message"] == "lockdown probe" && l["fields"][key] == value)["fields"].clone()
@@ -398,8 +404,7 @@ fn locked_down_ward_serves_fetches_keys_reloads_on_sighup_and_audits() {
     let small_files = |c: &mut Value| c["audit"]["maxFileBytes"] = json!(2000);
     let config = site.config(Some(key_port), small_files);
     let mut serve = Serve::start(&config, "auto", &[]);
-    let statuses = ["landlock", "seccomp"].map(|layer| serve.layer(layer)["fields"]["status"].as_str().unwrap_or_default().to_owned());
-    println!("lockdown: landlock {}, seccomp {}", statuses[0], statuses[1]);
+    serve.show_layers();
 
     // Allow needs the key material, fetched by name through the resolver.
     assert_eq!(serve.auth("Authorization", "Bearer anything"), 200, "{}", serve.log());
@@ -485,8 +490,7 @@ fn locked_down_ward_audits_to_redis_across_a_redis_restart() {
         c["audit"] = json!({ "keyFile": "audit.key", "store": { "type": "redis", "url": url, "key": "ward:audit", "replicaId": "ward-1" } });
     });
     let mut serve = Serve::start(&config, "auto", &[]);
-    let statuses = ["landlock", "seccomp"].map(|layer| serve.layer(layer)["fields"]["status"].as_str().unwrap_or_default().to_owned());
-    println!("lockdown: landlock {}, seccomp {}", statuses[0], statuses[1]);
+    serve.show_layers();
     for _ in 0..5 {
         assert_eq!(serve.auth("X-Api-Key", "anything"), 401);
     }
@@ -526,8 +530,7 @@ fn locked_down_ward_fills_its_compile_cache_and_starts_from_it() {
     let cache = site.path("cache");
     assert!(!cache.exists());
     let mut serve = Serve::start(&config, "auto", &[]);
-    let statuses = ["landlock", "seccomp"].map(|layer| serve.layer(layer)["fields"]["status"].as_str().unwrap_or_default().to_owned());
-    println!("lockdown: landlock {}, seccomp {}", statuses[0], statuses[1]);
+    serve.show_layers();
     assert_eq!(serve.auth("X-Api-Key", "anything"), 401);
     let (status, log) = serve.stop();
     assert_eq!(status.code(), Some(0), "{log}");

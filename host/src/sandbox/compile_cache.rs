@@ -100,7 +100,7 @@ impl CompileCache {
     pub(crate) fn open(path: &Path) -> Result<Self, CompileCacheError> {
         let shown = || path.display().to_string();
         let unusable = |err: std::io::Error| CompileCacheError::Unusable { path: shown(), kind: err.kind() };
-        create_private_dir(path).map_err(unusable)?;
+        create_compile_cache_dir(path)?;
         // wasmtime wants an absolute path; the check below is on the handle.
         let canonical = std::fs::canonicalize(path).map_err(unusable)?;
         let handle = std::fs::File::open(&canonical).map_err(unusable)?;
