@@ -18,7 +18,8 @@
 //! non-blocking (`FIONBIO`), `socket`
 //! only makes IPv4 and IPv6 sockets, `socketpair` only UNIX ones (tokio's
 //! signal pipe), `prctl` only names threads, `tgkill` only signals this
-//! process, `process_madvise` only advises this process.
+//! process, `process_madvise` only advises this process, `setpriority`
+//! only lowers the caller's own priority.
 //!
 //! x86_64 only for now: the numbers and the legacy calls differ by
 //! architecture, and the list was traced there. Elsewhere the layer reports
@@ -35,6 +36,14 @@ const DENIED_ERRNO: u32 = libc::ENOSYS as u32;
 /// 96-byte argument): wasmtime asks `/proc/self/pagemap` which pages of a
 /// finished call's memory were written (sandbox/engine.rs, `pagemap_scan`).
 const PAGEMAP_SCAN: u64 = 0xC060_6610;
+
+/// `PRIO_PROCESS` (sys/resource.h): `setpriority`'s `which` for a process
+/// or, with `who` 0 on Linux, the calling thread.
+const PRIO_PROCESS: u64 = libc::PRIO_PROCESS as u64;
+/// A nice value `v` passes `v & SMALL_NICE_MASK == 0` only if `0 <= v < 32`
+/// as an unsigned 32-bit number (the kernel caps it at 19): a negative one,
+/// which would raise the priority, fails.
+const SMALL_NICE_MASK: u64 = !31 & 0xFFFF_FFFF;
 
 /// `PIDFD_SELF`: the pidfd that names the calling process (Linux 6.13).
 const PIDFD_SELF: u64 = (-10000_i32) as u32 as u64;
@@ -176,6 +185,11 @@ fn conditional(pid: u32) -> Vec<(&'static str, i64, Vec<Vec<Check>>)> {
         // abort() raises SIGABRT on itself.
         ("SYS_tgkill", libc::SYS_tgkill, vec![arg0(u64::from(pid))]),
         ("SYS_process_madvise", libc::SYS_process_madvise, vec![arg0(PIDFD_SELF)]),
+        // wasmtime's compile-cache worker lowers its own thread's priority
+        // (nice + 3; denied, it logs a warning at every start). Only its
+        // own (`who` 0), and only to a nice value that is not negative.
+        ("SYS_getpriority", libc::SYS_getpriority, vec![vec![(0, None, PRIO_PROCESS), (1, None, 0)]]),
+        ("SYS_setpriority", libc::SYS_setpriority, vec![vec![(0, None, PRIO_PROCESS), (1, None, 0), (2, Some(SMALL_NICE_MASK), 0)]]),
     ]
 }
 
