@@ -21,6 +21,9 @@ const WARD_IMPORTING: &[(&str, &[&str])] = &[
     ("jwt-host-crypto", &["ward:auth/crypto@0.3.0", "ward:auth/keys@0.3.0"]),
 ];
 
+/// The one interface the JavaScript engine imports.
+const JS_ENGINE_IMPORT: &str = "wasi:random/random@0.2.12";
+
 fn main() {
     if let Err(message) = run() {
         eprintln!("error: {message}");
@@ -48,6 +51,7 @@ fn run() -> Result<(), String> {
         "tests/wasip1-guest/Cargo.toml",
         "tests/wasip1-guest/Cargo.lock",
         "runtimes/js/src",
+        "runtimes/js/wit",
         "runtimes/js/Cargo.toml",
         "runtimes/js/Cargo.lock",
     ] {
@@ -112,8 +116,13 @@ fn run() -> Result<(), String> {
 /// ward embeds.
 fn js_engine(toolchain: &ward_guest_build::Toolchain, root: &std::path::Path, target_dir: Option<PathBuf>) -> Result<String, String> {
     let opts = BuildOptions { target_dir, locked: true, stack_bytes: Some(ward_guest_build::JS_ENGINE_STACK_BYTES), ..BuildOptions::default() };
-    let built = ward_guest_build::build_with(toolchain, &root.join("runtimes/js"), &opts, true).map_err(|e| format!("runtimes/js: {e}"))?;
+    let built = ward_guest_build::build_with(toolchain, &root.join("runtimes/js"), &opts, false).map_err(|e| format!("runtimes/js: {e}"))?;
     let engine = built.into_iter().next().ok_or("runtimes/js built nothing")?;
+    // Entropy for Math.random (runtimes/js/src/entropy.rs), served by the
+    // deny-all WASI context; nothing else.
+    if engine.inspection.imports != [JS_ENGINE_IMPORT] {
+        return Err(format!("runtimes/js: the engine imports {:?}, expected only {JS_ENGINE_IMPORT}", engine.inspection.imports));
+    }
     Ok(format!(
         "/// The JavaScript engine's core module, rebuilt from `runtimes/js`.\npub const JS_ENGINE_CORE: &str = {:?};\n\n",
         engine.core_module.display().to_string()

@@ -696,7 +696,8 @@ fn runtime_js_verifies_and_runs_a_haechi_signed_module() {
 
 /// `ward plugin inspect --runtime js`: the module's own size and hash (what
 /// the envelope's entrySha256 must be), and the component ward makes of it
-/// (exports the authenticator, imports nothing); a module the engine
+/// (exports the authenticator, imports only the engine's entropy for
+/// `Math.random`); a module the engine
 /// refuses prints the load refusal's code, never the module's text, and
 /// exits 1.
 #[test]
@@ -710,7 +711,7 @@ fn plugin_inspect_runtime_js_describes_the_module_and_what_it_becomes() {
     assert_eq!(run.json["kind"], "javascript");
     assert_eq!(run.json["sha256"], envelope["payload"]["entrySha256"]);
     assert_eq!(run.json["component"]["kind"], "component");
-    assert_eq!(run.json["component"]["imports"], serde_json::json!([]));
+    assert_eq!(run.json["component"]["imports"], serde_json::json!(["wasi:random/random@0.2.12"]));
     assert!(run.json["component"]["exports"].as_array().unwrap().iter().any(|e| e.as_str().unwrap().starts_with("ward:auth/authenticator@")), "{}", run.json);
 
     std::fs::write(dir.join("broken.mjs"), "export default function ( SECRET-MARKER-7f3a").unwrap();

@@ -96,6 +96,31 @@ fn date_now_is_the_request_time() {
     assert_eq!(identity.scopes, [NOW_MS.to_string()]);
 }
 
+/// Every call draws fresh numbers, also through a reference the module
+/// kept at load (QuickJS's own generator would repeat its snapshot's
+/// sequence); the numbers are doubles in [0, 1) with more than 32 bits.
+#[test]
+fn math_random_differs_on_every_call() {
+    let source = "const kept = Math.random; const atLoad = Math.random(); \
+        export default () => ({ subject: 'a', issuer: 'js', scopes: [String(Math.random()), String(kept()), String(atLoad)] });";
+    let plugin = load_js(source).unwrap();
+    let mut seen = std::collections::HashSet::new();
+    let mut at_load = None;
+    for _ in 0..8 {
+        let Decision::Allow(identity) = plugin.authenticate(cred("alice"), NOW_MS) else { panic!("deny") };
+        let [now, kept, loaded] = <[String; 3]>::try_from(identity.scopes).unwrap();
+        for drawn in [&now, &kept] {
+            let value: f64 = drawn.parse().unwrap();
+            assert!((0.0..1.0).contains(&value), "{drawn}");
+            assert!(seen.insert(drawn.clone()), "{drawn} drawn twice");
+        }
+        // Evaluation ran once, at load: what it drew is in the snapshot.
+        assert_eq!(*at_load.get_or_insert(loaded.clone()), loaded);
+    }
+    let fine = seen.iter().any(|drawn| drawn.parse::<f64>().is_ok_and(|v| (v * 4_294_967_296.0).fract() != 0.0));
+    assert!(fine, "only 32-bit values: {seen:?}");
+}
+
 #[test]
 fn bad_modules_are_refused_at_load_with_a_code() {
     for (source, refusal) in [

@@ -38,6 +38,40 @@
   let entry = null;
   let outcome = null;
 
+  // Math.random. QuickJS seeds its own generator when the engine starts, so
+  // its state is in the snapshot and every call would draw the same numbers.
+  // This one (sfc32, Chris Doty-Humphrey's Small Fast Counter: not a CSPRNG,
+  // like Math.random anywhere) is reseeded in every call that uses it, at its
+  // first draw, with 128 bits of wasi:random (src/entropy.rs): a call that
+  // never draws pays nothing. Installed before the plugin's module is
+  // evaluated, so a plugin that keeps a reference to Math.random keeps this
+  // one. At evaluation (top level, once, at load) it runs from a fixed state.
+  let entropy = null;
+  let unseeded = false;
+  let s0 = 0, s1 = 0, s2 = 0, s3 = 1;
+  function next32() {
+    const t = (((s0 + s1) | 0) + s3) | 0;
+    s3 = (s3 + 1) | 0;
+    s0 = s1 ^ (s1 >>> 9);
+    s1 = (s2 + (s2 << 3)) | 0;
+    s2 = (s2 << 21) | (s2 >>> 11);
+    s2 = (s2 + t) | 0;
+    return t >>> 0;
+  }
+  // 53 random bits as a double in [0, 1), as engines do. The seed is 128
+  // uniform bits, so no outputs need discarding (as a weak seed's would).
+  const random = {
+    random() {
+      if (unseeded) {
+        unseeded = false;
+        const seed = entropy();
+        s0 = seed[0] | 0; s1 = seed[1] | 0; s2 = seed[2] | 0; s3 = seed[3] | 0;
+      }
+      return ((next32() >>> 5) * 67108864 + (next32() >>> 6)) / 9007199254740992;
+    },
+  }.random;
+  Math.random = random;
+
   // Haechi's order: default export, then `authenticate`, then `default.authenticate`.
   function pick(ns) {
     if (typeof ns.default === "function") return ns.default;
@@ -100,7 +134,11 @@
       entry = pick(ns);
       return typeof entry === "function";
     },
+    entropy(source) {
+      entropy = source;
+    },
     start(credential, keyMaterial) {
+      unseeded = true;
       outcome = null;
       let reply;
       try {

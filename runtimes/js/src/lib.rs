@@ -11,6 +11,7 @@
 
 mod call;
 mod clock;
+mod entropy;
 mod init;
 mod memory;
 mod stack;

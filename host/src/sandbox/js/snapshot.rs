@@ -5,7 +5,7 @@
 use std::future::Future;
 use std::sync::OnceLock;
 
-use wasmtime::{Config, Engine, Instance, Module, OptLevel, Store, Trap};
+use wasmtime::{Config, Engine, Extern, ExternType, Func, Instance, Module, OptLevel, Store, Trap};
 use wasmtime_wizer::{InstanceState, SnapshotVal, Wizer};
 
 use super::super::blocking::ready_now;
@@ -40,7 +40,8 @@ pub(super) fn snapshot(source: &[u8]) -> Result<Vec<u8>, JsRefusal> {
     let mut store = Store::new(engine, limiter);
     store.limiter(|limiter| limiter);
     store.set_fuel(INIT_FUEL).map_err(|_| JsRefusal::Engine { why: "setting fuel" })?;
-    let instance = Instance::new(&mut store, module, &[]).map_err(|_| JsRefusal::Engine { why: "instantiating the engine" })?;
+    let imports = trapping_imports(&mut store, module)?;
+    let instance = Instance::new(&mut store, module, &imports).map_err(|_| JsRefusal::Engine { why: "instantiating the engine" })?;
     evaluate(&mut store, instance, source)?;
     let mut state = State { store: &mut store, instance, missing: false };
     // Every `State` method is ready at once, so the snapshot never waits.
@@ -50,6 +51,19 @@ pub(super) fn snapshot(source: &[u8]) -> Result<Vec<u8>, JsRefusal> {
         return Err(JsRefusal::Engine { why: "the instrumented engine lacks an export" });
     }
     Ok(rewritten)
+}
+
+/// The engine's imports while it evaluates the module: only a call uses
+/// them (`wasi:random` for `Math.random`'s seed, served then by the deny-all
+/// WASI context), so each is a trap here, and evaluation has no entropy.
+fn trapping_imports(store: &mut Store<GuestLimiter>, module: &Module) -> Result<Vec<Extern>, JsRefusal> {
+    module
+        .imports()
+        .map(|import| match import.ty() {
+            ExternType::Func(ty) => Ok(Func::new(&mut *store, ty, |_, _, _| Err(wasmtime::Error::msg("an engine import called at snapshot time"))).into()),
+            _ => Err(JsRefusal::Engine { why: "the engine imports something other than a function" }),
+        })
+        .collect()
 }
 
 /// Writes the source into the instance and runs the init export.
