@@ -72,6 +72,12 @@ fn replies_failing_the_claims_checks_are_invalid_claims() {
         "{ subject: 'a', issuer: 'js', scopes: 'read' }",
         "{ subject: 'a', issuer: 'js', labels: { team: 7 } }",
         "Object.create({ subject: 'a', issuer: 'js' })",
+        // Inherited after the JSON round trip too: the plugin's own prototype edits do not count.
+        "(Object.prototype.issuer = 'js', { subject: 'a' })",
+        "{ subject: 'a', issuer: 'js', type: null }",
+        "{ subject: 'a', issuer: 'js', scopes: ['read', ''] }",
+        "{ subject: 'a', issuer: 'js', scopes: Array.from({ length: 65 }, () => 'read') }",
+        "{ subject: 'a'.repeat(1025), issuer: 'js' }",
     ] {
         let source = format!("export default () => ({reply});");
         assert_eq!(decide(&source, "alice"), Decision::Deny(DenyReason::InvalidClaims), "{reply}");
