@@ -4,7 +4,7 @@
 //! tarball has no `.git` and says `unknown`; a packager who knows the commit
 //! sets `WARD_GIT_HASH` in the build's environment instead.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn main() {
@@ -15,14 +15,19 @@ fn main() {
 
 /// The hash from git, or `None` outside a checkout or without git.
 fn from_git() -> Option<String> {
+    // Read when the script runs, not baked in with `env!` when it is
+    // compiled: two checkouts sharing a target directory share this
+    // script's binary (cargo hashes a workspace member by its relative
+    // path), and the other checkout's directory may be gone.
+    let manifest_dir = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR")?);
     let git = |args: &[&str]| -> Option<String> {
-        let out = Command::new("git").args(args).current_dir(env!("CARGO_MANIFEST_DIR")).output().ok()?;
+        let out = Command::new("git").args(args).current_dir(&manifest_dir).output().ok()?;
         out.status.success().then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
     };
     // A tarball unpacked inside some other checkout must not take that
     // checkout's hash: the repository's top must be this workspace's.
     let top = git(&["rev-parse", "--show-toplevel"])?;
-    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent()?;
+    let workspace = manifest_dir.parent()?;
     if Path::new(&top).canonicalize().ok()? != workspace.canonicalize().ok()? {
         return None;
     }
@@ -31,7 +36,7 @@ fn from_git() -> Option<String> {
     // keep these files apart, so ask git where they are.
     for file in ["HEAD", "logs/HEAD"] {
         if let Some(path) = git(&["rev-parse", "--git-path", file]) {
-            let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(path);
+            let path = manifest_dir.join(path);
             if path.exists() {
                 println!("cargo:rerun-if-changed={}", path.display());
             }
