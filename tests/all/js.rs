@@ -2,10 +2,10 @@
 //! its `.mjs` bytes, snapshotted into ward's engine at load and called like
 //! any component. The contract matrix follows Haechi 1.7's process sandbox.
 
-use ward::identity::PrincipalType;
-use ward::sandbox::{Decision, DenyReason, JsRefusal, LoadError, Plugin, PluginDeny, PluginOptions, PluginRuntime};
+use ward::identity::{ClaimsPolicy, PrincipalType};
+use ward::sandbox::{Decision, DenyReason, JsRefusal, LoadError, Plugin, PluginDeny, PluginOptions, PluginRuntime, Runtime, RuntimeConfig};
 
-use crate::support::{NOW_MS, cred, load_with, runtime};
+use crate::support::{NOW_MS, cred, identity_key, load_with, runtime};
 
 fn js_options() -> PluginOptions {
     PluginOptions { runtime: PluginRuntime::Js, ..PluginOptions::default() }
@@ -78,10 +78,34 @@ fn replies_failing_the_claims_checks_are_invalid_claims() {
         "{ subject: 'a', issuer: 'js', scopes: ['read', ''] }",
         "{ subject: 'a', issuer: 'js', scopes: Array.from({ length: 65 }, () => 'read') }",
         "{ subject: 'a'.repeat(1025), issuer: 'js' }",
+        // Not an object: the fields in order are not a reply.
+        "['a', 'js']",
+        "{ toJSON() { return ['a', 'js']; } }",
+        "{ toJSON() { return 'a'; } }",
+        "{ subject: 'a', issuer: 'js', labels: null }",
+        "{ subject: 'a', issuer: 'js', labels: ['x'] }",
+        "{ subject: 'a', issuer: 'js', labels: Object.fromEntries(Array.from({ length: 33 }, (_, i) => ['k' + i, 'v'])) }",
     ] {
         let source = format!("export default () => ({reply});");
         assert_eq!(decide(&source, "alice"), Decision::Deny(DenyReason::InvalidClaims), "{reply}");
     }
+}
+
+#[test]
+fn only_the_five_claim_fields_are_read_from_the_reply() {
+    // Other fields are skipped whatever they hold (Haechi's checks never
+    // look at them): deep nesting, a lone surrogate, numbers.
+    let source = "export default () => ({ subject: 'a', issuer: 'js', scopes: ['read'], deep: JSON.parse('['.repeat(300) + ']'.repeat(300)), odd: '\\ud800', n: 1e308 });";
+    let Decision::Allow(identity) = decide(source, "alice") else { panic!("deny") };
+    assert_eq!(identity.scopes, ["read"]);
+    // Labels keep JavaScript's key order (integer-like keys first, ascending).
+    let config = RuntimeConfig { claims: ClaimsPolicy::with_label_keys(["team", "env", "10", "2"]), ..RuntimeConfig::default() };
+    let runtime = Runtime::new(config, identity_key()).unwrap();
+    let source = "export default () => ({ subject: 'a', issuer: 'js', labels: { team: 't', env: 'e', 10: 'ten', 2: 'two' } });";
+    let plugin = load_with(&runtime, source.as_bytes().to_vec(), js_options()).unwrap();
+    let Decision::Allow(identity) = plugin.authenticate(cred("alice"), NOW_MS) else { panic!("deny") };
+    let keys: Vec<&str> = identity.labels.iter().map(|(key, _)| key.as_str()).collect();
+    assert_eq!(keys, ["2", "10", "team", "env"]);
 }
 
 #[test]

@@ -5,36 +5,25 @@
 // sanitizeClaims (packages/plugin/sandbox-common.mjs); docs/javascript.md
 // lists where ward differs and why.
 //
-// The outcome the engine reads after the job queue has run dry:
+// The outcome the engine reads from `outcome` after the job queue has run dry:
 //   null       the call has not settled (a never-settling promise): deny
 //   0          a plugin deny ({deny:true}, a falsy or non-object reply, a
 //              throw, a rejection, a reply JSON cannot serialize)
-//   1          a reply that fails Haechi's claims checks: invalid-claims
 //   2          the call threw or rejected with QuickJS's stack overflow
 //              RangeError: the host's stack-overflow deny
-//   [subject, issuer, type, scopes, labels]   type "user"|"service"|"agent",
-//              scopes an array of strings, labels [key, value, key, value, ...]
+//   a string   the reply's JSON text, as Haechi's child writes it to its
+//              host; the engine applies Haechi's claims checks to it
+//              (src/reply.rs)
 (() => {
   "use strict";
   const stringify = JSON.stringify;
-  const parse = JSON.parse;
-  const isArray = Array.isArray;
-  const keys = Object.keys;
-  const setPrototypeOf = Object.setPrototypeOf;
   const resolve = Promise.resolve.bind(Promise);
   const then = Function.prototype.call.bind(Promise.prototype.then);
   const DENY = 0;
-  const INVALID = 1;
   const STACK = 2;
   const RangeErrorType = RangeError;
   const STACK_MESSAGE = "Maximum call stack size exceeded";
-  // Haechi's bounds (sandbox-common.mjs); ward's sanitizer applies its own after.
-  const MAX_SCOPES = 64;
-  const MAX_LABELS = 32;
-  const MAX_STRING_LEN = 1024;
-
   let entry = null;
-  let outcome = null;
 
   // Math.random. QuickJS seeds its own generator when the engine starts, so
   // its state is in the snapshot and every call would draw the same numbers.
@@ -78,44 +67,6 @@
     return null;
   }
 
-  function bounded(s) {
-    return typeof s === "string" && s.length > 0 && s.length <= MAX_STRING_LEN;
-  }
-
-  // sanitizeClaims on the JSON round trip of the reply, as Haechi's host
-  // sees it after IPC: own enumerable data properties only. The round trip
-  // made `raw` a fresh plain object; cutting its prototype makes every read
-  // below an own property's, whatever the plugin did to Object.prototype.
-  // Each JavaScript call costs about a microsecond in this engine, so the
-  // checks are written out rather than called per field.
-  function sanitize(raw) {
-    if (!raw || typeof raw !== "object" || isArray(raw)) return INVALID;
-    setPrototypeOf(raw, null);
-    const { subject, issuer, type, scopes, labels } = raw;
-    if (typeof subject !== "string" || subject.length === 0 || subject.length > MAX_STRING_LEN) return INVALID;
-    if (typeof issuer !== "string" || issuer.length === 0 || issuer.length > MAX_STRING_LEN) return INVALID;
-    const principal = type === undefined ? "user" : type;
-    if (principal !== "user" && principal !== "service" && principal !== "agent") return INVALID;
-    if (scopes !== undefined) {
-      if (!isArray(scopes) || scopes.length > MAX_SCOPES) return INVALID;
-      for (let i = 0; i < scopes.length; i++) {
-        const scope = scopes[i];
-        if (typeof scope !== "string" || scope.length === 0 || scope.length > MAX_STRING_LEN) return INVALID;
-      }
-    }
-    const pairs = [];
-    if (labels !== undefined) {
-      if (!labels || typeof labels !== "object" || isArray(labels)) return INVALID;
-      const names = keys(labels);
-      if (names.length > MAX_LABELS) return INVALID;
-      for (const k of names) {
-        if (!bounded(labels[k])) return INVALID;
-        pairs.push(k, labels[k]);
-      }
-    }
-    return [subject, issuer, principal, scopes === undefined ? [] : scopes, pairs];
-  }
-
   // What a throw or a rejection means: a deny, unless it is the engine's
   // own stack limit, which is a resource deny like any plugin's.
   function failed(error) {
@@ -126,14 +77,22 @@
     try {
       if (!out || out.deny === true || typeof out !== "object") return DENY;
       const json = stringify(out);
-      if (json === undefined) return DENY;
-      return sanitize(parse(json));
+      return typeof json === "string" ? json : DENY;
     } catch {
       return DENY;
     }
   }
 
-  return {
+  // The callbacks are made once, here, not per call.
+  function fulfilled(out) {
+    harness.outcome = settle(out);
+  }
+  function rejected(error) {
+    harness.outcome = failed(error);
+  }
+
+  const harness = {
+    outcome: null,
     bind(ns) {
       entry = pick(ns);
       return typeof entry === "function";
@@ -143,18 +102,15 @@
     },
     start(credential, keyMaterial) {
       unseeded = true;
-      outcome = null;
       let reply;
       try {
         reply = resolve(entry(credential, { keyMaterial }));
       } catch (error) {
-        outcome = failed(error);
+        harness.outcome = failed(error);
         return;
       }
-      then(reply, (out) => { outcome = settle(out); }, (error) => { outcome = failed(error); });
-    },
-    outcome() {
-      return outcome;
+      then(reply, fulfilled, rejected);
     },
   };
+  return harness;
 })()

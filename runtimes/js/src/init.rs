@@ -67,14 +67,18 @@ fn init(bytes: &[u8]) -> InitStatus {
             // QuickJS's default, the threshold sits just above the
             // snapshot's heap and a full collection ran on most calls.
             runtime.set_gc_threshold(usize::MAX);
-            ENGINE.with(|engine| *engine.borrow_mut() = Some(Engine { _runtime: runtime, context, harness }));
+            let (harness, start) = harness;
+            ENGINE.with(|engine| *engine.borrow_mut() = Some(Engine { _runtime: runtime, context, harness, start }));
             InitStatus::Ready
         }
         Err(status) => status,
     }
 }
 
-fn load<'js>(ctx: &Ctx<'js>, source: &str) -> Result<Persistent<Object<'static>>, InitStatus> {
+/// The harness and its `start`, once the module is evaluated and bound.
+type Harness = (Persistent<Object<'static>>, Persistent<Function<'static>>);
+
+fn load<'js>(ctx: &Ctx<'js>, source: &str) -> Result<Harness, InitStatus> {
     let harness: Object = ctx.eval(HARNESS).map_err(|_| InitStatus::Engine)?;
     let set_entropy: Function = harness.get("entropy").map_err(|_| InitStatus::Engine)?;
     set_entropy.call::<_, ()>((entropy::source(ctx).map_err(|_| InitStatus::Engine)?,)).map_err(|_| InitStatus::Engine)?;
@@ -90,7 +94,10 @@ fn load<'js>(ctx: &Ctx<'js>, source: &str) -> Result<Persistent<Object<'static>>
     let namespace = module.namespace().map_err(|_| InitStatus::Evaluation)?;
     let bind: Function = harness.get("bind").map_err(|_| InitStatus::Engine)?;
     match bind.call::<_, bool>((namespace,)) {
-        Ok(true) => Ok(Persistent::save(ctx, harness)),
+        Ok(true) => {
+            let start: Function = harness.get("start").map_err(|_| InitStatus::Engine)?;
+            Ok((Persistent::save(ctx, harness), Persistent::save(ctx, start)))
+        }
         Ok(false) => Err(InitStatus::NoEntry),
         Err(_) => Err(InitStatus::Evaluation),
     }

@@ -14,11 +14,12 @@ mod clock;
 mod entropy;
 mod init;
 mod memory;
+mod reply;
 mod stack;
 
 use std::cell::RefCell;
 
-use rquickjs::{Context, Object, Persistent, Runtime};
+use rquickjs::{Context, Function, Object, Persistent, Runtime};
 use ward_guest::{Authenticator, Claims, Context as RequestContext, Credential, Deny};
 
 /// The engine as [`init`] leaves it, and as the snapshot holds it.
@@ -26,8 +27,10 @@ struct Engine {
     /// Kept alive with the context; calls reach it through `context`.
     _runtime: Runtime,
     context: Context,
-    /// The object `harness.js` evaluates to.
+    /// The object `harness.js` evaluates to: a call reads its `outcome`.
     harness: Persistent<Object<'static>>,
+    /// The harness's `start`, looked up once at init rather than per call.
+    start: Persistent<Function<'static>>,
 }
 
 thread_local! {
