@@ -30,6 +30,10 @@ struct Report {
     js_cached_restart_load_runs: usize,
     js: Latency,
     example_token: Latency,
+    /// JS p50 over example-token p50 in the same run. This VM runs in
+    /// speed modes that last a whole process and move both p50s alike
+    /// (docs/javascript.md, session 14): compare builds by this ratio.
+    js_p50_over_example_token: f64,
     js_calls_per_s_2_threads: f64,
     example_token_calls_per_s_2_threads: f64,
 }
@@ -114,6 +118,7 @@ pub fn run(samples: usize, seconds: u64) -> Result<(), BenchError> {
         js_second_load_ms: second.as_secs_f64() * 1e3,
         js_cached_restart_load_ms: restarts.get(restarts.len() / 2).copied().unwrap_or(f64::NAN),
         js_cached_restart_load_runs: restarts.len(),
+        js_p50_over_example_token: js_latency.p50_us / rust_latency.p50_us,
         js: js_latency,
         example_token: rust_latency,
         js_calls_per_s_2_threads: throughput(2, duration, || js_call),
