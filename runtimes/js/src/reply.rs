@@ -12,7 +12,7 @@
 use std::fmt;
 
 use serde::Deserialize;
-use serde::de::{Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde_json::Value;
 use ward_guest::{Claims, PrincipalType};
 
@@ -44,16 +44,13 @@ fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(deserializer: D) -> R
 }
 
 /// `labels` in the order JavaScript's `Object.keys` gives them (the text's
-/// order: `JSON.stringify` writes keys in that order), or refused: not an
-/// object, or more than [`MAX_LABELS`] keys.
-enum Labels {
-    Pairs(Vec<(String, Value)>),
-    Refused,
-}
+/// order: `JSON.stringify` writes keys in that order). Anything but an
+/// object of at most [`MAX_LABELS`] keys fails the parse, and so the reply.
+struct Labels(Vec<(String, Value)>);
 
 impl<'de> Deserialize<'de> for Labels {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(LabelsVisitor)
+        deserializer.deserialize_map(LabelsVisitor)
     }
 }
 
@@ -63,49 +60,18 @@ impl<'de> Visitor<'de> for LabelsVisitor {
     type Value = Labels;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("any JSON value")
+        write!(f, "an object of at most {MAX_LABELS} labels")
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Labels, A::Error> {
         let mut pairs = Vec::new();
         while let Some(key) = map.next_key::<String>()? {
             if pairs.len() == MAX_LABELS {
-                // The rest is read only to finish the text.
-                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-                return Ok(Labels::Refused);
+                return Err(de::Error::invalid_length(MAX_LABELS + 1, &self));
             }
             pairs.push((key, map.next_value::<Value>()?));
         }
-        Ok(Labels::Pairs(pairs))
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Labels, A::Error> {
-        while seq.next_element::<IgnoredAny>()?.is_some() {}
-        Ok(Labels::Refused)
-    }
-
-    fn visit_bool<E>(self, _: bool) -> Result<Labels, E> {
-        Ok(Labels::Refused)
-    }
-
-    fn visit_i64<E>(self, _: i64) -> Result<Labels, E> {
-        Ok(Labels::Refused)
-    }
-
-    fn visit_u64<E>(self, _: u64) -> Result<Labels, E> {
-        Ok(Labels::Refused)
-    }
-
-    fn visit_f64<E>(self, _: f64) -> Result<Labels, E> {
-        Ok(Labels::Refused)
-    }
-
-    fn visit_str<E>(self, _: &str) -> Result<Labels, E> {
-        Ok(Labels::Refused)
-    }
-
-    fn visit_unit<E>(self) -> Result<Labels, E> {
-        Ok(Labels::Refused)
+        Ok(Labels(pairs))
     }
 }
 
@@ -124,8 +90,8 @@ pub(crate) fn claims(json: &str) -> Result<Claims, Invalid> {
         return Err(Invalid);
     }
     let reply: Reply = serde_json::from_str(json).map_err(|_| Invalid)?;
-    let subject = bounded(reply.subject)?;
-    let issuer = bounded(reply.issuer)?;
+    let subject = reply.subject.map_or(Err(Invalid), bounded)?;
+    let issuer = reply.issuer.map_or(Err(Invalid), bounded)?;
     let principal = match reply.principal {
         None => PrincipalType::User,
         Some(Value::String(name)) => match name.as_str() {
@@ -138,13 +104,12 @@ pub(crate) fn claims(json: &str) -> Result<Claims, Invalid> {
     };
     let scopes = match reply.scopes {
         None => Vec::new(),
-        Some(Value::Array(items)) if items.len() <= MAX_SCOPES => items.into_iter().map(|item| bounded(Some(item))).collect::<Result<_, _>>()?,
+        Some(Value::Array(items)) if items.len() <= MAX_SCOPES => items.into_iter().map(bounded).collect::<Result<_, _>>()?,
         Some(_) => return Err(Invalid),
     };
     let labels = match reply.labels {
         None => Vec::new(),
-        Some(Labels::Pairs(pairs)) => pairs.into_iter().map(|(key, value)| Ok((key, bounded(Some(value))?))).collect::<Result<_, _>>()?,
-        Some(Labels::Refused) => return Err(Invalid),
+        Some(Labels(pairs)) => pairs.into_iter().map(|(key, value)| Ok((key, bounded(value)?))).collect::<Result<_, _>>()?,
     };
     let mut claims = Claims::new(subject).principal(principal);
     claims.issuer = Some(issuer);
@@ -154,8 +119,8 @@ pub(crate) fn claims(json: &str) -> Result<Claims, Invalid> {
 }
 
 /// Haechi's `isBoundedString`: a non-empty string of at most 1024 UTF-16 units.
-fn bounded(value: Option<Value>) -> Result<String, Invalid> {
-    let Some(Value::String(text)) = value else { return Err(Invalid) };
+fn bounded(value: Value) -> Result<String, Invalid> {
+    let Value::String(text) = value else { return Err(Invalid) };
     // UTF-16 units never outnumber UTF-8 bytes: count them only when it matters.
     let too_long = text.len() > MAX_STRING_LEN && text.encode_utf16().count() > MAX_STRING_LEN;
     if text.is_empty() || too_long {
