@@ -108,6 +108,48 @@ fn only_the_five_claim_fields_are_read_from_the_reply() {
     assert_eq!(keys, ["2", "10", "team", "env"]);
 }
 
+/// The engine reads a reply that is plain data itself (runtimes/js/src/
+/// direct.rs) and leaves the rest to `JSON.stringify`. Each reply here is
+/// one the reader must decline (a getter, a `toJSON` on a prototype, a
+/// proxy, a wrapper object, a hole its prototype fills, a non-enumerable or
+/// symbol field) or one where a careless reader would differ from
+/// `JSON.stringify` (undefined and NaN fields): each must decide exactly as
+/// the JSON text would.
+#[test]
+fn the_reply_decides_as_its_json_text_would() {
+    let plain = "return { subject: 'alice', issuer: 'js', scopes: ['read'] };";
+    let Decision::Allow(expected) = decide(&format!("export default function () {{ {plain} }}"), "x") else { panic!("deny") };
+    for body in [
+        "return { get subject() { return 'alice'; }, issuer: 'js', scopes: ['read'] };",
+        "Object.prototype.toJSON = function () { return this.subject === 'mallory' ? { subject: 'alice', issuer: 'js', scopes: ['read'] } : this; }; return { subject: 'mallory', issuer: 'js' };",
+        "class Reply { toJSON() { return { subject: 'alice', issuer: 'js', scopes: ['read'] }; } } return new Reply();",
+        "Array.prototype.toJSON = function () { return ['read']; }; return { subject: 'alice', issuer: 'js', scopes: ['write'] };",
+        "Array.prototype[0] = 'read'; const scopes = []; scopes.length = 1; return { subject: 'alice', issuer: 'js', scopes };",
+        "return { subject: 'alice', issuer: 'js', scopes: Object.defineProperty(['write'], 0, { get() { return 'read'; } }) };",
+        "const reply = { subject: 'alice', issuer: 'js', scopes: ['read'] }; return new Proxy({}, { get: (_, key) => reply[key], ownKeys: () => Reflect.ownKeys(reply), getOwnPropertyDescriptor: (_, key) => Reflect.getOwnPropertyDescriptor(reply, key) });",
+        "return { subject: new String('alice'), issuer: 'js', scopes: ['read'] };",
+        "return { subject: 'alice', issuer: 'js', type: undefined, scopes: ['read', undefined].slice(0, 1), when: new Date(0) };",
+        "return { subject: 'alice', issuer: 'js', scopes: ['read'], [Symbol('s')]: 1, s: Symbol('x'), f() {}, n: NaN, z: -0, big: 2 ** 31 };",
+        "return Object.defineProperty({ subject: 'alice', issuer: 'js', scopes: ['read'] }, 'labels', { value: 7, enumerable: false });",
+        "return Object.assign(Object.create(null), { subject: 'alice', issuer: 'js', scopes: ['read'] });",
+    ] {
+        let source = format!("export default function () {{ {body} }}");
+        assert_eq!(decide(&source, "x"), Decision::Allow(expected.clone()), "{body}");
+    }
+    for (body, decision) in [
+        ("return { subject: 'alice', issuer: 'js', get x() { throw new Error('no'); } };", PLUGIN_DENY),
+        ("return { subject: 'alice', issuer: 'js', nested: [{ n: 1n }] };", PLUGIN_DENY),
+        ("return { subject: 'alice', issuer: 'js', type: NaN };", Decision::Deny(DenyReason::InvalidClaims)),
+        ("return { subject: 'alice', issuer: 'js', scopes: [undefined] };", Decision::Deny(DenyReason::InvalidClaims)),
+        ("return Object.defineProperty({ issuer: 'js' }, 'subject', { value: 'alice', enumerable: false });", Decision::Deny(DenyReason::InvalidClaims)),
+        ("return { subject: 'alice\\ud800', issuer: 'js' };", Decision::Deny(DenyReason::InvalidClaims)),
+        ("const scopes = []; scopes.length = 1; return { subject: 'alice', issuer: 'js', scopes };", Decision::Deny(DenyReason::InvalidClaims)),
+    ] {
+        let source = format!("export default function () {{ {body} }}");
+        assert_eq!(decide(&source, "x"), decision, "{body}");
+    }
+}
+
 #[test]
 fn key_material_is_text_or_null() {
     let source = "export default (c, { keyMaterial }) => ({ subject: String(keyMaterial), issuer: 'js', scopes: [typeof keyMaterial] });";

@@ -4,7 +4,12 @@
 use rquickjs::{IntoJs, Value};
 use ward_guest::{Claims, Context as RequestContext, Credential, Deny};
 
-use crate::{ENGINE, clock, reply, stack};
+use crate::{ENGINE, clock, direct, reply, stack};
+
+/// harness.js's outcomes besides a JSON string: the engine holds the
+/// reply's text (src/direct.rs); the call hit QuickJS's stack limit.
+const READ: i32 = 1;
+const STACK: i32 = 2;
 
 /// What the host's sanitizer refuses as `invalid-claims`: the WIT result
 /// has no such deny, so a reply that fails Haechi's claims checks reaches
@@ -41,14 +46,13 @@ pub(crate) fn authenticate(cred: &Credential, ctx: &RequestContext) -> Result<Cl
 }
 
 fn read_outcome(outcome: Value<'_>) -> Result<Claims, Deny> {
-    if let Some(json) = outcome.as_string() {
-        // A reply that fails Haechi's claims checks: see `invalid_claims`.
-        let json = json.to_string().map_err(|_| Deny::Denied)?;
-        return Ok(reply::claims(&json).unwrap_or_else(|_| invalid_claims()));
-    }
-    // null (never settled), 0 (deny), 2 (stack).
-    match outcome.as_int() {
-        Some(2) => stack::overflow(),
-        _ => Err(Deny::Denied),
-    }
+    let json = match (outcome.as_string(), outcome.as_int()) {
+        (Some(json), _) => json.to_string().map_err(|_| Deny::Denied)?,
+        (None, Some(READ)) => direct::take().ok_or(Deny::Denied)?,
+        (None, Some(STACK)) => stack::overflow(),
+        // null (never settled), 0 (deny).
+        _ => return Err(Deny::Denied),
+    };
+    // A reply that fails Haechi's claims checks: see `invalid_claims`.
+    Ok(reply::claims(&json).unwrap_or_else(|_| invalid_claims()))
 }

@@ -9,6 +9,8 @@
 //   null       the call has not settled (a never-settling promise): deny
 //   0          a plugin deny ({deny:true}, a falsy or non-object reply, a
 //              throw, a rejection, a reply JSON cannot serialize)
+//   1          the engine read the reply itself (src/direct.rs) and holds
+//              its JSON text
 //   2          the call threw or rejected with QuickJS's stack overflow
 //              RangeError: the host's stack-overflow deny
 //   a string   the reply's JSON text, as Haechi's child writes it to its
@@ -20,6 +22,7 @@
   const resolve = Promise.resolve.bind(Promise);
   const then = Function.prototype.call.bind(Promise.prototype.then);
   const DENY = 0;
+  const READ = 1;
   const STACK = 2;
   const RangeErrorType = RangeError;
   const STACK_MESSAGE = "Maximum call stack size exceeded";
@@ -73,9 +76,15 @@
     return error instanceof RangeErrorType && error.message === STACK_MESSAGE ? STACK : DENY;
   }
 
+  // The engine's reader (src/direct.rs): it reads a reply that is plain
+  // data itself and says so; JSON.stringify would run no code on such a
+  // reply, so skipping it is unobservable. Anything else it declines.
+  let read = null;
+
   function settle(out) {
     try {
       if (!out || out.deny === true || typeof out !== "object") return DENY;
+      if (read(out)) return READ;
       const json = stringify(out);
       return typeof json === "string" ? json : DENY;
     } catch {
@@ -99,6 +108,9 @@
     },
     entropy(source) {
       entropy = source;
+    },
+    reader(source) {
+      read = source;
     },
     start(credential, keyMaterial) {
       unseeded = true;

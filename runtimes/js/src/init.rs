@@ -4,7 +4,7 @@
 
 use rquickjs::{Context, Ctx, Function, Module, Object, Persistent, Runtime, Value};
 
-use crate::{ENGINE, Engine, entropy};
+use crate::{ENGINE, Engine, direct, entropy};
 
 /// What `ward_js_init` returns; the host maps each onto a coded refusal.
 #[repr(i32)]
@@ -82,6 +82,8 @@ fn load<'js>(ctx: &Ctx<'js>, source: &str) -> Result<Harness, InitStatus> {
     let harness: Object = ctx.eval(HARNESS).map_err(|_| InitStatus::Engine)?;
     let set_entropy: Function = harness.get("entropy").map_err(|_| InitStatus::Engine)?;
     set_entropy.call::<_, ()>((entropy::source(ctx).map_err(|_| InitStatus::Engine)?,)).map_err(|_| InitStatus::Engine)?;
+    let set_reader: Function = harness.get("reader").map_err(|_| InitStatus::Engine)?;
+    set_reader.call::<_, ()>((direct::reader(ctx).map_err(|_| InitStatus::Engine)?,)).map_err(|_| InitStatus::Engine)?;
     let module = Module::declare(ctx.clone(), MODULE_NAME, source).map_err(|_| InitStatus::Syntax)?;
     let (module, evaluated) = module.eval().map_err(|_| InitStatus::Evaluation)?;
     // Top-level await: settle it now, at load, never in a call. (Through

@@ -11,9 +11,11 @@
 
 mod call;
 mod clock;
+mod direct;
 mod entropy;
 mod init;
 mod memory;
+mod own;
 mod reply;
 mod stack;
 
