@@ -29,7 +29,7 @@ fn assert_allows(source: &str) {
     }
 }
 
-const PLUGIN_DENY: Decision = Decision::Deny(DenyReason::Plugin(PluginDeny::Denied));
+const PLUGIN_DENY: Decision = Decision::Deny(DenyReason::Plugin(PluginDeny::NotAuthenticated));
 
 #[test]
 fn default_export_named_export_and_nested_export_all_serve() {

@@ -91,6 +91,13 @@ pub enum PluginDeny {
     InsufficientScope,
     #[allow(missing_docs)]
     Denied,
+    /// A JavaScript plugin's refusal: Haechi's `{ deny: true }`, a falsy or
+    /// non-object reply, a throw or rejection, a reply `JSON.stringify`
+    /// refuses, a promise that never settles. Haechi answers each with 401
+    /// (not authenticated) where a wasm plugin's `denied` is a 403; ward's
+    /// engine returns the WIT `denied` and the host reads it as this for a
+    /// plugin loaded as JavaScript (`PluginRuntime::Js`).
+    NotAuthenticated,
 }
 
 impl DenyReason {
@@ -139,6 +146,7 @@ impl PluginDeny {
             Self::Revoked => "plugin:revoked",
             Self::InsufficientScope => "plugin:insufficient-scope",
             Self::Denied => "plugin:denied",
+            Self::NotAuthenticated => "plugin:not-authenticated",
         }
     }
 }

@@ -19,7 +19,7 @@ use super::blocking::run_to_completion;
 use super::call::{CallSpec, CallState, armed_store, call_once, classify};
 use super::compile_cache::{CompileCache, CompileCacheError, CompileCacheStats};
 use super::crypto::add_host_crypto;
-use super::decision::{Decision, DenyReason};
+use super::decision::{Decision, DenyReason, PluginDeny};
 use super::engine::{EngineSettings, EpochTicker, build_engine};
 use super::imports::{Granted, Needs, WasiMode, check_imports};
 use super::keys::{KEY_LOOKUP_CAPABILITY, KeySet, add_key_lookup};
@@ -91,6 +91,16 @@ impl PluginRuntime {
         match self {
             Self::Wasm => crate::trust::CoreContract::Ward,
             Self::Js => crate::trust::CoreContract::Haechi,
+        }
+    }
+
+    /// A guest's deny as this runtime's contract means it: Haechi's plugin
+    /// denies, which ward's JavaScript engine returns as `denied`, are
+    /// "not authenticated" (401).
+    fn plugin_deny(self, deny: PluginDeny) -> PluginDeny {
+        match (self, deny) {
+            (Self::Js, PluginDeny::Denied) => PluginDeny::NotAuthenticated,
+            (_, deny) => deny,
         }
     }
 }
@@ -256,6 +266,7 @@ impl Runtime {
                 signer_key_id: plugin.signer_key_id().to_owned(),
                 entry_sha256: plugin.entry_sha256().to_owned(),
                 manifest_sha256: plugin.manifest_sha256().to_owned(),
+                runtime: options.runtime,
                 engine: self.engine.clone(),
                 pre,
                 func,
@@ -336,6 +347,7 @@ struct PluginInner {
     signer_key_id: String,
     entry_sha256: String,
     manifest_sha256: String,
+    runtime: PluginRuntime,
     engine: Engine,
     pre: InstancePre<CallState>,
     func: ComponentExportIndex,
@@ -442,7 +454,7 @@ impl Plugin {
         let spec = CallSpec { settings, fetched_keys: call_keys.raw, key_sets, ..self.spec() };
         match call_once(&spec, credential.scheme, credential.token, now_ms).await {
             Ok(Ok(claims)) => Decision::Allow(Identity::derive(&inner.shared.identity_key, &inner.id, claims)),
-            Ok(Err(deny)) => Decision::Deny(DenyReason::Plugin(deny)),
+            Ok(Err(deny)) => Decision::Deny(DenyReason::Plugin(inner.runtime.plugin_deny(deny))),
             Err(reason) => Decision::Deny(reason),
         }
     }

@@ -84,7 +84,8 @@ pub(crate) fn classify(reason: DenyReason) -> Class {
             | PluginDeny::WrongIssuer
             | PluginDeny::WrongAudience
             | PluginDeny::UnknownKey
-            | PluginDeny::Revoked,
+            | PluginDeny::Revoked
+            | PluginDeny::NotAuthenticated,
         ) => Class::Unauthorized,
         DenyReason::OverCapacity
         | DenyReason::PluginUnavailable
@@ -256,5 +257,13 @@ mod tests {
         for bad in ["", "Bearer x", "a\"b", "x\r\ny", "é", &"a".repeat(65)] {
             assert_eq!(scheme(bad), "Bearer realm=\"ward\"", "{bad:?}");
         }
+    }
+
+    /// Haechi answers a JavaScript plugin's deny 401; a wasm plugin's
+    /// `denied` stays 403 (docs/http-api.md).
+    #[test]
+    fn a_javascript_plugins_deny_is_401_and_a_wasm_plugins_denied_403() {
+        assert_eq!(classify(DenyReason::Plugin(PluginDeny::NotAuthenticated)), Class::Unauthorized);
+        assert_eq!(classify(DenyReason::Plugin(PluginDeny::Denied)), Class::Forbidden);
     }
 }

@@ -40,7 +40,7 @@ impl ReusedInstance {
         let call = invoke(&spec, &mut self.store, &self.func, credential.scheme, credential.token, now_ms);
         match run_to_completion(call, blocking_bound(&inner.limits)).unwrap_or(Err(DenyReason::Timeout)) {
             Ok(Ok(claims)) => Decision::Allow(Identity::derive(&inner.shared.identity_key, &inner.id, claims)),
-            Ok(Err(deny)) => Decision::Deny(DenyReason::Plugin(deny)),
+            Ok(Err(deny)) => Decision::Deny(DenyReason::Plugin(inner.runtime.plugin_deny(deny))),
             Err(reason) => Decision::Deny(reason),
         }
     }
