@@ -500,6 +500,29 @@ fn serve_stops_on_sigterm_and_sigint_with_exit_0_and_no_panic() {
     }
 }
 
+/// Issue 18: a module and envelope made by Haechi's own `signPluginManifest`
+/// (tests/vectors/haechi-js), with Haechi's anchor, served by `ward serve`
+/// unchanged: its good token allowed, any other a 401 (Haechi's deny).
+#[test]
+fn serve_runs_a_haechi_signed_module_unchanged() {
+    let s = setup();
+    let vectors = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/vectors");
+    for name in ["plugin.mjs", "plugin.signed.json"] {
+        std::fs::copy(vectors.join("haechi-js").join(name), s.dir.join(name)).expect("fixture copied");
+    }
+    let anchor = std::fs::read_to_string(vectors.join("test-signer.pub")).expect("anchor");
+    let plugin = serde_json::json!({
+        "id": "haechi-js", "envelope": "plugin.signed.json", "component": "plugin.mjs", "runtime": "js",
+        "route": { "header": "Authorization", "scheme": "Bearer" },
+    });
+    let s = serve_setup_in(s, serde_json::json!([plugin]), |c| c["trust"]["trustAnchors"] = serde_json::json!({ "ward-test-signer": anchor }));
+    let mut served = Served::start(&s.dir);
+    served.wait_ready();
+    let status = |token: &str| served.get_with("/auth", &format!("authorization: Bearer {token}\r\n")).unwrap_or_default();
+    assert!(status("good-token-alice").starts_with("HTTP/1.1 200"), "{}", served.stderr());
+    assert!(status("bad-token").starts_with("HTTP/1.1 401"), "{}", served.stderr());
+}
+
 /// Finding 5, second half: with the port taken the same drop panicked on the
 /// main thread (exit 101) and the bind error was never printed.
 #[test]
