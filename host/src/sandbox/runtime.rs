@@ -9,7 +9,7 @@ use std::time::Duration;
 use wasmtime::Engine;
 use wasmtime::component::{Component, ComponentExportIndex, InstancePre, Linker};
 
-use crate::identity::{ClaimsPolicy, Identity, IdentityKey};
+use crate::identity::{ClaimsPolicy, Identity, IdentityKey, SanitizedClaims};
 use crate::trust::VerifiedPlugin;
 
 use super::abi::{
@@ -362,6 +362,18 @@ struct PluginInner {
     shared: Arc<Shared>,
 }
 
+impl PluginInner {
+    /// A call's outcome as the gateway sees it: claims become the host-built
+    /// identity, a guest's deny is read under this plugin's runtime.
+    fn decision(&self, outcome: Result<Result<SanitizedClaims, PluginDeny>, DenyReason>) -> Decision {
+        match outcome {
+            Ok(Ok(claims)) => Decision::Allow(Identity::derive(&self.shared.identity_key, &self.id, claims)),
+            Ok(Err(deny)) => Decision::Deny(DenyReason::Plugin(self.runtime.plugin_deny(deny))),
+            Err(reason) => Decision::Deny(reason),
+        }
+    }
+}
+
 impl std::fmt::Debug for Plugin {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Plugin")
@@ -452,11 +464,7 @@ impl Plugin {
             }
         };
         let spec = CallSpec { settings, fetched_keys: call_keys.raw, key_sets, ..self.spec() };
-        match call_once(&spec, credential.scheme, credential.token, now_ms).await {
-            Ok(Ok(claims)) => Decision::Allow(Identity::derive(&inner.shared.identity_key, &inner.id, claims)),
-            Ok(Err(deny)) => Decision::Deny(DenyReason::Plugin(inner.runtime.plugin_deny(deny))),
-            Err(reason) => Decision::Deny(reason),
-        }
+        inner.decision(call_once(&spec, credential.scheme, credential.token, now_ms).await)
     }
 
     fn spec(&self) -> CallSpec<'_> {

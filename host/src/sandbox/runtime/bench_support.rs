@@ -8,7 +8,7 @@
 use wasmtime::Store;
 use wasmtime::component::Func;
 
-use super::{CallState, Credential, Decision, DenyReason, Identity, Plugin, armed_store, blocking_bound};
+use super::{CallState, Credential, Decision, DenyReason, Plugin, armed_store, blocking_bound};
 use crate::sandbox::blocking::run_to_completion;
 use crate::sandbox::call::{instantiate, invoke};
 
@@ -38,10 +38,6 @@ impl ReusedInstance {
         self.store.data_mut().rearm_deadline(inner.limits.timeout);
         let spec = self.plugin.spec();
         let call = invoke(&spec, &mut self.store, &self.func, credential.scheme, credential.token, now_ms);
-        match run_to_completion(call, blocking_bound(&inner.limits)).unwrap_or(Err(DenyReason::Timeout)) {
-            Ok(Ok(claims)) => Decision::Allow(Identity::derive(&inner.shared.identity_key, &inner.id, claims)),
-            Ok(Err(deny)) => Decision::Deny(DenyReason::Plugin(inner.runtime.plugin_deny(deny))),
-            Err(reason) => Decision::Deny(reason),
-        }
+        inner.decision(run_to_completion(call, blocking_bound(&inner.limits)).unwrap_or(Err(DenyReason::Timeout)))
     }
 }
