@@ -57,10 +57,28 @@ pub(crate) fn reader<'js>(ctx: &Ctx<'js>) -> rquickjs::Result<Function<'js>> {
     })
 }
 
+/// QuickJS's class ids of a plain object and of an array: the two kinds of
+/// object the reader reads (any other class may have exotic behaviour).
 #[derive(Clone, Copy)]
 struct Classes {
     plain: u32,
     array: u32,
+}
+
+#[derive(Clone, Copy)]
+enum Kind {
+    Plain,
+    Array,
+}
+
+impl Classes {
+    fn kind(self, object: &Object<'_>) -> Option<Kind> {
+        match own::class_id(object) {
+            class if class == self.plain => Some(Kind::Plain),
+            class if class == self.array => Some(Kind::Array),
+            _ => None,
+        }
+    }
 }
 
 struct Writer<'js> {
@@ -111,28 +129,27 @@ impl<'js> Writer<'js> {
         if depth >= MAX_DEPTH {
             return None;
         }
-        let class = own::class_id(object);
-        if class != self.classes.plain && class != self.classes.array {
-            return None;
+        match self.kind_without_to_json(object)? {
+            Kind::Array => self.array(object, depth),
+            Kind::Plain => self.fields(object, depth),
         }
-        self.without_to_json(object)?;
-        if class == self.classes.array { self.array(object, depth) } else { self.fields(object, depth) }
     }
 
-    /// `JSON.stringify` looks `toJSON` up on every object with `[[Get]]`,
-    /// along the prototype chain. A chain of plain objects and arrays none
-    /// of which has one makes that lookup run nothing and find nothing.
-    fn without_to_json(&self, object: &Object<'js>) -> Option<()> {
+    /// The object's kind, when it and every object on its prototype chain
+    /// are plain objects or arrays and none has a `toJSON`: `JSON.stringify`
+    /// looks `toJSON` up on every object with `[[Get]]`, along that chain,
+    /// and on such a chain the lookup runs nothing and finds nothing.
+    fn kind_without_to_json(&self, object: &Object<'js>) -> Option<Kind> {
+        let kind = self.classes.kind(object)?;
         let mut link = object.clone();
         for _ in 0..MAX_CHAIN {
-            let class = own::class_id(&link);
-            if class != self.classes.plain && class != self.classes.array {
-                return None;
-            }
             let Own::Missing = own::own(&link, &self.to_json)? else { return None };
             match link.get_prototype() {
-                Some(prototype) => link = prototype,
-                None => return Some(()),
+                Some(prototype) => {
+                    self.classes.kind(&prototype)?;
+                    link = prototype;
+                }
+                None => return Some(kind),
             }
         }
         None
