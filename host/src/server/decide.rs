@@ -24,26 +24,36 @@ pub(crate) type Decided = (Outcome, Option<Arc<str>>, Option<Arc<str>>);
 
 /// Asks the gate, within `request_timeout`, on this I/O thread: the gate's
 /// future yields while a guest runs (`Gate::decide`), so there is no hand-off
-/// to another thread and back. At the timeout the future is dropped, which
-/// ends the guest's call.
+/// to another thread and back, unless the guest runs past a whole epoch tick
+/// (then it moves to the slow lane, `lane.rs`). At the timeout the future is
+/// dropped, which ends the guest's call wherever it runs.
 pub(crate) async fn decide(shared: &Shared, headers: HeaderMap) -> Decided {
-    let Ok(_permit) = shared.decisions.try_acquire() else {
+    // Owned, so that it moves with the decision: the drain at shutdown
+    // waits for every permit, and so for decisions on the slow lane too.
+    let Ok(permit) = shared.decisions.clone().try_acquire_owned() else {
         return (Outcome::Deny(DenyReason::OverCapacity), None, None);
     };
     if !shared.gate.is_ready() {
         return (Outcome::NotReady, None, None);
     }
-    match timeout(shared.options.request_timeout, Unwinding(shared.gate.decide(&headers))).await {
+    let gate = Arc::clone(&shared.gate);
+    let deciding = async move {
+        let _permit = permit;
+        Unwinding(gate.decide(&headers)).await
+    };
+    match timeout(shared.options.request_timeout, shared.slow_lane.run(deciding)).await {
         Err(_) => {
             warn!(timeout_ms = shared.options.request_timeout.as_millis() as u64, "gate did not answer in time");
             (Outcome::Failed(Failure::TimedOut), None, None)
         }
-        Ok(Err(Panicked)) => {
-            // The panic payload is not logged: it is the gate's text and could hold anything.
+        Ok(Err(_) | Ok(Err(Panicked))) => {
+            // The panic payload is not logged: it is the gate's text and
+            // could hold anything. A decision the slow lane dropped (only at
+            // shutdown) is answered the same way.
             error!(call = "decide", "gate panicked; answering 503");
             (Outcome::Failed(Failure::Internal), None, None)
         }
-        Ok(Ok(GateDecision { plugin_id, challenge, decision, assertion })) => {
+        Ok(Ok(Ok(GateDecision { plugin_id, challenge, decision, assertion }))) => {
             let outcome = match decision {
                 Decision::Allow(identity) => Outcome::Allow(identity, assertion),
                 Decision::Deny(reason) => Outcome::Deny(reason),

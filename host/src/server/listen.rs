@@ -11,6 +11,7 @@ use tokio::task::{JoinSet, spawn_blocking};
 use tokio::time::{Instant, sleep, timeout_at};
 use tracing::{debug, error, info, warn};
 
+use super::lane::SlowLane;
 use super::shared::Shared;
 use super::{Gate, ServerError, ServerOptions, conn};
 
@@ -28,7 +29,8 @@ const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
 pub async fn serve(listener: TcpListener, gate: Arc<dyn Gate>, options: ServerOptions, shutdown: impl Future<Output = ()>) -> Result<(), ServerError> {
     options.validate()?;
     let addr = listener.local_addr().map_err(ServerError::LocalAddr)?;
-    let shared = Arc::new(Shared::new(gate, options));
+    let slow_lane = SlowLane::start(options.max_in_flight_decisions).map_err(ServerError::Runtime)?;
+    let shared = Arc::new(Shared::new(gate, options, slow_lane));
     match &shared.options.tls {
         Some(_) => info!(%addr, tls = true, "ward serve listening"),
         None if addr.ip().is_loopback() => info!(%addr, tls = false, "ward serve listening"),

@@ -11,7 +11,9 @@
 //!   dropped before the gate sees them.
 //! - Decisions run on the I/O threads, as futures that yield at every epoch
 //!   tick, so a slow guest never stalls other connections for more than a
-//!   tick; every other gate call runs on the blocking pool.
+//!   tick, and one that runs past a whole tick moves to the slow lane, at a
+//!   lower CPU priority (`lane.rs`); every other gate call runs on the
+//!   blocking pool.
 //! - Metrics labels and log fields are plugin ids and static codes, never
 //!   request content.
 //! - With TLS (`ServerOptions::tls`), a connection that does not complete
@@ -27,6 +29,7 @@ mod error;
 mod gate;
 mod grpc;
 mod handshake;
+mod lane;
 mod listen;
 mod logging;
 mod metrics;

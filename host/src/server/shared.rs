@@ -8,6 +8,7 @@ use hyper::server::conn::{http1, http2};
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use tokio::sync::Semaphore;
 
+use super::lane::SlowLane;
 use super::metrics::Metrics;
 use super::{Gate, ServerOptions};
 
@@ -28,11 +29,13 @@ pub(crate) struct Shared {
     pub retry_after: HeaderValue,
     pub h1: http1::Builder,
     pub h2: http2::Builder<TokioExecutor>,
+    /// Where decisions go once their guest has run for a tick (`lane.rs`).
+    pub slow_lane: SlowLane,
 }
 
 impl Shared {
     /// Expects validated options.
-    pub(crate) fn new(gate: Arc<dyn Gate>, options: ServerOptions) -> Self {
+    pub(crate) fn new(gate: Arc<dyn Gate>, options: ServerOptions, slow_lane: SlowLane) -> Self {
         let mut h1 = http1::Builder::new();
         h1.timer(TokioTimer::new())
             .header_read_timeout(options.header_read_timeout)
@@ -51,6 +54,7 @@ impl Shared {
             retry_after: HeaderValue::from(options.retry_after_secs),
             h1,
             h2,
+            slow_lane,
             options,
         }
     }
