@@ -61,12 +61,12 @@ impl SlowLane {
     /// then moves it to the slow lane and waits for it there. Dropping the
     /// returned future ends the decision wherever it runs (the server's
     /// request timeout relies on that).
-    pub(crate) fn run<F>(&self, decision: F) -> Laned<F>
+    pub(crate) fn run<F>(&self, decision: F) -> Laned<'_, F>
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        Laned { state: State::Here(Box::pin(decision)), yields: 0, lane: self.handle.clone() }
+        Laned { state: State::Here(Box::pin(decision)), yields: 0, lane: &self.handle }
     }
 }
 
@@ -94,10 +94,11 @@ fn lower_priority() {
 }
 
 /// A decision under way, on this thread or on the slow lane ([`SlowLane::run`]).
-pub(crate) struct Laned<F: Future> {
+pub(crate) struct Laned<'lane, F: Future> {
     state: State<F>,
     yields: u32,
-    lane: Handle,
+    /// Borrowed: the server holds its lane for as long as any request.
+    lane: &'lane Handle,
 }
 
 enum State<F: Future> {
@@ -106,7 +107,7 @@ enum State<F: Future> {
     Done,
 }
 
-impl<F> Future for Laned<F>
+impl<F> Future for Laned<'_, F>
 where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
@@ -143,7 +144,7 @@ where
     }
 }
 
-impl<F: Future> Drop for Laned<F> {
+impl<F: Future> Drop for Laned<'_, F> {
     fn drop(&mut self) {
         if let State::Moved(handle) = &self.state {
             handle.abort();
@@ -175,13 +176,19 @@ mod tests {
         (name, rustix::process::getpriority_process(None).unwrap_or(i32::MIN))
     }
 
+    /// A lane for the whole test process, so that decisions on it can be
+    /// spawned on the test's own runtime (a request's borrows its server's).
+    fn leaked_lane() -> &'static SlowLane {
+        Box::leak(Box::new(SlowLane::start(1).expect("lane")))
+    }
+
     fn io_runtime() -> Runtime {
         Builder::new_multi_thread().worker_threads(1).thread_name("io").enable_all().build().expect("runtime")
     }
 
     #[test]
     fn a_decision_that_yields_once_stays_on_its_thread() {
-        let lane = SlowLane::start(1).expect("lane");
+        let lane = leaked_lane();
         let io = io_runtime();
         for yields in [0, 1] {
             let done = io.block_on(io.spawn(lane.run(spinner(yields, Arc::default())))).expect("joined").expect("ran");
@@ -191,7 +198,7 @@ mod tests {
 
     #[test]
     fn a_decision_past_a_tick_moves_to_the_niced_lane() {
-        let lane = SlowLane::start(1).expect("lane");
+        let lane = leaked_lane();
         let io = io_runtime();
         let base = io.block_on(io.spawn(async { rustix::process::getpriority_process(None) })).expect("joined").expect("nice");
         let (thread, nice) = io.block_on(io.spawn(lane.run(spinner(5, Arc::default())))).expect("joined").expect("ran");
